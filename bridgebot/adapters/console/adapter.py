@@ -1,0 +1,160 @@
+"""The console adapter: chat "rooms" that live in memory and print to a terminal.
+
+It is a real adapter (the relay delivers to it exactly as to Telegram or Discord),
+so ``bridgebot shell`` shows mirroring without any token, and tests use it as the
+in-process fake of a platform (errbot's ``text`` backend plays the same role).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bridgebot.core.errors import DeliveryError
+from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.core.models import (
+    Action,
+    Author,
+    ChannelRef,
+    Delivery,
+    DeliveryResult,
+    IncomingMessage,
+    ReceiveOutcome,
+)
+from bridgebot.core.service import Discussions
+from bridgebot.core.text import split_text
+
+PLATFORM = "console"
+
+
+@dataclass
+class Shown:
+    """A message as it appears in a console room."""
+
+    message_id: str
+    room: str
+    author: str
+    text: str
+    reply_to: str | None = None
+    thread_id: str | None = None
+    deleted: bool = False
+
+
+class ConsoleAdapter:
+    """Rooms in memory; every message shown is printed through ``out``."""
+
+    platform = PLATFORM
+
+    def __init__(self, out: Callable[[str], None] | None = None, limit: int = 4000) -> None:
+        self.out = out or (lambda line: None)
+        self.limit = limit
+        self.core: Discussions | None = None
+        self.rooms: dict[str, list[Shown]] = defaultdict(list)
+        self.thread_of_room: dict[str, str] = {}
+        self.locked_threads: set[str] = set()
+        self._ids = itertools.count(1)
+        self._faults: list[DeliveryError] = []
+
+    # -- Adapter -----------------------------------------------------------------
+
+    async def start(self, core: Discussions) -> None:
+        self.core = core
+
+    async def stop(self) -> None:
+        self.core = None
+
+    def fail_next(self, error: DeliveryError) -> None:
+        """Make the next delivery fail with ``error`` (for relay tests)."""
+        self._faults.append(error)
+
+    def _new_id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    def _show(self, room: str, author: str, text: str, reply_to: str | None = None,
+              thread_id: str | None = None) -> Shown:
+        shown = Shown(self._new_id(), room, author, text, reply_to, thread_id)
+        self.rooms[room].append(shown)
+        answer = f" ↩ {reply_to}" if reply_to else ""
+        self.out(f"[{room} {shown.message_id}] {author}{answer}: {text}")
+        return shown
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        if self._faults:
+            raise self._faults.pop(0)
+        room = delivery.target.chat_id
+        topic = delivery.topic
+        if delivery.action is Action.OPEN_TOPIC:
+            thread = f"topic-{topic.id}"
+            text = f"Topic #{topic.id}: {topic.title}"
+            if topic.introduction:
+                text += f"\n{topic.introduction}"
+            shown = self._show(room, "bridgebot", text, thread_id=thread)
+            self.thread_of_room[room] = thread
+            return DeliveryResult((shown.message_id,), thread)
+        if delivery.action is Action.PROMPT and delivery.prompt:
+            shown = self._show(room, "bridgebot", f"Question {delivery.prompt.position}: "
+                               f"{delivery.prompt.question}", delivery.reply_to,
+                               delivery.target.thread_id)
+            return DeliveryResult((shown.message_id,))
+        if delivery.action is Action.POST and delivery.post:
+            post = delivery.post
+            platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+            author = f"{post.author_name} · {platform}"
+            head = f"#{post.number} " + (f"{post.subject}\n" if post.subject else "")
+            ids = []
+            for i, piece in enumerate(split_text(head + post.text, self.limit)):
+                shown = self._show(room, author, piece, delivery.reply_to if i == 0 else None,
+                                   delivery.target.thread_id)
+                ids.append(shown.message_id)
+            return DeliveryResult(tuple(ids))
+        return DeliveryResult()
+
+    # -- optional capabilities -------------------------------------------------
+
+    async def edit(self, delivery: Delivery) -> None:
+        assert delivery.post is not None
+        for shown in self.rooms[delivery.target.chat_id]:
+            if shown.message_id in delivery.message_ids:
+                shown.text = f"#{delivery.post.number} {delivery.post.text}"
+                self.out(f"[{shown.room} {shown.message_id}] (edited) {shown.text}")
+
+    async def hide(self, delivery: Delivery) -> None:
+        for shown in self.rooms[delivery.target.chat_id]:
+            if shown.message_id in delivery.message_ids:
+                shown.deleted = True
+                self.out(f"[{shown.room} {shown.message_id}] (removed by a facilitator)")
+
+    async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
+        room = delivery.target.chat_id
+        topic = delivery.topic
+        if locked:
+            reason = f": {topic.lock_reason}" if topic.lock_reason else ""
+            shown = self._show(room, "bridgebot", f"Topic locked{reason}",
+                               thread_id=delivery.target.thread_id)
+            if delivery.target.thread_id:
+                self.locked_threads.add(delivery.target.thread_id)
+            return DeliveryResult((shown.message_id,))
+        self.locked_threads.discard(delivery.target.thread_id or "")
+        shown = self._show(room, "bridgebot", f"Topic “{topic.title}” is open again.",
+                           thread_id=delivery.target.thread_id)
+        return DeliveryResult((shown.message_id,))
+
+    # -- people typing in a room ------------------------------------------------
+
+    async def say(self, room: str, author: Author, text: str,
+                  reply_to: str | None = None) -> tuple[Shown, ReceiveOutcome]:
+        """A person writes in ``room`` (in its current topic, or replying to a message)."""
+        assert self.core is not None, "adapter not started"
+        thread = self.thread_of_room.get(room)
+        shown = self._show(room, author.display_name, text, reply_to, thread)
+        outcome = await self.core.receive(IncomingMessage(
+            where=ChannelRef(PLATFORM, room, thread), message_id=shown.message_id,
+            author=author, text=text, sent_at=datetime.now(UTC), reply_to_message_id=reply_to,
+        ))
+        return shown, outcome
+
+    def visible(self, room: str) -> list[Shown]:
+        return [s for s in self.rooms[room] if not s.deleted]

@@ -1,0 +1,60 @@
+"""The adapter interface: a small required core and optional capabilities beside it.
+
+Like mautrix-go's ``NetworkAPI`` and matterbridge's ``Bridger``, every adapter must
+start, stop and deliver; editing, hiding, locking and catching up are separate
+protocols that an adapter implements only when its platform can do them. The relay
+checks for a capability with ``isinstance`` and skips what a platform cannot do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from bridgebot.core.models import ChannelRef, Delivery, DeliveryResult
+
+if TYPE_CHECKING:
+    from bridgebot.core.service import Discussions
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Required of every platform adapter."""
+
+    platform: str
+
+    async def start(self, core: Discussions) -> None:
+        """Connect and begin handing events to ``core``; return once connected."""
+
+    async def stop(self) -> None:
+        """Stop taking events and disconnect."""
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        """Show a topic, prompt or post on ``delivery.target``.
+
+        Raise :class:`~bridgebot.core.errors.DeliveryError` subclasses on failure.
+        """
+
+
+@runtime_checkable
+class CanEdit(Protocol):
+    async def edit(self, delivery: Delivery) -> None:
+        """Replace the text of ``delivery.message_ids`` with ``delivery.post``."""
+
+
+@runtime_checkable
+class CanHide(Protocol):
+    async def hide(self, delivery: Delivery) -> None:
+        """Remove ``delivery.message_ids`` (the bot's own mirror messages)."""
+
+
+@runtime_checkable
+class CanLock(Protocol):
+    async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
+        """Show the lock (notice, closed thread) or unlock on the target."""
+
+
+@runtime_checkable
+class CanCatchUp(Protocol):
+    async def catch_up(self, since: Sequence[ChannelRef]) -> None:
+        """Read what was written in bridged places while the bot was down."""

@@ -1,0 +1,198 @@
+"""The neutral discussion model that crosses every boundary in bridgebot.
+
+Adapters translate platform events into these types and back; the store persists
+them; nothing here knows about Discord or Telegram. Keeping one model (as
+matterbridge's ``config.Message`` does) is what lets a reply written on one
+platform be threaded correctly on another.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class TopicStatus(enum.StrEnum):
+    OPEN = "open"
+    LOCKED = "locked"
+
+
+class Action(enum.StrEnum):
+    """What a delivery asks an adapter to do on one target channel."""
+
+    OPEN_TOPIC = "open_topic"
+    PROMPT = "prompt"
+    POST = "post"
+    EDIT = "edit"
+    HIDE = "hide"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A place on a platform: a chat or channel, and optionally a thread in it.
+
+    For Telegram ``chat_id`` is the chat and ``thread_id`` a forum topic; for Discord
+    ``chat_id`` is the bridged (parent) channel and ``thread_id`` the topic's thread.
+    """
+
+    platform: str
+    chat_id: str
+    thread_id: str | None = None
+
+    @property
+    def chat(self) -> ChannelRef:
+        """The same chat without the thread: what a bridge links."""
+        return ChannelRef(self.platform, self.chat_id)
+
+    def __str__(self) -> str:
+        where = f"{self.platform}:{self.chat_id}"
+        return f"{where}/{self.thread_id}" if self.thread_id else where
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who wrote something, as the platform identifies them."""
+
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: int
+    bridge: str
+    title: str
+    introduction: str
+    status: TopicStatus
+    opened_by: str
+    opened_at: datetime
+    locked_by: str | None = None
+    locked_at: datetime | None = None
+    lock_reason: str | None = None
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status is TopicStatus.LOCKED
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A guiding question of a topic; ``position`` orders them (1, 2, 3...)."""
+
+    id: int
+    topic_id: int
+    position: int
+    question: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post in a topic. Number 1 is the topic's opening post, as on the forum."""
+
+    id: int
+    topic_id: int
+    number: int
+    author_name: str
+    author_platform: str
+    author_id: str
+    text: str
+    subject: str | None
+    parent_id: int | None
+    prompt_id: int | None
+    created_at: datetime
+    edited_at: datetime | None = None
+    hidden: bool = False
+
+    @property
+    def is_opening(self) -> bool:
+        return self.number == 1
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message a person wrote on some platform, as an adapter hands it to the core."""
+
+    where: ChannelRef
+    message_id: str
+    author: Author
+    text: str
+    sent_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One thing to show on one target channel, handed by the relay to an adapter.
+
+    ``reply_to`` is the platform message id on this target that the delivery should
+    answer, already resolved by the core; ``message_ids`` are the target's existing
+    messages for this post (for edits and hides).
+    """
+
+    id: int
+    action: Action
+    target: ChannelRef
+    topic: Topic
+    prompt: Prompt | None = None
+    post: Post | None = None
+    parent: Post | None = None
+    reply_to: str | None = None
+    message_ids: tuple[str, ...] = ()
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a delivery produced on the target: its message ids and, for a new topic,
+    the thread (forum topic, Discord thread) where the topic now lives."""
+
+    message_ids: tuple[str, ...] = ()
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicStats:
+    """The counts a reader sees next to a topic: "9 posts / 2 new" and the last post."""
+
+    posts: int
+    new: int
+    last_post_author: str | None
+    last_post_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An outbox row as the operator sees it in ``bridgebot outbox``."""
+
+    id: int
+    topic_id: int
+    action: Action
+    target: ChannelRef
+    state: DeliveryState
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass
+class ReceiveOutcome:
+    """What became of an incoming message; ``answer`` is what to tell its author, if anything."""
+
+    post: Post | None = None
+    answer: str | None = None
+    duplicate: bool = False
+    refused_locked: bool = False
+    notify_locked: bool = False
+    topic: Topic | None = None
+    ignored_reason: str | None = None

@@ -1,0 +1,433 @@
+"""The discussion rules: who may open, prompt and lock; what a reply becomes.
+
+``Discussions`` is what every adapter talks to. It resolves where an incoming
+message belongs (a reply to any mapped message, or a message inside a topic's
+thread), applies the rules, and records the result together with the deliveries
+to every other linked channel. It never talks to a platform itself: the relay
+does, through the adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bridgebot.core import errors
+from bridgebot.core.models import (
+    Action,
+    Author,
+    ChannelRef,
+    Delivery,
+    IncomingMessage,
+    Post,
+    Prompt,
+    ReceiveOutcome,
+    Topic,
+    TopicStatus,
+)
+from bridgebot.core.text import split_subject
+from bridgebot.store.repo import DuplicateMessage, PendingRow, Store
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+TEXT_MAX = 40_000
+PROMPT_MAX = 2_000
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A named set of linked chats: everything said in one appears in the others."""
+
+    name: str
+    channels: tuple[ChannelRef, ...]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_length(what: str, text: str, limit: int) -> str:
+    text = text.strip()
+    if not text:
+        raise errors.InvalidInput(f"The {what} is empty.")
+    if len(text) > limit:
+        raise errors.InvalidInput(
+            f"The {what} is too long ({len(text)} characters; the limit is {limit}). "
+            "Nothing was saved: please shorten it and send it again."
+        )
+    return text
+
+
+class Discussions:
+    """The asyncio core: owns topics, prompts and posts through the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        bridges: Iterable[Bridge],
+        *,
+        clock: Callable[[], datetime] = _now,
+        help_text: str | None = None,
+    ) -> None:
+        self.store = store
+        self.bridges = {b.name: b for b in bridges}
+        self._bridge_of = {c: b for b in self.bridges.values() for c in b.channels}
+        self.clock = clock
+        self.help_text = help_text
+        self._intake = asyncio.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever new deliveries were committed (wakes the relay)."""
+        self._listeners.append(listener)
+
+    def _enqueued(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def bridge_of(self, where: ChannelRef) -> Bridge:
+        bridge = self._bridge_of.get(where.chat)
+        if bridge is None:
+            raise errors.NotBridged(where.chat)
+        return bridge
+
+    def is_bridged(self, where: ChannelRef) -> bool:
+        return where.chat in self._bridge_of
+
+    def channels(self, platform: str | None = None) -> list[ChannelRef]:
+        return [c for c in self._bridge_of if platform is None or c.platform == platform]
+
+    async def is_facilitator(self, actor: Author, platform_admin: bool = False) -> bool:
+        """Platform admins (chat administrators, Manage Threads) and configured people."""
+        return platform_admin or await self.store.is_facilitator(actor.platform, actor.user_id)
+
+    async def _require_facilitator(self, actor: Author, platform_admin: bool, command: str) -> None:
+        if not await self.is_facilitator(actor, platform_admin):
+            raise errors.NotFacilitator(command)
+
+    async def topic_here(self, where: ChannelRef, reply_to: str | None = None) -> Topic:
+        """The topic a command in ``where`` is about.
+
+        Inside a topic's thread it is that topic; in reply to a topic's message it is
+        that message's topic; otherwise the newest topic of the chat's bridge.
+        """
+        bridge = self.bridge_of(where)
+        topic_id = await self.store.topic_for_thread(where)
+        if topic_id is None and reply_to is not None:
+            hit = await self.store.resolve_message(where.platform, where.chat_id, reply_to)
+            topic_id = hit.topic_id if hit else None
+        topic = await self.store.topic(topic_id) if topic_id else None
+        if topic is None:
+            topic = await self.store.latest_topic(bridge.name)
+        if topic is None:
+            raise errors.NoTopicHere()
+        return topic
+
+    # -- facilitator actions -----------------------------------------------------
+
+    async def open_topic(
+        self, actor: Author, where: ChannelRef, title: str, introduction: str = "",
+        *, platform_admin: bool = False,
+    ) -> Topic:
+        await self._require_facilitator(actor, platform_admin, "newtopic")
+        bridge = self.bridge_of(where)
+        title = _check_length("title", title, TITLE_MAX)
+        if "\n" in title:
+            raise errors.InvalidInput("The title must be a single line.")
+        introduction = introduction.strip()
+        if len(introduction) > TEXT_MAX:
+            _check_length("introduction", introduction, TEXT_MAX)
+        topic_id = await self.store.create_topic(
+            bridge.name, title, introduction, actor, self.clock(), bridge.channels
+        )
+        self._enqueued()
+        topic = await self.store.topic(topic_id)
+        assert topic is not None
+        log.info("topic %d %r opened by %s", topic.id, title, actor.display_name)
+        return topic
+
+    async def add_prompt(
+        self, actor: Author, where: ChannelRef, question: str, *, platform_admin: bool = False,
+        reply_to: str | None = None,
+    ) -> tuple[Topic, Prompt]:
+        await self._require_facilitator(actor, platform_admin, "prompt")
+        question = _check_length("question", question, PROMPT_MAX)
+        topic = await self.topic_here(where, reply_to)
+        if topic.is_locked:
+            raise errors.InvalidInput(
+                f"The topic “{topic.title}” is locked; /unlock it before adding questions."
+            )
+        bridge = self.bridges[topic.bridge]
+        prompt_id = await self.store.add_prompt(topic.id, question, self.clock(), bridge.channels)
+        self._enqueued()
+        prompt = await self.store.prompt(prompt_id)
+        assert prompt is not None
+        return topic, prompt
+
+    async def set_locked(
+        self, actor: Author, where: ChannelRef, locked: bool, reason: str | None = None,
+        *, platform_admin: bool = False, reply_to: str | None = None,
+    ) -> tuple[Topic, bool]:
+        """Lock or unlock the topic here; the bool says whether anything changed."""
+        await self._require_facilitator(actor, platform_admin, "lock" if locked else "unlock")
+        if reason is not None:
+            reason = reason.strip() or None
+            if reason and len(reason) > REASON_MAX:
+                _check_length("reason", reason, REASON_MAX)
+        topic = await self.topic_here(where, reply_to)
+        changed = await self.store.set_status(
+            topic.id, TopicStatus.LOCKED if locked else TopicStatus.OPEN, actor.display_name,
+            reason, self.clock(), self.bridges[topic.bridge].channels,
+        )
+        if changed:
+            self._enqueued()
+        fresh = await self.store.topic(topic.id)
+        assert fresh is not None
+        return fresh, changed
+
+    async def set_hidden(
+        self, actor: Author, where: ChannelRef, post: Post, hidden: bool,
+        *, platform_admin: bool = False,
+    ) -> bool:
+        await self._require_facilitator(actor, platform_admin, "hide" if hidden else "unhide")
+        return await self._set_hidden(post, hidden, actor.display_name)
+
+    async def _set_hidden(self, post: Post, hidden: bool, who: str | None) -> bool:
+        topic = await self.store.topic(post.topic_id)
+        assert topic is not None
+        origin = await self.store.origin_of(post.id)
+        targets = self._targets(topic, exclude=origin)
+        changed = await self.store.set_hidden(post.id, hidden, who, self.clock(), targets)
+        if changed:
+            self._enqueued()
+        return changed
+
+    # -- participants ------------------------------------------------------------
+
+    async def receive(self, msg: IncomingMessage) -> ReceiveOutcome:
+        """Turn a platform message into a post, if it belongs to a topic.
+
+        Messages are taken one at a time in the order adapters hand them over, so
+        posts keep the order in which people wrote them.
+        """
+        async with self._intake:
+            return await self._receive(msg)
+
+    async def _receive(self, msg: IncomingMessage) -> ReceiveOutcome:
+        if not self.is_bridged(msg.where):
+            return ReceiveOutcome(ignored_reason="chat is not bridged")
+        topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
+        if topic is None:
+            return ReceiveOutcome(ignored_reason="not part of a topic")
+        return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
+                                  origin=msg.where, message_id=msg.message_id)
+
+    async def reply_to_number(
+        self, actor: Author, where: ChannelRef, number: int, text: str,
+        *, message_id: str | None = None, reply_to: str | None = None,
+    ) -> ReceiveOutcome:
+        """``/reply N text``: a reply to post N from any platform, even without a native reply."""
+        async with self._intake:
+            topic = await self.topic_here(where, reply_to)
+            parent = await self.store.post_by_number(topic.id, number)
+            if parent is None or parent.hidden:
+                raise errors.UnknownPost(number)
+            prompt_id = parent.prompt_id
+            if parent.is_opening:
+                parent = None
+            return await self._record(topic, actor, text, parent, prompt_id, self.clock(),
+                                      origin=where, message_id=message_id)
+
+    async def _record(
+        self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
+        sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
+    ) -> ReceiveOutcome:
+        if topic.is_locked:
+            first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
+            answer = str(errors.TopicLocked(topic.title, topic.lock_reason)) if first else None
+            return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
+                                  answer=answer)
+        body = text.strip()
+        if not body:
+            return ReceiveOutcome(topic=topic, ignored_reason="empty message")
+        try:
+            _check_length("message", body, TEXT_MAX)
+        except errors.InvalidInput as err:
+            return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=str(err))
+        subject, body = split_subject(body)
+        try:
+            post_id = await self.store.add_post(
+                topic_id=topic.id, author=author, text=body, subject=subject,
+                parent_id=parent.id if parent else None, prompt_id=prompt_id,
+                created_at=sent_at, origin=origin, message_id=message_id,
+                targets=self._targets(topic, exclude=origin),
+            )
+        except DuplicateMessage:
+            assert message_id is not None
+            hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
+            post = await self.store.post(hit.post_id) if hit and hit.post_id else None
+            return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+        self._enqueued()
+        return ReceiveOutcome(topic=topic, post=await self.store.post(post_id))
+
+    async def _place(
+        self, where: ChannelRef, reply_to: str | None
+    ) -> tuple[Topic | None, Post | None, int | None]:
+        """(topic, parent post, prompt) for a message written in ``where``."""
+        if reply_to is not None:
+            hit = await self.store.resolve_message(where.platform, where.chat_id, reply_to)
+            if hit is not None:
+                topic = await self.store.topic(hit.topic_id)
+                parent = await self.store.post(hit.post_id) if hit.post_id else None
+                prompt_id = hit.prompt_id
+                if parent is not None:
+                    prompt_id = parent.prompt_id
+                    if parent.is_opening:
+                        parent = None
+                return topic, parent, prompt_id
+        topic_id = await self.store.topic_for_thread(where)
+        if topic_id is None:
+            return None, None, None
+        return await self.store.topic(topic_id), None, None
+
+    async def edit(
+        self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None
+    ) -> Post | None:
+        """A person edited a message that is a post: update it and carry the edit."""
+        async with self._intake:
+            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+            if hit is None or hit.post_id is None:
+                return None
+            post = await self.store.post(hit.post_id)
+            topic = await self.store.topic(hit.topic_id)
+            if post is None or topic is None or post.is_opening:
+                return None
+            origin = await self.store.origin_of(post.id)
+            if origin is None or origin.chat != where.chat:
+                return None  # only the author's own message edits a post
+            subject, body = split_subject(_check_length("message", text, TEXT_MAX))
+            changed = await self.store.edit_post(
+                post.id, body, subject, edited_at or self.clock(),
+                self._targets(topic, exclude=origin),
+            )
+            if changed:
+                self._enqueued()
+            return await self.store.post(post.id)
+
+    async def removed(self, where: ChannelRef, message_id: str) -> Post | None:
+        """A person deleted the message that carried a post: hide the post everywhere."""
+        async with self._intake:
+            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+            if hit is None or hit.post_id is None:
+                return None
+            post = await self.store.post(hit.post_id)
+            origin = await self.store.origin_of(hit.post_id)
+            if post is None or origin is None or origin.chat != where.chat:
+                return None
+            await self._set_hidden(post, True, "author (deleted)")
+            return await self.store.post(post.id)
+
+    # -- reading -----------------------------------------------------------------
+
+    async def status_line(self, topic: Topic, reader: Author | None) -> str:
+        """``9 posts / 2 new · last post by Name, time · open``; advances the reader's marker."""
+        reader_id = None
+        if reader is not None:
+            reader_id = await self.store.ensure_participant(reader, self.clock())
+        stats = await self.store.stats(topic.id, reader_id)
+        parts = [f"{stats.posts} post{'s' if stats.posts != 1 else ''} / {stats.new} new"]
+        if stats.last_post_author and stats.last_post_at:
+            when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            parts.append(f"last post by {stats.last_post_author}, {when}")
+        parts.append(topic.status.value)
+        if reader_id is not None:
+            last = await self.store.posts_after(topic.id, 0)
+            if last:
+                await self.store.mark_read(reader_id, topic.id, last[-1].number)
+        return " · ".join(parts)
+
+    async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None) -> str:
+        topic = await self.topic_here(where, reply_to)
+        line = await self.status_line(topic, reader)
+        text = f"“{topic.title}” (topic #{topic.id})\n{line}"
+        if topic.is_locked and topic.lock_reason:
+            text += f"\nLocked: {topic.lock_reason}"
+        dead = await self.store.dead_count(topic.id)
+        if dead and await self.is_facilitator(reader):
+            text += f"\n{dead} deliveries failed for good; `bridgebot outbox` shows why."
+        return text
+
+    # -- relay support -----------------------------------------------------------
+
+    def _targets(self, topic: Topic, exclude: ChannelRef | None = None) -> list[ChannelRef]:
+        channels = self.bridges[topic.bridge].channels if topic.bridge in self.bridges else ()
+        skip = exclude.chat if exclude else None
+        return [c for c in channels if c != skip]
+
+    async def build_delivery(self, row: PendingRow) -> Delivery | None:
+        """Everything an adapter needs to show one outbox row; None if it's moot."""
+        topic = await self.store.topic(row.topic_id)
+        if topic is None:
+            return None
+        thread_id, root = await self.store.topic_place(topic.id, row.target)
+        target = ChannelRef(row.target.platform, row.target.chat_id, thread_id)
+        prompt = await self.store.prompt(row.prompt_id) if row.prompt_id else None
+        post = await self.store.post(row.post_id) if row.post_id else None
+        parent = await self.store.post(post.parent_id) if post and post.parent_id else None
+        reply_to: str | None = None
+        message_ids: tuple[str, ...] = ()
+        if row.action is Action.POST and post is not None:
+            reply_to = await self._nearest_reply_target(post, row.target) or (
+                None if thread_id else root
+            )
+        elif row.action in (Action.EDIT, Action.HIDE) and post is not None:
+            message_ids = tuple(
+                await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
+            )
+        elif row.action is Action.PROMPT and thread_id is None:
+            reply_to = root
+        return Delivery(
+            id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
+            parent=parent, reply_to=reply_to, message_ids=message_ids, attempts=row.attempts,
+        )
+
+    async def _nearest_reply_target(self, post: Post, target: ChannelRef) -> str | None:
+        """The message on ``target`` a mirrored post should answer natively.
+
+        The parent's message if it has one there, else the nearest ancestor that
+        does, else the prompt it answers.
+        """
+        ancestor_id = post.parent_id
+        seen: set[int] = set()
+        while ancestor_id is not None and ancestor_id not in seen:
+            seen.add(ancestor_id)
+            ids = await self.store.messages_on(target, post_id=ancestor_id)
+            if ids:
+                return ids[0]
+            ancestor = await self.store.post(ancestor_id)
+            ancestor_id = ancestor.parent_id if ancestor else None
+        if post.prompt_id is not None:
+            ids = await self.store.messages_on(target, prompt_id=post.prompt_id)
+            if ids:
+                return ids[0]
+        return None
+
+    async def delivered(
+        self, row: PendingRow, delivery: Delivery, message_ids: Sequence[str],
+        thread_id: str | None,
+    ) -> None:
+        opening = None
+        if row.action is Action.OPEN_TOPIC:
+            opening = await self.store.post_by_number(row.topic_id, 1)
+        post_id = delivery.post.id if delivery.post else (opening.id if opening else None)
+        await self.store.complete(
+            row, message_ids, thread_id or delivery.target.thread_id, self.clock(),
+            topic_id=row.topic_id, prompt_id=row.prompt_id, post_id=post_id,
+        )

@@ -1,0 +1,94 @@
+"""Wiring: database, store, core and relay, started and stopped together.
+
+The CLI, the demo and the tests all assemble bridgebot through :class:`Runtime`, so
+what the tests exercise is what ``bridgebot run`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from bridgebot.core.adapter import Adapter
+from bridgebot.core.relay import Relay
+from bridgebot.core.service import Bridge, Discussions
+from bridgebot.store.db import Database
+from bridgebot.store.repo import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        database: Path | str,
+        bridges: Iterable[Bridge],
+        *,
+        facilitators: Iterable[tuple[str, str]] = (),
+        help_text: str | None = None,
+    ) -> None:
+        self.db = Database(database)
+        self.store = Store(self.db)
+        self.core = Discussions(self.store, bridges, help_text=help_text)
+        self._facilitators = list(facilitators)
+        self.adapters: dict[str, Adapter] = {}
+        self.relay: Relay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+
+    def add_adapter(self, adapter: Adapter) -> None:
+        self.adapters[adapter.platform] = adapter
+
+    async def open(self) -> None:
+        """Open the database (migrating it) without starting adapters or the relay."""
+        await self.db.open()
+        await self.store.set_facilitators(self._facilitators)
+
+    async def start(self) -> None:
+        """Open the database, start every adapter, then the relay."""
+        await self.open()
+        started: list[Adapter] = []
+        try:
+            for adapter in self.adapters.values():
+                await adapter.start(self.core)
+                started.append(adapter)
+        except BaseException:
+            for adapter in reversed(started):
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+            await self.db.close()
+            raise
+        self.relay = Relay(self.core, self.adapters)
+        self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop intake first, let deliveries in flight finish, then close the database."""
+        for adapter in reversed(list(self.adapters.values())):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
+        if self.relay is not None:
+            await self.relay.stop(grace)
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.db.close()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        assert self.relay is not None, "runtime not started"
+        await self.relay.drain(timeout)
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,169 @@
+"""Numbered schema migrations, each applied in its own transaction.
+
+As in mautrix-python's ``upgrade.py``: the schema version lives in a table, a fresh
+database goes straight to the latest version, each step commits on its own (a crash
+half-way leaves a consistent, older schema), and a database written by a newer
+bridgebot is refused rather than silently misread. Statements are plain SQL that
+PostgreSQL also understands, so a future PostgreSQL store can share the list.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer bridgebot than this one."""
+
+
+V1 = [
+    """CREATE TABLE topics (
+        id INTEGER PRIMARY KEY,
+        bridge TEXT NOT NULL,
+        title TEXT NOT NULL,
+        introduction TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'locked')),
+        opened_by TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        locked_by TEXT,
+        locked_at TEXT,
+        lock_reason TEXT
+    )""",
+    "CREATE INDEX topics_by_bridge ON topics (bridge, id)",
+    """CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        position INTEGER NOT NULL,
+        question TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (topic_id, position)
+    )""",
+    """CREATE TABLE participants (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        UNIQUE (platform, user_id)
+    )""",
+    """CREATE TABLE facilitators (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    )""",
+    """CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        number INTEGER NOT NULL,
+        participant_id INTEGER NOT NULL REFERENCES participants (id),
+        origin_platform TEXT NOT NULL,
+        text TEXT NOT NULL,
+        subject TEXT,
+        parent_id INTEGER REFERENCES posts (id),
+        prompt_id INTEGER REFERENCES prompts (id),
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        hidden_by TEXT,
+        UNIQUE (topic_id, number)
+    )""",
+    "CREATE INDEX posts_by_parent ON posts (parent_id)",
+    """CREATE TABLE post_history (
+        id INTEGER PRIMARY KEY,
+        post_id INTEGER NOT NULL REFERENCES posts (id),
+        text TEXT NOT NULL,
+        subject TEXT,
+        replaced_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE read_markers (
+        participant_id INTEGER NOT NULL REFERENCES participants (id),
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        last_read_number INTEGER NOT NULL,
+        PRIMARY KEY (participant_id, topic_id)
+    )""",
+    """CREATE TABLE topic_channels (
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        thread_id TEXT,
+        root_message_id TEXT,
+        UNIQUE (topic_id, platform, chat_id)
+    )""",
+    "CREATE INDEX topic_channels_by_thread ON topic_channels (platform, chat_id, thread_id)",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        action TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        prompt_id INTEGER REFERENCES prompts (id),
+        post_id INTEGER REFERENCES posts (id),
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        done_at TEXT
+    )""",
+    "CREATE INDEX outbox_pending ON outbox (state, platform, chat_id, id)",
+    """CREATE TABLE message_map (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        thread_id TEXT,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        prompt_id INTEGER REFERENCES prompts (id),
+        post_id INTEGER REFERENCES posts (id),
+        part INTEGER NOT NULL DEFAULT 0,
+        mirrored INTEGER NOT NULL,
+        delivery_id INTEGER REFERENCES outbox (id),
+        UNIQUE (platform, chat_id, message_id),
+        UNIQUE (delivery_id, part)
+    )""",
+    "CREATE INDEX message_map_by_post ON message_map (post_id, platform, chat_id)",
+    """CREATE TABLE lock_notices (
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (topic_id, platform, user_id)
+    )""",
+]
+
+# Index i holds the statements that take the schema from version i to i + 1.
+MIGRATIONS: list[list[str]] = [V1]
+LATEST = len(MIGRATIONS)
+
+
+async def current_version(conn: aiosqlite.Connection) -> int:
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    async with conn.execute("SELECT version FROM schema_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def upgrade(conn: aiosqlite.Connection) -> int:
+    """Bring the schema to :data:`LATEST`; return the version found before."""
+    found = await current_version(conn)
+    if found > LATEST:
+        raise SchemaTooNew(
+            f"this database has schema version {found}, but this bridgebot only knows up to "
+            f"{LATEST}; run a newer bridgebot (or restore a backup made for this version)"
+        )
+    for version in range(found, LATEST):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                await conn.execute(statement)
+            await conn.execute("DELETE FROM schema_version")
+            await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        log.info("database schema upgraded to version %d", version + 1)
+    return found

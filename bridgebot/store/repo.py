@@ -1,0 +1,597 @@
+"""All SQL of bridgebot: topics, prompts, posts, participants, the message map and outbox.
+
+Writes that belong together happen in one transaction: a post, the message that
+carried it, and its outbox rows are committed at once, so a crash can never leave
+a post that is not relayed or a delivery without its post. The message map's
+UNIQUE constraints, not Python checks, are what make duplicates impossible.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from bridgebot.core.models import (
+    Action,
+    Author,
+    ChannelRef,
+    DeliveryState,
+    OutboxEntry,
+    Post,
+    Prompt,
+    Topic,
+    TopicStats,
+    TopicStatus,
+)
+from bridgebot.store.db import Database
+
+
+class DuplicateMessage(Exception):
+    """This platform message is already in the message map."""
+
+
+@dataclass(frozen=True)
+class MapHit:
+    """What a platform message stands for in the discussion."""
+
+    topic_id: int
+    prompt_id: int | None
+    post_id: int | None
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    id: int
+    topic_id: int
+    action: Action
+    target: ChannelRef
+    prompt_id: int | None
+    post_id: int | None
+    attempts: int
+    not_before: float
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+_TOPIC_COLUMNS = (
+    "id, bridge, title, introduction, status, opened_by, opened_at, locked_by, locked_at, "
+    "lock_reason"
+)
+_POST_COLUMNS = (
+    "p.id, p.topic_id, p.number, pa.display_name, p.origin_platform, pa.user_id, p.text, "
+    "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden"
+)
+
+
+def _topic(row: sqlite3.Row) -> Topic:
+    return Topic(
+        id=row[0],
+        bridge=row[1],
+        title=row[2],
+        introduction=row[3],
+        status=TopicStatus(row[4]),
+        opened_by=row[5],
+        opened_at=_dt(row[6]),  # type: ignore[arg-type]
+        locked_by=row[7],
+        locked_at=_dt(row[8]),
+        lock_reason=row[9],
+    )
+
+
+def _post(row: sqlite3.Row) -> Post:
+    return Post(
+        id=row[0],
+        topic_id=row[1],
+        number=row[2],
+        author_name=row[3],
+        author_platform=row[4],
+        author_id=row[5],
+        text=row[6],
+        subject=row[7],
+        parent_id=row[8],
+        prompt_id=row[9],
+        created_at=_dt(row[10]),  # type: ignore[arg-type]
+        edited_at=_dt(row[11]),
+        hidden=bool(row[12]),
+    )
+
+
+def _prompt(row: sqlite3.Row) -> Prompt:
+    return Prompt(id=row[0], topic_id=row[1], position=row[2], question=row[3],
+                  created_at=_dt(row[4]))  # type: ignore[arg-type]
+
+
+class Store:
+    """The discussion's persistence; the only class in bridgebot that speaks SQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- reads -------------------------------------------------------------------
+
+    # Each read runs to completion in one call on the reader thread: a statement left
+    # half-stepped would pin the reader to an old WAL snapshot while other tasks read.
+    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
+        rows = await self.db.reader.execute_fetchall(sql, args)
+        return next(iter(rows), None)
+
+    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        return list(await self.db.reader.execute_fetchall(sql, args))
+
+    async def topic(self, topic_id: int) -> Topic | None:
+        row = await self._one(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE id = ?", (topic_id,))
+        return _topic(row) if row else None
+
+    async def topics(self) -> list[Topic]:
+        return [_topic(r) for r in await self._all(f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY id")]
+
+    async def latest_topic(self, bridge: str) -> Topic | None:
+        row = await self._one(
+            f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE bridge = ? ORDER BY id DESC LIMIT 1",
+            (bridge,),
+        )
+        return _topic(row) if row else None
+
+    async def prompt(self, prompt_id: int) -> Prompt | None:
+        row = await self._one(
+            "SELECT id, topic_id, position, question, created_at FROM prompts WHERE id = ?",
+            (prompt_id,),
+        )
+        return _prompt(row) if row else None
+
+    async def prompts(self, topic_id: int) -> list[Prompt]:
+        rows = await self._all(
+            "SELECT id, topic_id, position, question, created_at FROM prompts "
+            "WHERE topic_id = ? ORDER BY position",
+            (topic_id,),
+        )
+        return [_prompt(r) for r in rows]
+
+    async def post(self, post_id: int) -> Post | None:
+        row = await self._one(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            "WHERE p.id = ?",
+            (post_id,),
+        )
+        return _post(row) if row else None
+
+    async def post_by_number(self, topic_id: int, number: int) -> Post | None:
+        row = await self._one(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            "WHERE p.topic_id = ? AND p.number = ?",
+            (topic_id, number),
+        )
+        return _post(row) if row else None
+
+    async def posts(self, topic_id: int, include_hidden: bool = False) -> list[Post]:
+        hidden = "" if include_hidden else "AND p.hidden = 0"
+        rows = await self._all(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            f"WHERE p.topic_id = ? {hidden} ORDER BY p.number",
+            (topic_id,),
+        )
+        return [_post(r) for r in rows]
+
+    async def resolve_message(self, platform: str, chat_id: str, message_id: str) -> MapHit | None:
+        row = await self._one(
+            "SELECT topic_id, prompt_id, post_id FROM message_map "
+            "WHERE platform = ? AND chat_id = ? AND message_id = ?",
+            (platform, chat_id, message_id),
+        )
+        return MapHit(row[0], row[1], row[2]) if row else None
+
+    async def topic_for_thread(self, where: ChannelRef) -> int | None:
+        if where.thread_id is None:
+            return None
+        row = await self._one(
+            "SELECT topic_id FROM topic_channels WHERE platform = ? AND chat_id = ? AND thread_id = ?",
+            (where.platform, where.chat_id, where.thread_id),
+        )
+        return row[0] if row else None
+
+    async def topic_place(self, topic_id: int, target: ChannelRef) -> tuple[str | None, str | None]:
+        """The (thread id, root message id) of a topic on a target, if it was opened there."""
+        row = await self._one(
+            "SELECT thread_id, root_message_id FROM topic_channels "
+            "WHERE topic_id = ? AND platform = ? AND chat_id = ?",
+            (topic_id, target.platform, target.chat_id),
+        )
+        return (row[0], row[1]) if row else (None, None)
+
+    async def topic_places(self, topic_id: int) -> list[ChannelRef]:
+        rows = await self._all(
+            "SELECT platform, chat_id, thread_id FROM topic_channels WHERE topic_id = ?", (topic_id,)
+        )
+        return [ChannelRef(r[0], r[1], r[2]) for r in rows]
+
+    async def messages_on(
+        self, target: ChannelRef, *, post_id: int | None = None, prompt_id: int | None = None,
+        mirrored_only: bool = False,
+    ) -> list[str]:
+        """Platform message ids that show a post (or prompt) on a target chat, in part order."""
+        column, value = ("post_id", post_id) if post_id is not None else ("prompt_id", prompt_id)
+        mirrored = "AND mirrored = 1" if mirrored_only else ""
+        rows = await self._all(
+            f"SELECT message_id FROM message_map WHERE {column} = ? AND platform = ? "
+            f"AND chat_id = ? {mirrored} ORDER BY part, id",
+            (value, target.platform, target.chat_id),
+        )
+        return [r[0] for r in rows]
+
+    async def origin_of(self, post_id: int) -> ChannelRef | None:
+        row = await self._one(
+            "SELECT platform, chat_id, thread_id FROM message_map WHERE post_id = ? AND mirrored = 0 "
+            "ORDER BY id LIMIT 1",
+            (post_id,),
+        )
+        return ChannelRef(row[0], row[1], row[2]) if row else None
+
+    async def participant_id(self, platform: str, user_id: str) -> int | None:
+        row = await self._one(
+            "SELECT id FROM participants WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
+        return row[0] if row else None
+
+    async def is_facilitator(self, platform: str, user_id: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM facilitators WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
+        return row is not None
+
+    async def stats(self, topic_id: int, reader_id: int | None) -> TopicStats:
+        """Counts for "N posts / M new" using the posts' (topic, number) index only."""
+        row = await self._one(
+            "SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0", (topic_id,)
+        )
+        total = row[0] if row else 0
+        marker = 0
+        if reader_id is not None:
+            mrow = await self._one(
+                "SELECT last_read_number FROM read_markers WHERE participant_id = ? AND topic_id = ?",
+                (reader_id, topic_id),
+            )
+            marker = mrow[0] if mrow else 0
+        nrow = await self._one(
+            "SELECT COUNT(*) FROM posts WHERE topic_id = ? AND number > ? AND hidden = 0 "
+            "AND participant_id IS NOT ?",
+            (topic_id, marker, reader_id),
+        )
+        last = await self._one(
+            "SELECT pa.display_name, p.created_at FROM posts p "
+            "JOIN participants pa ON pa.id = p.participant_id "
+            "WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1",
+            (topic_id,),
+        )
+        return TopicStats(
+            posts=total,
+            new=nrow[0] if nrow else 0,
+            last_post_author=last[0] if last else None,
+            last_post_at=_dt(last[1]) if last else None,
+        )
+
+    async def posts_after(self, topic_id: int, number: int) -> list[Post]:
+        rows = await self._all(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            "WHERE p.topic_id = ? AND p.number > ? AND p.hidden = 0 ORDER BY p.number",
+            (topic_id, number),
+        )
+        return [_post(r) for r in rows]
+
+    async def read_marker(self, participant_id: int, topic_id: int) -> int:
+        row = await self._one(
+            "SELECT last_read_number FROM read_markers WHERE participant_id = ? AND topic_id = ?",
+            (participant_id, topic_id),
+        )
+        return row[0] if row else 0
+
+    async def pending(self, now: float, limit: int = 500) -> list[PendingRow]:
+        """Pending deliveries whose time has come, oldest first."""
+        rows = await self._all(
+            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
+            "not_before FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    async def next_pending(self, target: ChannelRef) -> PendingRow | None:
+        """The oldest pending delivery to one target (served by the outbox_pending index)."""
+        r = await self._one(
+            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
+            "not_before FROM outbox WHERE state = 'pending' AND platform = ? AND chat_id = ? "
+            "ORDER BY id LIMIT 1",
+            (target.platform, target.chat_id),
+        )
+        if r is None:
+            return None
+        return PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
+
+    async def outbox(self, states: Iterable[DeliveryState] = tuple(DeliveryState)) -> list[OutboxEntry]:
+        wanted = [s.value for s in states]
+        marks = ",".join("?" * len(wanted))
+        rows = await self._all(
+            "SELECT id, topic_id, action, platform, chat_id, state, attempts, last_error, created_at "
+            f"FROM outbox WHERE state IN ({marks}) ORDER BY id",
+            wanted,
+        )
+        return [
+            OutboxEntry(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), DeliveryState(r[5]),
+                        r[6], r[7], _dt(r[8]))  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+    async def dead_count(self, topic_id: int | None = None) -> int:
+        if topic_id is None:
+            row = await self._one("SELECT COUNT(*) FROM outbox WHERE state = 'dead'")
+        else:
+            row = await self._one(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'dead' AND topic_id = ?", (topic_id,)
+            )
+        return row[0] if row else 0
+
+    # -- writes ------------------------------------------------------------------
+
+    async def set_facilitators(self, people: Iterable[tuple[str, str]]) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM facilitators")
+            await tx.executemany(
+                "INSERT OR IGNORE INTO facilitators (platform, user_id) VALUES (?, ?)", list(people)
+            )
+
+    @staticmethod
+    async def _participant(tx: aiosqlite.Connection, author: Author, now: datetime) -> int:
+        async with tx.execute(
+            "INSERT INTO participants (platform, user_id, display_name, first_seen) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (platform, user_id) "
+            "DO UPDATE SET display_name = excluded.display_name RETURNING id",
+            (author.platform, author.user_id, author.display_name, _ts(now)),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    @staticmethod
+    async def _enqueue(
+        tx: aiosqlite.Connection, topic_id: int, action: Action, targets: Iterable[ChannelRef],
+        now: datetime, *, prompt_id: int | None = None, post_id: int | None = None,
+    ) -> None:
+        await tx.executemany(
+            "INSERT INTO outbox (topic_id, action, platform, chat_id, prompt_id, post_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(topic_id, action.value, t.platform, t.chat_id, prompt_id, post_id, _ts(now))
+             for t in targets],
+        )
+
+    async def create_topic(
+        self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
+        targets: Sequence[ChannelRef],
+    ) -> int:
+        """The topic, its opening post (#1) and one OPEN_TOPIC delivery per target."""
+        async with self.db.transaction() as tx:
+            participant = await self._participant(tx, author, now)
+            async with tx.execute(
+                "INSERT INTO topics (bridge, title, introduction, status, opened_by, opened_at) "
+                "VALUES (?, ?, ?, 'open', ?, ?) RETURNING id",
+                (bridge, title, introduction, author.display_name, _ts(now)),
+            ) as cur:
+                topic_id = int((await cur.fetchone())[0])  # type: ignore[index]
+            await tx.execute(
+                "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, subject, "
+                "created_at) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (topic_id, participant, author.platform, introduction, title, _ts(now)),
+            )
+            await self._enqueue(tx, topic_id, Action.OPEN_TOPIC, targets, now)
+        return topic_id
+
+    async def add_prompt(
+        self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef]
+    ) -> int:
+        async with self.db.transaction() as tx:
+            async with tx.execute(
+                "INSERT INTO prompts (topic_id, position, question, created_at) VALUES "
+                "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM prompts WHERE topic_id = ?), ?, ?) "
+                "RETURNING id",
+                (topic_id, topic_id, question, _ts(now)),
+            ) as cur:
+                prompt_id = int((await cur.fetchone())[0])  # type: ignore[index]
+            await self._enqueue(tx, topic_id, Action.PROMPT, targets, now, prompt_id=prompt_id)
+        return prompt_id
+
+    async def set_status(
+        self, topic_id: int, status: TopicStatus, who: str, reason: str | None, now: datetime,
+        targets: Sequence[ChannelRef],
+    ) -> bool:
+        """Lock or unlock; return False (and enqueue nothing) if it already was."""
+        locked = status is TopicStatus.LOCKED
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE topics SET status = ?, locked_by = ?, locked_at = ?, lock_reason = ? "
+                "WHERE id = ? AND status != ?",
+                (status.value, who if locked else None, _ts(now) if locked else None,
+                 reason if locked else None, topic_id, status.value),
+            )
+            if cur.rowcount == 0:
+                return False
+            if not locked:
+                await tx.execute("DELETE FROM lock_notices WHERE topic_id = ?", (topic_id,))
+            action = Action.LOCK if locked else Action.UNLOCK
+            await self._enqueue(tx, topic_id, action, targets, now)
+        return True
+
+    async def add_post(
+        self, *, topic_id: int, author: Author, text: str, subject: str | None,
+        parent_id: int | None, prompt_id: int | None, created_at: datetime,
+        origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
+    ) -> int:
+        """Record a post, the message that carried it and its deliveries, atomically.
+
+        Raises :class:`DuplicateMessage` when the carrying message is already mapped:
+        the UNIQUE constraint rolls the whole transaction back.
+        """
+        try:
+            async with self.db.transaction() as tx:
+                participant = await self._participant(tx, author, created_at)
+                async with tx.execute(
+                    "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, "
+                    "subject, parent_id, prompt_id, created_at) VALUES "
+                    "(?, (SELECT COALESCE(MAX(number), 0) + 1 FROM posts WHERE topic_id = ?), "
+                    "?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (topic_id, topic_id, participant, author.platform, text, subject, parent_id,
+                     prompt_id, _ts(created_at)),
+                ) as cur:
+                    post_id = int((await cur.fetchone())[0])  # type: ignore[index]
+                if origin is not None and message_id is not None:
+                    await tx.execute(
+                        "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+                        "post_id, mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                        (origin.platform, origin.chat_id, message_id, origin.thread_id, topic_id,
+                         post_id),
+                    )
+                await self._enqueue(tx, topic_id, Action.POST, targets, created_at, post_id=post_id)
+        except sqlite3.IntegrityError as err:
+            if "message_map" in str(err):
+                raise DuplicateMessage(message_id) from err
+            raise
+        return post_id
+
+    async def edit_post(
+        self, post_id: int, text: str, subject: str | None, edited_at: datetime,
+        targets: Sequence[ChannelRef],
+    ) -> bool:
+        """Replace a post's text, keeping the old one in history; False if unchanged."""
+        async with self.db.transaction() as tx:
+            async with tx.execute(
+                "SELECT text, subject, topic_id FROM posts WHERE id = ?", (post_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None or (row[0] == text and row[1] == subject):
+                return False
+            await tx.execute(
+                "INSERT INTO post_history (post_id, text, subject, replaced_at) VALUES (?, ?, ?, ?)",
+                (post_id, row[0], row[1], _ts(edited_at)),
+            )
+            await tx.execute(
+                "UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
+                (text, subject, _ts(edited_at), post_id),
+            )
+            await self._enqueue(tx, row[2], Action.EDIT, targets, edited_at, post_id=post_id)
+        return True
+
+    async def set_hidden(
+        self, post_id: int, hidden: bool, who: str | None, now: datetime,
+        targets: Sequence[ChannelRef],
+    ) -> bool:
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE posts SET hidden = ?, hidden_by = ? WHERE id = ? AND hidden != ?",
+                (int(hidden), who if hidden else None, post_id, int(hidden)),
+            )
+            if cur.rowcount == 0:
+                return False
+            async with tx.execute("SELECT topic_id FROM posts WHERE id = ?", (post_id,)) as c2:
+                topic_id = (await c2.fetchone())[0]  # type: ignore[index]
+            action = Action.HIDE if hidden else Action.POST
+            await self._enqueue(tx, topic_id, action, targets, now, post_id=post_id)
+        return True
+
+    async def note_lock_notice(self, topic_id: int, platform: str, user_id: str) -> bool:
+        """Remember that this person was told the topic is locked; True the first time."""
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO lock_notices (topic_id, platform, user_id) VALUES (?, ?, ?)",
+                (topic_id, platform, user_id),
+            )
+            return cur.rowcount == 1
+
+    async def mark_read(self, participant_id: int, topic_id: int, number: int) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO read_markers (participant_id, topic_id, last_read_number) "
+                "VALUES (?, ?, ?) ON CONFLICT (participant_id, topic_id) "
+                "DO UPDATE SET last_read_number = MAX(last_read_number, excluded.last_read_number)",
+                (participant_id, topic_id, number),
+            )
+
+    async def ensure_participant(self, author: Author, now: datetime) -> int:
+        async with self.db.transaction() as tx:
+            return await self._participant(tx, author, now)
+
+    async def complete(
+        self, row: PendingRow, message_ids: Sequence[str], thread_id: str | None, now: datetime,
+        *, topic_id: int, prompt_id: int | None, post_id: int | None,
+    ) -> None:
+        """Record what a delivery produced and mark it done, in one transaction."""
+        async with self.db.transaction() as tx:
+            if row.action is Action.OPEN_TOPIC:
+                await tx.execute(
+                    "INSERT INTO topic_channels (topic_id, platform, chat_id, thread_id, "
+                    "root_message_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, platform, chat_id) "
+                    "DO UPDATE SET thread_id = excluded.thread_id, "
+                    "root_message_id = excluded.root_message_id",
+                    (topic_id, row.target.platform, row.target.chat_id, thread_id,
+                     message_ids[0] if message_ids else None),
+                )
+            if row.action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST, Action.LOCK):
+                await tx.executemany(
+                    "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
+                    "topic_id, prompt_id, post_id, part, mirrored, delivery_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                    [(row.target.platform, row.target.chat_id, mid, thread_id, topic_id, prompt_id,
+                      post_id, part, row.id) for part, mid in enumerate(message_ids)],
+                )
+            if row.action is Action.HIDE and post_id is not None:
+                await tx.execute(
+                    "DELETE FROM message_map WHERE post_id = ? AND platform = ? AND chat_id = ? "
+                    "AND mirrored = 1",
+                    (post_id, row.target.platform, row.target.chat_id),
+                )
+            await tx.execute(
+                "UPDATE outbox SET state = 'done', attempts = attempts + 1, done_at = ? WHERE id = ?",
+                (_ts(now), row.id),
+            )
+
+    async def retry_later(self, delivery_id: int, not_before: float, error: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
+                "WHERE id = ?",
+                (not_before, error, delivery_id),
+            )
+
+    async def bury(self, delivery_id: int, error: str) -> None:
+        """Move a delivery to the dead-letter state with its reason."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? "
+                "WHERE id = ?",
+                (error, delivery_id),
+            )
+
+    async def revive(self, delivery_id: int) -> bool:
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE outbox SET state = 'pending', not_before = 0 WHERE id = ? AND state = 'dead'",
+                (delivery_id,),
+            )
+            return cur.rowcount == 1
+
+    async def drop(self, delivery_id: int) -> bool:
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE outbox SET state = 'done', last_error = 'dropped by operator' "
+                "WHERE id = ? AND state != 'done'",
+                (delivery_id,),
+            )
+            return cur.rowcount == 1
