@@ -391,7 +391,7 @@ class Discussions:
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
             )
-        elif row.action is Action.PROMPT and thread_id is None:
+        elif row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK) and thread_id is None:
             reply_to = root
         return Delivery(
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,

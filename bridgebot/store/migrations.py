@@ -134,8 +134,17 @@ V1 = [
     )""",
 ]
 
+# Where each platform's intake stands (Telegram's getUpdates offset, ...), so that an
+# update is confirmed to the platform only after what it carried was committed.
+V2 = [
+    """CREATE TABLE cursors (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1]
+MIGRATIONS: list[list[str]] = [V1, V2]
 LATEST = len(MIGRATIONS)
 
 

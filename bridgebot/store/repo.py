@@ -341,7 +341,19 @@ class Store:
             )
         return row[0] if row else 0
 
+    async def cursor(self, name: str) -> str | None:
+        row = await self._one("SELECT value FROM cursors WHERE name = ?", (name,))
+        return row[0] if row else None
+
     # -- writes ------------------------------------------------------------------
+
+    async def save_cursor(self, name: str, value: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO cursors (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
     async def set_facilitators(self, people: Iterable[tuple[str, str]]) -> None:
         async with self.db.transaction() as tx:

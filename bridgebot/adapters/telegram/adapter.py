@@ -1,0 +1,444 @@
+"""The Telegram adapter: python-telegram-bot's ``Application`` at the edge of the core.
+
+Intake: updates are fetched with ``getUpdates`` (or received on a webhook) and
+handled one at a time, in order; the offset that confirms them to Telegram is saved
+only after what they carried was committed. python-telegram-bot's own ``Updater``
+confirms updates as soon as they are queued, before handlers finish, so we drive
+``getUpdates`` ourselves (the library still does the HTTP). A crash between commit
+and offset save makes Telegram send the update again; the message map's UNIQUE key
+records it once.
+
+Delivery: topics become forum topics in forum supergroups (``createForumTopic``) or a
+bot message in plain groups; questions and mirrored posts are HTML bot messages that
+reply to the mapped parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeDefault,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram import error as tg
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
+
+from bridgebot.adapters.telegram import render
+from bridgebot.adapters.telegram.errors import classify, retry_seconds
+from bridgebot.core import errors
+from bridgebot.core.commands import (
+    FACILITATOR_COMMANDS,
+    CommandContext,
+    parse_command,
+    run_command,
+)
+from bridgebot.core.models import (
+    Action,
+    Author,
+    ChannelRef,
+    Delivery,
+    DeliveryResult,
+    IncomingMessage,
+)
+from bridgebot.core.service import Discussions
+from bridgebot.settings import TelegramSettings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message"]
+ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+MENU = {
+    "status": "How many posts, how many new for you",
+    "help": "How to take part",
+    "reply": "Reply to post number N: /reply N text",
+    "newtopic": "Open a topic: /newtopic title, introduction below",
+    "prompt": "Add a guiding question",
+    "lock": "Lock the topic: /lock [reason]",
+    "unlock": "Reopen the topic",
+}
+
+
+def display_name(user: object) -> str:
+    """First and last name only: usernames and ids never cross the bridge."""
+    first = getattr(user, "first_name", "") or ""
+    last = getattr(user, "last_name", "") or ""
+    return f"{first} {last}".strip() or "Telegram user"
+
+
+def message_text(message: Message) -> str:
+    """The text of a message, with a placeholder for media so nothing silently vanishes."""
+    caption = message.caption or ""
+    if message.text is not None:
+        return message.text
+    kinds = (
+        ("photo", "[photo]"), ("video", "[video]"), ("animation", "[animation]"),
+        ("voice", "[voice message]"), ("video_note", "[video message]"), ("audio", "[audio]"),
+        ("location", "[location]"), ("poll", "[poll]"), ("contact", "[contact]"),
+    )
+    label = "[attachment]"
+    if message.document is not None:
+        label = f"[document: {message.document.file_name or 'file'}]"
+    elif message.sticker is not None:
+        label = f"[sticker {message.sticker.emoji or ''}]".replace(" ]", "]")
+    else:
+        for attr, name in kinds:
+            if getattr(message, attr, None):
+                label = name
+                break
+    return f"{label} {caption}".strip()
+
+
+class TelegramAdapter:
+    platform = PLATFORM
+
+    def __init__(self, settings: TelegramSettings, *, poll_timeout: float = 25.0) -> None:
+        self.settings = settings
+        self.poll_timeout = poll_timeout
+        self.core: Discussions | None = None
+        self.app: Application | None = None
+        self.username: str | None = None
+        self._intake: asyncio.Task[None] | None = None
+        self._webhook_runner: web.AppRunner | None = None
+        self._forum: dict[str, bool] = {}
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _build(self) -> Application:
+        root = self.settings.base_url.rstrip("/")
+        return (
+            ApplicationBuilder()
+            .token(self.settings.token.get_secret_value())
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .updater(None)
+            .get_updates_read_timeout(self.poll_timeout + 10)
+            .build()
+        )
+
+    async def start(self, core: Discussions) -> None:
+        self.core = core
+        self.app = self._build()
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+        try:
+            await self.app.initialize()  # getMe: fails fast on a wrong token
+        except tg.InvalidToken:
+            raise errors.PermanentError(
+                "Telegram refused the bot token (telegram.token): check it with @BotFather"
+            ) from None
+        self.username = self.app.bot.username
+        await self._register_commands()
+        bridged = [c.chat_id for c in core.channels(PLATFORM)]
+        log.info("telegram connected as @%s; bridging chats %s", self.username,
+                 ", ".join(bridged) or "none")
+        if self.settings.mode == "webhook":
+            await self._start_webhook()
+        else:
+            with contextlib.suppress(tg.TelegramError):
+                await self.app.bot.delete_webhook(drop_pending_updates=False)
+            self._intake = asyncio.create_task(self._poll(), name="telegram-poll")
+
+    async def stop(self) -> None:
+        if self._intake is not None:
+            self._intake.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._intake
+            self._intake = None
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
+            self._webhook_runner = None
+        if self.app is not None:
+            with contextlib.suppress(Exception):
+                await self.app.shutdown()
+
+    async def _register_commands(self) -> None:
+        """Participants see participant commands; chat admins see all of them."""
+        assert self.app is not None
+        everyone = [BotCommand(n, d) for n, d in MENU.items() if n not in FACILITATOR_COMMANDS]
+        everything = [BotCommand(n, d) for n, d in MENU.items()]
+        try:
+            await self.app.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
+            await self.app.bot.set_my_commands(
+                everything, scope=BotCommandScopeAllChatAdministrators()
+            )
+        except tg.TelegramError as err:
+            log.warning("could not register the Telegram command menu: %s", err)
+
+    # -- intake ------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        """Long-poll getUpdates; confirm an update only after it was handled."""
+        assert self.app is not None and self.core is not None
+        cursor = await self.core.store.cursor("telegram.offset")
+        offset = int(cursor) if cursor else None
+        delay = 1.0
+        while True:
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                )
+                delay = 1.0
+            except tg.RetryAfter as err:
+                await asyncio.sleep(retry_seconds(err))
+                continue
+            except tg.InvalidToken:
+                log.error("Telegram refused the bot token; stopping Telegram intake")
+                return
+            except tg.TelegramError as err:
+                log.warning("getUpdates failed (%s); retrying in %.0fs", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                continue
+            for update in updates:
+                await self.app.process_update(update)
+                offset = update.update_id + 1
+                await self.core.store.save_cursor("telegram.offset", str(offset))
+
+    async def _start_webhook(self) -> None:
+        assert self.app is not None
+        hook = self.settings.webhook
+        if hook is None:
+            raise errors.PermanentError(
+                "telegram.mode is webhook but [telegram.webhook] is not set "
+                "(listen, port, public_url, secret_token)"
+            )
+        server = web.Application()
+        server.router.add_post("/{tail:.*}", self._on_webhook)
+        self._webhook_runner = web.AppRunner(server)
+        await self._webhook_runner.setup()
+        await web.TCPSite(self._webhook_runner, hook.listen, hook.port).start()
+        await self.app.bot.set_webhook(
+            hook.public_url, secret_token=hook.secret_token.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
+        )
+        log.info("telegram webhook listening on %s:%d", hook.listen, hook.port)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """Answer 200 only after the update was handled: Telegram resends otherwise."""
+        assert self.app is not None and self.settings.webhook is not None
+        expected = self.settings.webhook.secret_token.get_secret_value()
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != expected:
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.app.bot)
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="not an update")
+        await self.app.process_update(update)
+        return web.Response(text="ok")
+
+    async def _on_error(self, update: object, context: object) -> None:
+        log.error("handling a Telegram update failed", exc_info=getattr(context, "error", None))
+
+    async def _on_update(self, update: Update, context: object) -> None:
+        assert self.core is not None
+        message = update.message or update.edited_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        where = self._where(message)
+        author = Author(PLATFORM, str(message.from_user.id), display_name(message.from_user))
+        text = message_text(message)
+        if update.edited_message is not None:
+            if not text.startswith("/"):
+                await self.core.edit(where, str(message.message_id), text,
+                                     message.edit_date or datetime.now(UTC))
+            return
+        command = parse_command(text, self.username) if message.text else None
+        if command is not None:
+            await self._command(message, where, author, *command)
+            return
+        reply_to = message.reply_to_message
+        outcome = await self.core.receive(IncomingMessage(
+            where=where, message_id=str(message.message_id), author=author, text=text,
+            sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
+        ))
+        if outcome.answer:
+            await self._answer(message, outcome.answer)
+
+    def _where(self, message: Message) -> ChannelRef:
+        thread = str(message.message_thread_id) if message.is_topic_message else None
+        return ChannelRef(PLATFORM, str(message.chat.id), thread)
+
+    async def _command(self, message: Message, where: ChannelRef, author: Author, name: str,
+                       args: str) -> None:
+        assert self.core is not None
+        if name not in ("help", "start") and not self.core.is_bridged(where):
+            if message.chat.type == "private":
+                await self._answer(message, "Use these commands in a bridged group chat.")
+            else:
+                await self._answer(message, str(errors.NotBridged(where.chat)))
+            return
+        admin = False
+        if name in FACILITATOR_COMMANDS:
+            admin = await self._is_chat_admin(message)
+        reply = message.reply_to_message
+        ctx = CommandContext(
+            author, where, platform_admin=admin, message_id=str(message.message_id),
+            reply_to=str(reply.message_id) if reply and not reply.forum_topic_created else None,
+        )
+        await self._answer(message, await run_command(self.core, ctx, name, args))
+
+    async def _is_chat_admin(self, message: Message) -> bool:
+        assert self.app is not None and message.from_user is not None
+        try:
+            member = await self.app.bot.get_chat_member(message.chat.id, message.from_user.id)
+        except tg.TelegramError as err:
+            log.warning("could not check admin rights in chat %s: %s", message.chat.id, err)
+            return False
+        return member.status in ADMIN_STATUSES
+
+    async def _answer(self, message: Message, text: str) -> None:
+        """Answer a person in place; a failure to answer is logged, never raised."""
+        try:
+            await message.reply_text(text, do_quote=True)
+        except tg.TelegramError as err:
+            log.warning("could not answer in chat %s: %s", message.chat.id, err)
+
+    # -- delivery ----------------------------------------------------------------
+
+    async def _is_forum(self, chat_id: str) -> bool:
+        assert self.app is not None
+        if chat_id not in self._forum:
+            try:
+                chat = await self.app.bot.get_chat(int(chat_id))
+            except tg.TelegramError as err:
+                raise classify(err, f"chat {chat_id}") from err
+            self._forum[chat_id] = bool(chat.is_forum)
+        return self._forum[chat_id]
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        assert self.app is not None
+        target = delivery.target
+        if delivery.action is Action.OPEN_TOPIC:
+            thread_id = None
+            if await self._is_forum(target.chat_id):
+                try:
+                    topic = await self.app.bot.create_forum_topic(
+                        int(target.chat_id), delivery.topic.title[:128]
+                    )
+                except tg.TelegramError as err:
+                    raise classify(err, f"chat {target.chat_id}") from err
+                thread_id = str(topic.message_thread_id)
+            ids = await self._send(target.chat_id, thread_id, None,
+                                   render.topic_message(delivery.topic))
+            return DeliveryResult(ids, thread_id)
+        if delivery.action is Action.PROMPT and delivery.prompt is not None:
+            pieces = render.prompt_message(delivery.prompt)
+        elif delivery.action is Action.POST and delivery.post is not None:
+            pieces = render.post_message(delivery.post)
+        else:
+            return DeliveryResult()
+        ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
+        return DeliveryResult(ids)
+
+    async def _send(self, chat_id: str, thread_id: str | None, reply_to: str | None,
+                    pieces: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+        """Send pieces in order; the first replies to ``reply_to``, the rest follow it."""
+        ids: list[str] = []
+        for html, plain in pieces:
+            answer_to = reply_to if not ids else ids[-1]
+            sent = await self._send_one(chat_id, thread_id, answer_to, html, plain)
+            ids.append(str(sent.message_id))
+        return tuple(ids)
+
+    async def _send_one(self, chat_id: str, thread_id: str | None, reply_to: str | None,
+                        html: str, plain: str) -> Message:
+        assert self.app is not None
+        kwargs: dict[str, object] = {
+            "message_thread_id": int(thread_id) if thread_id else None,
+            "reply_parameters": ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+            if reply_to else None,
+            "disable_web_page_preview": True,
+        }
+        try:
+            return await self.app.bot.send_message(int(chat_id), html, parse_mode=ParseMode.HTML,
+                                                   **kwargs)
+        except tg.BadRequest as err:
+            if "can't parse entities" not in err.message.lower():
+                log.warning("telegram chat %s refused a message: %s", chat_id, err.message)
+                raise classify(err, f"chat {chat_id}") from err
+            log.warning("telegram chat %s could not parse our HTML (%s); sending plain text",
+                        chat_id, err.message)
+        except tg.TelegramError as err:
+            log.warning("telegram chat %s: %s", chat_id, err.message)
+            raise classify(err, f"chat {chat_id}") from err
+        try:
+            return await self.app.bot.send_message(int(chat_id), plain, **kwargs)
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {chat_id}") from err
+
+    async def edit(self, delivery: Delivery) -> None:
+        assert self.app is not None and delivery.post is not None
+        pieces = render.post_message(delivery.post)
+        ids = delivery.message_ids
+        if len(pieces) > len(ids):  # the edit grew: keep the message count, cut the end
+            merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
+            last_html = render.notice(merged_plain[: render.LIMIT - 1] + "…")[0][0]
+            pieces = [*pieces[: len(ids) - 1], (last_html, merged_plain[: render.LIMIT])]
+        for message_id, (html, _) in zip(ids, pieces, strict=False):
+            try:
+                await self.app.bot.edit_message_text(
+                    html, chat_id=int(delivery.target.chat_id), message_id=int(message_id),
+                    parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                )
+            except tg.BadRequest as err:
+                if "not modified" in err.message or "to edit not found" in err.message:
+                    continue
+                raise classify(err, f"chat {delivery.target.chat_id}") from err
+            except tg.TelegramError as err:
+                raise classify(err, f"chat {delivery.target.chat_id}") from err
+
+    async def hide(self, delivery: Delivery) -> None:
+        assert self.app is not None
+        for message_id in delivery.message_ids:
+            try:
+                await self.app.bot.delete_message(int(delivery.target.chat_id), int(message_id))
+            except tg.BadRequest as err:
+                log.info("telegram could not delete message %s in %s: %s", message_id,
+                         delivery.target.chat_id, err.message)
+            except tg.TelegramError as err:
+                raise classify(err, f"chat {delivery.target.chat_id}") from err
+
+    async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
+        """Say so in the topic, then close the forum topic (or reopen it, then say so)."""
+        assert self.app is not None
+        target = delivery.target
+        topic = delivery.topic
+        if locked:
+            reason = f": {topic.lock_reason}" if topic.lock_reason else ""
+            text = f"🔒 Topic locked{reason}. Thank you for taking part; the archive stays readable."
+        else:
+            text = f"🔓 “{topic.title}” is open again: replies are welcome."
+        if not locked and target.thread_id:
+            await self._forum_topic(target, reopen=True)
+        ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to,
+                               render.notice(text))
+        if locked and target.thread_id:
+            await self._forum_topic(target, reopen=False)
+        return DeliveryResult(ids)
+
+    async def _forum_topic(self, target: ChannelRef, *, reopen: bool) -> None:
+        assert self.app is not None and target.thread_id is not None
+        call = self.app.bot.reopen_forum_topic if reopen else self.app.bot.close_forum_topic
+        try:
+            await call(int(target.chat_id), int(target.thread_id))
+        except tg.BadRequest as err:
+            if "TOPIC_NOT_MODIFIED" in err.message:
+                return
+            log.warning("telegram could not %s forum topic %s in %s: %s",
+                        "reopen" if reopen else "close", target.thread_id, target.chat_id,
+                        err.message)
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {target.chat_id}") from err

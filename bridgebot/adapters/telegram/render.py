@@ -1,0 +1,67 @@
+"""How topics, questions and posts look in Telegram: HTML with every user text escaped.
+
+Telegram's limit (4096 characters) counts the text after entity parsing, so long
+bodies are split as plain text first and each piece escaped afterwards; the header
+(author, platform, post number, subject) goes on the first piece only.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.text import split_text
+
+LIMIT = 4096
+
+
+def _plain_len(header_plain: str) -> int:
+    return len(header_plain) + 2
+
+
+def topic_message(topic: Topic) -> list[tuple[str, str]]:
+    """(html, plain) pieces announcing a topic."""
+    header = f"<b>{escape(topic.title)}</b>"
+    footer = "Reply to this message, a question or any post to take part. /help explains more."
+    return _pieces(header, topic.title, topic.introduction, f"<i>{footer}</i>", footer)
+
+
+def prompt_message(prompt: Prompt) -> list[tuple[str, str]]:
+    head = f"Question {prompt.position}"
+    return _pieces(f"❓ <b>{head}</b>", f"❓ {head}", prompt.question)
+
+
+def post_message(post: Post) -> list[tuple[str, str]]:
+    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    header_plain = f"{post.author_name} · {platform} · #{post.number}"
+    header = f"<b>{escape(post.author_name)}</b> · {escape(platform)} · #{post.number}"
+    if post.subject:
+        header += f"\n<b>{escape(post.subject)}</b>"
+        header_plain += f"\n{post.subject}"
+    return _pieces(header, header_plain, post.text)
+
+
+def notice(text: str) -> list[tuple[str, str]]:
+    return [(escape(text), text)]
+
+
+def _pieces(header: str, header_plain: str, body: str, footer: str = "",
+            footer_plain: str = "") -> list[tuple[str, str]]:
+    """Split ``body`` so that each piece, once parsed, fits Telegram's limit."""
+    reserve = _plain_len(header_plain) + (len(footer_plain) + 2 if footer_plain else 0)
+    chunks = split_text(body, LIMIT - reserve) if body.strip() else []
+    if not chunks:
+        chunks = [""]
+    out: list[tuple[str, str]] = []
+    for i, chunk in enumerate(chunks):
+        html_parts = [header] if i == 0 else []
+        plain_parts = [header_plain] if i == 0 else []
+        if chunk:
+            html_parts.append(escape(chunk, quote=False))
+            plain_parts.append(chunk)
+        if footer and i == len(chunks) - 1:
+            html_parts.append(footer)
+            plain_parts.append(footer_plain)
+        out.append(("\n\n".join(html_parts), "\n\n".join(plain_parts)))
+    return out
