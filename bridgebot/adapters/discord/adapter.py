@@ -1,0 +1,534 @@
+"""The Discord adapter: discord.py's gateway client and REST at the edge of the core.
+
+Intake: messages in a topic's thread become posts (a Discord reply sets the parent),
+edits and deletions are carried, and the bot's own messages and its webhooks' echoes
+are never taken as posts. discord.py runs each event in its own task; each handler
+hands its event to the core before its first await, and the core takes them in
+that order.
+
+Delivery: a topic is a forum post in a forum channel, or a bot message with a thread
+in a text channel. Mirrored posts go through one channel webhook per channel (found
+again after a restart), named after their author, so they read like people; without
+Manage Webhooks the bot posts them itself with the name in bold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bridgebot.adapters.discord import render
+from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
+from bridgebot.core import errors
+from bridgebot.core.commands import DEFAULT_HELP
+from bridgebot.core.models import (
+    Action,
+    Author,
+    ChannelRef,
+    Delivery,
+    DeliveryResult,
+    IncomingMessage,
+)
+from bridgebot.core.service import Discussions
+from bridgebot.settings import DiscordSettings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+WEBHOOK_NAME = "bridgebot"
+NO_MENTIONS = discord.AllowedMentions.none()
+POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+FACILITATOR_PERMISSIONS = discord.Permissions(manage_threads=True)
+
+
+def classify(err: Exception, where: str) -> errors.DeliveryError:
+    """Rate-limited, transient or permanent, with the channel and Discord's reason."""
+    if isinstance(err, discord.RateLimited):
+        return errors.RateLimited(err.retry_after, f"Discord {where}: rate limited")
+    if isinstance(err, discord.DiscordServerError):
+        return errors.TransientError(f"Discord {where}: {err.status} {err.text}")
+    if isinstance(err, discord.HTTPException):
+        if err.status == 429:
+            return errors.RateLimited(5.0, f"Discord {where}: rate limited")
+        return errors.PermanentError(f"Discord {where}: {err.status} {err.text or err}")
+    if isinstance(err, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):
+        return errors.TransientError(f"Discord {where}: {type(err).__name__}: {err}")
+    return errors.PermanentError(f"Discord {where}: {err}")
+
+
+def message_text(message: discord.Message) -> str:
+    """Content plus a placeholder per attachment or sticker, so nothing silently vanishes."""
+    parts = [message.content] if message.content else []
+    for attachment in message.attachments:
+        kind = (attachment.content_type or "").split("/")[0]
+        label = {"image": "photo", "video": "video", "audio": "audio"}.get(kind, "file")
+        parts.append(f"[{label}: {attachment.filename}]")
+    parts += [f"[sticker {sticker.name}]" for sticker in message.stickers]
+    return "\n".join(parts)
+
+
+class _Client(discord.Client):
+    """discord.py's client with the hooks bridgebot needs (gateway from the API base)."""
+
+    def __init__(self, adapter: DiscordAdapter, **kwargs: object) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(intents=intents, **kwargs)  # type: ignore[arg-type]
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        if self.adapter.settings.api_base_url.rstrip("/") != DEFAULT_API_BASE:
+            url = await use_gateway_from_api(self)
+            log.info("discord gateway from the configured API: %s", url)
+        self.adapter.add_commands(self.tree)
+
+
+class DiscordAdapter:
+    platform = PLATFORM
+
+    def __init__(self, settings: DiscordSettings, *, client_options: dict | None = None) -> None:
+        self.settings = settings
+        self.client_options = client_options or {}
+        self.core: Discussions | None = None
+        self.client: _Client | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._webhooks: dict[int, discord.Webhook | None] = {}
+        self._own_webhook_ids: set[int] = set()
+        self._warned_no_webhooks = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self, core: Discussions) -> None:
+        self.core = core
+        use_api_base(self.settings.api_base_url)
+        self.client = _Client(self, **self.client_options)
+        self._wire_events(self.client)
+        try:
+            await self.client.login(self.settings.token.get_secret_value())
+        except discord.LoginFailure:
+            await self.client.close()
+            raise errors.PermanentError(
+                "Discord refused the bot token (discord.token): check it in the developer portal"
+            ) from None
+        self._runner = asyncio.create_task(self._connect(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({ready, self._runner}, timeout=60,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            await self.stop()
+            raise errors.PermanentError("Discord gateway did not become ready within 60 s")
+        await self._sync_commands()
+        await self._find_own_webhooks()
+        user = self.client.user
+        bridged = ", ".join(c.chat_id for c in core.channels(PLATFORM)) or "none"
+        log.info("discord connected as %s; bridging channels %s", user, bridged)
+
+    async def _connect(self) -> None:
+        assert self.client is not None
+        try:
+            await self.client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            log.error("Discord refused the message content intent: enable it for the bot in the "
+                      "developer portal (Bot → Privileged Gateway Intents)")
+        except Exception:
+            log.exception("the Discord gateway connection ended")
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+            self._runner = None
+
+    async def _sync_commands(self) -> None:
+        assert self.client is not None
+        tree = self.client.tree
+        try:
+            if self.settings.guilds:
+                for guild_id in self.settings.guilds:
+                    guild = discord.Object(guild_id)
+                    tree.copy_global_to(guild=guild)
+                    await tree.sync(guild=guild)
+            else:
+                await tree.sync()
+        except discord.HTTPException as err:
+            log.warning("could not register Discord slash commands: %s", err)
+
+    async def _find_own_webhooks(self) -> None:
+        """Know our webhooks before any echo arrives, and reuse them after a restart."""
+        assert self.core is not None
+        for ref in self.core.channels(PLATFORM):
+            try:
+                await self._webhook(int(ref.chat_id))
+            except errors.DeliveryError as err:
+                log.warning("discord channel %s: %s", ref.chat_id, err)
+
+    # -- intake ------------------------------------------------------------------
+
+    def _wire_events(self, client: _Client) -> None:
+        @client.event
+        async def on_ready() -> None:
+            self._ready.set()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            await self._on_message(message)
+
+        @client.event
+        async def on_raw_message_edit(payload: discord.RawMessageUpdateEvent) -> None:
+            await self._on_edit(payload)
+
+        @client.event
+        async def on_raw_message_delete(payload: discord.RawMessageDeleteEvent) -> None:
+            await self._on_delete(payload)
+
+    def _is_ours(self, author_id: int | None, webhook_id: int | None) -> bool:
+        assert self.client is not None and self.client.user is not None
+        if webhook_id is not None:
+            return True  # our mirrors, or another integration: neither is a person's post
+        return author_id == self.client.user.id
+
+    def _where(self, channel: object) -> ChannelRef:
+        if isinstance(channel, discord.Thread):
+            return ChannelRef(PLATFORM, str(channel.parent_id), str(channel.id))
+        return ChannelRef(PLATFORM, str(getattr(channel, "id", "")))
+
+    async def _on_message(self, message: discord.Message) -> None:
+        assert self.core is not None
+        if self._is_ours(message.author.id, message.webhook_id) or message.author.bot:
+            return
+        if message.type not in POST_TYPES:
+            return
+        reference = message.reference
+        incoming = IncomingMessage(
+            where=self._where(message.channel), message_id=str(message.id),
+            author=Author(PLATFORM, str(message.author.id), message.author.display_name),
+            text=message_text(message), sent_at=message.created_at,
+            reply_to_message_id=str(reference.message_id) if reference and reference.message_id
+            else None,
+        )
+        outcome = await self.core.receive(incoming)  # the first await: arrival order kept
+        if outcome.answer:
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(outcome.answer, mention_author=False,
+                                    allowed_mentions=NO_MENTIONS)
+
+    async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        assert self.core is not None
+        data = payload.data
+        author = data.get("author") or {}
+        if "content" not in data or data.get("webhook_id") or author.get("bot"):
+            return
+        where = self._where_id(payload.channel_id)
+        edited = data.get("edited_timestamp")
+        when = datetime.fromisoformat(edited) if edited else datetime.now(UTC)
+        await self.core.edit(await where, str(payload.message_id), data["content"], when)
+
+    async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        assert self.core is not None
+        where = self._where_id(payload.channel_id)
+        await self.core.removed(await where, str(payload.message_id))
+
+    async def _where_id(self, channel_id: int) -> ChannelRef:
+        assert self.client is not None
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            with contextlib.suppress(discord.HTTPException):
+                channel = await self.client.fetch_channel(channel_id)
+        return self._where(channel) if channel is not None else ChannelRef(PLATFORM, str(channel_id))
+
+    # -- slash commands ----------------------------------------------------------
+
+    def add_commands(self, tree: app_commands.CommandTree) -> None:
+        facilitator = app_commands.default_permissions(manage_threads=True)
+
+        @tree.command(name="newtopic", description="Open a topic on every linked chat")
+        @app_commands.describe(title="The topic's title", intro="The introduction")
+        @app_commands.guild_only()
+        @facilitator
+        async def newtopic(interaction: discord.Interaction, title: str, intro: str = "") -> None:
+            async def work(ctx: _Ctx) -> str:
+                topic = await ctx.core.open_topic(ctx.actor, ctx.where, title, intro,
+                                                  platform_admin=ctx.admin)
+                return f"Topic #{topic.id} “{topic.title}” is open on every linked chat."
+            await self._run(interaction, work)
+
+        @tree.command(name="prompt", description="Add a guiding question to this topic")
+        @app_commands.describe(question="The question")
+        @app_commands.guild_only()
+        @facilitator
+        async def prompt(interaction: discord.Interaction, question: str) -> None:
+            async def work(ctx: _Ctx) -> str:
+                topic, added = await ctx.core.add_prompt(ctx.actor, ctx.where, question,
+                                                         platform_admin=ctx.admin)
+                return f"Question {added.position} added to “{topic.title}”."
+            await self._run(interaction, work)
+
+        @tree.command(name="lock", description="Lock this topic on every linked chat")
+        @app_commands.describe(reason="Why (shown in the lock notice)")
+        @app_commands.guild_only()
+        @facilitator
+        async def lock(interaction: discord.Interaction, reason: str | None = None) -> None:
+            await self._run(interaction, lambda ctx: self._set_locked(ctx, True, reason))
+
+        @tree.command(name="unlock", description="Reopen this topic")
+        @app_commands.guild_only()
+        @facilitator
+        async def unlock(interaction: discord.Interaction) -> None:
+            await self._run(interaction, lambda ctx: self._set_locked(ctx, False, None))
+
+        @tree.command(name="status", description="How many posts, how many new for you")
+        @app_commands.guild_only()
+        async def status(interaction: discord.Interaction) -> None:
+            await self._run(interaction, lambda ctx: ctx.core.status(ctx.actor, ctx.where))
+
+        @tree.command(name="reply", description="Reply to post number N of this topic")
+        @app_commands.describe(number="The post's number (#N)", text="Your reply")
+        @app_commands.guild_only()
+        async def reply(interaction: discord.Interaction, number: int, text: str) -> None:
+            async def work(ctx: _Ctx) -> str:
+                outcome = await ctx.core.reply_to_number(ctx.actor, ctx.where, number, text)
+                if outcome.answer:
+                    return outcome.answer
+                return f"Posted as #{outcome.post.number}." if outcome.post else "Nothing posted."
+            await self._run(interaction, work)
+
+        @tree.command(name="help", description="How to take part")
+        async def help_(interaction: discord.Interaction) -> None:
+            assert self.core is not None
+            await interaction.response.send_message(self.core.help_text or DEFAULT_HELP,
+                                                    ephemeral=True)
+
+    async def _set_locked(self, ctx: _Ctx, locked: bool, reason: str | None) -> str:
+        topic, changed = await ctx.core.set_locked(ctx.actor, ctx.where, locked, reason,
+                                                   platform_admin=ctx.admin)
+        if not changed:
+            return f"“{topic.title}” is already {topic.status.value}."
+        return f"“{topic.title}” is now {topic.status.value}."
+
+    def _is_facilitator_member(self, interaction: discord.Interaction) -> bool:
+        if interaction.permissions.manage_threads:
+            return True
+        roles = getattr(interaction.user, "roles", [])
+        wanted = {r.lower() for r in self.settings.facilitator_roles}
+        return any(r.name.lower() in wanted or str(r.id) in wanted for r in roles)
+
+    async def _run(self, interaction: discord.Interaction,
+                   work: Callable[[_Ctx], Awaitable[str]]) -> None:
+        """Defer at once (Discord's 3-second window), then answer ephemerally."""
+        assert self.core is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        user = interaction.user
+        ctx = _Ctx(self.core, Author(PLATFORM, str(user.id), user.display_name),
+                   self._where(interaction.channel), self._is_facilitator_member(interaction))
+        try:
+            answer = await work(ctx)
+        except errors.RuleError as err:
+            answer = str(err)
+        except Exception:
+            log.exception("discord command /%s failed", interaction.command and
+                          interaction.command.name)
+            answer = "Sorry, something went wrong on our side; nothing was changed. Please try again."
+        await interaction.followup.send(answer[:2000], ephemeral=True,
+                                        allowed_mentions=NO_MENTIONS)
+
+    # -- delivery ----------------------------------------------------------------
+
+    async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.Thread:
+        assert self.client is not None
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.client.fetch_channel(channel_id)
+            except Exception as err:
+                raise classify(err, f"channel {channel_id}") from err
+        return channel  # type: ignore[return-value]
+
+    async def _webhook(self, channel_id: int) -> discord.Webhook | None:
+        """The channel's bridgebot webhook, reused if it exists; None without permission."""
+        if channel_id in self._webhooks:
+            return self._webhooks[channel_id]
+        channel = await self._channel(channel_id)
+        webhook = None
+        try:
+            assert self.client is not None and self.client.user is not None
+            for existing in await channel.webhooks():  # type: ignore[union-attr]
+                if existing.user and existing.user.id == self.client.user.id and existing.token:
+                    webhook = existing
+                    break
+            if webhook is None:
+                webhook = await channel.create_webhook(name=WEBHOOK_NAME)  # type: ignore[union-attr]
+        except discord.Forbidden:
+            if not self._warned_no_webhooks:
+                self._warned_no_webhooks = True
+                log.warning("no Manage Webhooks permission in discord channel %s: mirrored posts "
+                            "will be bot messages with the author's name in bold", channel_id)
+        except discord.HTTPException as err:
+            raise classify(err, f"channel {channel_id}") from err
+        self._webhooks[channel_id] = webhook
+        if webhook is not None:
+            self._own_webhook_ids.add(webhook.id)
+        return webhook
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        where = f"channel {delivery.target}"
+        try:
+            return await self._deliver(delivery)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            delivery_error = classify(err, where)
+            log.warning("%s", delivery_error)
+            raise delivery_error from err
+
+    async def _deliver(self, delivery: Delivery) -> DeliveryResult:
+        target = delivery.target
+        if delivery.action is Action.OPEN_TOPIC:
+            return await self._open_topic(delivery)
+        thread = await self._topic_thread(target)
+        if delivery.action is Action.PROMPT and delivery.prompt is not None:
+            ids = await self._send_bot(thread, render.prompt_pieces(delivery.prompt))
+            return DeliveryResult(ids)
+        if delivery.action is Action.POST and delivery.post is not None:
+            return DeliveryResult(await self._mirror_post(delivery, thread))
+        return DeliveryResult()
+
+    async def _open_topic(self, delivery: Delivery) -> DeliveryResult:
+        channel = await self._channel(int(delivery.target.chat_id))
+        pieces = render.topic_pieces(delivery.topic)
+        name = delivery.topic.title[:100]
+        if isinstance(channel, discord.ForumChannel):
+            created = await channel.create_thread(name=name, content=pieces[0],
+                                                  allowed_mentions=NO_MENTIONS)
+            ids = [str(created.message.id)]
+            ids += await self._send_bot(created.thread, pieces[1:])
+            return DeliveryResult(tuple(ids), str(created.thread.id))
+        if not isinstance(channel, discord.TextChannel):
+            raise errors.PermanentError(
+                f"Discord channel {delivery.target.chat_id} is neither a text nor a forum channel"
+            )
+        starter = await channel.send(pieces[0], allowed_mentions=NO_MENTIONS)
+        thread = await starter.create_thread(name=name)
+        ids = [str(starter.id), *await self._send_bot(thread, pieces[1:])]
+        return DeliveryResult(tuple(ids), str(thread.id))
+
+    async def _topic_thread(self, target: ChannelRef) -> discord.abc.Messageable:
+        if target.thread_id is None:
+            return await self._channel(int(target.chat_id))  # type: ignore[return-value]
+        return await self._channel(int(target.thread_id))  # type: ignore[return-value]
+
+    async def _send_bot(self, channel: discord.abc.Messageable, pieces: list[str],
+                        reply_to: str | None = None) -> tuple[str, ...]:
+        ids: list[str] = []
+        for piece in pieces:
+            reference = None
+            if reply_to and not ids:
+                reference = discord.MessageReference(
+                    message_id=int(reply_to), channel_id=channel.id,  # type: ignore[attr-defined]
+                    fail_if_not_exists=False,
+                )
+            sent = await channel.send(piece, allowed_mentions=NO_MENTIONS, reference=reference)
+            ids.append(str(sent.id))
+        return tuple(ids)
+
+    async def _mirror_post(self, delivery: Delivery, thread: discord.abc.Messageable) -> tuple[str, ...]:
+        post = delivery.post
+        assert post is not None
+        webhook = await self._webhook(int(delivery.target.chat_id))
+        if webhook is None:
+            return await self._send_bot(thread, render.post_pieces(post, with_author=True),
+                                        reply_to=delivery.reply_to)
+        quote = None
+        if delivery.parent is not None:
+            link = None
+            guild = getattr(thread, "guild", None)
+            if delivery.reply_to and guild is not None:
+                link = (f"https://discord.com/channels/{guild.id}/{getattr(thread, 'id', '')}/"
+                        f"{delivery.reply_to}")
+            quote = render.reply_quote(delivery.parent, link)
+        ids: list[str] = []
+        in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+        for piece in render.post_pieces(post, quote=quote):
+            sent = await webhook.send(piece, username=render.webhook_username(post), wait=True,
+                                      thread=in_thread, allowed_mentions=NO_MENTIONS)
+            ids.append(str(sent.id))
+        return tuple(ids)
+
+    async def edit(self, delivery: Delivery) -> None:
+        post = delivery.post
+        assert post is not None
+        webhook = await self._webhook(int(delivery.target.chat_id))
+        pieces = render.post_pieces(post, with_author=webhook is None)
+        thread = await self._topic_thread(delivery.target)
+        try:
+            for message_id, piece in zip(delivery.message_ids, pieces, strict=False):
+                if webhook is not None:
+                    in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+                    await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
+                                               allowed_mentions=NO_MENTIONS)
+                else:
+                    await thread.get_partial_message(int(message_id)).edit(content=piece)  # type: ignore[attr-defined]
+        except discord.NotFound:
+            log.info("discord message to edit is gone in %s", delivery.target)
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
+
+    async def hide(self, delivery: Delivery) -> None:
+        webhook = await self._webhook(int(delivery.target.chat_id))
+        thread = await self._topic_thread(delivery.target)
+        in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+        for message_id in delivery.message_ids:
+            try:
+                if webhook is not None:
+                    await webhook.delete_message(int(message_id), thread=in_thread)
+                else:
+                    await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
+            except discord.NotFound:
+                continue
+            except Exception as err:
+                raise classify(err, f"channel {delivery.target}") from err
+
+    async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
+        """Post the notice, then lock and archive the thread; unlocking reverses it."""
+        topic = delivery.topic
+        try:
+            thread = await self._topic_thread(delivery.target)
+            if locked:
+                reason = f": {topic.lock_reason}" if topic.lock_reason else ""
+                ids = await self._send_bot(thread, render.notice(
+                    f"🔒 Topic locked{reason}. Thank you for taking part; the archive stays readable."))
+                if isinstance(thread, discord.Thread):
+                    await thread.edit(locked=True, archived=True)
+                return DeliveryResult(ids)
+            if isinstance(thread, discord.Thread):
+                await thread.edit(archived=False, locked=False)
+            ids = await self._send_bot(thread, render.notice(
+                f"🔓 “{topic.title}” is open again: replies are welcome."))
+            return DeliveryResult(ids)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
+
+
+class _Ctx:
+    """Who ran a slash command, where, and whether Discord says they may facilitate."""
+
+    def __init__(self, core: Discussions, actor: Author, where: ChannelRef, admin: bool) -> None:
+        self.core = core
+        self.actor = actor
+        self.where = where
+        self.admin = admin

@@ -1,0 +1,90 @@
+"""How topics, questions and posts look in Discord: escaped markdown, names as webhook users.
+
+Text from other platforms is shown as written: markdown is escaped and every send
+uses ``allowed_mentions=none``, so "@everyone" or "**bold**" typed on Telegram is
+inert text here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from discord.utils import escape_markdown
+
+from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.text import short_subject, split_text
+
+LIMIT = 2000
+USERNAME_MAX = 80
+# Discord refuses webhook usernames containing these; a look-alike keeps the name readable.
+_FORBIDDEN_IN_NAMES = {"@": "＠", "#": "＃", ":": "：", "```": "ˋˋˋ"}
+_DISCORD_WORD = re.compile("discord", re.IGNORECASE)
+_CLYDE_WORD = re.compile("clyde", re.IGNORECASE)
+
+
+def escape(text: str) -> str:
+    return escape_markdown(text)
+
+
+def webhook_username(post: Post) -> str:
+    """"Kristin Antin · Telegram", made acceptable to Discord's username rules."""
+    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    name = f"{post.author_name} · {platform}"
+    for bad, good in _FORBIDDEN_IN_NAMES.items():
+        name = name.replace(bad, good)
+    name = _DISCORD_WORD.sub(lambda m: m.group(0)[:4] + "\u200b" + m.group(0)[4:], name)
+    name = _CLYDE_WORD.sub(lambda m: m.group(0)[:2] + "\u200b" + m.group(0)[2:], name)
+    return name[:USERNAME_MAX]
+
+
+def topic_pieces(topic: Topic) -> list[str]:
+    head = f"## {escape(topic.title)}"
+    footer = "-# Reply in this thread, to a question or to any post, to take part. `/help` explains more."
+    return _pieces(head, topic.introduction, footer)
+
+
+def prompt_pieces(prompt: Prompt) -> list[str]:
+    return _pieces(f"❓ **Question {prompt.position}**", prompt.question)
+
+
+def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = False) -> list[str]:
+    """A mirrored post; ``with_author`` puts the name in the text (bot-message fallback)."""
+    lines = []
+    if with_author:
+        platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+        lines.append(f"**{escape(post.author_name)}** · {platform} · #{post.number}")
+    if quote:
+        lines.append(quote)
+    if post.subject:
+        lines.append(f"**{escape(post.subject)}**")
+    head = "\n".join(lines)
+    footer = "" if with_author else f"-# #{post.number}"
+    return _pieces(head, post.text, footer)
+
+
+def reply_quote(parent: Post, link: str | None) -> str:
+    """A one-line pointer to the parent, for webhook posts (webhooks cannot reply natively)."""
+    excerpt = escape(short_subject(parent.subject or parent.text, words=10))
+    target = f"[#{parent.number}]({link})" if link else f"#{parent.number}"
+    return f"> ↪ {escape(parent.author_name)} ({target}): {excerpt}"
+
+
+def notice(text: str) -> list[str]:
+    return [escape(text)]
+
+
+def _pieces(head: str, body: str, footer: str = "") -> list[str]:
+    reserve = len(head) + 2 + (len(footer) + 1 if footer else 0)
+    escaped = escape(body.strip()) if body.strip() else ""
+    chunks = split_text(escaped, LIMIT - reserve) if escaped else [""]
+    out = []
+    for i, chunk in enumerate(chunks):
+        parts = [head] if i == 0 and head else []
+        if chunk:
+            parts.append(chunk)
+        text = "\n\n".join(parts) if i == 0 else chunk
+        if footer and i == len(chunks) - 1:
+            text = f"{text}\n{footer}" if text else footer
+        out.append(text)
+    return out
