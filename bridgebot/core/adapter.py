@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from bridgebot.core.models import ChannelRef, Delivery, DeliveryResult
+from bridgebot.core.models import Delivery, DeliveryResult
 
 if TYPE_CHECKING:
     from bridgebot.core.service import Discussions
@@ -22,6 +22,8 @@ class Adapter(Protocol):
     """Required of every platform adapter."""
 
     platform: str
+    # Optional: ``limits: PlatformLimits`` (bridgebot.core.ratelimit) declares the
+    # platform's published rate limits; the relay keeps every send inside them.
 
     async def start(self, core: Discussions) -> None:
         """Connect and begin handing events to ``core``; return once connected."""
@@ -56,5 +58,20 @@ class CanLock(Protocol):
 
 @runtime_checkable
 class CanCatchUp(Protocol):
-    async def catch_up(self, since: Sequence[ChannelRef]) -> None:
+    async def catch_up(self) -> None:
         """Read what was written in bridged places while the bot was down."""
+
+
+@runtime_checkable
+class CanCombine(Protocol):
+    def combinable(self, deliveries: Sequence[Delivery]) -> int:
+        """How many of ``deliveries`` (a prefix) fit one combined message."""
+
+    async def deliver_combined(self, deliveries: Sequence[Delivery]) -> DeliveryResult:
+        """Show several consecutive posts of one topic as one message, in order."""
+
+
+@runtime_checkable
+class CanReconcile(Protocol):
+    async def find_sent(self, delivery: Delivery) -> DeliveryResult | None:
+        """After a crash mid-send: the messages this delivery already produced, if any."""

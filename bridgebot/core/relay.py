@@ -1,10 +1,19 @@
 """The relay: carries outbox rows to the adapters, in order per target, once.
 
 One worker per target chat takes that chat's deliveries strictly in outbox order,
-so a reply never overtakes its parent and a lock never overtakes the last post. A
-failing target waits (rate limit, transient error) or buries the delivery
-(permanent error) without holding up the other targets. The relay is woken by new
-work, not by a polling interval.
+so a reply never overtakes its parent and a lock never overtakes the last post.
+Rate limits are handled here and nowhere else: every send first asks the
+:class:`~bridgebot.core.ratelimit.RateBudget`; when a target must wait, the posts
+that queued up meanwhile are combined into as few messages as fit. A failing
+target waits (rate limit, transient error, with backoff and jitter) or buries the
+delivery (permanent error) without holding up the other targets. The relay is
+woken by new work, never by a polling interval.
+
+Once only: before each send the row's attempt counter is committed, so after a
+crash the relay knows which deliveries may already be on the platform and asks
+the adapter to find them (Discord: webhook messages in the thread) before sending
+again. Where a platform offers no way to find them (Telegram), such a delivery is
+sent again: at most one duplicate per crash.
 """
 
 from __future__ import annotations
@@ -16,8 +25,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from bridgebot.core import errors
-from bridgebot.core.adapter import Adapter, CanEdit, CanHide, CanLock
-from bridgebot.core.models import Action, ChannelRef, DeliveryResult
+from bridgebot.core.adapter import Adapter, CanCombine, CanEdit, CanHide, CanLock, CanReconcile
+from bridgebot.core.metrics import Metrics
+from bridgebot.core.models import Action, ChannelRef, Delivery, DeliveryResult
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.service import Discussions
 from bridgebot.store.repo import PendingRow
 
@@ -25,11 +36,12 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
+COMBINE_MAX = 50  # posts looked at for one combined message
 
 
 def backoff(attempts: int) -> float:
     """Exponential backoff with full jitter: spreads retries of many targets apart."""
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts, 0)))
+    return random.uniform(BACKOFF_BASE / 2, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts, 0)))
 
 
 class Relay:
@@ -39,10 +51,17 @@ class Relay:
         adapters: Mapping[str, Adapter],
         *,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.core = core
         self.adapters = dict(adapters)
         self.clock = clock
+        self.metrics = metrics or Metrics()
+        limits: dict[str, PlatformLimits] = {
+            name: adapter.limits for name, adapter in self.adapters.items()
+            if isinstance(getattr(adapter, "limits", None), PlatformLimits)
+        }
+        self.budget = RateBudget(limits)
         self._wake = asyncio.Event()
         self._busy: dict[ChannelRef, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
@@ -57,14 +76,10 @@ class Relay:
         """Deliver until :meth:`stop`; pending rows from before a restart go first."""
         while not self._stopping:
             self._wake.clear()
-            rows = await self.core.store.pending(0, limit=1000)
+            heads = await self.core.store.pending_heads()
             now = self.clock()
             next_due: float | None = None
-            seen: set[ChannelRef] = set()
-            for row in rows:  # only the oldest row of each target decides: order per target
-                if row.target in seen:
-                    continue
-                seen.add(row.target)
+            for row in heads:  # the oldest row of each target decides: order per target
                 if row.target in self._busy or row.target.platform not in self.adapters:
                     self._warn_unconfigured(row.target.platform)
                     continue
@@ -72,7 +87,7 @@ class Relay:
                     next_due = row.not_before if next_due is None else min(next_due, row.not_before)
                     continue
                 self._busy[row.target] = asyncio.create_task(self._work(row.target))
-            if not self._busy and not any(r.target.platform in self.adapters for r in rows):
+            if not self._busy and not any(r.target.platform in self.adapters for r in heads):
                 self._idle.set()
             timeout = None if next_due is None else max(0.0, next_due - now)
             try:
@@ -93,6 +108,9 @@ class Relay:
                 row = await self.core.store.next_pending(target)
                 if row is None or row.not_before > self.clock():
                     return
+                wait = self.budget.wait_time(target)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await self._deliver(row)
         except Exception:  # a bug must not kill the relay; the row stays pending
             log.exception("relay worker for %s failed", target)
@@ -106,22 +124,69 @@ class Relay:
         if delivery is None:
             await self.core.store.bury(row.id, "its topic no longer exists")
             return
+        batch = await self._batch(adapter, row, delivery)
         try:
+            if delivery.attempts and isinstance(adapter, CanReconcile):
+                found = await adapter.find_sent(delivery)
+                if found is not None:
+                    log.info("delivery %d was already on %s before a restart", row.id, row.target)
+                    await self.core.delivered(row, delivery, found.message_ids, found.thread_id)
+                    return
+            await self.core.store.mark_attempt([r.id for r, _ in batch])
+            if len(batch) > 1:
+                assert isinstance(adapter, CanCombine)
+                result = await adapter.deliver_combined([d for _, d in batch])
+                self.budget.record(row.target, max(1, len(result.message_ids)))
+                await self.core.delivered_combined([r for r, _ in batch], [d for _, d in batch],
+                                                   result.message_ids)
+                self.metrics.combined += len(batch)
+                return
             result = await self._call(adapter, delivery)
+            self.budget.record(row.target, max(1, len(result.message_ids)))
         except errors.RateLimited as err:
+            self.metrics.rate_limited += 1
             log.info("%s rate-limited %s; retrying in %.1fs", row.target, row.action, err.retry_after)
             await self.core.store.retry_later(row.id, self.clock() + err.retry_after, str(err))
         except errors.PermanentError as err:
+            self.metrics.dead += 1
             log.warning("delivery %d to %s failed for good: %s", row.id, row.target, err)
             await self.core.store.bury(row.id, str(err))
         except (errors.TransientError, OSError, TimeoutError) as err:
+            self.metrics.retried += 1
             delay = backoff(row.attempts)
             log.info("delivery %d to %s failed (%s); retrying in %.1fs", row.id, row.target, err, delay)
             await self.core.store.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
         else:
             await self.core.delivered(row, delivery, result.message_ids, result.thread_id)
+            self.metrics.delivered += 1
 
-    async def _call(self, adapter: Adapter, delivery) -> DeliveryResult:
+    async def _batch(self, adapter: Adapter, row: PendingRow,
+                     delivery: Delivery) -> list[tuple[PendingRow, Delivery]]:
+        """Posts of the same topic queued behind this one, when the target is behind.
+
+        A target is behind when more posts wait than it may receive right now; those
+        are combined (the adapter decides how many fit one message).
+        """
+        if row.action is not Action.POST or not isinstance(adapter, CanCombine) or row.attempts:
+            return [(row, delivery)]
+        queued = await self.core.store.pending_for(row.target, limit=COMBINE_MAX)
+        run: list[PendingRow] = []
+        for other in queued:
+            if other.action is not Action.POST or other.topic_id != row.topic_id or other.attempts:
+                break
+            run.append(other)
+        if len(run) < 2 or self.budget.wait_time(row.target, sends=len(run)) <= 0:
+            return [(row, delivery)]
+        batch = [(row, delivery)]
+        for other in run[1:]:
+            built = await self.core.build_delivery(other)
+            if built is None:
+                break
+            batch.append((other, built))
+        fits = adapter.combinable([d for _, d in batch])
+        return batch[: max(1, fits)]
+
+    async def _call(self, adapter: Adapter, delivery: Delivery) -> DeliveryResult:
         action = delivery.action
         if action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST):
             return await adapter.deliver(delivery)
@@ -137,7 +202,7 @@ class Relay:
             if isinstance(adapter, CanLock):
                 return await adapter.set_locked(delivery, action is Action.LOCK)
             return DeliveryResult()
-        raise errors.PermanentError(f"unknown action {action}")
+        return await adapter.deliver(delivery)  # kinds added later (notices, digests)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until no delivery to a configured platform is pending, retries included.
@@ -149,8 +214,8 @@ class Relay:
                 self._idle.clear()
                 self.wake()
                 await self._idle.wait()
-                rows = await self.core.store.pending(0)
-                if not self._busy and not any(r.target.platform in self.adapters for r in rows):
+                heads = await self.core.store.pending_heads()
+                if not self._busy and not any(r.target.platform in self.adapters for r in heads):
                     return
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 from telegram import error as tg
@@ -10,7 +11,10 @@ from bridgebot.core import errors
 
 
 def retry_seconds(err: tg.RetryAfter) -> float:
-    value = err.retry_after
+    """Seconds Telegram asked us to wait (an int or a timedelta, by PTB's PTB_TIMEDELTA)."""
+    with warnings.catch_warnings():  # PTB warns that the int form will become a timedelta
+        warnings.simplefilter("ignore")
+        value = err.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

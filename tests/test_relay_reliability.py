@@ -1,0 +1,115 @@
+"""The relay loses nothing: budgets, combined bursts, retries, dead letters, order."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from bridgebot.adapters.console.adapter import ConsoleAdapter
+from bridgebot.core.commands import CommandContext, run_command
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
+from bridgebot.core.service import Bridge
+from bridgebot.runtime import Runtime
+
+from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .test_settings_and_cli import bridgebot
+
+
+def test_a_budget_waits_out_the_tightest_window():
+    now = [100.0]
+    budget = RateBudget({"telegram": PlatformLimits(per_target=(Window(1, 1.0), Window(3, 10.0)))},
+                        clock=lambda: now[0])
+    forum = FORUM.__class__("telegram", "-100")
+    assert budget.wait_time(forum) == 0
+    budget.record(forum)
+    assert 1.0 <= budget.wait_time(forum) <= 1.1  # one per second
+    for _ in range(2):
+        now[0] += 1.1
+        budget.record(forum)
+    assert budget.wait_time(forum) > 7  # three per ten seconds: wait for the first to age out
+    other = FORUM.__class__("telegram", "-200")
+    assert budget.wait_time(other) == 0  # another chat has its own budget
+
+
+async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_lost(db_path):
+    lounge = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.2),)), limit=4000)
+    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
+                      facilitators=[("console", FACILITATOR.user_id)])
+    runtime.add_adapter(lounge)
+    await runtime.start()
+    try:
+        await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Burst")
+        await runtime.drain()
+        for i in range(60):
+            await lounge.say("forum", person(f"P{i % 7}"), f"reply number {i}")
+        await runtime.drain(timeout=30)
+        shown = [s.text for s in lounge.visible("lounge")][1:]
+        numbers = [int(n) for text in shown for n in re.findall(r"#(\d+)", text)]
+        assert numbers == list(range(2, 62)), "every post once, in order"
+        assert len(shown) < 15, f"{len(shown)} messages for 60 posts"
+        assert runtime.metrics.combined >= 45
+        # A reply to a combined message answers the last post it holds.
+        combined = next(s for s in lounge.visible("lounge") if s.text.count("#") > 1)
+        last_number = int(re.findall(r"#(\d+)", combined.text)[-1])
+        _, outcome = await lounge.say("lounge", person("Jessica"), "Answering the burst",
+                                      reply_to=combined.message_id)
+        parent = await runtime.store.post(outcome.post.parent_id)
+        assert parent.number == last_number
+    finally:
+        await runtime.stop()
+
+
+async def test_a_transient_failure_does_not_hold_up_other_targets(db_path):
+    from bridgebot.core import errors
+    from bridgebot.core import relay as relay_module
+
+    relay_module.BACKOFF_BASE = 0.4
+    console = ConsoleAdapter()
+    kitchen = FORUM.__class__("console", "kitchen")
+    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE, kitchen))],
+                      facilitators=[("console", FACILITATOR.user_id)])
+    runtime.add_adapter(console)
+    await runtime.start()
+    try:
+        await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
+        await runtime.drain()
+        original = console.deliver
+
+        async def lounge_down(delivery):
+            if delivery.target.chat_id == "lounge":
+                raise errors.TransientError("502 Bad Gateway")
+            return await original(delivery)
+
+        console.deliver = lounge_down
+        await console.say("forum", person("Brittany"), "An example")
+        await asyncio.sleep(0.1)
+        assert console.visible("kitchen")[-1].text == "#2 An example"
+        assert len(console.visible("lounge")) == 1
+        console.deliver = original
+        await runtime.drain()
+        assert console.visible("lounge")[-1].text == "#2 An example"
+        assert runtime.metrics.retried >= 1
+    finally:
+        relay_module.BACKOFF_BASE = 1.0
+        await runtime.stop()
+
+
+def test_the_outbox_command_lists_retries_and_drops_dead_deliveries(tmp_path):
+    import sqlite3
+
+    env = {"BRIDGEBOT_DATABASE": str(tmp_path / "b.sqlite3")}
+    assert "every delivery went through" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
+    with sqlite3.connect(tmp_path / "b.sqlite3") as conn:
+        conn.execute("INSERT INTO topics (bridge, title, introduction, status, opened_by, opened_at) "
+                     "VALUES ('allies', 'T', '', 'open', 'K', '2026-11-29T10:00:00+00:00')")
+        conn.execute("INSERT INTO outbox (topic_id, action, platform, chat_id, state, attempts, "
+                     "last_error, created_at) VALUES (1, 'post', 'telegram', '-100', 'dead', 1, "
+                     "'Telegram chat -100: Forbidden: bot was kicked', '2026-11-29T10:00:00+00:00')")
+    listed = bridgebot("outbox", "--state", "dead", cwd=tmp_path, env=env).stdout
+    assert "dead" in listed and "bot was kicked" in listed and "telegram:-100" in listed
+    assert bridgebot("outbox", "retry", "1", cwd=tmp_path, env=env).returncode == 0
+    assert "pending" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
+    again = bridgebot("outbox", "retry", "1", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "not a dead delivery" in again.stderr
+    assert bridgebot("outbox", "drop", "1", cwd=tmp_path, env=env).returncode == 0
+    assert "every delivery went through" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
