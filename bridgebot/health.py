@@ -1,0 +1,192 @@
+"""``/healthz`` and ``/metrics`` for whoever runs bridgebot (Docker, systemd, Prometheus).
+
+Off unless the ``[health]`` settings section is present. ``/healthz`` answers
+200 ``ok`` only when the database answers a query and every platform adapter is
+connected; otherwise 503 and one line per thing that is down, so an orchestrator
+restarts a bot that lost its platform and an operator sees why. ``/metrics`` is the
+Prometheus text format: posts and deliveries come from the database (they survive
+restarts), 429s and retries from :class:`~bridgebot.core.metrics.Metrics`.
+
+Whether an adapter is up is read from what the libraries already expose, so the
+adapters need no health code: an adapter may still offer ``is_up()`` and it is
+preferred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bridgebot.core.models import DeliveryState, TopicStatus
+
+if TYPE_CHECKING:
+    from bridgebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DB_TIMEOUT = 2.0  # a database that takes longer than this to count is not healthy
+
+
+def adapter_problem(adapter: Any) -> str | None:
+    """Why a platform adapter is not up, or None when it is."""
+    platform = getattr(adapter, "platform", "?")
+    probe = getattr(adapter, "is_up", None)
+    if callable(probe):
+        return None if probe() else f"{platform}: not connected"
+    if platform == "telegram":
+        return _telegram_problem(adapter)
+    if platform == "discord":
+        return _discord_problem(adapter)
+    return None
+
+
+def _telegram_problem(adapter: Any) -> str | None:
+    if getattr(adapter, "app", None) is None or getattr(adapter, "username", None) is None:
+        return "telegram: not connected (the bot has not logged in)"
+    if getattr(adapter, "_webhook_runner", None) is not None:
+        return None
+    intake = getattr(adapter, "_intake", None)
+    if intake is None or intake.done():
+        return "telegram: not receiving updates (the getUpdates loop has stopped)"
+    return None
+
+
+def _discord_problem(adapter: Any) -> str | None:
+    client = getattr(adapter, "client", None)
+    if client is None or client.is_closed():
+        return "discord: not connected (the client is closed)"
+    if not client.is_ready():
+        return "discord: not connected (the gateway is not ready)"
+    ws = client.ws
+    if ws is None or not ws.open:
+        return "discord: not connected (the gateway connection dropped; reconnecting)"
+    return None
+
+
+@dataclass
+class Snapshot:
+    """Everything ``/healthz`` and ``/metrics`` report, gathered once per request."""
+
+    database_error: str | None = None
+    platforms: dict[str, str | None] = field(default_factory=dict)  # platform -> problem
+    posts: int = 0
+    topics: dict[str, int] = field(default_factory=dict)
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"database: {self.database_error}"] if self.database_error else []
+        return found + [p for p in self.platforms.values() if p]
+
+
+async def snapshot(runtime: Runtime) -> Snapshot:
+    """Probe the database (with a timeout) and every adapter."""
+    snap = Snapshot(platforms={name: adapter_problem(a) for name, a in runtime.adapters.items()})
+    try:
+        async with asyncio.timeout(DB_TIMEOUT):
+            await _count(runtime, snap)
+    except TimeoutError:
+        snap.database_error = f"no answer within {DB_TIMEOUT:.0f} s"
+    except Exception as err:  # a closed or broken database, whatever the driver raises
+        snap.database_error = str(err) or type(err).__name__
+    return snap
+
+
+async def _count(runtime: Runtime, snap: Snapshot) -> None:
+    store = runtime.store
+    topics = await store.topics()
+    snap.topics = {status.value: 0 for status in TopicStatus}
+    for topic in topics:
+        snap.topics[topic.status.value] = snap.topics.get(topic.status.value, 0) + 1
+        snap.posts += (await store.stats(topic.id, None)).posts
+    pending = await store.outbox([DeliveryState.PENDING])
+    snap.deliveries = {
+        "pending": len(pending),
+        "retrying": sum(1 for e in pending if e.last_error),
+        "dead": await store.dead_count(),
+    }
+
+
+def _metric(out: list[str], name: str, kind: str, help_: str,
+            values: dict[str, float] | float, label: str = "state") -> None:
+    out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+    if isinstance(values, dict):
+        out += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in sorted(values.items())]
+    else:
+        out.append(f"{name} {values:g}")
+
+
+def render_metrics(runtime: Runtime, snap: Snapshot) -> str:
+    """The Prometheus text exposition (version 0.0.4)."""
+    out: list[str] = []
+    _metric(out, "bridgebot_up", "gauge",
+            "1 when the database and every platform adapter are up.", float(not snap.problems))
+    _metric(out, "bridgebot_database_up", "gauge", "1 when the database answers.",
+            float(snap.database_error is None))
+    _metric(out, "bridgebot_platform_up", "gauge", "1 when the platform adapter is connected.",
+            {name: float(problem is None) for name, problem in snap.platforms.items()},
+            label="platform")
+    if snap.database_error is None:
+        _metric(out, "bridgebot_posts_accepted", "gauge",
+                "Posts stored, each topic's opening included (hidden posts excluded).",
+                float(snap.posts))
+        _metric(out, "bridgebot_topics", "gauge", "Topics by status.",
+                {k: float(v) for k, v in snap.topics.items()}, label="status")
+        _metric(out, "bridgebot_deliveries", "gauge",
+                "Outbox deliveries: pending (retrying included), retrying (failed, will retry), "
+                "dead (failed for good).", {k: float(v) for k, v in snap.deliveries.items()})
+    counters = runtime.metrics
+    _metric(out, "bridgebot_rate_limited_total", "counter",
+            "429 (rate limit) answers from the platforms since start.", counters.rate_limited)
+    _metric(out, "bridgebot_retries_total", "counter",
+            "Deliveries put back for another attempt after a transient error since start.",
+            counters.retried)
+    _metric(out, "bridgebot_buried_total", "counter",
+            "Deliveries that failed for good since start.", counters.dead)
+    _metric(out, "bridgebot_delivered_total", "counter",
+            "Deliveries confirmed by a platform since start.", counters.delivered)
+    return "\n".join(out) + "\n"
+
+
+class HealthServer:
+    """A tiny aiohttp server for the two endpoints; binds where the settings say."""
+
+    def __init__(self, runtime: Runtime, listen: str = "127.0.0.1", port: int = 8080) -> None:
+        self.runtime = runtime
+        self.listen = listen
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.listen, self.port).start()
+        self.port = self._runner.addresses[0][1]
+        log.info("health endpoint on http://%s:%d/healthz and /metrics", self.listen, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen}:{self.port}"
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        problems = (await snapshot(self.runtime)).problems
+        if problems:
+            return web.Response(status=503, text="down\n" + "\n".join(problems) + "\n")
+        return web.Response(text="ok\n")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        text = render_metrics(self.runtime, await snapshot(self.runtime))
+        return web.Response(body=text.encode("utf-8"), headers={"Content-Type": PROMETHEUS_TYPE})

@@ -1,0 +1,133 @@
+"""`bridgebot check-config` asks each platform what the bot may do in every bridged chat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bridgebot.checks import Finding, run_checks
+from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.settings import load_settings
+
+
+async def bridgebot(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the CLI without blocking the loop that serves the sandbox."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridgebot.cli", *args, cwd=cwd, env={**clean, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def rows(out: str, check: str) -> list[str]:
+    return [line for line in out.splitlines() if f"  {check}  " in line]
+
+
+async def test_a_forum_without_admin_rights_and_a_channel_without_webhooks_are_to_fix(tmp_path):
+    async with FakeTelegram() as tg, FakeDiscord() as dc:
+        tg_token = tg.add_bot(username="allies_bridge_bot")
+        forum = tg.add_chat("Allies forum", is_forum=True, bot_status="member")
+        group = tg.add_chat("Allies group")
+        dc_token = dc.add_bot("bridgebot")
+        guild = dc.add_guild("New Tactics")
+        channel = dc.add_text_channel(guild["id"], "allies")
+        dc.set_bot_permissions(guild["id"], Permissions.BOT_DEFAULT & ~Permissions.MANAGE_WEBHOOKS)
+        config = tmp_path / "bridgebot.toml"
+        config.write_text(
+            f'[telegram]\nbase_url = "{tg.url}"\n\n'
+            f'[discord]\napi_base_url = "{dc.api_base}"\nguilds = [{guild["id"]}]\n\n'
+            f'[[bridges]]\nname = "allies"\ntelegram_chats = [{forum["id"]}, {group["id"]}]\n'
+            f'discord_channels = [{channel["id"]}]\n')
+        env = {"BRIDGEBOT_TELEGRAM__TOKEN": tg_token, "BRIDGEBOT_DISCORD__TOKEN": dc_token}
+        code, out, err = await bridgebot("--config", str(config), "check-config", cwd=tmp_path,
+                                         env=env)
+    assert code == 1, out + err
+    assert "configuration is valid" in out  # the offline checks still come first
+    forum_admin = [r for r in rows(out, "bot is admin") if "Allies forum" in r]
+    assert forum_admin and " FIX " in forum_admin[0] and "Manage Topics" in forum_admin[0]
+    group_admin = [r for r in rows(out, "bot is admin") if "Allies group" in r]
+    assert group_admin and " ok " in group_admin[0]
+    permissions = rows(out, "permissions")
+    assert len(permissions) == 1 and " FIX " in permissions[0]
+    assert "Manage Webhooks" in permissions[0] and "Manage Threads" not in permissions[0]
+    assert " ok " in rows(out, "token")[0] and "@allies_bridge_bot" in rows(out, "token")[0]
+    assert "2 of 9 checks need fixing" in out
+    assert tg_token not in out + err and dc_token not in out + err
+
+
+async def test_everything_in_order_exits_0(tmp_path):
+    async with FakeTelegram() as tg, FakeDiscord() as dc:
+        tg_token = tg.add_bot()
+        forum = tg.add_chat("Allies forum", is_forum=True)
+        dc_token = dc.add_bot("bridgebot")
+        guild = dc.add_guild("New Tactics")
+        text = dc.add_text_channel(guild["id"], "allies")
+        board = dc.add_forum_channel(guild["id"], "discussions")
+        settings = load_settings(
+            telegram={"token": tg_token, "base_url": tg.url},
+            discord={"token": dc_token, "api_base_url": dc.api_base, "guilds": [int(guild["id"])]},
+            bridges=[{"name": "allies", "telegram_chats": [forum["id"]],
+                      "discord_channels": [int(text["id"]), int(board["id"])]}])
+        lines: list[str] = []
+        code = await run_checks(settings, lines.append)
+    assert code == 0, "\n".join(lines)
+    assert lines[-1] == "All 10 checks passed."
+    assert any("can manage topics" in line and " ok " in line for line in lines)
+    assert any("forum channel" in line for line in lines)
+
+
+async def test_a_channel_overwrite_that_denies_a_permission_is_reported(tmp_path):
+    async with FakeDiscord() as dc:
+        dc_token = dc.add_bot("bridgebot")
+        guild = dc.add_guild("New Tactics")
+        channel = dc.add_text_channel(guild["id"], "allies")
+        # The server grants everything; only this channel takes threads away from everyone.
+        dc.set_channel_overwrite(channel["id"], guild["id"],
+                                 deny=Permissions.CREATE_PUBLIC_THREADS | Permissions.MANAGE_THREADS)
+        settings = load_settings(
+            discord={"token": dc_token, "api_base_url": dc.api_base},
+            bridges=[{"name": "allies", "discord_channels": [int(channel["id"])]}])
+        lines: list[str] = []
+        code = await run_checks(settings, lines.append)
+    assert code == 1
+    row = next(line for line in lines if "  permissions  " in line)
+    assert "Create Public Threads" in row and "Manage Threads" in row
+    assert "Manage Webhooks" not in row
+
+
+async def test_refused_tokens_and_unknown_chats_say_what_to_do(tmp_path):
+    async with FakeTelegram() as tg, FakeDiscord() as dc:
+        tg.add_bot()
+        dc.add_bot("bridgebot")
+        settings = load_settings(
+            telegram={"token": "123456:not-the-real-token", "base_url": tg.url},
+            discord={"token": "not.the.token", "api_base_url": dc.api_base},
+            bridges=[{"name": "allies", "telegram_chats": [-100123], "discord_channels": [42]}])
+        lines: list[str] = []
+        code = await run_checks(settings, lines.append)
+    assert code == 1
+    table = "\n".join(lines)
+    assert "@BotFather" in table and "developer portal" in table
+    assert "not-the-real-token" not in table
+
+
+async def test_a_bridge_naming_a_platform_without_a_token_is_a_config_error(tmp_path):
+    code, out, err = await bridgebot("check-config", cwd=tmp_path, env={
+        "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-100123]}]'})
+    assert code == 2
+    assert "links Telegram chats but telegram.token" in out
+    assert "Traceback" not in err
+
+
+def test_the_table_lines_up_and_marks_what_to_fix():
+    from bridgebot.checks import render_table
+
+    lines = render_table([Finding("telegram", "chat -1", "bot can post", True, "member"),
+                          Finding("discord", "#allies (1)", "permissions", False, "grant X")])
+    assert lines[0].split() == ["platform", "where", "check", "result"]
+    assert lines[2].split()[-3:] == ["FIX", "grant", "X"]
+    assert len({line.index("ok") if " ok " in line else line.index("FIX") for line in lines[1:]}) == 1

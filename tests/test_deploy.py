@@ -1,0 +1,118 @@
+"""docker-compose.yml and the Dockerfile: validated by parsing (there is no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from bridgebot.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_PATH = "/data/bridgebot.sqlite3"
+# A Telegram bot token, a Discord bot token, or a long opaque string in a *TOKEN*/*SECRET* key.
+TOKEN_SHAPES = (
+    re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}"),
+    re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{25,}"),
+)
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    text = re.sub(r"\\\n", " ", text)
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            pairs.append((word.upper(), rest.strip()))
+    return pairs
+
+
+def env_of(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [str(value)]
+
+
+def test_the_compose_service_is_built_here_and_keeps_its_database_on_a_named_volume():
+    spec = compose()
+    service = spec["services"]["bridgebot"]
+    build = service["build"]
+    assert build["context"] == "." and build.get("dockerfile", "Dockerfile") == "Dockerfile"
+    assert env_of(service)["BRIDGEBOT_DATABASE"] == DB_PATH
+    mounts = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service["volumes"]]
+    data = [m.split(":")[0] for m in mounts if m.split(":")[1] == str(Path(DB_PATH).parent)]
+    assert data, f"nothing is mounted at {Path(DB_PATH).parent}: {mounts}"
+    assert data[0] in spec["volumes"], "the database volume must be a named volume"
+    assert service["restart"] in ("always", "unless-stopped", "on-failure")
+
+
+def test_settings_come_from_env_file_and_the_health_check_asks_healthz(monkeypatch, tmp_path):
+    service = compose()["services"]["bridgebot"]
+    env_files = service["env_file"]
+    env_files = [env_files] if isinstance(env_files, str) else env_files
+    assert ".env" in [f if isinstance(f, str) else f["path"] for f in env_files]
+    check = service["healthcheck"]
+    command = " ".join(check["test"]) if isinstance(check["test"], list) else check["test"]
+    env = env_of(service)
+    assert f"127.0.0.1:{env['BRIDGEBOT_HEALTH__PORT']}/healthz" in command
+    assert check["interval"] and check["retries"] >= 1 and check.get("start_period")
+    # The environment the file sets is understood by bridgebot's settings.
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert str(settings.database) == DB_PATH
+    assert settings.health is not None and settings.health.port == int(env["BRIDGEBOT_HEALTH__PORT"])
+    command_args = service.get("command") or []
+    assert command_args[-1] == "run" and "json" in command_args
+
+
+def test_the_image_runs_as_a_non_root_user_from_a_slim_base_with_a_health_check():
+    steps = dockerfile()
+    bases = [args for word, args in steps if word == "FROM"]
+    assert bases and bases[-1].startswith("python:3.11-slim")
+    users = [args for word, args in steps if word == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any(word == "HEALTHCHECK" and "/healthz" in args for word, args in steps)
+    envs = " ".join(args for word, args in steps if word == "ENV")
+    assert f"BRIDGEBOT_DATABASE={DB_PATH}" in envs
+    assert any(word == "VOLUME" and "/data" in args for word, args in steps)
+    # The data folder belongs to the user the bot runs as.
+    runs = " ".join(args for word, args in steps if word == "RUN")
+    assert f"chown {users[-1].split(':')[0]}" in runs and "/data" in runs
+    entry = [shlex.split(args.strip("[]").replace(",", " ")) for word, args in steps
+             if word == "ENTRYPOINT"]
+    assert entry and entry[-1][0].strip('"') == "bridgebot"
+
+
+def test_no_secret_is_baked_into_the_image_or_the_compose_file():
+    texts = strings(compose()) + [args for _, args in dockerfile()]
+    for text in texts:
+        for shape in TOKEN_SHAPES:
+            assert not shape.search(text), f"token-looking value: {text!r}"
+    for word, args in dockerfile():
+        if word in ("ENV", "ARG"):
+            assert not re.search(r"(TOKEN|SECRET|PASSWORD)", args, re.I), args
+    assert not any(re.search(r"(TOKEN|SECRET)", key, re.I) for key in env_of(compose()["services"]
+                                                                           ["bridgebot"]))
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for private in (".env", ".venv", "data", ".git"):
+        assert private in ignored, f"{private} would be sent to the Docker build"

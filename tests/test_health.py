@@ -1,0 +1,147 @@
+"""/healthz and /metrics: ok only when the database and every platform are up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bridgebot.adapters.console.adapter import ConsoleAdapter
+from bridgebot.adapters.discord.endpoint import reset_api_base
+from bridgebot.core.models import ChannelRef, DeliveryState
+from bridgebot.core.service import Bridge
+from bridgebot.health import HealthServer
+from bridgebot.runtime import Runtime
+from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.telegram_server import FakeTelegram
+
+from .conftest import FACILITATOR, FORUM, LOUNGE, person
+
+
+async def get(url: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as http, http.get(url) as answer:
+        return answer.status, await answer.text(), answer.headers.get("Content-Type", "")
+
+
+@dataclass
+class Running:
+    runtime: Runtime
+    health: HealthServer
+    tg: FakeTelegram
+    dc: FakeDiscord
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    """Both real adapters against the sandbox, and the health server beside them."""
+    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=500) as dc:
+        tg_token = tg.add_bot()
+        group = tg.add_chat("Allies")
+        dc_token = dc.add_bot("bridgebot")
+        guild = dc.add_guild("New Tactics")
+        channel = dc.add_text_channel(guild["id"], "allies")
+        bridge = Bridge("allies", (ChannelRef("telegram", str(group["id"])),
+                                   ChannelRef("discord", channel["id"])))
+        runtime = Runtime(tmp_path / "bridgebot.sqlite3", [bridge])
+        runtime.add_adapter(telegram_adapter(tg, tg_token))
+        runtime.add_adapter(discord_adapter(dc, dc_token, guild["id"]))
+        health = HealthServer(runtime, "127.0.0.1", 0)
+        await health.start()
+        await runtime.start()
+        try:
+            yield Running(runtime, health, tg, dc)
+        finally:
+            await runtime.stop()
+            await health.stop()
+            reset_api_base()
+
+
+async def test_healthz_says_ok_when_the_database_and_both_platforms_are_up(running):
+    status, body, _ = await get(f"{running.health.url}/healthz")
+    assert (status, body) == (200, "ok\n")
+
+
+async def test_healthz_is_503_naming_telegram_once_its_intake_has_stopped(running):
+    await running.runtime.adapters["telegram"].stop()
+    status, body, _ = await get(f"{running.health.url}/healthz")
+    assert status == 503
+    assert "telegram: " in body and "discord" not in body and "database" not in body
+
+
+async def test_healthz_is_503_naming_discord_once_its_client_is_closed(running):
+    await running.runtime.adapters["discord"].stop()
+    status, body, _ = await get(f"{running.health.url}/healthz")
+    assert status == 503
+    assert "discord: not connected" in body and "telegram" not in body
+    _, metrics, _ = await get(f"{running.health.url}/metrics")
+    assert 'bridgebot_platform_up{platform="discord"} 0' in metrics
+    assert 'bridgebot_platform_up{platform="telegram"} 1' in metrics
+    assert "bridgebot_up 0" in metrics
+
+
+async def test_healthz_is_503_when_the_database_is_closed(tmp_path: Path):
+    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (FORUM, LOUNGE))])
+    health = HealthServer(runtime, "127.0.0.1", 0)
+    await health.start()
+    try:
+        status, body, _ = await get(f"{health.url}/healthz")
+        assert status == 503 and "database: database is not open" in body  # not opened yet
+        await runtime.open()
+        assert (await get(f"{health.url}/healthz"))[:2] == (200, "ok\n")
+        await runtime.db.close()
+        status, body, _ = await get(f"{health.url}/healthz")
+        assert status == 503 and body.startswith("down\ndatabase: ")
+        _, metrics, _ = await get(f"{health.url}/metrics")
+        assert "bridgebot_database_up 0" in metrics and "bridgebot_posts_accepted" not in metrics
+    finally:
+        await health.stop()
+        await runtime.db.close()
+
+
+async def test_metrics_count_posts_deliveries_by_state_and_429s(tmp_path: Path):
+    # A Telegram chat on the bridge but no Telegram adapter: its deliveries stay pending.
+    telegram = ChannelRef("telegram", "-1001")
+    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (FORUM, LOUNGE, telegram))],
+                      facilitators=[("console", FACILITATOR.user_id)])
+    console = ConsoleAdapter()
+    runtime.add_adapter(console)
+    health = HealthServer(runtime, "127.0.0.1", 0)
+    await health.start()
+    await runtime.start()
+    try:
+        topic = await runtime.core.open_topic(FACILITATOR, FORUM, "Engaging allies", "Examples?")
+        await runtime.drain()
+        opening = (await runtime.store.posts(topic.id))[0]
+        root = (await runtime.store.messages_on(FORUM, post_id=opening.id))[0]
+        await console.say("forum", person("Brittany Landorf"), "From Jordan.", reply_to=root)
+        await console.say("forum", person("Jessica"), "From AAAS.", reply_to=root)
+        await runtime.drain()
+        waiting = [e for e in await runtime.store.outbox([DeliveryState.PENDING])
+                   if e.target.platform == "telegram"]
+        assert len(waiting) == 3  # the topic and two posts
+        await runtime.store.retry_later(waiting[0].id, time.time() + 3600, "429 Too Many Requests")
+        await runtime.store.bury(waiting[1].id, "chat not found")
+        runtime.metrics.rate_limited = 4
+        status, metrics, content_type = await get(f"{health.url}/metrics")
+        assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+        lines = set(metrics.splitlines())
+        assert "bridgebot_posts_accepted 3" in lines  # the opening and two replies
+        assert 'bridgebot_deliveries{state="pending"} 2' in lines
+        assert 'bridgebot_deliveries{state="retrying"} 1' in lines
+        assert 'bridgebot_deliveries{state="dead"} 1' in lines
+        assert 'bridgebot_topics{state="open"} 1' not in lines
+        assert 'bridgebot_topics{status="open"} 1' in lines
+        assert "bridgebot_rate_limited_total 4" in lines
+        assert "# TYPE bridgebot_rate_limited_total counter" in lines
+        assert 'bridgebot_platform_up{platform="console"} 1' in lines
+        # Every sample line is "name{labels} number", as Prometheus parses it.
+        samples = [line for line in lines if line and not line.startswith("#")]
+        assert all(len(s.rsplit(" ", 1)) == 2 and float(s.rsplit(" ", 1)[1]) >= 0 for s in samples)
+    finally:
+        await runtime.stop()
+        await health.stop()
