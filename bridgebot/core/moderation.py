@@ -1,0 +1,73 @@
+"""Moderation: a facilitator hides a post from every chat, or shows it again.
+
+A hidden post stays in the database (marked hidden, with who hid it) but leaves every
+mirror, the original message where the bot may delete it, /status counts and the
+archive. The post is named by its number (``/hide 5``) or by replying to any of its
+messages (``/hide`` in reply, Discord's "Hide post" menu); both land here.
+"""
+
+from __future__ import annotations
+
+from bridgebot.core import errors
+from bridgebot.core.models import Author, ChannelRef, Post
+from bridgebot.core.service import Discussions
+
+
+async def find_post(
+    core: Discussions, where: ChannelRef, number: int | None, reply_to: str | None,
+    command: str = "hide",
+) -> Post:
+    """The post a moderation command is about: number N of the topic here, or the
+    message the command answers (an original or any of its mirrors)."""
+    if number is not None:
+        topic = await core.topic_here(where, reply_to)
+        post = await core.store.post_by_number(topic.id, number)
+        if post is None:
+            raise errors.UnknownPost(number)
+        return post
+    if reply_to is None:
+        raise errors.InvalidInput(
+            f"Usage: /{command} N (the post's number, shown as #N), or /{command} in reply to the post."
+        )
+    hit = await core.store.resolve_message(where.platform, where.chat_id, reply_to)
+    post = await core.store.post(hit.post_id) if hit and hit.post_id else None
+    if post is None:
+        raise errors.InvalidInput(
+            f"The message you answered is not a post of a topic. Reply to a post with /{command}, "
+            f"or use /{command} N."
+        )
+    return post
+
+
+def parse_number(args: str, command: str) -> int | None:
+    """``"5"`` or ``"#5"`` → 5; empty → None (the post is then the replied-to message)."""
+    text = args.strip().lstrip("#")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise errors.InvalidInput(f"Usage: /{command} N — for example /{command} 5 hides post #5.")
+    return int(text)
+
+
+async def set_post_hidden(
+    core: Discussions, actor: Author, where: ChannelRef, hidden: bool, *,
+    number: int | None = None, reply_to: str | None = None, platform_admin: bool = False,
+) -> str:
+    """Hide or unhide, and the sentence that tells the facilitator what will happen."""
+    command = "hide" if hidden else "unhide"
+    if not await core.is_facilitator(actor, platform_admin):
+        raise errors.NotFacilitator(command)
+    post = await find_post(core, where, number, reply_to, command)
+    changed = await core.set_hidden(actor, where, post, hidden, platform_admin=platform_admin)
+    n = post.number
+    if hidden and not changed:
+        return f"Post #{n} is already hidden."
+    if hidden:
+        return (
+            f"Post #{n} by {post.author_name} is hidden: it is being removed from every linked "
+            "chat, its original message too where I am allowed to delete it (if I am not, I say "
+            f"so there). It stays in the records; /unhide {n} brings it back."
+        )
+    if not changed:
+        return f"Post #{n} is not hidden."
+    return f"Post #{n} by {post.author_name} is visible again: it is being posted again where it was removed."

@@ -1,0 +1,127 @@
+"""Unread for participants: "N posts / M new" across a person's discussions, and /catchup.
+
+On the forum a reader saw "9 posts / 2 new" next to each topic and jumped to the new
+comments. In chats a person asks the bot privately (Telegram) or ephemerally
+(Discord): ``/status`` lists their discussions with the counts, ``/catchup`` lists
+the new posts' subjects with links to the messages and moves their read marker.
+Links are the platform's business, so adapters pass a :data:`LinkMaker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC
+
+from bridgebot.core.export import Archive
+from bridgebot.core.models import Author, ChannelRef, Topic
+from bridgebot.core.service import Discussions
+
+# (where a message is, its id) -> a link a person can open, or None if not on this platform.
+LinkMaker = Callable[[ChannelRef, str], str | None]
+
+OVERVIEW_MAX = 10
+CATCHUP_MAX = 15
+
+
+async def reader_topics(core: Discussions, reader: Author, bridges: Iterable[str] = ()) -> list[Topic]:
+    """Topics of the bridges a person takes part in: the ones given (chats they are a
+    member of) and those where they wrote or read before. Open ones first, newest first."""
+    names = set(bridges) | set(await core.facilitation.reader_bridges(reader.platform, reader.user_id))
+    topics = [t for t in await core.store.topics() if t.bridge in names]
+    return sorted(topics, key=lambda t: (t.is_locked, -t.id))
+
+
+async def overview(core: Discussions, reader: Author, bridges: Iterable[str] = ()) -> str:
+    """``/status`` in a private chat: each of the reader's discussions with their counts.
+
+    It does not move read markers: /catchup does, while listing what was new.
+    """
+    topics = await reader_topics(core, reader, bridges)
+    if not topics:
+        return ("You are not part of a discussion yet. Reply to a topic in a bridged group; "
+                "then /status here shows what is new for you.")
+    # Only looked up: someone who never wrote has no posts of their own to leave out.
+    reader_id = await core.store.participant_id(reader.platform, reader.user_id)
+    lines = ["Your discussions:"]
+    for topic in topics[:OVERVIEW_MAX]:
+        stats = await core.store.stats(topic.id, reader_id)
+        line = (f"• “{topic.title}” (topic #{topic.id}): {stats.posts} post"
+                f"{'s' if stats.posts != 1 else ''} / {stats.new} new · {topic.status.value}")
+        if stats.last_post_author and stats.last_post_at:
+            when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            line += f" · last post by {stats.last_post_author}, {when}"
+        lines.append(line)
+    if len(topics) > OVERVIEW_MAX:
+        lines.append(f"…and {len(topics) - OVERVIEW_MAX} older ones.")
+    lines.append("/catchup lists the new posts with links to them.")
+    return "\n".join(lines)
+
+
+async def catch_up(
+    core: Discussions, reader: Author, topics: list[Topic], link: LinkMaker | None = None,
+    *, prefer: ChannelRef | None = None, limit: int = CATCHUP_MAX,
+) -> str:
+    """List the reader's new posts (others' posts past their read marker), oldest first
+    per topic, with a link each where ``link`` gives one; move the marker past them."""
+    reader_id = await core.store.ensure_participant(reader, core.clock())
+    lines: list[str] = []
+    listed = 0
+    more = 0
+    for topic in topics:
+        marker = await core.store.read_marker(reader_id, topic.id)
+        visible = await core.store.posts(topic.id)
+        archive = Archive(topic, [], visible)
+        fresh = [p for p in visible if p.number > marker]
+        others = [p for p in fresh if (p.author_platform, p.author_id) != (reader.platform, reader.user_id)]
+        if not others:
+            if fresh:
+                await core.store.mark_read(reader_id, topic.id, fresh[-1].number)
+            continue
+        room = limit - listed
+        if room <= 0:
+            more += len(others)
+            continue
+        shown = others[:room]
+        lines.append(f"“{topic.title}” — {len(others)} new:")
+        for post in shown:
+            subject = archive.subject(post) if not post.is_opening else topic.title
+            url = await _link_for(core, post.id, link, prefer)
+            lines.append(f"• #{post.number} {subject} — {post.author_name}" + (f"\n  {url}" if url else ""))
+        listed += len(shown)
+        more += len(others) - len(shown)
+        last = shown[-1].number if len(shown) < len(others) else fresh[-1].number
+        await core.store.mark_read(reader_id, topic.id, last)
+    if not lines:
+        return "Nothing new for you: you are all caught up."
+    if more:
+        lines.append(f"…and {more} more: send /catchup again for the next ones.")
+    return "\n".join(lines)
+
+
+async def _link_for(core: Discussions, post_id: int, link: LinkMaker | None,
+                    prefer: ChannelRef | None) -> str | None:
+    if link is None:
+        return None
+    places = await core.facilitation.message_places(post_id)
+    if prefer is not None:
+        places.sort(key=lambda place: place[0].chat != prefer.chat)
+    for where, message_id in places:
+        url = link(where, message_id)
+        if url:
+            return url
+    return None
+
+
+async def catchup_command(
+    core: Discussions, reader: Author, where: ChannelRef | None, link: LinkMaker | None = None,
+    *, bridges: Iterable[str] = (), reply_to: str | None = None,
+) -> str:
+    """``/catchup``: in a bridged chat, the topic here; elsewhere (a private chat), all the
+    reader's discussions."""
+    if where is not None and core.is_bridged(where):
+        topics = [await core.topic_here(where, reply_to)]
+    else:
+        topics = await reader_topics(core, reader, bridges)
+        if not topics:
+            return await overview(core, reader, bridges)
+    return await catch_up(core, reader, topics, link, prefer=where)

@@ -1,0 +1,193 @@
+"""``bridgebot serve``: the archive of every topic as web pages, like the forum it replaces.
+
+The index lists topics with "9 posts / 2 new" (new since the reader's last visit of
+each topic, remembered in a cookie, as the forum did for signed-in readers), the last
+post and whether the topic is open. A topic page is the html export; while the topic
+is open a small script asks ``state.json`` every few seconds and reloads when
+something changed, so a reader watching a live discussion sees new posts arrive.
+
+Read-only, off by default, and bound to 127.0.0.1 unless told otherwise: put a
+reverse proxy in front to publish it. Every piece of user text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from datetime import UTC
+
+from aiohttp import web
+
+from bridgebot.core.export import FORMATS, Archive, PageExtras, to_html
+from bridgebot.core.models import Topic
+from bridgebot.store.repo import Store
+
+log = logging.getLogger(__name__)
+
+COOKIE = "bridgebot_seen"
+COOKIE_MAX_TOPICS = 200
+COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at about 400 days
+REFRESH_SECONDS = 5.0
+
+_INDEX_CSS = """
+body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.5rem;border-bottom:1px solid #dde}
+.counts{white-space:nowrap}.new{color:#1c5d8a;font-weight:bold}.status{color:#555}
+"""
+
+
+def parse_seen(value: str | None) -> dict[int, int]:
+    """``"1-9.2-3"`` → {1: 9, 2: 3}: per topic, the last post number the reader saw.
+
+    Anything malformed is ignored: a cookie is the reader's to edit.
+    """
+    seen: dict[int, int] = {}
+    for pair in (value or "").split("."):
+        topic, _, number = pair.partition("-")
+        if topic.isdigit() and number.isdigit():
+            seen[int(topic)] = int(number)
+    return seen
+
+
+def format_seen(seen: dict[int, int]) -> str:
+    newest = sorted(seen.items())[-COOKIE_MAX_TOPICS:]
+    return ".".join(f"{topic}-{number}" for topic, number in newest)
+
+
+class ArchiveServer:
+    """The aiohttp application over a store; :meth:`start` binds it."""
+
+    def __init__(self, store: Store, *, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self.index)
+        app.router.add_get(r"/topics/{id:\d+}", self.to_slash)
+        app.router.add_get(r"/topics/{id:\d+}/", self.topic_page)
+        app.router.add_get(r"/topics/{id:\d+}/state.json", self.state)
+        app.router.add_get(r"/topics/{id:\d+}/archive.{fmt:md|json|html}", self.download)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8081) -> int:
+        """Listen on ``host:port`` (0: any free port); return the port."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.port = int(self._runner.addresses[0][1])
+        log.info("archive pages on http://%s:%d/", host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- pages -------------------------------------------------------------------
+
+    async def _archive(self, request: web.Request) -> Archive:
+        topic_id = int(request.match_info["id"])
+        topic = await self.store.topic(topic_id)
+        if topic is None:
+            raise web.HTTPNotFound(text=_page("No such topic", (
+                f"<h1>No such topic</h1><p>There is no topic {topic_id}. "
+                '<a href="../../">All topics</a></p>')), content_type="text/html")
+        return Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id))
+
+    async def index(self, request: web.Request) -> web.Response:
+        seen = parse_seen(request.cookies.get(COOKIE))
+        rows = []
+        for topic in reversed(await self.store.topics()):
+            rows.append(await self._index_row(topic, seen.get(topic.id, 0)))
+        body = ["<h1>Discussions</h1>"]
+        if rows:
+            body.append("<table><thead><tr><th>Topic</th><th>Posts</th><th>Last post</th>"
+                        "<th>Status</th></tr></thead><tbody>")
+            body += rows
+            body.append("</tbody></table>")
+        else:
+            body.append("<p>No topics yet.</p>")
+        return web.Response(text=_page("Discussions", "\n".join(body), _INDEX_CSS),
+                            content_type="text/html")
+
+    async def _index_row(self, topic: Topic, seen: int) -> str:
+        e = html.escape
+        posts = await self.store.posts(topic.id)
+        new = sum(1 for p in posts if p.number > seen)
+        last = posts[-1] if posts else None
+        counts = f"{len(posts)} post{'s' if len(posts) != 1 else ''} / {new} new"
+        last_text = ""
+        if last is not None:
+            when = last.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            last_text = f"by {e(last.author_name)}, {when}"
+        css = ' class="counts new"' if new else ' class="counts"'
+        return (f'<tr id="topic-{topic.id}"><td><a href="topics/{topic.id}/">{e(topic.title)}</a></td>'
+                f"<td{css}>{counts}</td><td>{last_text}</td>"
+                f'<td class="status">{topic.status.value}</td></tr>')
+
+    async def to_slash(self, request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect(f"{request.match_info['id']}/")
+
+    async def topic_page(self, request: web.Request) -> web.Response:
+        archive = await self._archive(request)
+        topic = archive.topic
+        seen = parse_seen(request.cookies.get(COOKIE))
+        extras = PageExtras(
+            top='<nav><a href="../../">← All topics</a> · <a href="archive.md">markdown</a> · '
+                '<a href="archive.json">json</a></nav>',
+            bottom="" if topic.is_locked else self._refresh_script(archive),
+            new_after=seen.get(topic.id, 0),
+        )
+        response = web.Response(text=to_html(archive, extras), content_type="text/html")
+        last = max((p.number for p in archive.posts), default=0)
+        seen[topic.id] = max(last, seen.get(topic.id, 0))
+        response.set_cookie(COOKIE, format_seen(seen), max_age=COOKIE_AGE, path="/",
+                            httponly=True, samesite="Lax")
+        return response
+
+    def _refresh_script(self, archive: Archive) -> str:
+        """Reload when the topic changes; stop asking once it is locked."""
+        version = json.dumps(_version(archive))
+        every = int(self.refresh_seconds * 1000)
+        return (
+            f'<p class="live" id="live">Live: this page refreshes when someone posts.</p>'
+            f"<script>(function(){{var known={version};var timer=setInterval(function(){{"
+            'fetch("state.json",{cache:"no-store"}).then(function(r){return r.json();})'
+            ".then(function(s){if(s.version!==known){clearInterval(timer);location.reload();}})"
+            f".catch(function(){{}});}},{every});}})();</script>"
+        )
+
+    async def state(self, request: web.Request) -> web.Response:
+        archive = await self._archive(request)
+        posts = archive.posts
+        return web.json_response({
+            "topic": archive.topic.id,
+            "posts": len(posts),
+            "last": max((p.number for p in posts), default=0),
+            "status": archive.topic.status.value,
+            "version": _version(archive),
+        }, headers={"Cache-Control": "no-store"})
+
+    async def download(self, request: web.Request) -> web.Response:
+        archive = await self._archive(request)
+        fmt = {"md": "markdown"}.get(request.match_info["fmt"], request.match_info["fmt"])
+        types = {"markdown": "text/markdown", "json": "application/json", "html": "text/html"}
+        return web.Response(text=FORMATS[fmt](archive), content_type=types[fmt], charset="utf-8")
+
+
+def _version(archive: Archive) -> str:
+    """Changes whenever a post is added, edited or hidden, or the topic locks."""
+    posts = archive.posts
+    edits = max((p.edited_at.timestamp() for p in posts if p.edited_at), default=0)
+    last = max((p.number for p in posts), default=0)
+    return f"{len(posts)}-{last}-{archive.topic.status.value}-{edits:.0f}"
+
+
+def _page(title: str, body: str, css: str = _INDEX_CSS) -> str:
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{css}</style></head><body>{body}</body></html>")
