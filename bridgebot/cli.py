@@ -9,7 +9,12 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core.export import FORMATS, Archive
+from bridgebot.logs import FORMATS as LOG_FORMATS
+from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
 from bridgebot.store.migrations import SchemaTooNew
 
@@ -36,7 +41,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "Nothing to run: no platform is configured. Set telegram.token "
             "(BRIDGEBOT_TELEGRAM__TOKEN) and/or discord.token (BRIDGEBOT_DISCORD__TOKEN), and "
             "link chats in [[bridges]] (see config/bridgebot.example.toml). "
-            "To try bridgebot without any platform, use `bridgebot shell`.",
+            "To try bridgebot without any platform, use `bridgebot demo` or `bridgebot shell`.",
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -49,13 +54,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
-    log.info("bridgebot is running; Ctrl-C stops it")
+    health = None
+    if settings.health is not None:  # up first: it answers 503 while the platforms connect
+        from bridgebot.health import HealthServer
+
+        health = HealthServer(runtime, settings.health.listen, settings.health.port)
+        await health.start()
     try:
-        await stop.wait()
+        await runtime.start()
+        log.info("bridgebot is running; Ctrl-C stops it")
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: finishing deliveries in flight")
+            await runtime.stop()
     finally:
-        log.info("stopping: finishing deliveries in flight")
-        await runtime.stop()
+        if health is not None:
+            await health.stop()
     return 0
 
 
@@ -133,28 +148,74 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
-    print(f"database: {settings.database}")
-    print(f"telegram: {'configured' if settings.telegram else 'not configured'}")
-    print(f"discord: {'configured' if settings.discord else 'not configured'}")
-    if not settings.bridges:
-        print("bridges: none — add [[bridges]] entries to link chats")
-    for bridge in settings.bridges:
-        linked = ", ".join(str(c) for c in bridge.to_bridge().channels) or "no chats"
-        print(f"bridge {bridge.name}: {linked}")
-        if bridge.telegram_chats and not settings.telegram:
-            print(f"  ! bridge {bridge.name} links Telegram chats but telegram.token is not set")
-        if bridge.discord_channels and not settings.discord:
-            print(f"  ! bridge {bridge.name} links Discord channels but discord.token is not set")
-    print("configuration is valid")
+    """Ask each platform whether the bot can work in every bridged chat (see checks.py)."""
+    from bridgebot.checks import run_checks
+
+    return await run_checks(settings)
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """The seed discussion across sandbox Telegram and Discord: no token, no network."""
+    from bridgebot.demo.run import DemoError, run_demo
+
+    try:
+        await run_demo(args.data, keep_running=args.keep_running)
+    except DemoError as err:
+        print(f"bridgebot: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except TimeoutError:
+        print("bridgebot: the demo stalled (a platform did not answer in time); run it again "
+              "with -v to see where", file=sys.stderr)
+        return 1
     return 0
 
 
+async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """List deliveries waiting or failed for good; retry or drop one by id."""
+    from bridgebot.core.models import DeliveryState
+
+    async def work(runtime) -> int:
+        store = runtime.store
+        if args.action in ("retry", "drop"):
+            if args.id is None:
+                print(f"Usage: bridgebot outbox {args.action} ID", file=sys.stderr)
+                return EXIT_CONFIG
+            changed = await (store.revive(args.id) if args.action == "retry" else store.drop(args.id))
+            if not changed:
+                wanted = "dead" if args.action == "retry" else "pending or dead"
+                print(f"Delivery {args.id} is not a {wanted} delivery; `bridgebot outbox` lists them.",
+                      file=sys.stderr)
+                return 1
+            done = "will be retried by the running bot" if args.action == "retry" else "was dropped"
+            print(f"Delivery {args.id} {done}.")
+            return 0
+        states = {"pending": [DeliveryState.PENDING], "dead": [DeliveryState.DEAD],
+                  "all": [DeliveryState.PENDING, DeliveryState.DEAD]}[args.state]
+        entries = await store.outbox(states)
+        if not entries:
+            print("Nothing waiting and nothing failed: every delivery went through.")
+            return 0
+        print(f"{'id':>6}  {'state':<7} {'tries':>5}  {'action':<10} {'target':<32} reason")
+        for e in entries:
+            print(f"{e.id:>6}  {e.state.value:<7} {e.attempts:>5}  {e.action.value:<10} "
+                  f"{e.target!s:<32} {e.last_error or ''}")
+        return 0
+
+    return await _with_store(settings, work)
+
+
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[int]], str]] = {
+    "outbox": (cmd_outbox, "list pending and dead deliveries; retry or drop one"),
     "run": (cmd_run, "start every configured platform adapter and the relay"),
     "shell": (cmd_shell, "run a discussion in the terminal (no tokens needed); reads stdin"),
     "topics": (cmd_topics, "list topics: id, status, posts, last post, title"),
     "export": (cmd_export, "write a topic's archive as markdown, html or json"),
-    "check-config": (cmd_check_config, "validate the settings and show what is linked"),
+    "check-config": (cmd_check_config,
+                     "validate the settings, then ask each platform what the bot may do in every "
+                     "bridged chat"),
+    "demo": (cmd_demo, "replay a whole discussion across sandbox Telegram and Discord (offline)"),
+    "topic": (cmd_topic, "validate or publish a topic file (schedule included); list the schedule"),
+    "serve": (cmd_serve, "serve every topic's archive as web pages (default http://127.0.0.1:8081/)"),
 }
 
 
@@ -165,23 +226,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or BRIDGEBOT_CONFIG)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text for people, json for log collectors (one object per line)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, summary) in COMMANDS.items():
         p = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        if name == "outbox":
+            p.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
+            p.add_argument("id", nargs="?", type=int, help="delivery id (for retry and drop)")
+            p.add_argument("--state", choices=["pending", "dead", "all"], default="all")
         if name == "export":
             p.add_argument("topic", type=int, help="topic id (see `bridgebot topics`)")
             p.add_argument("--format", choices=sorted(FORMATS), default="markdown")
             p.add_argument("-o", "--output", help="write to this file instead of stdout")
+        if name == "topic":
+            add_topic_arguments(p)
+        if name == "serve":
+            add_serve_arguments(p)
+        if name == "demo":
+            p.add_argument("--data", type=Path, metavar="DIR",
+                           help="folder for the database and the export (default: a new temp dir)")
+            p.add_argument("--keep-running", action="store_true",
+                           help="leave the sandbox servers up afterwards, until Ctrl-C")
     return parser
+
+
+def _secrets(settings: Settings) -> list[SecretStr]:
+    """Every configured secret, so that no log line can carry one."""
+    found = []
+    if settings.telegram is not None:
+        found.append(settings.telegram.token)
+        if settings.telegram.webhook is not None:
+            found.append(settings.telegram.webhook.secret_token)
+    if settings.discord is not None:
+        found.append(settings.discord.token)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet = args.command in ("shell", "topics", "export")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic")
+    setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
+                  args.log_format)
     for noisy in ("httpx", "aiosqlite", "discord.gateway", "discord.http"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -189,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    hide_secrets(_secrets(settings))
     handler, _ = COMMANDS[args.command]
     try:
         return asyncio.run(handler(settings, args))

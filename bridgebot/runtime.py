@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
 from bridgebot.core.adapter import Adapter
+from bridgebot.core.metrics import Metrics
 from bridgebot.core.relay import Relay
+from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.store.db import Database
 from bridgebot.store.repo import Store
@@ -30,13 +33,20 @@ class Runtime:
         *,
         facilitators: Iterable[tuple[str, str]] = (),
         help_text: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        schedule_recheck: float = RECHECK_SECONDS,
     ) -> None:
         self.db = Database(database)
         self.store = Store(self.db)
-        self.core = Discussions(self.store, bridges, help_text=help_text)
+        extra = {"clock": clock} if clock is not None else {}
+        self.core = Discussions(self.store, bridges, help_text=help_text, **extra)
+        # Carries out published topic plans (prompts, digests, locks) when they are due.
+        self.scheduler = Scheduler(self.core, recheck=schedule_recheck)
+        self._scheduler_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}
         self.relay: Relay | None = None
+        self.metrics = Metrics()  # shared with the relay, read by /metrics
         self._relay_task: asyncio.Task[None] | None = None
 
     def add_adapter(self, adapter: Adapter) -> None:
@@ -61,11 +71,17 @@ class Runtime:
                     await adapter.stop()
             await self.db.close()
             raise
-        self.relay = Relay(self.core, self.adapters)
+        self.relay = Relay(self.core, self.adapters, metrics=self.metrics)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop intake first, let deliveries in flight finish, then close the database."""
+        if self._scheduler_task is not None:  # nothing new is scheduled while stopping
+            self._scheduler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler_task
+            self._scheduler_task = None
         for adapter in reversed(list(self.adapters.values())):
             try:
                 await adapter.stop()

@@ -64,6 +64,13 @@ class DiscordSettings(_Section):
     facilitator_roles: list[str] = Field(default_factory=list)
 
 
+class HealthSettings(_Section):
+    """The health endpoint (``/healthz``, ``/metrics``); only served when this section is set."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
 class BridgeSettings(_Section):
     name: str = Field(min_length=1)
     telegram_chats: list[int] = Field(default_factory=list)
@@ -95,6 +102,7 @@ class Settings(BaseSettings):
     )
     telegram: TelegramSettings | None = None
     discord: DiscordSettings | None = None
+    health: HealthSettings | None = None
     bridges: list[BridgeSettings] = Field(default_factory=list)
 
     @field_validator("facilitators")

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridgebot.core import errors
+from bridgebot.core.digest import digest_command
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.moderation import parse_number, set_post_hidden
+from bridgebot.core.reading import LinkMaker, catchup_command, overview
 from bridgebot.core.service import Discussions
 
 DEFAULT_HELP = """\
@@ -20,12 +23,13 @@ and everyone on the other linked chats sees it with your name.
 • Start your message with a short first line and a blank line to give it a subject.
 • /reply N text answers post number N, wherever it was written.
 • /status shows how many posts there are and how many are new for you.
+• /catchup lists the posts that are new for you, with links to them.
 
 Facilitators: /newtopic <title> (next lines: introduction), /prompt <question>, \
-/lock [reason], /unlock."""
+/lock [reason], /unlock, /hide N or /unhide N (or in reply to the post), /digest."""
 
-FACILITATOR_COMMANDS = ("newtopic", "prompt", "lock", "unlock")
-PARTICIPANT_COMMANDS = ("status", "help", "reply")
+FACILITATOR_COMMANDS = ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest")
+PARTICIPANT_COMMANDS = ("status", "help", "reply", "catchup")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class CommandContext:
     platform_admin: bool = False
     message_id: str | None = None
     reply_to: str | None = None
+    # For /status and /catchup outside a bridged chat (a private chat with the bot): the
+    # bridges whose chats the person is in, and how to link to a message on this platform.
+    bridges: tuple[str, ...] = ()
+    link: LinkMaker | None = None
 
 
 def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str] | None:
@@ -93,7 +101,20 @@ async def _dispatch(core: Discussions, ctx: CommandContext, name: str, args: str
             return f"“{topic.title}” is already {topic.status.value}."
         return f"“{topic.title}” is now {topic.status.value}."
     if name == "status":
-        return await core.status(ctx.actor, ctx.where, ctx.reply_to)
+        if not core.is_bridged(ctx.where):
+            return await overview(core, ctx.actor, ctx.bridges)
+        return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=admin)
+    if name == "catchup":
+        return await catchup_command(core, ctx.actor, ctx.where, ctx.link, bridges=ctx.bridges,
+                                     reply_to=ctx.reply_to)
+    if name in ("hide", "unhide"):
+        return await set_post_hidden(
+            core, ctx.actor, ctx.where, name == "hide", number=parse_number(args, name),
+            reply_to=ctx.reply_to, platform_admin=admin,
+        )
+    if name == "digest":
+        return await digest_command(core, ctx.actor, ctx.where, platform_admin=admin,
+                                    reply_to=ctx.reply_to)
     if name == "reply":
         number_text, _, text = args.partition(" ")
         number = number_text.lstrip("#")

@@ -106,18 +106,34 @@ h1{font-size:1.6rem;margin-bottom:.2rem}.count{color:#555}
 article{border-left:3px solid #ccd;padding:.2rem 0 .2rem 1rem;margin:1.2rem 0}
 article article{margin-left:.5rem}.byline{color:#666;font-size:.9rem}
 .text{white-space:pre-wrap}.locked{font-weight:bold;color:#8a1c1c;margin-top:2rem}
+.new>h2::after{content:"new";font-size:.7rem;vertical-align:middle;margin-left:.5rem;
+padding:.1rem .4rem;border-radius:.5rem;background:#1c5d8a;color:#fff}
+nav{font-size:.9rem;margin-bottom:1rem}
 """
 
 
-def to_html(archive: Archive) -> str:
+@dataclass(frozen=True)
+class PageExtras:
+    """What the archive server adds around an exported page (trusted HTML, not user text):
+    a link back to the index, a live-refresh script, and which posts are new to the reader."""
+
+    head: str = ""
+    top: str = ""
+    bottom: str = ""
+    new_after: int | None = None
+
+
+def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
     """One self-contained page; every piece of user text is escaped."""
     e = html.escape
+    extras = extras or PageExtras()
     topic = archive.topic
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(topic.title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{e(topic.title)}</title><style>{_CSS}</style>{extras.head}</head><body>",
+        extras.top,
         f'<header><h1>{e(topic.title)}</h1><p class="count">{_count(archive)}</p></header>',
         f'<section class="introduction"><p class="text">{e(topic.introduction)}</p>',
     ]
@@ -131,8 +147,11 @@ def to_html(archive: Archive) -> str:
         while depth_open > depth:
             parts.append("</article>")
             depth_open -= 1
+        new = extras.new_after is not None and post.number > extras.new_after
+        css_class = ' class="new"' if new else ""
         parts.append(
-            f'<article id="post-{post.number}"><h2>{e(archive.subject(post))}</h2>'
+            f'<article id="post-{post.number}"{css_class}>'
+            f"<h2>{e(archive.subject(post))}</h2>"
             f'<p class="byline">#{post.number} · {e(_byline(post))}</p>'
             f'<p class="text">{e(post.text)}</p>'
         )
@@ -141,7 +160,7 @@ def to_html(archive: Archive) -> str:
     if topic.is_locked:
         reason = f": {e(topic.lock_reason)}" if topic.lock_reason else ""
         parts.append(f'<p class="locked">Topic locked{reason}</p>')
-    parts.append("</body></html>")
+    parts += [extras.bottom, "</body></html>"]
     return "\n".join(parts) + "\n"
 
 

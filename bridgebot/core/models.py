@@ -28,6 +28,8 @@ class Action(enum.StrEnum):
     HIDE = "hide"
     LOCK = "lock"
     UNLOCK = "unlock"
+    # A bot message (a digest) whose text travels in the outbox row: ``Delivery.notice``.
+    NOTICE = "notice"
 
 
 class DeliveryState(enum.StrEnum):
@@ -113,6 +115,7 @@ class Post:
     created_at: datetime
     edited_at: datetime | None = None
     hidden: bool = False
+    hidden_by: str | None = None  # who hid it: a facilitator's name, or "author (deleted)"
 
     @property
     def is_opening(self) -> bool:
@@ -129,6 +132,9 @@ class IncomingMessage:
     text: str
     sent_at: datetime
     reply_to_message_id: str | None = None
+    # (name, value) of an intake cursor (e.g. Telegram's getUpdates offset) to commit in
+    # the same transaction as the post, so the platform is told "received" only after it.
+    cursor: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +154,13 @@ class Delivery:
     post: Post | None = None
     parent: Post | None = None
     reply_to: str | None = None
+    reply_is_parent: bool = False
     message_ids: tuple[str, ...] = ()
     attempts: int = 0
+    # NOTICE: the bot's text to show. HIDE: which of ``message_ids`` are the author's own
+    # original messages (deleting those needs moderator rights on the platform).
+    notice: str | None = None
+    original_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,7 @@ class TopicStats:
     new: int
     last_post_author: str | None
     last_post_at: datetime | None
+    last_number: int = 0  # the newest post's number, hidden ones included: what "read" reaches
 
 
 @dataclass(frozen=True)

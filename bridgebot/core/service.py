@@ -29,7 +29,9 @@ from bridgebot.core.models import (
     TopicStatus,
 )
 from bridgebot.core.text import split_subject
-from bridgebot.store.repo import DuplicateMessage, PendingRow, Store
+from bridgebot.store.facilitation import FacilitationStore
+from bridgebot.store.group_commit import DuplicateMessage
+from bridgebot.store.repo import PendingRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ TITLE_MAX = 200
 TEXT_MAX = 40_000
 PROMPT_MAX = 2_000
 REASON_MAX = 500
+AUTHOR_DELETED = "author (deleted)"
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,20 @@ class Discussions:
         help_text: str | None = None,
     ) -> None:
         self.store = store
+        # Plans, digests and reader views (issue 6) live beside the core queries.
+        self.facilitation = FacilitationStore(store.db)
         self.bridges = {b.name: b for b in bridges}
         self._bridge_of = {c: b for b in self.bridges.values() for c in b.channels}
         self.clock = clock
         self.help_text = help_text
-        self._intake = asyncio.Lock()
+        self._chat_locks: dict[ChannelRef, asyncio.Lock] = {}
         self._listeners: list[Callable[[], None]] = []
 
     # -- plumbing ----------------------------------------------------------------
+
+    def _intake(self, where: ChannelRef) -> asyncio.Lock:
+        """The lock that keeps one chat's events in arrival order (asyncio locks are FIFO)."""
+        return self._chat_locks.setdefault(where.chat, asyncio.Lock())
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever new deliveries were committed (wakes the relay)."""
@@ -91,6 +100,10 @@ class Discussions:
     def _enqueued(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def wake_relay(self) -> None:
+        """Deliveries were committed outside these methods (scheduler, digests): wake the relay."""
+        self._enqueued()
 
     def bridge_of(self, where: ChannelRef) -> Bridge:
         bridge = self._bridge_of.get(where.chat)
@@ -196,14 +209,25 @@ class Discussions:
         self, actor: Author, where: ChannelRef, post: Post, hidden: bool,
         *, platform_admin: bool = False,
     ) -> bool:
+        """A facilitator hides a post everywhere (its original too, where the bot may delete
+        it) or shows it again; the bool says whether anything changed."""
         await self._require_facilitator(actor, platform_admin, "hide" if hidden else "unhide")
-        return await self._set_hidden(post, hidden, actor.display_name)
+        if post.is_opening:
+            raise errors.InvalidInput(
+                "The topic's opening post cannot be hidden; /lock the topic to close it."
+            )
+        if not hidden and post.hidden_by == AUTHOR_DELETED:
+            raise errors.InvalidInput(
+                f"Post #{post.number} was deleted by its author, so it stays hidden."
+            )
+        return await self._set_hidden(post, hidden, actor.display_name, delete_original=True)
 
-    async def _set_hidden(self, post: Post, hidden: bool, who: str | None) -> bool:
+    async def _set_hidden(self, post: Post, hidden: bool, who: str | None,
+                          *, delete_original: bool = False) -> bool:
         topic = await self.store.topic(post.topic_id)
         assert topic is not None
         origin = await self.store.origin_of(post.id)
-        targets = self._targets(topic, exclude=origin)
+        targets = self._targets(topic, exclude=None if hidden and delete_original else origin)
         changed = await self.store.set_hidden(post.id, hidden, who, self.clock(), targets)
         if changed:
             self._enqueued()
@@ -214,10 +238,11 @@ class Discussions:
     async def receive(self, msg: IncomingMessage) -> ReceiveOutcome:
         """Turn a platform message into a post, if it belongs to a topic.
 
-        Messages are taken one at a time in the order adapters hand them over, so
-        posts keep the order in which people wrote them.
+        Messages of one chat are taken one at a time in the order the adapter handed
+        them over, so posts keep the order in which people wrote them; different chats
+        proceed side by side and their posts share commits.
         """
-        async with self._intake:
+        async with self._intake(msg.where):
             return await self._receive(msg)
 
     async def _receive(self, msg: IncomingMessage) -> ReceiveOutcome:
@@ -227,14 +252,14 @@ class Discussions:
         if topic is None:
             return ReceiveOutcome(ignored_reason="not part of a topic")
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
-                                  origin=msg.where, message_id=msg.message_id)
+                                  origin=msg.where, message_id=msg.message_id, cursor=msg.cursor)
 
     async def reply_to_number(
         self, actor: Author, where: ChannelRef, number: int, text: str,
         *, message_id: str | None = None, reply_to: str | None = None,
     ) -> ReceiveOutcome:
         """``/reply N text``: a reply to post N from any platform, even without a native reply."""
-        async with self._intake:
+        async with self._intake(where):
             topic = await self.topic_here(where, reply_to)
             parent = await self.store.post_by_number(topic.id, number)
             if parent is None or parent.hidden:
@@ -248,6 +273,7 @@ class Discussions:
     async def _record(
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
+        cursor: tuple[str, str] | None = None,
     ) -> ReceiveOutcome:
         if topic.is_locked:
             first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
@@ -263,11 +289,11 @@ class Discussions:
             return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=str(err))
         subject, body = split_subject(body)
         try:
-            post_id = await self.store.add_post(
+            post_id, number = await self.store.add_post(
                 topic_id=topic.id, author=author, text=body, subject=subject,
                 parent_id=parent.id if parent else None, prompt_id=prompt_id,
                 created_at=sent_at, origin=origin, message_id=message_id,
-                targets=self._targets(topic, exclude=origin),
+                targets=self._targets(topic, exclude=origin), cursor=cursor,
             )
         except DuplicateMessage:
             assert message_id is not None
@@ -275,7 +301,12 @@ class Discussions:
             post = await self.store.post(hit.post_id) if hit and hit.post_id else None
             return ReceiveOutcome(topic=topic, post=post, duplicate=True)
         self._enqueued()
-        return ReceiveOutcome(topic=topic, post=await self.store.post(post_id))
+        post = Post(
+            id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
+            author_platform=author.platform, author_id=author.user_id, text=body, subject=subject,
+            parent_id=parent.id if parent else None, prompt_id=prompt_id, created_at=sent_at,
+        )
+        return ReceiveOutcome(topic=topic, post=post)
 
     async def _place(
         self, where: ChannelRef, reply_to: str | None
@@ -301,7 +332,7 @@ class Discussions:
         self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None
     ) -> Post | None:
         """A person edited a message that is a post: update it and carry the edit."""
-        async with self._intake:
+        async with self._intake(where):
             hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
             if hit is None or hit.post_id is None:
                 return None
@@ -323,7 +354,7 @@ class Discussions:
 
     async def removed(self, where: ChannelRef, message_id: str) -> Post | None:
         """A person deleted the message that carried a post: hide the post everywhere."""
-        async with self._intake:
+        async with self._intake(where):
             hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
             if hit is None or hit.post_id is None:
                 return None
@@ -331,7 +362,7 @@ class Discussions:
             origin = await self.store.origin_of(hit.post_id)
             if post is None or origin is None or origin.chat != where.chat:
                 return None
-            await self._set_hidden(post, True, "author (deleted)")
+            await self._set_hidden(post, True, AUTHOR_DELETED)
             return await self.store.post(post.id)
 
     # -- reading -----------------------------------------------------------------
@@ -347,20 +378,19 @@ class Discussions:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             parts.append(f"last post by {stats.last_post_author}, {when}")
         parts.append(topic.status.value)
-        if reader_id is not None:
-            last = await self.store.posts_after(topic.id, 0)
-            if last:
-                await self.store.mark_read(reader_id, topic.id, last[-1].number)
+        if reader_id is not None and stats.last_number:
+            await self.store.mark_read(reader_id, topic.id, stats.last_number)
         return " · ".join(parts)
 
-    async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None) -> str:
+    async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None,
+                     *, platform_admin: bool = False) -> str:
         topic = await self.topic_here(where, reply_to)
         line = await self.status_line(topic, reader)
         text = f"“{topic.title}” (topic #{topic.id})\n{line}"
         if topic.is_locked and topic.lock_reason:
             text += f"\nLocked: {topic.lock_reason}"
         dead = await self.store.dead_count(topic.id)
-        if dead and await self.is_facilitator(reader):
+        if dead and await self.is_facilitator(reader, platform_admin):
             text += f"\n{dead} deliveries failed for good; `bridgebot outbox` shows why."
         return text
 
@@ -382,27 +412,39 @@ class Discussions:
         post = await self.store.post(row.post_id) if row.post_id else None
         parent = await self.store.post(post.parent_id) if post and post.parent_id else None
         reply_to: str | None = None
+        reply_is_parent = False
         message_ids: tuple[str, ...] = ()
+        original_ids: tuple[str, ...] = ()
         if row.action is Action.POST and post is not None:
-            reply_to = await self._nearest_reply_target(post, row.target) or (
-                None if thread_id else root
-            )
+            reply_to, reply_is_parent = await self._nearest_reply_target(post, row.target)
+            if reply_to is None and thread_id is None:
+                reply_to = root
         elif row.action in (Action.EDIT, Action.HIDE) and post is not None:
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
             )
-        elif row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK) and thread_id is None:
+            if row.action is Action.HIDE:  # a facilitator's hide also deletes the original
+                everything = await self.store.messages_on(row.target, post_id=post.id)
+                original_ids = tuple(i for i in everything if i not in message_ids)
+                message_ids += original_ids
+        elif (row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK, Action.NOTICE)
+              and thread_id is None):
             reply_to = root
+        notice = await self.store.notice_text(row.id) if row.action is Action.NOTICE else None
         return Delivery(
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
-            parent=parent, reply_to=reply_to, message_ids=message_ids, attempts=row.attempts,
+            parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,
+            message_ids=message_ids, attempts=row.attempts, notice=notice,
+            original_ids=original_ids,
         )
 
-    async def _nearest_reply_target(self, post: Post, target: ChannelRef) -> str | None:
-        """The message on ``target`` a mirrored post should answer natively.
+    async def _nearest_reply_target(self, post: Post, target: ChannelRef) -> tuple[str | None, bool]:
+        """The message on ``target`` a mirrored post should answer natively, and whether
+        it is the parent's own.
 
         The parent's message if it has one there, else the nearest ancestor that
-        does, else the prompt it answers.
+        does, else the prompt it answers; the adapter quotes the parent when the
+        native reply is not to the parent itself.
         """
         ancestor_id = post.parent_id
         seen: set[int] = set()
@@ -410,14 +452,22 @@ class Discussions:
             seen.add(ancestor_id)
             ids = await self.store.messages_on(target, post_id=ancestor_id)
             if ids:
-                return ids[0]
+                return ids[0], ancestor_id == post.parent_id
             ancestor = await self.store.post(ancestor_id)
             ancestor_id = ancestor.parent_id if ancestor else None
         if post.prompt_id is not None:
             ids = await self.store.messages_on(target, prompt_id=post.prompt_id)
             if ids:
-                return ids[0]
-        return None
+                return ids[0], False
+        return None, False
+
+    async def delivered_combined(
+        self, rows: Sequence[PendingRow], deliveries: Sequence[Delivery], message_ids: Sequence[str]
+    ) -> None:
+        last = deliveries[-1]
+        assert last.post is not None
+        await self.store.complete_combined(rows, message_ids, self.clock(), topic_id=last.topic.id,
+                                           post_id=last.post.id, thread_id=last.target.thread_id)
 
     async def delivered(
         self, row: PendingRow, delivery: Delivery, message_ids: Sequence[str],

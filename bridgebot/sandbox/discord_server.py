@@ -573,6 +573,46 @@ class FakeDiscord:
             data["guild_id"] = command["guild_id"]
         if resolved:
             data["resolved"] = resolved
+        return self._interaction_create(bot, user_id, member, guild_id, channel_id, perms, data, locale)
+
+    def invoke_message_command(
+        self,
+        user: JSON | str,
+        guild_id: str,
+        channel_id: str,
+        name: str,
+        message_id: str,
+        locale: str = "en-US",
+    ) -> InteractionHandle:
+        """A member picks Apps → ``name`` on a message: a message context-menu command (type 3).
+
+        As in the Discord client, the command must be registered and the member must
+        satisfy its ``default_member_permissions``; the interaction carries the target
+        message in ``data.resolved.messages``.
+        """
+        world = self.world
+        guild_id, channel_id, message_id = str(guild_id), str(channel_id), str(message_id)
+        command = world.find_command(guild_id, name, command_type=3)
+        bot = world.bot_by_application(command["application_id"])
+        assert bot is not None
+        user_id = _uid(user)
+        member = world.member(guild_id, user_id)
+        perms = world.permissions_for(guild_id, user_id, channel_id)
+        required = command.get("default_member_permissions")
+        if required is not None and perms & int(required) != int(required):
+            raise PermissionError(f"{user_id} may not use {name!r} (needs {required})")
+        target = world.render_message(world.message(channel_id, message_id))
+        data: JSON = {"id": command["id"], "name": command["name"], "type": 3,
+                      "target_id": message_id, "resolved": {"messages": {message_id: target}}}
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        return self._interaction_create(bot, user_id, member, guild_id, channel_id, perms, data, locale)
+
+    def _interaction_create(
+        self, bot: BotAccount, user_id: str, member: JSON, guild_id: str, channel_id: str, perms: int,
+        data: JSON, locale: str,
+    ) -> InteractionHandle:
+        world = self.world
         interaction_id = world.snowflakes.next()
         token = new_token("aW50ZXJhY3Rpb246")
         channel = copy.deepcopy(world.channel(channel_id))

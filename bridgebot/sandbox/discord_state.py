@@ -1497,13 +1497,14 @@ class DiscordWorld:
     def commands_for(self, application_id: str, guild_id: str | None) -> list[JSON]:
         return copy.deepcopy(self.command_records.get((application_id, guild_id), []))
 
-    def find_command(self, guild_id: str | None, name: str) -> JSON:
+    def find_command(self, guild_id: str | None, name: str, command_type: int = 1) -> JSON:
+        """A registered command by name: slash (1), user (2) or message (3) command."""
         for bot in self.bots.values():
             for scope in (guild_id, None):
                 for command in self.command_records.get((bot.application_id, scope), []):
-                    if command["name"] == name and command["type"] == 1:
+                    if command["name"] == name and command["type"] == command_type:
                         return command
-        raise KeyError(f"no slash command {name!r} registered for guild {guild_id}")
+        raise KeyError(f"no command {name!r} of type {command_type} registered for guild {guild_id}")
 
 
 def validate_webhook_name(name: str, field_name: str) -> None:

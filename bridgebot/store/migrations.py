@@ -143,8 +143,46 @@ V2 = [
     )""",
 ]
 
+# Facilitation (issue 6): topic files published with a schedule, the items of that
+# schedule (each marked done in the transaction that carries it out, so a restart neither
+# repeats nor skips one), digests, and bot notices (a digest's text) in the outbox.
+V3 = [
+    "ALTER TABLE outbox ADD COLUMN notice TEXT",
+    """CREATE TABLE topic_plans (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        bridge TEXT NOT NULL,
+        title TEXT NOT NULL,
+        introduction TEXT NOT NULL,
+        facilitator TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        source TEXT NOT NULL,
+        topic_id INTEGER REFERENCES topics (id),
+        published_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE plan_items (
+        id INTEGER PRIMARY KEY,
+        plan_id INTEGER NOT NULL REFERENCES topic_plans (id),
+        kind TEXT NOT NULL CHECK (kind IN ('open', 'prompt', 'digest', 'lock')),
+        position INTEGER NOT NULL DEFAULT 0,
+        due_at TEXT NOT NULL,
+        text TEXT,
+        done_at TEXT,
+        outcome TEXT
+    )""",
+    "CREATE INDEX plan_items_due ON plan_items (done_at, due_at)",
+    """CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        upto_number INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX digests_by_topic ON digests (topic_id, id)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2]
+MIGRATIONS: list[list[str]] = [V1, V2, V3]
 LATEST = len(MIGRATIONS)
 
 

@@ -9,7 +9,8 @@ UNIQUE constraints, not Python checks, are what make duplicates impossible.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,10 +29,7 @@ from bridgebot.core.models import (
     TopicStatus,
 )
 from bridgebot.store.db import Database
-
-
-class DuplicateMessage(Exception):
-    """This platform message is already in the message map."""
+from bridgebot.store.group_commit import PostRequest, PostWriter
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ _TOPIC_COLUMNS = (
 )
 _POST_COLUMNS = (
     "p.id, p.topic_id, p.number, pa.display_name, p.origin_platform, pa.user_id, p.text, "
-    "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden"
+    "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden, p.hidden_by"
 )
 
 
@@ -103,6 +101,7 @@ def _post(row: sqlite3.Row) -> Post:
         created_at=_dt(row[10]),  # type: ignore[arg-type]
         edited_at=_dt(row[11]),
         hidden=bool(row[12]),
+        hidden_by=row[13],
     )
 
 
@@ -116,6 +115,8 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.writer = PostWriter(db)
+        self._thread_topics: dict[ChannelRef, int] = {}
 
     # -- reads -------------------------------------------------------------------
 
@@ -191,13 +192,19 @@ class Store:
         return MapHit(row[0], row[1], row[2]) if row else None
 
     async def topic_for_thread(self, where: ChannelRef) -> int | None:
+        """The topic living in a thread; remembered, as a thread never changes topic."""
         if where.thread_id is None:
             return None
+        if where in self._thread_topics:
+            return self._thread_topics[where]
         row = await self._one(
             "SELECT topic_id FROM topic_channels WHERE platform = ? AND chat_id = ? AND thread_id = ?",
             (where.platform, where.chat_id, where.thread_id),
         )
-        return row[0] if row else None
+        if row is None:
+            return None
+        self._thread_topics[where] = row[0]
+        return row[0]
 
     async def topic_place(self, topic_id: int, target: ChannelRef) -> tuple[str | None, str | None]:
         """The (thread id, root message id) of a topic on a target, if it was opened there."""
@@ -272,11 +279,13 @@ class Store:
             "WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1",
             (topic_id,),
         )
+        top = await self._one("SELECT MAX(number) FROM posts WHERE topic_id = ?", (topic_id,))
         return TopicStats(
             posts=total,
             new=nrow[0] if nrow else 0,
             last_post_author=last[0] if last else None,
             last_post_at=_dt(last[1]) if last else None,
+            last_number=top[0] or 0 if top else 0,
         )
 
     async def posts_after(self, topic_id: int, number: int) -> list[Post]:
@@ -300,6 +309,30 @@ class Store:
             "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
             "not_before FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?",
             (limit,),
+        )
+        return [
+            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    async def pending_heads(self) -> list[PendingRow]:
+        """The oldest pending delivery of every target: what the relay can start on."""
+        rows = await self._all(
+            "SELECT o.id, o.topic_id, o.action, o.platform, o.chat_id, o.prompt_id, o.post_id, "
+            "o.attempts, o.not_before FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox "
+            "WHERE state = 'pending' GROUP BY platform, chat_id) h ON h.id = o.id ORDER BY o.id"
+        )
+        return [
+            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    async def pending_for(self, target: ChannelRef, limit: int) -> list[PendingRow]:
+        rows = await self._all(
+            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
+            "not_before FROM outbox WHERE state = 'pending' AND platform = ? AND chat_id = ? "
+            "ORDER BY id LIMIT ?",
+            (target.platform, target.chat_id, limit),
         )
         return [
             PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
@@ -341,6 +374,27 @@ class Store:
             )
         return row[0] if row else 0
 
+    async def notice_text(self, delivery_id: int) -> str | None:
+        """The text a NOTICE delivery carries (a digest), stored in its outbox row."""
+        row = await self._one("SELECT notice FROM outbox WHERE id = ?", (delivery_id,))
+        return row[0] if row else None
+
+    async def open_threads(self, platform: str) -> list[tuple[ChannelRef, str | None]]:
+        """Threads of open topics on a platform, each with the newest message a person wrote
+        there that we recorded (snowflakes grow with time; our own mirrors don't count, as a
+        person's message just before one of them may be the one we missed), or the thread's
+        own id: where catch-up after downtime starts reading."""
+        rows = await self._all(
+            "SELECT tc.chat_id, tc.thread_id, COALESCE((SELECT MAX(CAST(m.message_id AS INTEGER)) "
+            "FROM message_map m WHERE m.platform = tc.platform AND m.chat_id = tc.chat_id "
+            "AND m.thread_id = tc.thread_id AND m.mirrored = 0), CAST(tc.thread_id AS INTEGER)) "
+            "FROM topic_channels tc JOIN topics t ON t.id = tc.topic_id "
+            "WHERE tc.platform = ? AND t.status = 'open' AND tc.thread_id IS NOT NULL",
+            (platform,),
+        )
+        return [(ChannelRef(platform, r[0], r[1]), str(r[2]) if r[2] is not None else None)
+                for r in rows]
+
     async def cursor(self, name: str) -> str | None:
         row = await self._one("SELECT value FROM cursors WHERE name = ?", (name,))
         return row[0] if row else None
@@ -378,20 +432,34 @@ class Store:
     async def _enqueue(
         tx: aiosqlite.Connection, topic_id: int, action: Action, targets: Iterable[ChannelRef],
         now: datetime, *, prompt_id: int | None = None, post_id: int | None = None,
+        notice: str | None = None,
     ) -> None:
         await tx.executemany(
-            "INSERT INTO outbox (topic_id, action, platform, chat_id, prompt_id, post_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(topic_id, action.value, t.platform, t.chat_id, prompt_id, post_id, _ts(now))
+            "INSERT INTO outbox (topic_id, action, platform, chat_id, prompt_id, post_id, created_at, "
+            "notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(topic_id, action.value, t.platform, t.chat_id, prompt_id, post_id, _ts(now), notice)
              for t in targets],
         )
 
+    @asynccontextmanager
+    async def _within(self, tx: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
+        """Join the caller's transaction, or open one of our own.
+
+        The scheduler marks a scheduled item done in the same transaction as the topic,
+        prompt or lock it creates: that is what makes it happen exactly once.
+        """
+        if tx is not None:
+            yield tx
+        else:
+            async with self.db.transaction() as own:
+                yield own
+
     async def create_topic(
         self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
-        targets: Sequence[ChannelRef],
+        targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
     ) -> int:
         """The topic, its opening post (#1) and one OPEN_TOPIC delivery per target."""
-        async with self.db.transaction() as tx:
+        async with self._within(within) as tx:
             participant = await self._participant(tx, author, now)
             async with tx.execute(
                 "INSERT INTO topics (bridge, title, introduction, status, opened_by, opened_at) "
@@ -408,9 +476,10 @@ class Store:
         return topic_id
 
     async def add_prompt(
-        self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef]
+        self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef],
+        *, within: aiosqlite.Connection | None = None,
     ) -> int:
-        async with self.db.transaction() as tx:
+        async with self._within(within) as tx:
             async with tx.execute(
                 "INSERT INTO prompts (topic_id, position, question, created_at) VALUES "
                 "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM prompts WHERE topic_id = ?), ?, ?) "
@@ -423,11 +492,11 @@ class Store:
 
     async def set_status(
         self, topic_id: int, status: TopicStatus, who: str, reason: str | None, now: datetime,
-        targets: Sequence[ChannelRef],
+        targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
     ) -> bool:
         """Lock or unlock; return False (and enqueue nothing) if it already was."""
         locked = status is TopicStatus.LOCKED
-        async with self.db.transaction() as tx:
+        async with self._within(within) as tx:
             cur = await tx.execute(
                 "UPDATE topics SET status = ?, locked_by = ?, locked_at = ?, lock_reason = ? "
                 "WHERE id = ? AND status != ?",
@@ -446,37 +515,19 @@ class Store:
         self, *, topic_id: int, author: Author, text: str, subject: str | None,
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
-    ) -> int:
-        """Record a post, the message that carried it and its deliveries, atomically.
+        cursor: tuple[str, str] | None = None,
+    ) -> tuple[int, int]:
+        """Record a post, the message that carried it and its deliveries (and the intake
+        cursor that delivered it) atomically; return (post id, number) once committed.
 
-        Raises :class:`DuplicateMessage` when the carrying message is already mapped:
-        the UNIQUE constraint rolls the whole transaction back.
+        Posts arriving together share one commit (see :mod:`group_commit`). Raises
+        :class:`DuplicateMessage` when the carrying message is already mapped.
         """
-        try:
-            async with self.db.transaction() as tx:
-                participant = await self._participant(tx, author, created_at)
-                async with tx.execute(
-                    "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, "
-                    "subject, parent_id, prompt_id, created_at) VALUES "
-                    "(?, (SELECT COALESCE(MAX(number), 0) + 1 FROM posts WHERE topic_id = ?), "
-                    "?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (topic_id, topic_id, participant, author.platform, text, subject, parent_id,
-                     prompt_id, _ts(created_at)),
-                ) as cur:
-                    post_id = int((await cur.fetchone())[0])  # type: ignore[index]
-                if origin is not None and message_id is not None:
-                    await tx.execute(
-                        "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
-                        "post_id, mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                        (origin.platform, origin.chat_id, message_id, origin.thread_id, topic_id,
-                         post_id),
-                    )
-                await self._enqueue(tx, topic_id, Action.POST, targets, created_at, post_id=post_id)
-        except sqlite3.IntegrityError as err:
-            if "message_map" in str(err):
-                raise DuplicateMessage(message_id) from err
-            raise
-        return post_id
+        return await self.writer.add(PostRequest(
+            topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
+            prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
+            targets=targets, cursor=cursor,
+        ))
 
     async def edit_post(
         self, post_id: int, text: str, subject: str | None, edited_at: datetime,
@@ -555,7 +606,8 @@ class Store:
                     (topic_id, row.target.platform, row.target.chat_id, thread_id,
                      message_ids[0] if message_ids else None),
                 )
-            if row.action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST, Action.LOCK):
+            if row.action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST, Action.LOCK,
+                              Action.NOTICE):
                 await tx.executemany(
                     "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
                     "topic_id, prompt_id, post_id, part, mirrored, delivery_id) "
@@ -564,21 +616,49 @@ class Store:
                       post_id, part, row.id) for part, mid in enumerate(message_ids)],
                 )
             if row.action is Action.HIDE and post_id is not None:
+                # Mirrors, and the author's original when a facilitator's hide deleted it
+                # (a refused deletion fails the delivery instead): /unhide then re-delivers
+                # the post here too.
                 await tx.execute(
-                    "DELETE FROM message_map WHERE post_id = ? AND platform = ? AND chat_id = ? "
-                    "AND mirrored = 1",
+                    "DELETE FROM message_map WHERE post_id = ? AND platform = ? AND chat_id = ?",
                     (post_id, row.target.platform, row.target.chat_id),
                 )
             await tx.execute(
-                "UPDATE outbox SET state = 'done', attempts = attempts + 1, done_at = ? WHERE id = ?",
+                "UPDATE outbox SET state = 'done', done_at = ? WHERE id = ?",
                 (_ts(now), row.id),
+            )
+
+    async def mark_attempt(self, delivery_ids: Sequence[int]) -> None:
+        """Commit that these deliveries are about to be sent: after a crash, a pending row
+        with attempts > 0 may already be on the platform."""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in delivery_ids]
+            )
+
+    async def complete_combined(
+        self, rows: Sequence[PendingRow], message_ids: Sequence[str], now: datetime,
+        *, topic_id: int, post_id: int, thread_id: str | None,
+    ) -> None:
+        """Several posts went out as one combined message: all done, the message mapped to
+        ``post_id`` (the last of them), so a reply to it answers that post."""
+        async with self.db.transaction() as tx:
+            last = rows[-1]
+            await tx.executemany(
+                "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+                "post_id, part, mirrored, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                [(last.target.platform, last.target.chat_id, mid, thread_id, topic_id, post_id, part,
+                  last.id) for part, mid in enumerate(message_ids)],
+            )
+            await tx.executemany(
+                "UPDATE outbox SET state = 'done', done_at = ? WHERE id = ?",
+                [(_ts(now), r.id) for r in rows],
             )
 
     async def retry_later(self, delivery_id: int, not_before: float, error: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
-                "WHERE id = ?",
+                "UPDATE outbox SET not_before = ?, last_error = ? WHERE id = ?",
                 (not_before, error, delivery_id),
             )
 
@@ -586,8 +666,7 @@ class Store:
         """Move a delivery to the dead-letter state with its reason."""
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? "
-                "WHERE id = ?",
+                "UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?",
                 (error, delivery_id),
             )
 

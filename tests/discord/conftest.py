@@ -12,10 +12,11 @@ import pytest
 from bridgebot.adapters.discord.adapter import DiscordAdapter
 from bridgebot.adapters.discord.endpoint import reset_api_base
 from bridgebot.core.models import ChannelRef
+from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
+from bridgebot.sandbox.clients import discord_adapter
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.settings import DiscordSettings
 
 
 @dataclass
@@ -65,10 +66,13 @@ class DiscordWorld:
         return followups[0]
 
 
-def make_adapter(dc: FakeDiscord, token: str, guild_id: str) -> DiscordAdapter:
-    settings = DiscordSettings(token=token, api_base_url=dc.api_base, guilds=[int(guild_id)],
-                               facilitator_roles=["Facilitator"])
-    return DiscordAdapter(settings, client_options={"guild_ready_timeout": 0.05})
+UNLIMITED = PlatformLimits()
+
+
+def make_adapter(dc: FakeDiscord, token: str, guild_id: str,
+                 limits: PlatformLimits | None = UNLIMITED) -> DiscordAdapter:
+    """The demo's adapter against the fake; rate budgets off unless a test is about them."""
+    return discord_adapter(dc, token, guild_id, limits=limits)
 
 
 @pytest.fixture

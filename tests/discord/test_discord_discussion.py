@@ -19,8 +19,10 @@ async def open_topic(w):
 async def test_slash_commands_are_registered_with_facilitator_ones_hidden(discord_world):
     w = discord_world
     commands = {c["name"]: c for c in w.dc.commands(w.guild["id"])}
-    assert set(commands) == {"newtopic", "prompt", "lock", "unlock", "status", "reply", "help"}
-    for name in ("newtopic", "prompt", "lock", "unlock"):
+    assert set(commands) == {"newtopic", "prompt", "lock", "unlock", "status", "reply", "help",
+                             "catchup", "hide", "unhide", "digest", "Hide post"}
+    assert commands["Hide post"]["type"] == 3, "a message context-menu command"
+    for name in ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest", "Hide post"):
         assert commands[name]["default_member_permissions"] == str(Permissions.MANAGE_THREADS)
     assert commands["status"]["default_member_permissions"] is None
 

@@ -10,10 +10,11 @@ import pytest
 
 from bridgebot.adapters.telegram.adapter import TelegramAdapter
 from bridgebot.core.models import ChannelRef
+from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
+from bridgebot.sandbox.clients import telegram_adapter
 from bridgebot.sandbox.telegram_server import FakeTelegram
-from bridgebot.settings import TelegramSettings
 
 
 @dataclass
@@ -49,9 +50,13 @@ class TelegramWorld:
         await self.runtime.drain()
 
 
-def make_adapter(tg: FakeTelegram, token: str, **settings) -> TelegramAdapter:
-    return TelegramAdapter(TelegramSettings(token=token, base_url=tg.url, **settings),
-                           poll_timeout=1)
+UNLIMITED = PlatformLimits(max_length=4096)
+
+
+def make_adapter(tg: FakeTelegram, token: str, limits: PlatformLimits | None = UNLIMITED,
+                 **settings) -> TelegramAdapter:
+    """The demo's adapter against the fake; rate budgets off unless a test is about them."""
+    return telegram_adapter(tg, token, limits=limits, **settings)
 
 
 @pytest.fixture

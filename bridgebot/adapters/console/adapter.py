@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +24,7 @@ from bridgebot.core.models import (
     IncomingMessage,
     ReceiveOutcome,
 )
+from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
 
@@ -48,9 +49,12 @@ class ConsoleAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, out: Callable[[str], None] | None = None, limit: int = 4000) -> None:
+    def __init__(self, out: Callable[[str], None] | None = None, limit: int = 4000,
+                 limits: PlatformLimits | None = None) -> None:
         self.out = out or (lambda line: None)
         self.limit = limit
+        if limits is not None:  # a rate budget, for trying out (and testing) the relay's
+            self.limits = limits
         self.core: Discussions | None = None
         self.rooms: dict[str, list[Shown]] = defaultdict(list)
         self.thread_of_room: dict[str, str] = {}
@@ -110,9 +114,37 @@ class ConsoleAdapter:
                                    delivery.target.thread_id)
                 ids.append(shown.message_id)
             return DeliveryResult(tuple(ids))
+        if delivery.action is Action.NOTICE and delivery.notice:
+            ids = [self._show(room, "bridgebot", piece, delivery.reply_to if i == 0 else None,
+                              delivery.target.thread_id).message_id
+                   for i, piece in enumerate(split_text(delivery.notice, self.limit))]
+            return DeliveryResult(tuple(ids))
         return DeliveryResult()
 
     # -- optional capabilities -------------------------------------------------
+
+    @staticmethod
+    def _line(delivery: Delivery) -> str:
+        post = delivery.post
+        assert post is not None
+        platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+        return f"{post.author_name} · {platform} · #{post.number}: {post.text}"
+
+    def combinable(self, deliveries: Sequence[Delivery]) -> int:
+        length = count = 0
+        for delivery in deliveries:
+            length += len(self._line(delivery)) + (1 if count else 0)
+            if length > self.limit:
+                break
+            count += 1
+        return count
+
+    async def deliver_combined(self, deliveries: Sequence[Delivery]) -> DeliveryResult:
+        """Several queued posts in one message, one line each with its author."""
+        target = deliveries[0].target
+        shown = self._show(target.chat_id, "bridgebot", "\n".join(map(self._line, deliveries)),
+                           thread_id=target.thread_id)
+        return DeliveryResult((shown.message_id,))
 
     async def edit(self, delivery: Delivery) -> None:
         assert delivery.post is not None

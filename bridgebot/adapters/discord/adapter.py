@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import aiohttp
@@ -28,6 +28,7 @@ from bridgebot.adapters.discord import render
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
 from bridgebot.core import errors
 from bridgebot.core.commands import DEFAULT_HELP
+from bridgebot.core.digest import digest_command
 from bridgebot.core.models import (
     Action,
     Author,
@@ -36,7 +37,11 @@ from bridgebot.core.models import (
     DeliveryResult,
     IncomingMessage,
 )
+from bridgebot.core.moderation import set_post_hidden
+from bridgebot.core.ratelimit import PlatformLimits, Window
+from bridgebot.core.reading import catchup_command, overview
 from bridgebot.core.service import Discussions
+from bridgebot.core.text import split_text
 from bridgebot.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
@@ -92,10 +97,23 @@ class _Client(discord.Client):
 
 
 class DiscordAdapter:
-    platform = PLATFORM
+    """Discord through discord.py; the relay keeps sends inside ``limits``."""
 
-    def __init__(self, settings: DiscordSettings, *, client_options: dict | None = None) -> None:
+    platform = PLATFORM
+    # Discord's limits: about 5 per 2 s per webhook, 30 per minute per channel's
+    # webhooks, 50 requests per second in all. discord.py also honours the
+    # rate-limit headers of every answer.
+    limits = PlatformLimits(
+        per_target=(Window(5, 2.0), Window(30, 60.0)),
+        per_platform=(Window(50, 1.0),),
+        max_length=render.LIMIT,
+    )
+
+    def __init__(self, settings: DiscordSettings, *, client_options: dict | None = None,
+                 limits: PlatformLimits | None = None) -> None:
         self.settings = settings
+        if limits is not None:
+            self.limits = limits
         self.client_options = client_options or {}
         self.core: Discussions | None = None
         self.client: _Client | None = None
@@ -129,6 +147,7 @@ class DiscordAdapter:
             raise errors.PermanentError("Discord gateway did not become ready within 60 s")
         await self._sync_commands()
         await self._find_own_webhooks()
+        await self.catch_up()
         user = self.client.user
         bridged = ", ".join(c.chat_id for c in core.channels(PLATFORM)) or "none"
         log.info("discord connected as %s; bridging channels %s", user, bridged)
@@ -176,11 +195,35 @@ class DiscordAdapter:
             except errors.DeliveryError as err:
                 log.warning("discord channel %s: %s", ref.chat_id, err)
 
+    async def catch_up(self) -> None:
+        """Take the messages written in open topics' threads while we were away.
+
+        Reads each thread's history after the newest message the bridge knows there,
+        oldest first, through the same path as live messages; the message map's
+        UNIQUE key makes anything seen twice count once.
+        """
+        assert self.core is not None and self.client is not None
+        for place, last in await self.core.store.open_threads(PLATFORM):
+            try:
+                thread = await self._channel(int(place.thread_id or place.chat_id))
+                after = discord.Object(int(last)) if last else None
+                count = 0
+                async for message in thread.history(limit=None, after=after,  # type: ignore[union-attr]
+                                                    oldest_first=True):
+                    await self._on_message(message)
+                    count += 1
+                if count:
+                    log.info("discord catch-up: %d messages read in thread %s", count, place.thread_id)
+            except Exception as err:  # one unreadable thread must not stop the others
+                log.warning("discord catch-up in %s failed: %s", place, err)
+
     # -- intake ------------------------------------------------------------------
 
     def _wire_events(self, client: _Client) -> None:
         @client.event
         async def on_ready() -> None:
+            if self._ready.is_set():  # a new session after an outage: read what we missed
+                asyncio.create_task(self.catch_up())  # noqa: RUF006 - logged inside
             self._ready.set()
 
         @client.event
@@ -293,7 +336,50 @@ class DiscordAdapter:
         @tree.command(name="status", description="How many posts, how many new for you")
         @app_commands.guild_only()
         async def status(interaction: discord.Interaction) -> None:
-            await self._run(interaction, lambda ctx: ctx.core.status(ctx.actor, ctx.where))
+            async def work(ctx: _Ctx) -> str:
+                if not ctx.core.is_bridged(ctx.where):  # elsewhere: all of this person's topics
+                    return await overview(ctx.core, ctx.actor)
+                return await ctx.core.status(ctx.actor, ctx.where, platform_admin=ctx.admin)
+            await self._run(interaction, work)
+
+        @tree.command(name="catchup", description="The posts that are new for you, with links")
+        @app_commands.guild_only()
+        async def catchup(interaction: discord.Interaction) -> None:
+            await self._run(interaction, lambda ctx: catchup_command(
+                ctx.core, ctx.actor, ctx.where, self._message_link))
+
+        @tree.command(name="hide", description="Hide post number N from every linked chat")
+        @app_commands.describe(number="The post's number (#N)")
+        @app_commands.guild_only()
+        @facilitator
+        async def hide(interaction: discord.Interaction, number: int) -> None:
+            await self._run(interaction, lambda ctx: set_post_hidden(
+                ctx.core, ctx.actor, ctx.where, True, number=number, platform_admin=ctx.admin))
+
+        @tree.command(name="unhide", description="Show hidden post number N again")
+        @app_commands.describe(number="The post's number (#N)")
+        @app_commands.guild_only()
+        @facilitator
+        async def unhide(interaction: discord.Interaction, number: int) -> None:
+            await self._run(interaction, lambda ctx: set_post_hidden(
+                ctx.core, ctx.actor, ctx.where, False, number=number, platform_admin=ctx.admin))
+
+        @tree.command(name="digest", description="Post a digest of this topic to every linked chat")
+        @app_commands.guild_only()
+        @facilitator
+        async def digest(interaction: discord.Interaction) -> None:
+            await self._run(interaction, lambda ctx: digest_command(
+                ctx.core, ctx.actor, ctx.where, platform_admin=ctx.admin))
+
+        async def hide_post(interaction: discord.Interaction, message: discord.Message) -> None:
+            await self._run(interaction, lambda ctx: set_post_hidden(
+                ctx.core, ctx.actor, ctx.where, True, reply_to=str(message.id),
+                platform_admin=ctx.admin))
+
+        menu = app_commands.ContextMenu(name="Hide post", callback=hide_post)
+        menu.guild_only = True
+        menu.default_permissions = FACILITATOR_PERMISSIONS
+        tree.add_command(menu)
 
         @tree.command(name="reply", description="Reply to post number N of this topic")
         @app_commands.describe(number="The post's number (#N)", text="Your reply")
@@ -311,6 +397,15 @@ class DiscordAdapter:
             assert self.core is not None
             await interaction.response.send_message(self.core.help_text or DEFAULT_HELP,
                                                     ephemeral=True)
+
+    def _message_link(self, place: ChannelRef, message_id: str) -> str | None:
+        """A jump link to a message in a channel or thread of ours (embeds suppressed)."""
+        if place.platform != PLATFORM or self.client is None:
+            return None
+        guild = getattr(self.client.get_channel(int(place.chat_id)), "guild", None)
+        if guild is None:
+            return None
+        return f"<https://discord.com/channels/{guild.id}/{place.thread_id or place.chat_id}/{message_id}>"
 
     async def _set_locked(self, ctx: _Ctx, locked: bool, reason: str | None) -> str:
         topic, changed = await ctx.core.set_locked(ctx.actor, ctx.where, locked, reason,
@@ -400,10 +495,15 @@ class DiscordAdapter:
             return await self._open_topic(delivery)
         thread = await self._topic_thread(target)
         if delivery.action is Action.PROMPT and delivery.prompt is not None:
-            ids = await self._send_bot(thread, render.prompt_pieces(delivery.prompt))
+            ids = await self._send_bot(thread, render.prompt_pieces(delivery.prompt),
+                                       nonce=f"bb{delivery.id}")
             return DeliveryResult(ids)
         if delivery.action is Action.POST and delivery.post is not None:
             return DeliveryResult(await self._mirror_post(delivery, thread))
+        if delivery.action is Action.NOTICE and delivery.notice:
+            pieces = split_text(render.escape(delivery.notice), render.LIMIT)
+            return DeliveryResult(await self._send_bot(thread, pieces, reply_to=delivery.reply_to,
+                                                       nonce=f"bb{delivery.id}"))
         return DeliveryResult()
 
     async def _open_topic(self, delivery: Delivery) -> DeliveryResult:
@@ -431,18 +531,32 @@ class DiscordAdapter:
         return await self._channel(int(target.thread_id))  # type: ignore[return-value]
 
     async def _send_bot(self, channel: discord.abc.Messageable, pieces: list[str],
-                        reply_to: str | None = None) -> tuple[str, ...]:
+                        reply_to: str | None = None, nonce: str | None = None) -> tuple[str, ...]:
+        """Bot messages, each with a nonce derived from the delivery: Discord enforces it, so a
+        resend after a crash returns the message already sent instead of a duplicate."""
         ids: list[str] = []
-        for piece in pieces:
+        for part, piece in enumerate(pieces):
             reference = None
             if reply_to and not ids:
                 reference = discord.MessageReference(
                     message_id=int(reply_to), channel_id=channel.id,  # type: ignore[attr-defined]
                     fail_if_not_exists=False,
                 )
-            sent = await channel.send(piece, allowed_mentions=NO_MENTIONS, reference=reference)
+            sent = await channel.send(piece, allowed_mentions=NO_MENTIONS, reference=reference,
+                                      nonce=f"{nonce}.{part}"[:25] if nonce else None)
             ids.append(str(sent.id))
         return tuple(ids)
+
+    def _quote(self, delivery: Delivery, thread: object) -> str | None:
+        """Webhooks cannot reply natively: a linked pointer to the parent instead."""
+        if delivery.parent is None:
+            return None
+        link = None
+        guild = getattr(thread, "guild", None)
+        if delivery.reply_to and delivery.reply_is_parent and guild is not None:
+            link = (f"https://discord.com/channels/{guild.id}/{getattr(thread, 'id', '')}/"
+                    f"{delivery.reply_to}")
+        return render.reply_quote(delivery.parent, link)
 
     async def _mirror_post(self, delivery: Delivery, thread: discord.abc.Messageable) -> tuple[str, ...]:
         post = delivery.post
@@ -450,15 +564,8 @@ class DiscordAdapter:
         webhook = await self._webhook(int(delivery.target.chat_id))
         if webhook is None:
             return await self._send_bot(thread, render.post_pieces(post, with_author=True),
-                                        reply_to=delivery.reply_to)
-        quote = None
-        if delivery.parent is not None:
-            link = None
-            guild = getattr(thread, "guild", None)
-            if delivery.reply_to and guild is not None:
-                link = (f"https://discord.com/channels/{guild.id}/{getattr(thread, 'id', '')}/"
-                        f"{delivery.reply_to}")
-            quote = render.reply_quote(delivery.parent, link)
+                                        reply_to=delivery.reply_to, nonce=f"bb{delivery.id}")
+        quote = self._quote(delivery, thread)
         ids: list[str] = []
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
         for piece in render.post_pieces(post, quote=quote):
@@ -466,6 +573,67 @@ class DiscordAdapter:
                                       thread=in_thread, allowed_mentions=NO_MENTIONS)
             ids.append(str(sent.id))
         return tuple(ids)
+
+    def combinable(self, deliveries: Sequence[Delivery]) -> int:
+        """How many queued posts fit one webhook message (blocks joined by a blank line)."""
+        length = count = 0
+        for delivery in deliveries:
+            assert delivery.post is not None
+            length += len(render.post_block(delivery.post, delivery.parent)) + (2 if count else 0)
+            if length > render.LIMIT:
+                break
+            count += 1
+        return count
+
+    async def deliver_combined(self, deliveries: Sequence[Delivery]) -> DeliveryResult:
+        """Queued posts as one webhook message, each block with its author line, in order."""
+        webhook = await self._webhook(int(deliveries[0].target.chat_id))
+        blocks = [render.post_block(d.post, d.parent) for d in deliveries if d.post is not None]
+        posts = [d.post for d in deliveries if d.post is not None]
+        thread = await self._topic_thread(deliveries[0].target)
+        try:
+            if webhook is None:
+                ids = await self._send_bot(thread, ["\n\n".join(blocks)],
+                                           nonce=f"bb{deliveries[0].id}c")
+                return DeliveryResult(ids)
+            sent = await webhook.send(
+                "\n\n".join(blocks), username=render.combined_username(posts), wait=True,
+                thread=thread if isinstance(thread, discord.Thread) else discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+            )
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {deliveries[0].target}") from err
+        return DeliveryResult((str(sent.id),))
+
+    async def find_sent(self, delivery: Delivery) -> DeliveryResult | None:
+        """After a crash mid-send: our webhook's message for this post, if it got through.
+
+        Webhook messages carry no nonce, so the thread's recent messages are compared
+        with what this delivery would have sent. Bot messages need no search: they are
+        sent with a nonce and ``enforce_nonce``, and Discord answers a repeat with the
+        original message.
+        """
+        if delivery.action is not Action.POST or delivery.post is None:
+            return None
+        webhook = await self._webhook(int(delivery.target.chat_id))
+        if webhook is None:
+            return None
+        thread = await self._topic_thread(delivery.target)
+        first_piece = render.post_pieces(delivery.post, quote=self._quote(delivery, thread))[0]
+        block = render.post_block(delivery.post, delivery.parent)
+        try:
+            async for message in thread.history(limit=100):  # type: ignore[attr-defined]
+                if message.webhook_id != webhook.id:
+                    continue
+                if message.content == first_piece:
+                    return DeliveryResult((str(message.id),))
+                if block in message.content:  # it went out inside a combined message
+                    return DeliveryResult(())
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
+        return None
 
     async def edit(self, delivery: Delivery) -> None:
         post = delivery.post
@@ -487,19 +655,38 @@ class DiscordAdapter:
             raise classify(err, f"channel {delivery.target}") from err
 
     async def hide(self, delivery: Delivery) -> None:
+        """Delete our mirrors (through the webhook that sent them) and, when a facilitator
+        hid the post, the author's original, which needs Manage Messages: without it, say
+        so in the thread and fail the delivery so facilitators see it in /status."""
         webhook = await self._webhook(int(delivery.target.chat_id))
         thread = await self._topic_thread(delivery.target)
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+        refused: list[str] = []
         for message_id in delivery.message_ids:
+            original = message_id in delivery.original_ids
             try:
-                if webhook is not None:
+                if webhook is not None and not original:
                     await webhook.delete_message(int(message_id), thread=in_thread)
                 else:
                     await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
             except discord.NotFound:
                 continue
+            except discord.Forbidden as err:
+                log.warning("discord refused to delete message %s in %s: %s", message_id,
+                            delivery.target, err.text)
+                refused.append(message_id)
             except Exception as err:
                 raise classify(err, f"channel {delivery.target}") from err
+        if refused:
+            number = f" #{delivery.post.number}" if delivery.post else ""
+            notice = (f"A facilitator hid this post{number} from the discussion, but I may not "
+                      "delete messages here: a moderator can delete it, or give me Manage Messages.")
+            with contextlib.suppress(discord.HTTPException):
+                await self._send_bot(thread, render.notice(notice), reply_to=refused[0])
+            raise errors.PermanentError(
+                f"Discord channel {delivery.target}: could not delete message {', '.join(refused)} "
+                f"of hidden post{number}; the bot needs Manage Messages"
+            )
 
     async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
         """Post the notice, then lock and archive the thread; unlocking reverses it."""

@@ -30,12 +30,7 @@ def escape(text: str) -> str:
 def webhook_username(post: Post) -> str:
     """"Kristin Antin · Telegram", made acceptable to Discord's username rules."""
     platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
-    name = f"{post.author_name} · {platform}"
-    for bad, good in _FORBIDDEN_IN_NAMES.items():
-        name = name.replace(bad, good)
-    name = _DISCORD_WORD.sub(lambda m: m.group(0)[:4] + "\u200b" + m.group(0)[4:], name)
-    name = _CLYDE_WORD.sub(lambda m: m.group(0)[:2] + "\u200b" + m.group(0)[2:], name)
-    return name[:USERNAME_MAX]
+    return _clean_username(f"{post.author_name} · {platform}")
 
 
 def topic_pieces(topic: Topic) -> list[str]:
@@ -61,6 +56,35 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
     head = "\n".join(lines)
     footer = "" if with_author else f"-# #{post.number}"
     return _pieces(head, post.text, footer)
+
+
+def post_block(post: Post, parent: Post | None) -> str:
+    """A post as one block of a combined message: author line, parent pointer, text."""
+    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    lines = [f"**{escape(post.author_name)}** · {platform} · #{post.number}"]
+    if parent is not None:
+        lines.append(reply_quote(parent, None))
+    if post.subject:
+        lines.append(f"**{escape(post.subject)}**")
+    lines.append(escape(post.text))
+    return "\n".join(lines)
+
+
+def combined_username(posts: list[Post]) -> str:
+    """"Brittany Landorf, Jessica +2 · Telegram" for a combined webhook message."""
+    names = list(dict.fromkeys(p.author_name for p in posts))
+    platforms = {PLATFORM_NAMES.get(p.author_platform, p.author_platform) for p in posts}
+    shown = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
+    where = platforms.pop() if len(platforms) == 1 else "several chats"
+    return _clean_username(f"{shown} · {where}")
+
+
+def _clean_username(name: str) -> str:
+    for bad, good in _FORBIDDEN_IN_NAMES.items():
+        name = name.replace(bad, good)
+    name = _DISCORD_WORD.sub(lambda m: m.group(0)[:4] + "\u200b" + m.group(0)[4:], name)
+    name = _CLYDE_WORD.sub(lambda m: m.group(0)[:2] + "\u200b" + m.group(0)[2:], name)
+    return name[:USERNAME_MAX]
 
 
 def reply_quote(parent: Post, link: str | None) -> str:

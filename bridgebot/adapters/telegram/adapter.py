@@ -51,23 +51,43 @@ from bridgebot.core.models import (
     DeliveryResult,
     IncomingMessage,
 )
+from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
+from bridgebot.core.text import split_text
 from bridgebot.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
+CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 MENU = {
     "status": "How many posts, how many new for you",
     "help": "How to take part",
     "reply": "Reply to post number N: /reply N text",
+    "catchup": "The posts that are new for you, with links",
     "newtopic": "Open a topic: /newtopic title, introduction below",
     "prompt": "Add a guiding question",
     "lock": "Lock the topic: /lock [reason]",
     "unlock": "Reopen the topic",
+    "hide": "Hide a post everywhere: /hide N, or in reply to it",
+    "unhide": "Show a hidden post again: /unhide N",
+    "digest": "Post a digest of the topic to every linked chat",
 }
+# What a person may ask the bot in a private chat: about their own discussions.
+PRIVATE_COMMANDS = ("status", "catchup")
+MEMBER_STATUSES = ADMIN_STATUSES | {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
+
+
+def message_link(where: ChannelRef, message_id: str) -> str | None:
+    """``https://t.me/c/<id>/<message>``: opens a message of a supergroup for its members.
+
+    Basic groups have no message links, so they get none.
+    """
+    if where.platform != PLATFORM or not where.chat_id.startswith("-100"):
+        return None
+    return f"https://t.me/c/{where.chat_id[4:]}/{message_id}"
 
 
 def display_name(user: object) -> str:
@@ -101,10 +121,22 @@ def message_text(message: Message) -> str:
 
 
 class TelegramAdapter:
-    platform = PLATFORM
+    """Telegram through python-telegram-bot; the relay keeps sends inside ``limits``."""
 
-    def __init__(self, settings: TelegramSettings, *, poll_timeout: float = 25.0) -> None:
+    platform = PLATFORM
+    # Telegram's published limits: about 1 message per second in a chat, 20 per minute
+    # in a group, 30 per second in all (core.telegram.org/bots/faq).
+    limits = PlatformLimits(
+        per_target=(Window(1, 1.0), Window(20, 60.0)),
+        per_platform=(Window(30, 1.0),),
+        max_length=render.LIMIT,
+    )
+
+    def __init__(self, settings: TelegramSettings, *, poll_timeout: float = 25.0,
+                 limits: PlatformLimits | None = None) -> None:
         self.settings = settings
+        if limits is not None:
+            self.limits = limits
         self.poll_timeout = poll_timeout
         self.core: Discussions | None = None
         self.app: Application | None = None
@@ -112,6 +144,7 @@ class TelegramAdapter:
         self._intake: asyncio.Task[None] | None = None
         self._webhook_runner: web.AppRunner | None = None
         self._forum: dict[str, bool] = {}
+        self._cursor: tuple[str, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -181,7 +214,7 @@ class TelegramAdapter:
     async def _poll(self) -> None:
         """Long-poll getUpdates; confirm an update only after it was handled."""
         assert self.app is not None and self.core is not None
-        cursor = await self.core.store.cursor("telegram.offset")
+        cursor = await self.core.store.cursor(CURSOR)
         offset = int(cursor) if cursor else None
         delay = 1.0
         while True:
@@ -202,9 +235,12 @@ class TelegramAdapter:
                 delay = min(delay * 2, 60)
                 continue
             for update in updates:
-                await self.app.process_update(update)
                 offset = update.update_id + 1
-                await self.core.store.save_cursor("telegram.offset", str(offset))
+                self._cursor = (CURSOR, str(offset))
+                await self.app.process_update(update)
+                if self._cursor is not None:  # no post carried it: save it on its own
+                    await self.core.store.save_cursor(*self._cursor)
+                self._cursor = None
 
     async def _start_webhook(self) -> None:
         assert self.app is not None
@@ -263,7 +299,10 @@ class TelegramAdapter:
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
+            cursor=self._cursor,
         ))
+        if outcome.post is not None and not outcome.duplicate:
+            self._cursor = None  # committed together with the post
         if outcome.answer:
             await self._answer(message, outcome.answer)
 
@@ -275,20 +314,54 @@ class TelegramAdapter:
                        args: str) -> None:
         assert self.core is not None
         if name not in ("help", "start") and not self.core.is_bridged(where):
-            if message.chat.type == "private":
-                await self._answer(message, "Use these commands in a bridged group chat.")
+            if message.chat.type == "private" and name in PRIVATE_COMMANDS:
+                await self._private(message, where, author, name, args)
+            elif message.chat.type == "private":
+                await self._answer(message, "Use this command in a bridged group chat. Here, "
+                                   "/status and /catchup show what is new for you.")
             else:
                 await self._answer(message, str(errors.NotBridged(where.chat)))
             return
         admin = False
-        if name in FACILITATOR_COMMANDS:
+        if name in FACILITATOR_COMMANDS or name == "status":  # admins see failed deliveries
             admin = await self._is_chat_admin(message)
         reply = message.reply_to_message
         ctx = CommandContext(
             author, where, platform_admin=admin, message_id=str(message.message_id),
             reply_to=str(reply.message_id) if reply and not reply.forum_topic_created else None,
+            link=message_link,
         )
         await self._answer(message, await run_command(self.core, ctx, name, args))
+
+    async def _private(self, message: Message, where: ChannelRef, author: Author, name: str,
+                       args: str) -> None:
+        """/status and /catchup in a private chat: the discussions of the bridged groups this
+        person is a member of (and those they wrote in), with links into those groups."""
+        assert self.core is not None
+        chats = await self._member_chats(int(author.user_id))
+        bridges = tuple(sorted({self.core.bridge_of(chat).name for chat in chats}))
+        member_of = {chat.chat_id for chat in chats}
+
+        def link(place: ChannelRef, message_id: str) -> str | None:
+            return message_link(place, message_id) if place.chat_id in member_of else None
+
+        ctx = CommandContext(author, where, message_id=str(message.message_id), bridges=bridges,
+                             link=link)
+        await self._answer(message, await run_command(self.core, ctx, name, args))
+
+    async def _member_chats(self, user_id: int) -> list[ChannelRef]:
+        """The bridged Telegram chats a person is in (asked of Telegram, one chat at a time)."""
+        assert self.app is not None and self.core is not None
+        found = []
+        for chat in self.core.channels(PLATFORM):
+            try:
+                member = await self.app.bot.get_chat_member(int(chat.chat_id), user_id)
+            except tg.TelegramError as err:
+                log.info("could not check membership in chat %s: %s", chat.chat_id, err)
+                continue
+            if member.status in MEMBER_STATUSES:
+                found.append(chat)
+        return found
 
     async def _is_chat_admin(self, message: Message) -> bool:
         assert self.app is not None and message.from_user is not None
@@ -337,11 +410,41 @@ class TelegramAdapter:
         if delivery.action is Action.PROMPT and delivery.prompt is not None:
             pieces = render.prompt_message(delivery.prompt)
         elif delivery.action is Action.POST and delivery.post is not None:
-            pieces = render.post_message(delivery.post)
+            quoted = delivery.parent if not delivery.reply_is_parent else None
+            pieces = render.post_message(delivery.post, quoted)
+        elif delivery.action is Action.NOTICE and delivery.notice:
+            # Telegram counts the limit after parsing, so escaping does not lengthen it.
+            pieces = [p for chunk in split_text(delivery.notice, render.LIMIT)
+                      for p in render.notice(chunk)]
         else:
             return DeliveryResult()
         ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
         return DeliveryResult(ids)
+
+    def combinable(self, deliveries: Sequence[Delivery]) -> int:
+        """How many queued posts fit one message (blocks joined by a blank line)."""
+        length = count = 0
+        for delivery in deliveries:
+            assert delivery.post is not None
+            _, plain = render.post_block(delivery.post, delivery.parent)
+            length += len(plain) + (2 if count else 0)
+            if length > render.LIMIT:
+                break
+            count += 1
+        return count
+
+    async def deliver_combined(self, deliveries: Sequence[Delivery]) -> DeliveryResult:
+        """Queued posts as one message, each block with its author line, in order.
+
+        Blocks quote their parent instead of replying natively: one message can only
+        answer one other.
+        """
+        blocks = [render.post_block(d.post, d.parent) for d in deliveries if d.post is not None]
+        target = deliveries[0].target
+        sent = await self._send_one(target.chat_id, target.thread_id, None,
+                                    "\n\n".join(h for h, _ in blocks),
+                                    "\n\n".join(p for _, p in blocks))
+        return DeliveryResult((str(sent.message_id),))
 
     async def _send(self, chat_id: str, thread_id: str | None, reply_to: str | None,
                     pieces: Sequence[tuple[str, str]]) -> tuple[str, ...]:
@@ -381,7 +484,8 @@ class TelegramAdapter:
 
     async def edit(self, delivery: Delivery) -> None:
         assert self.app is not None and delivery.post is not None
-        pieces = render.post_message(delivery.post)
+        quoted = delivery.parent if not delivery.reply_is_parent else None
+        pieces = render.post_message(delivery.post, quoted)
         ids = delivery.message_ids
         if len(pieces) > len(ids):  # the edit grew: keep the message count, cut the end
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
@@ -401,15 +505,39 @@ class TelegramAdapter:
                 raise classify(err, f"chat {delivery.target.chat_id}") from err
 
     async def hide(self, delivery: Delivery) -> None:
+        """Delete the post's messages here: our mirrors, and the author's original when a
+        facilitator hid it. Telegram lets a bot delete others' messages only as an admin
+        with "Delete messages": if it refuses, say so in the chat (in reply to the message)
+        and fail the delivery so facilitators see it in /status."""
         assert self.app is not None
+        chat_id = delivery.target.chat_id
+        refused: list[tuple[str, str]] = []
         for message_id in delivery.message_ids:
             try:
-                await self.app.bot.delete_message(int(delivery.target.chat_id), int(message_id))
+                await self.app.bot.delete_message(int(chat_id), int(message_id))
             except tg.BadRequest as err:
-                log.info("telegram could not delete message %s in %s: %s", message_id,
-                         delivery.target.chat_id, err.message)
+                if "not found" in err.message.lower():
+                    continue  # already gone: deleted by its author or a moderator
+                log.warning("telegram refused to delete message %s in %s: %s", message_id, chat_id,
+                            err.message)
+                refused.append((message_id, err.message))
             except tg.TelegramError as err:
-                raise classify(err, f"chat {delivery.target.chat_id}") from err
+                raise classify(err, f"chat {chat_id}") from err
+        if not refused:
+            return
+        number = f" #{delivery.post.number}" if delivery.post else ""
+        notice = (f"A facilitator hid this post{number} from the discussion, but I am not allowed "
+                  "to delete messages in this chat. An admin can delete it, or make me an admin "
+                  "with the right to delete messages.")
+        try:
+            await self._send(chat_id, delivery.target.thread_id, refused[0][0], render.notice(notice))
+        except errors.DeliveryError as err:
+            log.warning("could not tell chat %s about the hidden post: %s", chat_id, err)
+        ids = ", ".join(m for m, _ in refused)
+        raise errors.PermanentError(
+            f"Telegram chat {chat_id}: could not delete message {ids} of hidden post{number} "
+            f"({refused[0][1]}); the bot needs to be an admin allowed to delete messages"
+        )
 
     async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
         """Say so in the topic, then close the forum topic (or reopen it, then say so)."""

@@ -11,7 +11,7 @@ from html import escape
 
 from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.text import split_text
+from bridgebot.core.text import short_subject, split_text
 
 LIMIT = 4096
 
@@ -32,14 +32,30 @@ def prompt_message(prompt: Prompt) -> list[tuple[str, str]]:
     return _pieces(f"❓ <b>{head}</b>", f"❓ {head}", prompt.question)
 
 
-def post_message(post: Post) -> list[tuple[str, str]]:
+def post_message(post: Post, parent: Post | None = None) -> list[tuple[str, str]]:
+    """A mirrored post; ``parent`` adds a quoted pointer when no native reply is possible."""
+    header, header_plain = _post_header(post, parent)
+    return _pieces(header, header_plain, post.text)
+
+
+def post_block(post: Post, parent: Post | None = None) -> tuple[str, str]:
+    """A post as one block of a combined message (never split): (html, plain)."""
+    header, header_plain = _post_header(post, parent)
+    return (f"{header}\n{escape(post.text, quote=False)}", f"{header_plain}\n{post.text}")
+
+
+def _post_header(post: Post, parent: Post | None) -> tuple[str, str]:
     platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
     header_plain = f"{post.author_name} · {platform} · #{post.number}"
     header = f"<b>{escape(post.author_name)}</b> · {escape(platform)} · #{post.number}"
+    if parent is not None:
+        excerpt = short_subject(parent.subject or parent.text, words=10)
+        header += f"\n<i>↪ {escape(parent.author_name)} (#{parent.number}): {escape(excerpt)}</i>"
+        header_plain += f"\n↪ {parent.author_name} (#{parent.number}): {excerpt}"
     if post.subject:
         header += f"\n<b>{escape(post.subject)}</b>"
         header_plain += f"\n{post.subject}"
-    return _pieces(header, header_plain, post.text)
+    return header, header_plain
 
 
 def notice(text: str) -> list[tuple[str, str]]:
