@@ -12,6 +12,8 @@ from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
+from .bridged import bridged  # noqa: F401 - Telegram and Discord on one bridge, for every test
+
 FORUM = ChannelRef("console", "forum")
 LOUNGE = ChannelRef("console", "lounge")
 FACILITATOR = Author("console", "kristin", "Kristin Antin")
