@@ -1,7 +1,7 @@
 """``bridgebot topic validate|publish|schedule`` and ``bridgebot serve``.
 
 Facilitators prepare a discussion in a topic file and publish it from any machine
-that reaches the database (``docker compose exec bot bridgebot topic publish ...``);
+that reaches the database (``docker compose exec bridgebot bridgebot topic publish ...``);
 the running bot carries the plan out. Kept apart from ``cli.py`` so the command
 table there stays a table.
 """
