@@ -1,0 +1,489 @@
+"""Safety for at-risk participants: what crosses the bridge, aliases, leaving, retention.
+
+The people in these discussions are human-rights workers, some where taking part is
+dangerous. A bridge copies their words and names onto another company's servers, so:
+
+* **Names.** Each bridge chooses how authors appear in copies and in the bot's own
+  messages (digests, /status, /catchup): their display name, their first name only, or a
+  stable pseudonym per topic ("Participant 7", numbered by first post and stored). A
+  person's own ``/alias`` replaces their name in every mode. The choice is made here, in
+  the core, when a delivery is built, so every adapter and every render path (webhook
+  usernames, Telegram headers, combined messages, reply quotes) shows the same name and
+  nothing else: copies carry no user id at all.
+* **Leaving.** ``/forgetme`` (asked twice) or ``bridgebot forget`` erases what the bot
+  holds about a person and edits the copies it made; replies to them keep their place.
+* **Publishing.** :func:`anonymized_archive` gives an export with pseudonyms and without
+  profile links or handles, for a summary that can be published.
+* **Retention.** :class:`PrivacyKeeper` erases the text of a locked topic's posts N days
+  after it was locked, when a bridge sets ``retention_days``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bridgebot.core import errors
+from bridgebot.core.export import Archive
+from bridgebot.core.models import Author, ChannelRef, Post, Topic
+from bridgebot.i18n import N_, Translator, translator
+from bridgebot.store.privacy import ForgetReport, Identity, PrivacyStore, name_pattern
+
+if TYPE_CHECKING:
+    from bridgebot.core.service import Discussions
+
+log = logging.getLogger(__name__)
+
+
+class AuthorMode(enum.StrEnum):
+    """How a bridge shows authors outside their own chat (``authors`` in a bridge's settings)."""
+
+    DISPLAY_NAME = "display_name"
+    FIRST_NAME = "first_name"
+    PSEUDONYM = "pseudonym"
+
+
+# Stored in the database and shown to everyone alike, so written once, in English.
+REMOVED_BY_AUTHOR = "[removed at the author's request]"
+REMOVED_AFTER = "[removed after {days} days]"
+PSEUDONYM = "Participant {n}"
+FORMER_PARTICIPANT = "Former participant {n}"
+FACILITATOR_NAME = "Facilitator"
+SOMEONE = "Participant"
+
+FORGET_WINDOW = timedelta(minutes=10)  # between /forgetme and /forgetme confirm
+ALIAS_MIN, ALIAS_MAX = 2, 32
+ALIAS_PUNCTUATION = " .-_'’"
+ALIAS_OFF = ("off", "none", "clear", "-")
+# An alias must not pass for a pseudonym, a former participant, the bot or a role.
+_RESERVED = re.compile(r"^(?:former\s+)?participant\b.*|^facilitators?$|^bridge\s*bot$"
+                       r"|^(?:admin|administrator|moderator)s?$|^(?:telegram|discord) user$",
+                       re.IGNORECASE)
+RECHECK_SECONDS = 5.0
+RETENTION_EVERY = timedelta(days=1)
+
+
+# -- names ---------------------------------------------------------------------------
+
+
+def author_mode(core: Discussions, bridge: str) -> AuthorMode:
+    """The bridge's ``authors`` setting (display names when the bridge is not configured)."""
+    configured = core.bridges.get(bridge)
+    return AuthorMode(getattr(configured, "authors", AuthorMode.DISPLAY_NAME))
+
+
+def pseudonym_name(number: int | None) -> str:
+    return PSEUDONYM.format(n=number) if number else SOMEONE
+
+
+def first_name(display_name: str) -> str:
+    """"Brittany Landorf" → "Brittany": the first word, without a trailing comma."""
+    words = display_name.split()
+    return (words[0].rstrip(",;:") or words[0]) if words else display_name
+
+
+def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
+    """The one name a post's author has outside their own chat.
+
+    A forgotten person is "Former participant N" (or keeps the topic's pseudonym when the
+    bridge shows pseudonyms); an alias beats every mode; then the bridge's mode decides.
+    """
+    if identity is None:
+        return pseudonym_name(None) if mode is AuthorMode.PSEUDONYM else post.author_name
+    if identity.forgotten:
+        if mode is AuthorMode.PSEUDONYM and identity.pseudonym:
+            return pseudonym_name(identity.pseudonym)
+        return identity.display_name
+    if identity.alias:
+        return identity.alias
+    if mode is AuthorMode.FIRST_NAME:
+        return first_name(identity.display_name)
+    if mode is AuthorMode.PSEUDONYM:
+        return FACILITATOR_NAME if post.is_opening else pseudonym_name(identity.pseudonym)
+    return identity.display_name
+
+
+async def shown_posts(core: Discussions, posts: Sequence[Post], *,
+                      for_delivery: bool = False) -> list[Post]:
+    """Copies of ``posts`` whose ``author_name`` is the name their bridge shows.
+
+    ``for_delivery`` also blanks the author's platform user id: a copy sent to another
+    platform carries the shown name and nothing else about the person.
+    """
+    identities = await core.privacy.identities(p.id for p in posts)
+    out = []
+    for post in posts:
+        identity = identities.get(post.id)
+        mode = author_mode(core, identity.bridge) if identity else AuthorMode.DISPLAY_NAME
+        changes: dict[str, str] = {"author_name": shown_name(identity, post, mode)}
+        if for_delivery:
+            changes["author_id"] = ""
+        out.append(replace(post, **changes))
+    return out
+
+
+async def shown_last_author(core: Discussions, topic: Topic) -> str | None:
+    """The shown name of the newest visible post's author (for "last post by …")."""
+    post_id = await core.privacy.last_visible_post(topic.id)
+    post = await core.store.post(post_id) if post_id is not None else None
+    if post is None:
+        return None
+    return (await shown_posts(core, [post]))[0].author_name
+
+
+# -- aliases -------------------------------------------------------------------------
+
+
+def alias_key(alias: str) -> str:
+    """What makes two aliases "the same": case and accents folded, spaces collapsed."""
+    folded = unicodedata.normalize("NFKD", alias.casefold())
+    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+
+
+def check_alias(raw: str) -> str:
+    """The alias as it will be shown (spaces collapsed), or a polite refusal saying why."""
+    alias = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not ALIAS_MIN <= len(alias) <= ALIAS_MAX:
+        raise errors.InvalidInput(
+            N_("An alias is {min} to {max} characters long; “{alias}” has {length}. "
+               "Nothing was changed."),
+            min=ALIAS_MIN, max=ALIAS_MAX, alias=alias[:40], length=len(alias))
+    allowed = all(c.isalnum() or unicodedata.category(c).startswith("M") or c in ALIAS_PUNCTUATION
+                  for c in alias)
+    if not allowed or not any(c.isalpha() for c in alias):
+        raise errors.InvalidInput(
+            N_("An alias may use letters, digits, spaces and . - _ ' and needs at least one "
+               "letter (no @, links or symbols). Nothing was changed."))
+    if _RESERVED.match(alias):
+        raise errors.InvalidInput(
+            N_("“{alias}” could be mistaken for a pseudonym, a role or the bot; please choose "
+               "another alias."), alias=alias)
+    return alias
+
+
+async def alias_bridges(core: Discussions, actor: Author, where: ChannelRef | None,
+                        bridges: Iterable[str] = ()) -> list[str]:
+    """The bridges an /alias applies to: the chat's, or (in a private chat with the bot)
+    every bridge the person is part of."""
+    if where is not None and core.is_bridged(where):
+        return [core.bridge_of(where).name]
+    names = set(bridges) | set(await core.facilitation.reader_bridges(actor.platform, actor.user_id))
+    return sorted(n for n in names if n in core.bridges)
+
+
+async def alias_command(core: Discussions, actor: Author, where: ChannelRef | None, args: str, *,
+                        bridges: Iterable[str] = (), lang: str | None = None) -> str:
+    """``/alias <name>``: choose the name the other chats see (unique on the bridge);
+    ``/alias`` alone says what they see now; ``/alias off`` goes back to the bridge's rule."""
+    t = translator(lang)
+    names = await alias_bridges(core, actor, where, bridges)
+    if not names:
+        raise errors.InvalidInput(
+            N_("Use /alias in a bridged chat (or here, once you have taken part in a discussion)."))
+    wanted = args.strip()
+    if not wanted:
+        current = await core.privacy.alias_of(names[0], actor.platform, actor.user_id)
+        if current:
+            return t("On the other chats you appear as “{alias}” (your alias). /alias off shows "
+                     "you as this bridge shows everyone again.", alias=current)
+        return t("You have no alias: the other chats see you as this bridge shows everyone "
+                 "({rule}). /alias <name> chooses a name of your own.",
+                 rule=_rule(t, author_mode(core, names[0])))
+    if wanted.casefold() in ALIAS_OFF:
+        cleared = [await core.privacy.clear_alias(b, actor.platform, actor.user_id) for b in names]
+        if not any(cleared):
+            return t("You have no alias; nothing was changed.")
+        return t("Your alias is gone: from your next post the other chats see you as this bridge "
+                 "shows everyone ({rule}).", rule=_rule(t, author_mode(core, names[0])))
+    alias = check_alias(wanted)
+    key = alias_key(alias)
+    for bridge in names:
+        for platform, user_id, name in await core.privacy.names_in_bridge(bridge):
+            if (platform, user_id) != (actor.platform, actor.user_id) and alias_key(name) == key:
+                raise errors.InvalidInput(
+                    N_("“{alias}” is the name of someone else in this discussion; please choose "
+                       "another alias."), alias=alias)
+    now = core.clock()
+    for bridge in names:
+        if not await core.privacy.set_alias(bridge, actor, alias, key, now):
+            raise errors.InvalidInput(
+                N_("The alias “{alias}” is already taken on this bridge; please choose another."),
+                alias=alias)
+    return t("Done: from your next post the other chats see you as “{alias}”. Posts already "
+             "copied keep the name they were sent with. /alias off removes it.", alias=alias)
+
+
+def _rule(t: Translator, mode: AuthorMode) -> str:
+    if mode is AuthorMode.FIRST_NAME:
+        return t("your first name")
+    if mode is AuthorMode.PSEUDONYM:
+        return t("a number per topic, like “Participant 3”")
+    return t("your display name")
+
+
+# -- leaving -------------------------------------------------------------------------
+
+
+async def forget_person(core: Discussions, platform: str, user_id: str) -> ForgetReport | None:
+    """Erase one person everywhere bridgebot can reach (see :meth:`PrivacyStore.forget`);
+    None when bridgebot holds nothing under that id. The copies are edited by the relay."""
+    report = await core.privacy.forget(platform, user_id, core.clock(), REMOVED_BY_AUTHOR,
+                                       FORMER_PARTICIPANT)
+    core.forget_requests.pop((platform, user_id), None)
+    if report is not None:
+        core.wake_relay()
+        log.info("forgot a %s participant: %d posts erased, %d copies to edit", platform,
+                 report.posts_erased, sum(report.copies_edited.values()))
+    return report
+
+
+async def forgetme_command(core: Discussions, actor: Author, args: str, *, lang: str | None = None,
+                           confirm: str = "/forgetme confirm") -> str:
+    """``/forgetme``: first explain and ask; ``/forgetme confirm`` within ten minutes erases.
+
+    ``confirm`` is how this platform spells the confirmation (Discord: an option).
+    """
+    t = translator(lang)
+    key = (actor.platform, actor.user_id)
+    word = args.strip().casefold()
+    now = core.clock()
+    for someone, asked in list(core.forget_requests.items()):  # forget the forgotten questions
+        if now - asked > FORGET_WINDOW and someone != key:
+            del core.forget_requests[someone]
+    minutes = int(FORGET_WINDOW.total_seconds() // 60)
+    if word not in ("", "confirm"):
+        raise errors.InvalidInput(
+            N_("Usage: /forgetme, then {command} to confirm."), command=confirm)
+    if word == "":
+        summary = await core.privacy.person(actor.platform, actor.user_id)
+        if summary is None:
+            return t("I hold nothing about you: you have not taken part in a bridged discussion, "
+                     "so there is nothing to erase.")
+        core.forget_requests[key] = core.clock()
+        posts = t.ngettext("{n} post", "{n} posts", summary.posts)
+        return t(
+            "/forgetme erases what I hold about you:\n"
+            "• the text of your {posts} is replaced by “{removed}”, in my records and in the copies "
+            "I made on the other chats (edited where the platform lets me);\n"
+            "• your name becomes “Former participant”, your user id a random token; your alias and "
+            "reading marks are deleted; exports no longer show your name or words;\n"
+            "• replies to your posts stay where they are.\n"
+            "This cannot be undone. To go ahead, send {command} within {minutes} minutes.",
+            posts=posts, removed=REMOVED_BY_AUTHOR, command=confirm, minutes=minutes)
+    asked = core.forget_requests.get(key)
+    if asked is None or core.clock() - asked > FORGET_WINDOW:
+        core.forget_requests.pop(key, None)
+        return t("Nothing was erased: send /forgetme first. It explains what will happen; then "
+                 "{command} within {minutes} minutes confirms.", command=confirm, minutes=minutes)
+    report = await forget_person(core, actor.platform, actor.user_id)
+    if report is None:
+        return t("I hold nothing about you any more: there is nothing to erase.")
+    return await describe_forgetting(core, report, t)
+
+
+async def describe_forgetting(core: Discussions, report: ForgetReport, t: Translator) -> str:
+    """What forgetting did and what it could not do, in the reader's language."""
+    lines = [t.ngettext(
+        "Done: I have forgotten you. Your {n} post now reads “{removed}” in my records, and your "
+        "name there is now “{name}”. Your alias and reading marks are deleted.",
+        "Done: I have forgotten you. Your {n} posts now read “{removed}” in my records, and your "
+        "name there is now “{name}”. Your alias and reading marks are deleted.",
+        report.posts_erased, removed=REMOVED_BY_AUTHOR, name=report.anonymous_name)]
+    edited = sum(report.copies_edited.values())
+    if edited:
+        lines.append(t.ngettext("The copy on another chat is being edited.",
+                                "The {n} copies on the other chats are being edited.", edited))
+    combined = sum(report.copies_combined.values())
+    if combined:
+        lines.append(t.ngettext(
+            "{n} copy went out inside a combined message with other people's posts; I cannot "
+            "change it without changing theirs: ask a facilitator of that chat to delete it.",
+            "{n} copies went out inside combined messages with other people's posts; I cannot "
+            "change them without changing theirs: ask a facilitator of those chats to delete them.",
+            combined))
+    if report.copies_edited.get("discord") and not report.had_alias:
+        modes = {author_mode(core, topic.bridge) for topic in
+                 [await core.store.topic(i) for i in sorted(report.topic_ids)] if topic is not None}
+        if modes - {AuthorMode.PSEUDONYM}:
+            lines.append(t("On Discord a bot cannot change the name shown above a message it "
+                           "already sent: those copies now hold no words of yours, but your name "
+                           "stays above them until a Discord moderator deletes them."))
+    if report.digests_naming:
+        lines.append(t.ngettext(
+            "{n} digest message already posted mentions your name; I cannot edit it: a "
+            "facilitator can delete it.",
+            "{n} digest messages already posted mention your name; I cannot edit them: a "
+            "facilitator can delete them.", report.digests_naming))
+    if report.topics_opened:
+        lines.append(t("Topics you opened keep their title and introduction; your name is removed "
+                       "from them."))
+    lines.append(t("Your own messages in the chats are yours: delete them there if you wish. If you "
+                   "write again, you start as a new participant."))
+    return "\n".join(lines)
+
+
+# -- exports for publication -----------------------------------------------------------
+
+# Links that lead to a person or a private place: profiles, handles, mentions, jump links.
+_REST_OF_URL = r"[^\s)>\]]*[^\s)>\].,;:!?'\"]"  # a sentence's punctuation is not part of it
+_PROFILE_LINKS = re.compile(
+    rf"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/{_REST_OF_URL}"
+    rf"|https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/{_REST_OF_URL}"
+    rf"|tg://{_REST_OF_URL}",
+    re.IGNORECASE,
+)
+_MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>")
+_HANDLES = re.compile(r"(?<![\w.@/])@[A-Za-z][A-Za-z0-9_.]{3,31}\b")
+LINK_REMOVED = "[link removed]"
+MENTION_REMOVED = "[mention removed]"
+
+
+def _scrubber(names: dict[str, str]) -> re.Pattern[str] | None:
+    """One pattern for every name (longest first, so "Jessica(2)" wins over "Jessica")."""
+    usable = sorted((n for n in names if len(n.strip()) >= 3), key=len, reverse=True)
+    if not usable:
+        return None
+    return re.compile("|".join(name_pattern(n).pattern for n in usable))
+
+
+def scrub_text(text: str | None, names: dict[str, str], pattern: re.Pattern[str] | None) -> str | None:
+    """Names replaced by their pseudonyms, profile links and handles removed."""
+    if not text:
+        return text
+    if pattern is not None:
+        text = pattern.sub(lambda m: names[m.group(0)], text)
+    text = _PROFILE_LINKS.sub(LINK_REMOVED, text)
+    text = _MENTIONS.sub(MENTION_REMOVED, text)
+    return _HANDLES.sub(MENTION_REMOVED, text)
+
+
+async def anonymized_archive(privacy: PrivacyStore, archive: Archive) -> Archive:
+    """The archive with every author as "Participant N" (the topic's pseudonyms; the opener
+    is "Facilitator"), their names replaced inside the texts as whole words, and links to
+    profiles, @handles and mentions removed, so that it can be published.
+
+    Names are caught where a text spells a participant's full display name or alias; a
+    first name or nickname alone is not, so read the result before publishing it.
+    """
+    identities = await privacy.topic_identities(archive.topic.id)
+    names: dict[str, str] = {}
+    for identity in sorted(identities.values(), key=lambda i: i.pseudonym is None):
+        label = pseudonym_name(identity.pseudonym) if identity.pseudonym else FACILITATOR_NAME
+        for name in (identity.display_name, identity.alias):
+            if name:
+                names.setdefault(name, label)
+    topic = archive.topic
+    for name in (topic.opened_by, topic.locked_by):
+        if name:
+            names.setdefault(name, FACILITATOR_NAME)
+    pattern = _scrubber(names)
+
+    def scrub(text: str | None) -> str | None:
+        return scrub_text(text, names, pattern)
+
+    posts = []
+    for post in archive.posts:
+        identity = identities.get(post.id)
+        author = FACILITATOR_NAME if post.is_opening or identity is None else (
+            pseudonym_name(identity.pseudonym) if identity.pseudonym else FACILITATOR_NAME)
+        posts.append(replace(post, author_name=author, author_id="", text=scrub(post.text) or "",
+                             subject=scrub(post.subject), hidden_by=None))
+    topic = replace(topic, title=scrub(topic.title) or topic.title,
+                    introduction=scrub(topic.introduction) or "", opened_by=FACILITATOR_NAME,
+                    locked_by=FACILITATOR_NAME if topic.locked_by else None,
+                    lock_reason=scrub(topic.lock_reason))
+    prompts = [replace(p, question=scrub(p.question) or p.question) for p in archive.prompts]
+    return Archive(topic, prompts, posts)
+
+
+async def shown_archive(privacy: PrivacyStore, archive: Archive, mode: AuthorMode) -> Archive:
+    """The archive with authors named as the bridge names them in the chats (archive pages
+    are another place the discussion goes; with pseudonyms on, they show pseudonyms)."""
+    identities = await privacy.topic_identities(archive.topic.id)
+    posts = [replace(p, author_name=shown_name(identities.get(p.id), p, mode), author_id="")
+             for p in archive.posts]
+    opener = next((p.author_name for p in posts if p.is_opening), None)
+    topic = archive.topic
+    if opener is not None:
+        topic = replace(topic, opened_by=opener)
+    return Archive(topic, archive.prompts, posts)
+
+
+def archive_presenter(privacy: PrivacyStore, modes: Mapping[str, AuthorMode], *,
+                      anonymize: bool = False) -> Callable[[Archive], Awaitable[Archive]]:
+    """How ``bridgebot serve`` names authors: as each bridge does (``modes`` by bridge name),
+    or with pseudonyms everywhere (``anonymize``)."""
+
+    async def present(archive: Archive) -> Archive:
+        if anonymize:
+            return await anonymized_archive(privacy, archive)
+        return await shown_archive(privacy, archive,
+                                   modes.get(archive.topic.bridge, AuthorMode.DISPLAY_NAME))
+
+    return present
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+class PrivacyKeeper:
+    """The runtime's small background task for what no person asks for.
+
+    Once on start and then daily, it erases the text of posts in topics locked more than
+    ``retention_days`` ago, on bridges that set it (the posts, numbers and replies stay).
+    Every few seconds it also wakes the relay when deliveries wait that another process
+    queued (``bridgebot forget`` edits, ``bridgebot outbox retry``), since the relay is
+    otherwise only woken by this process's own work. Time comes from the core's clock.
+    """
+
+    def __init__(self, core: Discussions, *, recheck: float = RECHECK_SECONDS,
+                 every: timedelta = RETENTION_EVERY) -> None:
+        self.core = core
+        self.recheck = recheck
+        self.every = every
+        self.passes = 0
+        self.passed = asyncio.Event()
+
+    async def run(self) -> None:
+        next_purge: datetime | None = None
+        while True:
+            now = self.core.clock()
+            if next_purge is None or now >= next_purge:
+                try:
+                    await self.purge(now)
+                except Exception:  # a bug must not stop the keeper; it tries again tomorrow
+                    log.exception("erasing text past retention failed")
+                next_purge = now + self.every
+                self.passes += 1
+                self.passed.set()
+            try:
+                if await self.core.privacy.has_pending():
+                    self.core.wake_relay()
+            except Exception:
+                log.exception("looking for waiting deliveries failed")
+            await asyncio.sleep(self.recheck)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Erase what is past retention now; return how many posts were erased."""
+        now = now or self.core.clock()
+        erased = 0
+        for bridge in self.core.bridges.values():
+            days = getattr(bridge, "retention_days", None)
+            if not days:
+                continue
+            cutoff = now - timedelta(days=days)
+            due = [topic_id for topic_id, locked_at in await self.core.privacy.locked_topics(bridge.name)
+                   if locked_at <= cutoff]
+            count = await self.core.privacy.erase_topics(due, REMOVED_AFTER.format(days=days), now)
+            if count:
+                log.info("retention: erased the text of %d posts on bridge %s (locked over %d days)",
+                         count, bridge.name, days)
+            erased += count
+        return erased

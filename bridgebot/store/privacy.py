@@ -1,0 +1,369 @@
+"""SQL for privacy: aliases, pseudonyms, forgetting a person, retention, combined copies.
+
+Kept beside ``repo.py`` (like ``facilitation.py``) so the discussion's core queries stay
+small. Forgetting a person is one transaction: their words, their name, their alias and
+reading marks, and the edits that carry the erasure to every copy commit together or not
+at all, so a crash half-way never leaves a person half forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiosqlite
+
+from bridgebot.core.models import Action, Author, ChannelRef
+from bridgebot.store.db import Database
+from bridgebot.store.repo import Store, _dt, _ts
+
+# Names looked for inside others' words when someone is forgotten: a single word ("Jordan",
+# "Rose") could just as well be a place or a flower, and rewriting someone else's sentence
+# wrongly is worse than leaving a first name in it; placeholders name nobody.
+NAME_WORDS_TO_SCRUB = 2
+GENERIC_NAMES = frozenset({"telegram user", "discord user", "participant", "facilitator"})
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who wrote a post, as far as naming goes: never shown as such, only turned into the
+    name a bridge shows (see :func:`bridgebot.core.privacy.shown_name`)."""
+
+    participant_id: int
+    bridge: str
+    display_name: str
+    alias: str | None
+    pseudonym: int | None
+    forgotten: bool
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    """What bridgebot holds about one person: told to them before they confirm /forgetme."""
+
+    posts: int
+    topics: int
+
+
+@dataclass
+class ForgetReport:
+    """What forgetting one person did, for their answer and the operator's ``bridgebot forget``."""
+
+    anonymous_name: str
+    posts_erased: int = 0
+    topic_ids: set[int] = field(default_factory=set)
+    topics_opened: int = 0
+    had_alias: bool = False
+    copies_edited: Counter[str] = field(default_factory=Counter)  # platform -> messages to edit
+    copies_combined: Counter[str] = field(default_factory=Counter)  # platform -> combined copies
+    others_posts_renamed: int = 0  # others' posts that named them (name replaced)
+    digests_naming: int = 0  # digest messages already posted that named them
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """The name as a whole word (or words): "Ann" must not match inside "Annual"."""
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" for _ in values)
+
+
+class PrivacyStore:
+    """Aliases, pseudonyms, forgetting and retention over the discussion's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        return list(await self.db.reader.execute_fetchall(sql, args))
+
+    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
+        return next(iter(await self._all(sql, args)), None)
+
+    # -- naming ------------------------------------------------------------------
+
+    _IDENTITY = (
+        "SELECT p.id, pa.id, t.bridge, pa.display_name, al.alias, ps.number, "
+        "pa.forgotten_at IS NOT NULL FROM posts p "
+        "JOIN participants pa ON pa.id = p.participant_id JOIN topics t ON t.id = p.topic_id "
+        "LEFT JOIN aliases al ON al.participant_id = pa.id AND al.bridge = t.bridge "
+        "LEFT JOIN pseudonyms ps ON ps.topic_id = p.topic_id AND ps.participant_id = pa.id "
+    )
+
+    @staticmethod
+    def _identity(row: sqlite3.Row) -> tuple[int, Identity]:
+        return row[0], Identity(row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+
+    async def identities(self, post_ids: Iterable[int]) -> dict[int, Identity]:
+        """Post id -> its author's identity, for the posts asked about."""
+        ids = sorted(set(post_ids))
+        if not ids:
+            return {}
+        rows = await self._all(f"{self._IDENTITY} WHERE p.id IN ({_marks(ids)})", ids)
+        return dict(self._identity(r) for r in rows)
+
+    async def topic_identities(self, topic_id: int) -> dict[int, Identity]:
+        """Post id -> author identity for every post of a topic (exports, archive pages)."""
+        rows = await self._all(f"{self._IDENTITY} WHERE p.topic_id = ?", (topic_id,))
+        return dict(self._identity(r) for r in rows)
+
+    async def last_visible_post(self, topic_id: int) -> int | None:
+        row = await self._one(
+            "SELECT id FROM posts WHERE topic_id = ? AND hidden = 0 ORDER BY number DESC LIMIT 1",
+            (topic_id,),
+        )
+        return row[0] if row else None
+
+    async def combined_message_ids(self, target: ChannelRef, post_id: int) -> set[str]:
+        """This post's copies on ``target`` that also hold other posts (a combined message)."""
+        rows = await self._all(
+            "SELECT m.message_id FROM message_map m JOIN combined_parts c ON c.delivery_id = m.delivery_id "
+            "WHERE m.post_id = ? AND m.platform = ? AND m.chat_id = ?",
+            (post_id, target.platform, target.chat_id),
+        )
+        return {r[0] for r in rows}
+
+    # -- aliases -----------------------------------------------------------------
+
+    async def alias_of(self, bridge: str, platform: str, user_id: str) -> str | None:
+        row = await self._one(
+            "SELECT al.alias FROM aliases al JOIN participants pa ON pa.id = al.participant_id "
+            "WHERE al.bridge = ? AND pa.platform = ? AND pa.user_id = ?",
+            (bridge, platform, user_id),
+        )
+        return row[0] if row else None
+
+    async def names_in_bridge(self, bridge: str) -> list[tuple[str, str, str]]:
+        """(platform, user id, display name) of everyone who posted on a bridge."""
+        rows = await self._all(
+            "SELECT DISTINCT pa.platform, pa.user_id, pa.display_name FROM participants pa "
+            "JOIN posts p ON p.participant_id = pa.id JOIN topics t ON t.id = p.topic_id "
+            "WHERE t.bridge = ? AND pa.forgotten_at IS NULL",
+            (bridge,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def set_alias(self, bridge: str, author: Author, alias: str, key: str, now: datetime) -> bool:
+        """Give ``author`` this alias on ``bridge``; False (nothing changed) when someone else
+        has it. ``key`` is the alias folded for comparison; its UNIQUE index decides."""
+        async with self.db.transaction() as tx:
+            participant = await Store._participant(tx, author, now)
+            async with tx.execute(
+                "SELECT participant_id FROM aliases WHERE bridge = ? AND alias_key = ?", (bridge, key)
+            ) as cur:
+                owner = await cur.fetchone()
+            if owner is not None and owner[0] != participant:
+                return False
+            await tx.execute(
+                "INSERT INTO aliases (bridge, participant_id, alias, alias_key, set_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (bridge, participant_id) DO UPDATE SET "
+                "alias = excluded.alias, alias_key = excluded.alias_key, set_at = excluded.set_at",
+                (bridge, participant, alias, key, _ts(now)),
+            )
+        return True
+
+    async def clear_alias(self, bridge: str, platform: str, user_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "DELETE FROM aliases WHERE bridge = ? AND participant_id = "
+                "(SELECT id FROM participants WHERE platform = ? AND user_id = ?)",
+                (bridge, platform, user_id),
+            )
+            return cur.rowcount > 0
+
+    # -- forgetting --------------------------------------------------------------
+
+    async def person(self, platform: str, user_id: str) -> PersonSummary | None:
+        """How many posts (and topics) a person has, or None when bridgebot holds nothing."""
+        row = await self._one(
+            "SELECT pa.id, COUNT(p.id), COUNT(DISTINCT p.topic_id) FROM participants pa "
+            "LEFT JOIN posts p ON p.participant_id = pa.id AND p.number > 1 "
+            "WHERE pa.platform = ? AND pa.user_id = ? GROUP BY pa.id",
+            (platform, user_id),
+        )
+        return PersonSummary(row[1], row[2]) if row else None
+
+    async def forget(self, platform: str, user_id: str, now: datetime, placeholder: str,
+                     anonymous: str) -> ForgetReport | None:
+        """Erase one person, in one transaction; None when nobody has that id.
+
+        Their posts keep their place (number, parent, replies) with ``placeholder`` as text;
+        their history rows and subjects go the same way; their name becomes ``anonymous``
+        (``{n}``: the how-manieth forgotten person) in their record, in "who did it" fields and,
+        where their full name or alias (two words or more) is written, in others' posts,
+        digests and topic texts; their user id becomes a random token;
+        their aliases, reading marks and lock notices are deleted; and an EDIT delivery is
+        queued for every single-post copy of a changed post on every chat.
+        """
+        async with self.db.transaction() as tx:
+            rows = await tx.execute_fetchall(
+                "SELECT id, display_name FROM participants WHERE platform = ? AND user_id = ? "
+                "AND forgotten_at IS NULL", (platform, user_id),
+            )
+            found = next(iter(rows), None)
+            if found is None:
+                return None
+            participant, name = int(found[0]), str(found[1])
+            gone = await tx.execute_fetchall(
+                "SELECT COUNT(*) FROM participants WHERE forgotten_at IS NOT NULL")
+            report = ForgetReport(anonymous.format(n=int(next(iter(gone))[0]) + 1))
+            aliases = [r[0] for r in await tx.execute_fetchall(
+                "SELECT alias FROM aliases WHERE participant_id = ?", (participant,))]
+            report.had_alias = bool(aliases)
+            posts = await tx.execute_fetchall(
+                "SELECT id, topic_id, number, hidden FROM posts WHERE participant_id = ?",
+                (participant,),
+            )
+            own = [(r[0], r[1], bool(r[3])) for r in posts if r[2] > 1]
+            opened = sorted({r[1] for r in posts if r[2] == 1})
+            report.topic_ids = {topic for _, topic, _ in own}
+            report.posts_erased = len(own)
+            report.topics_opened = len(opened)
+            own_ids = [post_id for post_id, _, _ in own]
+            if own_ids:
+                marks = _marks(own_ids)
+                await tx.execute(f"UPDATE post_history SET text = ?, subject = NULL "
+                                 f"WHERE post_id IN ({marks})", (placeholder, *own_ids))
+                await tx.execute(f"UPDATE posts SET text = ?, subject = NULL, edited_at = ?, "
+                                 f"erased_at = ? WHERE id IN ({marks})",
+                                 (placeholder, _ts(now), _ts(now), *own_ids))
+            if opened:
+                await tx.execute(f"UPDATE topics SET opened_by = ? WHERE id IN ({_marks(opened)})",
+                                 (report.anonymous_name, *opened))
+            renamed = await self._rename_everywhere(tx, [name, *aliases], report, now)
+            to_edit = [(post_id, topic) for post_id, topic, hidden in own if not hidden] + renamed
+            for post_id, topic_id in to_edit:
+                await self._queue_edits(tx, post_id, topic_id, now, report,
+                                        count_combined=post_id in own_ids)
+            await tx.execute(
+                "UPDATE participants SET display_name = ?, user_id = ?, forgotten_at = ? WHERE id = ?",
+                (report.anonymous_name, f"forgotten-{secrets.token_hex(16)}", _ts(now), participant),
+            )
+            await tx.execute("DELETE FROM aliases WHERE participant_id = ?", (participant,))
+            await tx.execute("DELETE FROM read_markers WHERE participant_id = ?", (participant,))
+            await tx.execute("DELETE FROM lock_notices WHERE platform = ? AND user_id = ?",
+                             (platform, user_id))
+        return report
+
+    async def _rename_everywhere(self, tx: aiosqlite.Connection, names: list[str],
+                                 report: ForgetReport, now: datetime) -> list[tuple[int, int]]:
+        """Replace the person's name (and aliases) as whole words in others' posts, history,
+        digests, topic texts and "who did it" fields; return the visible posts changed."""
+        anonymous = report.anonymous_name
+        exact = [n for n in names if n.strip() and n.casefold() not in GENERIC_NAMES]
+        for table, column in (("topics", "locked_by"), ("posts", "hidden_by"), ("digests", "created_by")):
+            for name in exact:
+                await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (anonymous, name))
+        wanted = sorted({n for n in exact if len(n.split()) >= NAME_WORDS_TO_SCRUB}, key=len, reverse=True)
+        if not wanted:
+            return []
+
+        def scrub(text: str | None) -> str | None:
+            if text is None:
+                return None
+            for name in wanted:
+                text = name_pattern(name).sub(anonymous, text)
+            return text
+
+        def having(*columns: str) -> tuple[str, list[str]]:
+            where = " OR ".join(f"instr({c}, ?) > 0" for c in columns for _ in wanted)
+            return where, [n for _ in columns for n in wanted]
+
+        changed: list[tuple[int, int]] = []
+        where, args = having("text", "subject")
+        for post_id, topic_id, number, text, subject, hidden in await tx.execute_fetchall(
+            "SELECT id, topic_id, number, text, subject, hidden FROM posts WHERE erased_at IS NULL "
+            f"AND ({where})", args,
+        ):
+            new_text, new_subject = scrub(text), scrub(subject)
+            if (new_text, new_subject) != (text, subject):
+                await tx.execute("UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
+                                 (new_text, new_subject, _ts(now), post_id))
+                report.others_posts_renamed += 1
+                if not hidden and number > 1:  # an opening post's copies are the topic itself
+                    changed.append((post_id, topic_id))
+        for table, key, columns in (("post_history", "id", ("text", "subject")),
+                                    ("topics", "id", ("title", "introduction", "lock_reason")),
+                                    ("prompts", "id", ("question",))):
+            where, args = having(*columns)
+            for row in await tx.execute_fetchall(
+                f"SELECT {key}, {', '.join(columns)} FROM {table} WHERE {where}", args
+            ):
+                values = [scrub(v) for v in row[1:]]
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                await tx.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", (*values, row[0]))
+        where, args = having("notice")
+        for delivery_id, notice, state in await tx.execute_fetchall(
+            f"SELECT id, notice, state FROM outbox WHERE notice IS NOT NULL AND ({where})", args
+        ):
+            if state != "pending":
+                report.digests_naming += 1  # already on a platform: a bot message we cannot edit
+            await tx.execute("UPDATE outbox SET notice = ? WHERE id = ?", (scrub(notice), delivery_id))
+        return changed
+
+    @staticmethod
+    async def _queue_edits(tx: aiosqlite.Connection, post_id: int, topic_id: int, now: datetime,
+                           report: ForgetReport, *, count_combined: bool) -> None:
+        """An EDIT for each chat that shows this post on its own; combined copies are counted."""
+        places = await tx.execute_fetchall(
+            "SELECT DISTINCT platform, chat_id FROM message_map WHERE post_id = ? AND mirrored = 1 "
+            "AND (delivery_id IS NULL OR delivery_id NOT IN (SELECT delivery_id FROM combined_parts))",
+            (post_id,),
+        )
+        targets = [ChannelRef(r[0], r[1]) for r in places]
+        await Store._enqueue(tx, topic_id, Action.EDIT, targets, now, post_id=post_id)
+        for target in targets:
+            report.copies_edited[target.platform] += 1
+        if count_combined:
+            combined = await tx.execute_fetchall(
+                "SELECT DISTINCT o.platform, o.chat_id FROM combined_parts c "
+                "JOIN outbox o ON o.id = c.delivery_id WHERE c.post_id = ?",
+                (post_id,),
+            )
+            for platform, _ in combined:
+                report.copies_combined[platform] += 1
+
+    # -- retention ---------------------------------------------------------------
+
+    async def locked_topics(self, bridge: str) -> list[tuple[int, datetime]]:
+        """(topic id, locked at) of a bridge's locked topics."""
+        rows = await self._all(
+            "SELECT id, locked_at FROM topics WHERE bridge = ? AND status = 'locked' "
+            "AND locked_at IS NOT NULL", (bridge,),
+        )
+        return [(r[0], _dt(r[1])) for r in rows]  # type: ignore[misc]
+
+    async def erase_topics(self, topic_ids: Sequence[int], placeholder: str, now: datetime) -> int:
+        """Replace the text (and subjects, history, digest texts) of these topics' comments
+        not erased yet; the posts, their numbers and replies stay. Return posts erased."""
+        if not topic_ids:
+            return 0
+        marks = _marks(topic_ids)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                f"UPDATE post_history SET text = ?, subject = NULL WHERE post_id IN (SELECT id FROM "
+                f"posts WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL)",
+                (placeholder, *topic_ids),
+            )
+            cur = await tx.execute(
+                f"UPDATE posts SET text = ?, subject = NULL, erased_at = ? WHERE topic_id IN ({marks}) "
+                "AND number > 1 AND erased_at IS NULL",
+                (placeholder, _ts(now), *topic_ids),
+            )
+            erased = cur.rowcount
+            await tx.execute(
+                f"UPDATE outbox SET notice = ? WHERE topic_id IN ({marks}) AND notice IS NOT NULL "
+                "AND state != 'pending' AND notice != ?",
+                (placeholder, *topic_ids, placeholder),
+            )
+        return erased
+
+    async def has_pending(self) -> bool:
+        """Whether any delivery waits (possibly queued by another process)."""
+        return await self._one("SELECT 1 FROM outbox WHERE state = 'pending' LIMIT 1") is not None
