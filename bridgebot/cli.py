@@ -136,12 +136,48 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             print(f"There is no topic {args.topic}; `bridgebot topics` lists them.",
                   file=sys.stderr)
             return 1
+        if args.anonymize:
+            from bridgebot.core.privacy import anonymized_archive
+
+            archive = await anonymized_archive(runtime.core.privacy, archive)
+            print("Anonymized: every author is “Participant N”; names written in the texts are "
+                  "replaced where they spell a participant's full name or alias (a first name alone "
+                  "is not caught), and profile links and @handles are removed. Read it before "
+                  "publishing.", file=sys.stderr)
         text = FORMATS[args.format](archive)
         if args.output:
             await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
             print(f"Wrote {args.output}")
         else:
             sys.stdout.write(text)
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase one person on their request, as /forgetme does (exit 1 when nobody has that id)."""
+    from bridgebot.core.privacy import forget_person
+
+    async def work(runtime) -> int:
+        report = await forget_person(runtime.core, args.platform, args.user)
+        if report is None:
+            print(f"No participant {args.platform}:{args.user} is known to this bridgebot, so nothing "
+                  "was changed. Use the platform's numeric user id (a person already forgotten "
+                  "cannot be found again).", file=sys.stderr)
+            return 1
+        edited = ", ".join(f"{p} {n}" for p, n in sorted(report.copies_edited.items())) or "none"
+        combined = ", ".join(f"{p} {n}" for p, n in sorted(report.copies_combined.items())) or "none"
+        print(f"Forgot {args.platform}:{args.user}; they are now “{report.anonymous_name}”.")
+        print(f"  posts erased (text replaced, place kept): {report.posts_erased} "
+              f"in {len(report.topic_ids)} topic(s)")
+        print(f"  copies queued for editing: {edited} (the running bot edits them; "
+              "`bridgebot outbox` lists what waits)")
+        print(f"  copies inside combined messages, which cannot be edited: {combined}")
+        print(f"  others' posts where their name was replaced: {report.others_posts_renamed}")
+        print(f"  digest messages already posted that name them (not editable): {report.digests_naming}")
+        print(f"  topics they opened (title and introduction kept): {report.topics_opened}")
+        print("  alias, reading marks and lock notices deleted; their user id is now a random token")
         return 0
 
     return await _with_store(settings, work)
@@ -210,6 +246,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[int
     "shell": (cmd_shell, "run a discussion in the terminal (no tokens needed); reads stdin"),
     "topics": (cmd_topics, "list topics: id, status, posts, last post, title"),
     "export": (cmd_export, "write a topic's archive as markdown, html or json"),
+    "forget": (cmd_forget, "erase one person's posts and name on their request (as /forgetme does)"),
     "check-config": (cmd_check_config,
                      "validate the settings, then ask each platform what the bot may do in every "
                      "bridged chat"),
@@ -239,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("topic", type=int, help="topic id (see `bridgebot topics`)")
             p.add_argument("--format", choices=sorted(FORMATS), default="markdown")
             p.add_argument("-o", "--output", help="write to this file instead of stdout")
+            p.add_argument("--anonymize", action="store_true",
+                           help="for publication: every author as “Participant N”, their names in "
+                           "the texts and links to profiles removed")
+        if name == "forget":
+            p.add_argument("--platform", required=True, choices=["telegram", "discord", "console"])
+            p.add_argument("--user", required=True, metavar="ID",
+                           help="the person's user id on that platform")
         if name == "topic":
             add_topic_arguments(p)
         if name == "serve":
@@ -265,7 +309,7 @@ def _secrets(settings: Settings) -> list[SecretStr]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic")
+    quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget")
     setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
                   args.log_format)
     for noisy in ("httpx", "aiosqlite", "discord.gateway", "discord.http"):

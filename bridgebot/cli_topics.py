@@ -47,6 +47,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8081,
                         help="port (default 8081; 8080 is the health endpoint's)")
+    parser.add_argument("--anonymize", action="store_true",
+                        help="every author as “Participant N”, names in texts and profile links "
+                        "removed (otherwise authors are named as each bridge's `authors` says)")
 
 
 def _bridges(settings: Settings) -> list[str] | None:
@@ -140,7 +143,11 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bridgebot.web.archive import ArchiveServer
 
     async def work(runtime: Runtime) -> int:
-        server = ArchiveServer(runtime.store)
+        from bridgebot.core.privacy import AuthorMode, archive_presenter
+
+        modes = {b.name: AuthorMode(b.authors) for b in settings.bridges}
+        server = ArchiveServer(runtime.store, present=archive_presenter(
+            runtime.core.privacy, modes, anonymize=args.anonymize))
         try:
             port = await server.start(args.listen, args.port)
         except OSError as err:

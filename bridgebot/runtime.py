@@ -16,6 +16,7 @@ from types import TracebackType
 
 from bridgebot.core.adapter import Adapter
 from bridgebot.core.metrics import Metrics
+from bridgebot.core.privacy import PrivacyKeeper
 from bridgebot.core.relay import Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
@@ -43,6 +44,10 @@ class Runtime:
         # Carries out published topic plans (prompts, digests, locks) when they are due.
         self.scheduler = Scheduler(self.core, recheck=schedule_recheck)
         self._scheduler_task: asyncio.Task[None] | None = None
+        # Erases text past each bridge's retention (on start, then daily); wakes the relay
+        # for deliveries other processes queued (``bridgebot forget``).
+        self.privacy_keeper = PrivacyKeeper(self.core)
+        self._keeper_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}
         self.relay: Relay | None = None
@@ -74,6 +79,7 @@ class Runtime:
         self.relay = Relay(self.core, self.adapters, metrics=self.metrics)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop intake first, let deliveries in flight finish, then close the database."""
@@ -82,6 +88,11 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler_task
             self._scheduler_task = None
+        if self._keeper_task is not None:
+            self._keeper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper_task
+            self._keeper_task = None
         for adapter in reversed(list(self.adapters.values())):
             try:
                 await adapter.stop()

@@ -13,7 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +31,14 @@ from pydantic_settings import (
 
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
+from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_locale
+
+
+def _language(value: str) -> str:
+    lang = normalize_locale(value)
+    if lang is None:
+        raise ValueError(f'"{value}" is not a language bridgebot speaks (one of {", ".join(LANGUAGES)})')
+    return lang
 
 
 class ConfigError(Exception):
@@ -76,6 +92,32 @@ class BridgeSettings(_Section):
     telegram_chats: list[int] = Field(default_factory=list)
     discord_channels: list[int] = Field(default_factory=list)
     console_rooms: list[str] = Field(default_factory=list)
+    # What the bot writes into these chats for everyone (topics, notices, digests); answers to
+    # one person follow their app's language. ``chat_languages`` sets it per chat id.
+    language: str = DEFAULT_LANGUAGE
+    chat_languages: dict[str, str] = Field(default_factory=dict)
+    # Privacy (README "Privacy and safety"): how authors appear on the other chats, and how
+    # many days after a topic is locked its posts' text is erased (unset: kept).
+    authors: Literal["display_name", "first_name", "pseudonym"] = "display_name"
+    retention_days: int | None = Field(None, ge=1, le=36500)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return _language(value)
+
+    @field_validator("chat_languages")
+    @classmethod
+    def _known_chat_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        return {str(chat): _language(lang) for chat, lang in value.items()}
+
+    @model_validator(mode="after")
+    def _chat_languages_name_chats(self) -> BridgeSettings:
+        chats = {str(c) for c in [*self.telegram_chats, *self.discord_channels, *self.console_rooms]}
+        unknown = sorted(set(self.chat_languages) - chats)
+        if unknown:
+            raise ValueError(f"chat_languages names {', '.join(unknown)}, not a chat of this bridge")
+        return self
 
     def to_bridge(self) -> Bridge:
         channels = (
@@ -83,7 +125,10 @@ class BridgeSettings(_Section):
             + [ChannelRef("discord", str(c)) for c in self.discord_channels]
             + [ChannelRef("console", r) for r in self.console_rooms]
         )
-        return Bridge(self.name, tuple(channels))
+        chat_languages = {c: self.chat_languages[c.chat_id] for c in channels
+                          if c.chat_id in self.chat_languages}
+        return Bridge(self.name, tuple(channels), self.language, chat_languages,
+                      authors=self.authors, retention_days=self.retention_days)
 
 
 class Settings(BaseSettings):

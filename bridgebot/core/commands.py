@@ -13,10 +13,13 @@ from bridgebot.core import errors
 from bridgebot.core.digest import digest_command
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.moderation import parse_number, set_post_hidden
+from bridgebot.core.privacy import alias_command, forgetme_command
 from bridgebot.core.reading import LinkMaker, catchup_command, overview
 from bridgebot.core.service import Discussions
+from bridgebot.i18n import N_, Translator
 
-DEFAULT_HELP = """\
+# The English text is the message id: translated into the reader's language by help_for().
+DEFAULT_HELP = N_("""\
 How to take part:
 • Reply to the topic, to a guiding question or to anyone's post: your reply becomes a post, \
 and everyone on the other linked chats sees it with your name.
@@ -26,10 +29,18 @@ and everyone on the other linked chats sees it with your name.
 • /catchup lists the posts that are new for you, with links to them.
 
 Facilitators: /newtopic <title> (next lines: introduction), /prompt <question>, \
-/lock [reason], /unlock, /hide N or /unhide N (or in reply to the post), /digest."""
+/lock [reason], /unlock, /hide N or /unhide N (or in reply to the post), /digest.""")
+
+# Always shown after the help text (a configured help_text too): how to stay safe.
+PRIVACY_HELP = N_("""\
+Your privacy:
+• /alias <name> chooses the name the other linked chats see instead of yours \
+(/alias off removes it).
+• /forgetme erases your posts' text and your name from the bot and from the copies it made; \
+it asks you to confirm first.""")
 
 FACILITATOR_COMMANDS = ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest")
-PARTICIPANT_COMMANDS = ("status", "help", "reply", "catchup")
+PARTICIPANT_COMMANDS = ("status", "help", "reply", "catchup", "alias", "forgetme")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,35 @@ class CommandContext:
     # bridges whose chats the person is in, and how to link to a message on this platform.
     bridges: tuple[str, ...] = ()
     link: LinkMaker | None = None
+    # The person's app language (Telegram ``language_code``): the answer is written in it
+    # when bridgebot speaks it, else in the chat's language.
+    locale: str | None = None
+
+
+def help_for(core: Discussions, t: Translator) -> str:
+    """/help: the configured ``help_text`` as written, else the built-in text in ``t``'s language."""
+    return f"{core.help_text or t(DEFAULT_HELP)}\n\n{t(PRIVACY_HELP)}"
+
+
+def lock_notice(t: Translator, title: str, locked: bool, reason: str | None = None) -> str:
+    """The notice posted into every chat of a topic when it is locked or reopened."""
+    if locked and reason:
+        return t("🔒 Topic locked: {reason}. Thank you for taking part; the archive stays readable.",
+                 reason=reason)
+    if locked:
+        return t("🔒 Topic locked. Thank you for taking part; the archive stays readable.")
+    return t("🔓 “{title}” is open again: replies are welcome.", title=title)
+
+
+def lock_answer(t: Translator, title: str, locked: bool, changed: bool) -> str:
+    """What a facilitator is told after /lock or /unlock (shared by every platform)."""
+    if locked:
+        if changed:
+            return t("“{title}” is now locked.", title=title)
+        return t("“{title}” is already locked.", title=title)
+    if changed:
+        return t("“{title}” is now open.", title=title)
+    return t("“{title}” is already open.", title=title)
 
 
 def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str] | None:
@@ -67,66 +107,71 @@ async def run_command(core: Discussions, ctx: CommandContext, name: str, args: s
 
     Rule violations become polite answers; nothing a person types raises.
     """
+    t = core.translator_for(ctx.locale, ctx.where)
     try:
-        return await _dispatch(core, ctx, name, args)
+        return await _dispatch(core, ctx, name, args, t)
     except errors.RuleError as err:
-        return str(err)
+        return err.render(t)
 
 
-async def _dispatch(core: Discussions, ctx: CommandContext, name: str, args: str) -> str:
+async def _dispatch(core: Discussions, ctx: CommandContext, name: str, args: str,
+                    t: Translator) -> str:
     admin = ctx.platform_admin
+    lang = t.locale
     if name in ("help", "start"):
-        return core.help_text or DEFAULT_HELP
+        return help_for(core, t)
     if name == "newtopic":
         title, _, intro = args.partition("\n")
         if not title.strip():
             raise errors.InvalidInput(
-                "Usage: /newtopic <title>, with the introduction on the following lines."
+                N_("Usage: /newtopic <title>, with the introduction on the following lines.")
             )
         topic = await core.open_topic(ctx.actor, ctx.where, title, intro, platform_admin=admin)
-        return f"Topic #{topic.id} “{topic.title}” is open on every linked chat."
+        return t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id, title=topic.title)
     if name == "prompt":
         if not args:
-            raise errors.InvalidInput("Usage: /prompt <question>")
+            raise errors.InvalidInput(N_("Usage: /prompt <question>"))
         topic, prompt = await core.add_prompt(
             ctx.actor, ctx.where, args, platform_admin=admin, reply_to=ctx.reply_to
         )
-        return f"Question {prompt.position} added to “{topic.title}”."
+        return t("Question {position} added to “{title}”.", position=prompt.position, title=topic.title)
     if name in ("lock", "unlock"):
         locked = name == "lock"
         topic, changed = await core.set_locked(
             ctx.actor, ctx.where, locked, args or None, platform_admin=admin, reply_to=ctx.reply_to
         )
-        if not changed:
-            return f"“{topic.title}” is already {topic.status.value}."
-        return f"“{topic.title}” is now {topic.status.value}."
+        return lock_answer(t, topic.title, topic.is_locked, changed)
     if name == "status":
         if not core.is_bridged(ctx.where):
-            return await overview(core, ctx.actor, ctx.bridges)
-        return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=admin)
+            return await overview(core, ctx.actor, ctx.bridges, lang=lang)
+        return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=admin, lang=lang)
     if name == "catchup":
         return await catchup_command(core, ctx.actor, ctx.where, ctx.link, bridges=ctx.bridges,
-                                     reply_to=ctx.reply_to)
+                                     reply_to=ctx.reply_to, lang=lang)
     if name in ("hide", "unhide"):
         return await set_post_hidden(
             core, ctx.actor, ctx.where, name == "hide", number=parse_number(args, name),
-            reply_to=ctx.reply_to, platform_admin=admin,
+            reply_to=ctx.reply_to, platform_admin=admin, lang=lang,
         )
     if name == "digest":
         return await digest_command(core, ctx.actor, ctx.where, platform_admin=admin,
-                                    reply_to=ctx.reply_to)
+                                    reply_to=ctx.reply_to, lang=lang)
+    if name == "alias":
+        return await alias_command(core, ctx.actor, ctx.where, args, bridges=ctx.bridges, lang=lang)
+    if name == "forgetme":
+        return await forgetme_command(core, ctx.actor, args, lang=lang)
     if name == "reply":
         number_text, _, text = args.partition(" ")
         number = number_text.lstrip("#")
         if not number.isdigit() or not text.strip():
-            raise errors.InvalidInput("Usage: /reply N text — for example /reply 3 I agree.")
+            raise errors.InvalidInput(N_("Usage: /reply N text — for example /reply 3 I agree."))
         outcome = await core.reply_to_number(
             ctx.actor, ctx.where, int(number), text, message_id=ctx.message_id,
-            reply_to=ctx.reply_to,
+            reply_to=ctx.reply_to, locale=lang,
         )
         if outcome.refused_locked and outcome.topic:
             raise errors.TopicLocked(outcome.topic.title, outcome.topic.lock_reason)
         if outcome.post:
-            return f"Posted as #{outcome.post.number}."
-        return "Nothing was posted: the message was empty."
-    raise errors.InvalidInput(f"I don't know /{name}. /help lists what I understand.")
+            return t("Posted as #{number}.", number=outcome.post.number)
+        return t("Nothing was posted: the message was empty.")
+    raise errors.InvalidInput(N_("I don't know /{name}. /help lists what I understand."), name=name)

@@ -7,55 +7,87 @@ rate limiter make the same three-way split).
 
 from __future__ import annotations
 
+from typing import Any
+
+from bridgebot.i18n import N_, Translator, translator
+
 
 class RuleError(Exception):
-    """A request the discussion rules refuse; ``str(err)`` is shown to the person."""
+    """A request the discussion rules refuse; shown to the person in their language.
+
+    The English message id and its parameters are kept (not a finished sentence) so the
+    adapter that answers can render it in the reader's language with :meth:`render`;
+    ``str(err)`` is the English sentence, for logs and English readers.
+    """
+
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(self.render(None))
+
+    def render(self, locale: str | Translator | None) -> str:
+        """The sentence in ``locale`` (a language code or a translator); English if unknown."""
+        t = locale if isinstance(locale, Translator) else translator(locale)
+        return t(self.message, **self.params)
 
 
 class NotFacilitator(RuleError):
     def __init__(self, command: str) -> None:
         super().__init__(
-            f"Sorry, /{command} is for facilitators of this discussion. "
-            "You can take part by replying to the topic or to any post."
+            N_("Sorry, /{command} is for facilitators of this discussion. "
+               "You can take part by replying to the topic or to any post."),
+            command=command,
         )
 
 
 class TopicLocked(RuleError):
     def __init__(self, title: str, reason: str | None = None) -> None:
-        why = f" ({reason})" if reason else ""
-        super().__init__(
-            f"The topic “{title}” is locked{why}: it no longer accepts posts. "
-            "Its archive stays readable."
-        )
+        if reason:
+            super().__init__(
+                N_("The topic “{title}” is locked ({reason}): it no longer accepts posts. "
+                   "Its archive stays readable."),
+                title=title, reason=reason,
+            )
+        else:
+            super().__init__(
+                N_("The topic “{title}” is locked: it no longer accepts posts. "
+                   "Its archive stays readable."),
+                title=title,
+            )
 
 
 class NoTopicHere(RuleError):
     def __init__(self) -> None:
         super().__init__(
-            "There is no topic here yet. A facilitator can open one with /newtopic <title>."
+            N_("There is no topic here yet. A facilitator can open one with /newtopic <title>.")
         )
 
 
 class UnknownTopic(RuleError):
     def __init__(self, ref: object) -> None:
-        super().__init__(f"There is no topic {ref}. `bridgebot topics` lists them.")
+        super().__init__(N_("There is no topic {ref}. `bridgebot topics` lists them."), ref=ref)
 
 
 class UnknownPost(RuleError):
     def __init__(self, number: int) -> None:
-        super().__init__(f"This topic has no post #{number}.")
+        super().__init__(N_("This topic has no post #{number}."), number=number)
 
 
 class NotBridged(RuleError):
     def __init__(self, where: object) -> None:
         super().__init__(
-            f"This chat ({where}) is not part of any bridge. An operator can link it "
-            "in the [[bridges]] section of the configuration."
+            N_("This chat ({where}) is not part of any bridge. An operator can link it "
+               "in the [[bridges]] section of the configuration."),
+            where=where,
         )
 
 
 class InvalidInput(RuleError):
-    """Malformed or oversized input; the message says what to fix."""
+    """Malformed or oversized input; the message says what to fix.
+
+    Give the message as an ``N_()``-marked id with ``{name}`` parameters so it can be
+    translated; a ready-made string still works (it is shown as written, in English).
+    """
 
 
 class DeliveryError(Exception):

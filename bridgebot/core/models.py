@@ -135,6 +135,9 @@ class IncomingMessage:
     # (name, value) of an intake cursor (e.g. Telegram's getUpdates offset) to commit in
     # the same transaction as the post, so the platform is told "received" only after it.
     cursor: tuple[str, str] | None = None
+    # The writer's language as their app reports it (Telegram ``language_code``, Discord
+    # interaction ``locale``): answers to them (e.g. "this topic is locked") use it.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from bridgebot.core import errors
 from bridgebot.core.models import Author, ChannelRef, Post
+from bridgebot.core.privacy import shown_posts
 from bridgebot.core.service import Discussions
+from bridgebot.i18n import N_, translator
 
 
 async def find_post(
@@ -27,14 +29,16 @@ async def find_post(
         return post
     if reply_to is None:
         raise errors.InvalidInput(
-            f"Usage: /{command} N (the post's number, shown as #N), or /{command} in reply to the post."
+            N_("Usage: /{command} N (the post's number, shown as #N), or /{command} in reply to the post."),
+            command=command,
         )
     hit = await core.store.resolve_message(where.platform, where.chat_id, reply_to)
     post = await core.store.post(hit.post_id) if hit and hit.post_id else None
     if post is None:
         raise errors.InvalidInput(
-            f"The message you answered is not a post of a topic. Reply to a post with /{command}, "
-            f"or use /{command} N."
+            N_("The message you answered is not a post of a topic. Reply to a post with /{command}, "
+               "or use /{command} N."),
+            command=command,
         )
     return post
 
@@ -45,29 +49,36 @@ def parse_number(args: str, command: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise errors.InvalidInput(f"Usage: /{command} N — for example /{command} 5 hides post #5.")
+        if command == "unhide":
+            raise errors.InvalidInput(N_("Usage: /unhide N — for example /unhide 5 shows post #5 again."))
+        raise errors.InvalidInput(N_("Usage: /hide N — for example /hide 5 hides post #5."))
     return int(text)
 
 
 async def set_post_hidden(
     core: Discussions, actor: Author, where: ChannelRef, hidden: bool, *,
     number: int | None = None, reply_to: str | None = None, platform_admin: bool = False,
+    lang: str | None = None,
 ) -> str:
-    """Hide or unhide, and the sentence that tells the facilitator what will happen."""
+    """Hide or unhide, and the sentence that tells the facilitator (in ``lang``) what will happen."""
+    t = translator(lang)
     command = "hide" if hidden else "unhide"
     if not await core.is_facilitator(actor, platform_admin):
         raise errors.NotFacilitator(command)
     post = await find_post(core, where, number, reply_to, command)
     changed = await core.set_hidden(actor, where, post, hidden, platform_admin=platform_admin)
+    post = (await shown_posts(core, [post]))[0]  # named as the bridge names authors
     n = post.number
     if hidden and not changed:
-        return f"Post #{n} is already hidden."
+        return t("Post #{number} is already hidden.", number=n)
     if hidden:
-        return (
-            f"Post #{n} by {post.author_name} is hidden: it is being removed from every linked "
+        return t(
+            "Post #{number} by {author} is hidden: it is being removed from every linked "
             "chat, its original message too where I am allowed to delete it (if I am not, I say "
-            f"so there). It stays in the records; /unhide {n} brings it back."
+            "so there). It stays in the records; /unhide {number} brings it back.",
+            number=n, author=post.author_name,
         )
     if not changed:
-        return f"Post #{n} is not hidden."
-    return f"Post #{n} by {post.author_name} is visible again: it is being posted again where it was removed."
+        return t("Post #{number} is not hidden.", number=n)
+    return t("Post #{number} by {author} is visible again: it is being posted again where it was "
+             "removed.", number=n, author=post.author_name)

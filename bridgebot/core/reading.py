@@ -14,7 +14,9 @@ from datetime import UTC
 
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Topic
-from bridgebot.core.service import Discussions
+from bridgebot.core.privacy import shown_last_author, shown_posts
+from bridgebot.core.service import STATUS_NAMES, Discussions, counts_text
+from bridgebot.i18n import translator
 
 # (where a message is, its id) -> a link a person can open, or None if not on this platform.
 LinkMaker = Callable[[ChannelRef, str], str | None]
@@ -31,38 +33,44 @@ async def reader_topics(core: Discussions, reader: Author, bridges: Iterable[str
     return sorted(topics, key=lambda t: (t.is_locked, -t.id))
 
 
-async def overview(core: Discussions, reader: Author, bridges: Iterable[str] = ()) -> str:
-    """``/status`` in a private chat: each of the reader's discussions with their counts.
+async def overview(core: Discussions, reader: Author, bridges: Iterable[str] = (), *,
+                   lang: str | None = None) -> str:
+    """``/status`` in a private chat: each of the reader's discussions with their counts,
+    in the reader's language ``lang``.
 
     It does not move read markers: /catchup does, while listing what was new.
     """
+    t = translator(lang)
     topics = await reader_topics(core, reader, bridges)
     if not topics:
-        return ("You are not part of a discussion yet. Reply to a topic in a bridged group; "
-                "then /status here shows what is new for you.")
+        return t("You are not part of a discussion yet. Reply to a topic in a bridged group; "
+                 "then /status here shows what is new for you.")
     # Only looked up: someone who never wrote has no posts of their own to leave out.
     reader_id = await core.store.participant_id(reader.platform, reader.user_id)
-    lines = ["Your discussions:"]
+    lines = [t("Your discussions:")]
     for topic in topics[:OVERVIEW_MAX]:
         stats = await core.store.stats(topic.id, reader_id)
-        line = (f"• “{topic.title}” (topic #{topic.id}): {stats.posts} post"
-                f"{'s' if stats.posts != 1 else ''} / {stats.new} new · {topic.status.value}")
+        line = t("• “{title}” (topic #{id}): {counts} · {status}", title=topic.title, id=topic.id,
+                 counts=counts_text(t, stats.posts, stats.new), status=t(STATUS_NAMES[topic.status]))
         if stats.last_post_author and stats.last_post_at:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            line += f" · last post by {stats.last_post_author}, {when}"
+            name = await shown_last_author(core, topic) or stats.last_post_author
+            line += " · " + t("last post by {name}, {when}", name=name, when=when)
         lines.append(line)
     if len(topics) > OVERVIEW_MAX:
-        lines.append(f"…and {len(topics) - OVERVIEW_MAX} older ones.")
-    lines.append("/catchup lists the new posts with links to them.")
+        lines.append(t.ngettext("…and {n} older one.", "…and {n} older ones.",
+                                len(topics) - OVERVIEW_MAX))
+    lines.append(t("/catchup lists the new posts with links to them."))
     return "\n".join(lines)
 
 
 async def catch_up(
     core: Discussions, reader: Author, topics: list[Topic], link: LinkMaker | None = None,
-    *, prefer: ChannelRef | None = None, limit: int = CATCHUP_MAX,
+    *, prefer: ChannelRef | None = None, limit: int = CATCHUP_MAX, lang: str | None = None,
 ) -> str:
     """List the reader's new posts (others' posts past their read marker), oldest first
     per topic, with a link each where ``link`` gives one; move the marker past them."""
+    t = translator(lang)
     reader_id = await core.store.ensure_participant(reader, core.clock())
     lines: list[str] = []
     listed = 0
@@ -82,19 +90,23 @@ async def catch_up(
             more += len(others)
             continue
         shown = others[:room]
-        lines.append(f"“{topic.title}” — {len(others)} new:")
-        for post in shown:
+        lines.append(t.ngettext("“{title}” — {n} new:", "“{title}” — {n} new:", len(others),
+                                title=topic.title))
+        for post in await shown_posts(core, shown):  # authors as the bridge names them
             subject = archive.subject(post) if not post.is_opening else topic.title
             url = await _link_for(core, post.id, link, prefer)
-            lines.append(f"• #{post.number} {subject} — {post.author_name}" + (f"\n  {url}" if url else ""))
+            line = t("• #{number} {subject} — {author}", number=post.number, subject=subject,
+                     author=post.author_name)
+            lines.append(line + (f"\n  {url}" if url else ""))
         listed += len(shown)
         more += len(others) - len(shown)
         last = shown[-1].number if len(shown) < len(others) else fresh[-1].number
         await core.store.mark_read(reader_id, topic.id, last)
     if not lines:
-        return "Nothing new for you: you are all caught up."
+        return t("Nothing new for you: you are all caught up.")
     if more:
-        lines.append(f"…and {more} more: send /catchup again for the next ones.")
+        lines.append(t.ngettext("…and {n} more: send /catchup again for the next ones.",
+                                "…and {n} more: send /catchup again for the next ones.", more))
     return "\n".join(lines)
 
 
@@ -114,14 +126,15 @@ async def _link_for(core: Discussions, post_id: int, link: LinkMaker | None,
 
 async def catchup_command(
     core: Discussions, reader: Author, where: ChannelRef | None, link: LinkMaker | None = None,
-    *, bridges: Iterable[str] = (), reply_to: str | None = None,
+    *, bridges: Iterable[str] = (), reply_to: str | None = None, lang: str | None = None,
 ) -> str:
     """``/catchup``: in a bridged chat, the topic here; elsewhere (a private chat), all the
-    reader's discussions."""
+    reader's discussions. ``lang``: the reader's language (default: the chat's)."""
+    lang = lang or core.chat_language(where)
     if where is not None and core.is_bridged(where):
         topics = [await core.topic_here(where, reply_to)]
     else:
         topics = await reader_topics(core, reader, bridges)
         if not topics:
-            return await overview(core, reader, bridges)
-    return await catch_up(core, reader, topics, link, prefer=where)
+            return await overview(core, reader, bridges, lang=lang)
+    return await catch_up(core, reader, topics, link, prefer=where, lang=lang)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridgebot.core import errors
@@ -28,9 +28,12 @@ from bridgebot.core.models import (
     Topic,
     TopicStatus,
 )
+from bridgebot.core.privacy import shown_last_author, shown_posts
 from bridgebot.core.text import split_subject
+from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
 from bridgebot.store.facilitation import FacilitationStore
 from bridgebot.store.group_commit import DuplicateMessage
+from bridgebot.store.privacy import PrivacyStore
 from bridgebot.store.repo import PendingRow, Store
 
 log = logging.getLogger(__name__)
@@ -48,22 +51,57 @@ class Bridge:
 
     name: str
     channels: tuple[ChannelRef, ...]
+    # What the bot writes into these chats (topics, notices, digests) is in this language;
+    # ``chat_languages`` overrides it for single chats. People's own answers follow their app.
+    language: str = DEFAULT_LANGUAGE
+    chat_languages: Mapping[ChannelRef, str] = field(default_factory=dict, compare=False)
+    # How authors appear outside their own chat: "display_name", "first_name" or
+    # "pseudonym" (see core/privacy.py); and after how many days past its lock a topic's
+    # post text is erased (None: kept).
+    authors: str = "display_name"
+    retention_days: int | None = None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# One whole sentence per field, not "The {what} is empty": other languages inflect the noun.
+_EMPTY = {
+    "title": N_("The title is empty."),
+    "introduction": N_("The introduction is empty."),
+    "question": N_("The question is empty."),
+    "reason": N_("The reason is empty."),
+    "message": N_("The message is empty."),
+}
+_TOO_LONG = {
+    "title": N_("The title is too long ({length} characters; the limit is {limit}). "
+                "Nothing was saved: please shorten it and send it again."),
+    "introduction": N_("The introduction is too long ({length} characters; the limit is {limit}). "
+                       "Nothing was saved: please shorten it and send it again."),
+    "question": N_("The question is too long ({length} characters; the limit is {limit}). "
+                   "Nothing was saved: please shorten it and send it again."),
+    "reason": N_("The reason is too long ({length} characters; the limit is {limit}). "
+                 "Nothing was saved: please shorten it and send it again."),
+    "message": N_("The message is too long ({length} characters; the limit is {limit}). "
+                  "Nothing was saved: please shorten it and send it again."),
+}
+STATUS_NAMES = {TopicStatus.OPEN: N_("open"), TopicStatus.LOCKED: N_("locked")}
+
+
 def _check_length(what: str, text: str, limit: int) -> str:
     text = text.strip()
     if not text:
-        raise errors.InvalidInput(f"The {what} is empty.")
+        raise errors.InvalidInput(_EMPTY[what])
     if len(text) > limit:
-        raise errors.InvalidInput(
-            f"The {what} is too long ({len(text)} characters; the limit is {limit}). "
-            "Nothing was saved: please shorten it and send it again."
-        )
+        raise errors.InvalidInput(_TOO_LONG[what], length=len(text), limit=limit)
     return text
+
+
+def counts_text(t: Translator, posts: int, new: int) -> str:
+    """"9 posts / 2 new" in ``t``'s language (Russian needs a plural form for each count)."""
+    return t("{posts} / {new}", posts=t.ngettext("{n} post", "{n} posts", posts),
+             new=t.ngettext("{n} new", "{n} new", new))
 
 
 class Discussions:
@@ -80,6 +118,10 @@ class Discussions:
         self.store = store
         # Plans, digests and reader views (issue 6) live beside the core queries.
         self.facilitation = FacilitationStore(store.db)
+        # Aliases, pseudonyms, forgetting, retention (issue 9), and who asked /forgetme when
+        # (in memory: after a restart, a person simply asks again).
+        self.privacy = PrivacyStore(store.db)
+        self.forget_requests: dict[tuple[str, str], datetime] = {}
         self.bridges = {b.name: b for b in bridges}
         self._bridge_of = {c: b for b in self.bridges.values() for c in b.channels}
         self.clock = clock
@@ -113,6 +155,21 @@ class Discussions:
 
     def is_bridged(self, where: ChannelRef) -> bool:
         return where.chat in self._bridge_of
+
+    def chat_language(self, where: ChannelRef | None) -> str:
+        """The language the bot writes in for everyone in ``where``: the chat's own setting,
+        else its bridge's, else English."""
+        bridge = self._bridge_of.get(where.chat) if where is not None else None
+        if bridge is None:
+            return DEFAULT_LANGUAGE
+        return resolve_locale(bridge.chat_languages.get(where.chat), bridge.language)
+
+    def reader_language(self, locale: str | None, where: ChannelRef | None = None) -> str:
+        """The language to answer one person in: their app's, if shipped, else the chat's."""
+        return normalize_locale(locale) or self.chat_language(where)
+
+    def translator_for(self, locale: str | None, where: ChannelRef | None = None) -> Translator:
+        return translator(self.reader_language(locale, where))
 
     def channels(self, platform: str | None = None) -> list[ChannelRef]:
         return [c for c in self._bridge_of if platform is None or c.platform == platform]
@@ -153,7 +210,7 @@ class Discussions:
         bridge = self.bridge_of(where)
         title = _check_length("title", title, TITLE_MAX)
         if "\n" in title:
-            raise errors.InvalidInput("The title must be a single line.")
+            raise errors.InvalidInput(N_("The title must be a single line."))
         introduction = introduction.strip()
         if len(introduction) > TEXT_MAX:
             _check_length("introduction", introduction, TEXT_MAX)
@@ -175,7 +232,8 @@ class Discussions:
         topic = await self.topic_here(where, reply_to)
         if topic.is_locked:
             raise errors.InvalidInput(
-                f"The topic “{topic.title}” is locked; /unlock it before adding questions."
+                N_("The topic “{title}” is locked; /unlock it before adding questions."),
+                title=topic.title,
             )
         bridge = self.bridges[topic.bridge]
         prompt_id = await self.store.add_prompt(topic.id, question, self.clock(), bridge.channels)
@@ -214,11 +272,12 @@ class Discussions:
         await self._require_facilitator(actor, platform_admin, "hide" if hidden else "unhide")
         if post.is_opening:
             raise errors.InvalidInput(
-                "The topic's opening post cannot be hidden; /lock the topic to close it."
+                N_("The topic's opening post cannot be hidden; /lock the topic to close it.")
             )
         if not hidden and post.hidden_by == AUTHOR_DELETED:
             raise errors.InvalidInput(
-                f"Post #{post.number} was deleted by its author, so it stays hidden."
+                N_("Post #{number} was deleted by its author, so it stays hidden."),
+                number=post.number,
             )
         return await self._set_hidden(post, hidden, actor.display_name, delete_original=True)
 
@@ -252,11 +311,12 @@ class Discussions:
         if topic is None:
             return ReceiveOutcome(ignored_reason="not part of a topic")
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
-                                  origin=msg.where, message_id=msg.message_id, cursor=msg.cursor)
+                                  origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
+                                  locale=msg.locale)
 
     async def reply_to_number(
         self, actor: Author, where: ChannelRef, number: int, text: str,
-        *, message_id: str | None = None, reply_to: str | None = None,
+        *, message_id: str | None = None, reply_to: str | None = None, locale: str | None = None,
     ) -> ReceiveOutcome:
         """``/reply N text``: a reply to post N from any platform, even without a native reply."""
         async with self._intake(where):
@@ -268,16 +328,18 @@ class Discussions:
             if parent.is_opening:
                 parent = None
             return await self._record(topic, actor, text, parent, prompt_id, self.clock(),
-                                      origin=where, message_id=message_id)
+                                      origin=where, message_id=message_id, locale=locale)
 
     async def _record(
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
-        cursor: tuple[str, str] | None = None,
+        cursor: tuple[str, str] | None = None, locale: str | None = None,
     ) -> ReceiveOutcome:
+        # Answers go to the writer alone: in their app's language, else the chat's.
+        t = self.translator_for(locale, origin)
         if topic.is_locked:
             first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
-            answer = str(errors.TopicLocked(topic.title, topic.lock_reason)) if first else None
+            answer = errors.TopicLocked(topic.title, topic.lock_reason).render(t) if first else None
             return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
                                   answer=answer)
         body = text.strip()
@@ -286,7 +348,7 @@ class Discussions:
         try:
             _check_length("message", body, TEXT_MAX)
         except errors.InvalidInput as err:
-            return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=str(err))
+            return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=err.render(t))
         subject, body = split_subject(body)
         try:
             post_id, number = await self.store.add_post(
@@ -367,31 +429,39 @@ class Discussions:
 
     # -- reading -----------------------------------------------------------------
 
-    async def status_line(self, topic: Topic, reader: Author | None) -> str:
+    async def status_line(self, topic: Topic, reader: Author | None, *, lang: str | None = None) -> str:
         """``9 posts / 2 new · last post by Name, time · open``; advances the reader's marker."""
         reader_id = None
         if reader is not None:
             reader_id = await self.store.ensure_participant(reader, self.clock())
         stats = await self.store.stats(topic.id, reader_id)
-        parts = [f"{stats.posts} post{'s' if stats.posts != 1 else ''} / {stats.new} new"]
+        t = translator(lang)
+        parts = [counts_text(t, stats.posts, stats.new)]
         if stats.last_post_author and stats.last_post_at:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            parts.append(f"last post by {stats.last_post_author}, {when}")
-        parts.append(topic.status.value)
+            name = await shown_last_author(self, topic) or stats.last_post_author
+            parts.append(t("last post by {name}, {when}", name=name, when=when))
+        parts.append(t(STATUS_NAMES[topic.status]))
         if reader_id is not None and stats.last_number:
             await self.store.mark_read(reader_id, topic.id, stats.last_number)
         return " · ".join(parts)
 
     async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None,
-                     *, platform_admin: bool = False) -> str:
+                     *, platform_admin: bool = False, lang: str | None = None) -> str:
+        """``/status`` in a bridged chat, for ``reader`` in ``lang`` (default: the chat's)."""
+        lang = lang or self.chat_language(where)
+        t = translator(lang)
         topic = await self.topic_here(where, reply_to)
-        line = await self.status_line(topic, reader)
-        text = f"“{topic.title}” (topic #{topic.id})\n{line}"
+        line = await self.status_line(topic, reader, lang=lang)
+        text = t("“{title}” (topic #{id})", title=topic.title, id=topic.id) + f"\n{line}"
         if topic.is_locked and topic.lock_reason:
-            text += f"\nLocked: {topic.lock_reason}"
+            text += "\n" + t("Locked: {reason}", reason=topic.lock_reason)
         dead = await self.store.dead_count(topic.id)
         if dead and await self.is_facilitator(reader, platform_admin):
-            text += f"\n{dead} deliveries failed for good; `bridgebot outbox` shows why."
+            # English keeps "deliveries" for 1 too (as before); other languages inflect.
+            text += "\n" + t.ngettext("{n} deliveries failed for good; `bridgebot outbox` shows why.",
+                                      "{n} deliveries failed for good; `bridgebot outbox` shows why.",
+                                      dead)
         return text
 
     # -- relay support -----------------------------------------------------------
@@ -411,6 +481,9 @@ class Discussions:
         prompt = await self.store.prompt(row.prompt_id) if row.prompt_id else None
         post = await self.store.post(row.post_id) if row.post_id else None
         parent = await self.store.post(post.parent_id) if post and post.parent_id else None
+        if post is not None:  # authors as the bridge shows them, and no user id (core/privacy.py)
+            shown = await shown_posts(self, [post] + ([parent] if parent else []), for_delivery=True)
+            post, parent = shown[0], (shown[1] if parent else None)
         reply_to: str | None = None
         reply_is_parent = False
         message_ids: tuple[str, ...] = ()
@@ -423,6 +496,9 @@ class Discussions:
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
             )
+            if row.action is Action.EDIT:  # a combined copy also holds others' posts: left alone
+                combined = await self.privacy.combined_message_ids(row.target, post.id)
+                message_ids = tuple(i for i in message_ids if i not in combined)
             if row.action is Action.HIDE:  # a facilitator's hide also deletes the original
                 everything = await self.store.messages_on(row.target, post_id=post.id)
                 original_ids = tuple(i for i in everything if i not in message_ids)

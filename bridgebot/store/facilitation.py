@@ -9,7 +9,7 @@ what it created commit together or not at all.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -181,14 +181,20 @@ class FacilitationStore:
     async def record_digest(
         self, topic_id: int, upto_number: int, who: str, now: datetime, text: str,
         targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
+        texts: Mapping[ChannelRef, str] | None = None,
     ) -> None:
-        """The digest and one NOTICE delivery carrying its text per target, together."""
+        """The digest and one NOTICE delivery carrying its text per target, together.
+
+        ``texts`` gives a target its own text (the digest in that chat's language).
+        """
         async with self._within(within) as tx:
             await tx.execute(
                 "INSERT INTO digests (topic_id, upto_number, created_by, created_at) VALUES (?, ?, ?, ?)",
                 (topic_id, upto_number, who, _ts(now)),
             )
-            await Store._enqueue(tx, topic_id, Action.NOTICE, targets, now, notice=text)
+            for target in targets:
+                notice = (texts or {}).get(target, text)
+                await Store._enqueue(tx, topic_id, Action.NOTICE, [target], now, notice=notice)
 
     # -- readers -----------------------------------------------------------------
 

@@ -158,6 +158,14 @@ class PostWriter:
               participant[(r.author.platform, r.author.user_id)], r.author.platform, r.text,
               r.subject, r.parent_id, r.prompt_id, _ts(r.created_at)) for r in batch],
         )
+        # A first post in a topic gives its author the topic's next pseudonym ("Participant
+        # N"): stored, so the number stays the same whatever happens to later posts.
+        await tx.executemany(
+            "INSERT OR IGNORE INTO pseudonyms (topic_id, participant_id, number) "
+            "SELECT ?, ?, COALESCE(MAX(number), 0) + 1 FROM pseudonyms WHERE topic_id = ?",
+            [(r.topic_id, participant[(r.author.platform, r.author.user_id)], r.topic_id)
+             for r in batch],
+        )
         await tx.executemany(
             "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, post_id, "
             "mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",

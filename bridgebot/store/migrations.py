@@ -181,8 +181,43 @@ V3 = [
     "CREATE INDEX digests_by_topic ON digests (topic_id, id)",
 ]
 
+# Privacy (issue 9): self-chosen aliases (unique per bridge), stable per-topic pseudonyms
+# ("Participant 7", numbered by first post; existing posts numbered here), people who asked
+# to be forgotten, post text erased (by its author's request or by retention), and which
+# posts went out inside one combined message (such a copy cannot be edited post by post).
+V4 = [
+    "ALTER TABLE participants ADD COLUMN forgotten_at TEXT",
+    "ALTER TABLE posts ADD COLUMN erased_at TEXT",
+    """CREATE TABLE aliases (
+        bridge TEXT NOT NULL,
+        participant_id INTEGER NOT NULL REFERENCES participants (id),
+        alias TEXT NOT NULL,
+        alias_key TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        PRIMARY KEY (bridge, participant_id),
+        UNIQUE (bridge, alias_key)
+    )""",
+    """CREATE TABLE pseudonyms (
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        participant_id INTEGER NOT NULL REFERENCES participants (id),
+        number INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, participant_id),
+        UNIQUE (topic_id, number)
+    )""",
+    """INSERT INTO pseudonyms (topic_id, participant_id, number)
+        SELECT topic_id, participant_id,
+               ROW_NUMBER() OVER (PARTITION BY topic_id ORDER BY MIN(number))
+        FROM posts WHERE number > 1 GROUP BY topic_id, participant_id""",
+    """CREATE TABLE combined_parts (
+        delivery_id INTEGER NOT NULL REFERENCES outbox (id),
+        post_id INTEGER NOT NULL REFERENCES posts (id),
+        PRIMARY KEY (delivery_id, post_id)
+    )""",
+    "CREATE INDEX combined_parts_by_post ON combined_parts (post_id)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
 LATEST = len(MIGRATIONS)
 
 

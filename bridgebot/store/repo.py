@@ -536,7 +536,9 @@ class Store:
         """Replace a post's text, keeping the old one in history; False if unchanged."""
         async with self.db.transaction() as tx:
             async with tx.execute(
-                "SELECT text, subject, topic_id FROM posts WHERE id = ?", (post_id,)
+                # An erased post (forgotten, or past retention) never takes text again.
+                "SELECT text, subject, topic_id FROM posts WHERE id = ? AND erased_at IS NULL",
+                (post_id,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None or (row[0] == text and row[1] == subject):
@@ -649,6 +651,12 @@ class Store:
                 "post_id, part, mirrored, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 [(last.target.platform, last.target.chat_id, mid, thread_id, topic_id, post_id, part,
                   last.id) for part, mid in enumerate(message_ids)],
+            )
+            # Which posts share the message: a copy that holds several posts cannot be
+            # edited for one of them (an edit, /forgetme) without rewriting the others.
+            await tx.executemany(
+                "INSERT OR IGNORE INTO combined_parts (delivery_id, post_id) VALUES (?, ?)",
+                [(last.id, r.post_id) for r in rows if r.post_id is not None],
             )
             await tx.executemany(
                 "UPDATE outbox SET state = 'done', done_at = ? WHERE id = ?",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 
 from aiohttp import web
@@ -29,6 +30,8 @@ COOKIE = "bridgebot_seen"
 COOKIE_MAX_TOPICS = 200
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at about 400 days
 REFRESH_SECONDS = 5.0
+# Names authors on the pages as the bridge does, or with pseudonyms (core/privacy.py).
+Presenter = Callable[[Archive], Awaitable[Archive]]
 
 _INDEX_CSS = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -58,8 +61,10 @@ def format_seen(seen: dict[int, int]) -> str:
 class ArchiveServer:
     """The aiohttp application over a store; :meth:`start` binds it."""
 
-    def __init__(self, store: Store, *, refresh_seconds: float = REFRESH_SECONDS) -> None:
+    def __init__(self, store: Store, *, refresh_seconds: float = REFRESH_SECONDS,
+                 present: Presenter | None = None) -> None:
         self.store = store
+        self.present = present
         self.refresh_seconds = refresh_seconds
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -96,7 +101,11 @@ class ArchiveServer:
             raise web.HTTPNotFound(text=_page("No such topic", (
                 f"<h1>No such topic</h1><p>There is no topic {topic_id}. "
                 '<a href="../../">All topics</a></p>')), content_type="text/html")
-        return Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id))
+        return await self._presented(
+            Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id)))
+
+    async def _presented(self, archive: Archive) -> Archive:
+        return await self.present(archive) if self.present is not None else archive
 
     async def index(self, request: web.Request) -> web.Response:
         seen = parse_seen(request.cookies.get(COOKIE))
@@ -116,7 +125,7 @@ class ArchiveServer:
 
     async def _index_row(self, topic: Topic, seen: int) -> str:
         e = html.escape
-        posts = await self.store.posts(topic.id)
+        posts = (await self._presented(Archive(topic, [], await self.store.posts(topic.id)))).posts
         new = sum(1 for p in posts if p.number > seen)
         last = posts[-1] if posts else None
         counts = f"{len(posts)} post{'s' if len(posts) != 1 else ''} / {new} new"

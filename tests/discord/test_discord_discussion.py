@@ -20,11 +20,12 @@ async def test_slash_commands_are_registered_with_facilitator_ones_hidden(discor
     w = discord_world
     commands = {c["name"]: c for c in w.dc.commands(w.guild["id"])}
     assert set(commands) == {"newtopic", "prompt", "lock", "unlock", "status", "reply", "help",
-                             "catchup", "hide", "unhide", "digest", "Hide post"}
+                             "catchup", "hide", "unhide", "digest", "Hide post", "alias", "forgetme"}
     assert commands["Hide post"]["type"] == 3, "a message context-menu command"
     for name in ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest", "Hide post"):
         assert commands[name]["default_member_permissions"] == str(Permissions.MANAGE_THREADS)
-    assert commands["status"]["default_member_permissions"] is None
+    for name in ("status", "alias", "forgetme"):
+        assert commands[name]["default_member_permissions"] is None
 
 
 async def test_a_topic_is_a_forum_post_and_a_thread_from_a_message(discord_world):

@@ -27,6 +27,7 @@ from bridgebot.core.models import (
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
+from bridgebot.i18n import Translator, translator
 
 PLATFORM = "console"
 
@@ -85,23 +86,28 @@ class ConsoleAdapter:
         self.out(f"[{room} {shown.message_id}] {author}{answer}: {text}")
         return shown
 
+    def _room_translator(self, target: ChannelRef) -> Translator:
+        """The bot writes into a room in the room's language (its bridge's setting)."""
+        return translator(self.core.chat_language(target) if self.core else None)
+
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         if self._faults:
             raise self._faults.pop(0)
         room = delivery.target.chat_id
         topic = delivery.topic
+        t = self._room_translator(delivery.target)
         if delivery.action is Action.OPEN_TOPIC:
             thread = f"topic-{topic.id}"
-            text = f"Topic #{topic.id}: {topic.title}"
+            text = t("Topic #{id}: {title}", id=topic.id, title=topic.title)
             if topic.introduction:
                 text += f"\n{topic.introduction}"
             shown = self._show(room, "bridgebot", text, thread_id=thread)
             self.thread_of_room[room] = thread
             return DeliveryResult((shown.message_id,), thread)
         if delivery.action is Action.PROMPT and delivery.prompt:
-            shown = self._show(room, "bridgebot", f"Question {delivery.prompt.position}: "
-                               f"{delivery.prompt.question}", delivery.reply_to,
-                               delivery.target.thread_id)
+            head = t("Question {position}", position=delivery.prompt.position)
+            shown = self._show(room, "bridgebot", f"{head}: {delivery.prompt.question}",
+                               delivery.reply_to, delivery.target.thread_id)
             return DeliveryResult((shown.message_id,))
         if delivery.action is Action.POST and delivery.post:
             post = delivery.post
@@ -162,15 +168,16 @@ class ConsoleAdapter:
     async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
         room = delivery.target.chat_id
         topic = delivery.topic
+        t = self._room_translator(delivery.target)
         if locked:
-            reason = f": {topic.lock_reason}" if topic.lock_reason else ""
-            shown = self._show(room, "bridgebot", f"Topic locked{reason}",
-                               thread_id=delivery.target.thread_id)
+            text = (t("Topic locked: {reason}", reason=topic.lock_reason) if topic.lock_reason
+                    else t("Topic locked"))
+            shown = self._show(room, "bridgebot", text, thread_id=delivery.target.thread_id)
             if delivery.target.thread_id:
                 self.locked_threads.add(delivery.target.thread_id)
             return DeliveryResult((shown.message_id,))
         self.locked_threads.discard(delivery.target.thread_id or "")
-        shown = self._show(room, "bridgebot", f"Topic “{topic.title}” is open again.",
+        shown = self._show(room, "bridgebot", t("Topic “{title}” is open again.", title=topic.title),
                            thread_id=delivery.target.thread_id)
         return DeliveryResult((shown.message_id,))
 

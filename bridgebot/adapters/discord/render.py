@@ -14,6 +14,7 @@ from discord.utils import escape_markdown
 from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import short_subject, split_text
+from bridgebot.i18n import Translator, translator
 
 LIMIT = 2000
 USERNAME_MAX = 80
@@ -33,14 +34,19 @@ def webhook_username(post: Post) -> str:
     return _clean_username(f"{post.author_name} · {platform}")
 
 
-def topic_pieces(topic: Topic) -> list[str]:
+def topic_pieces(topic: Topic, t: Translator | None = None) -> list[str]:
+    """The topic's opening message; the bot's own words in ``t``'s language (the channel's)."""
     head = f"## {escape(topic.title)}"
-    footer = "-# Reply in this thread, to a question or to any post, to take part. `/help` explains more."
+    t = t or translator()
+    footer = "-# " + t(
+        "Reply in this thread, to a question or to any post, to take part. `/help` explains more.")
     return _pieces(head, topic.introduction, footer)
 
 
-def prompt_pieces(prompt: Prompt) -> list[str]:
-    return _pieces(f"❓ **Question {prompt.position}**", prompt.question)
+def prompt_pieces(prompt: Prompt, t: Translator | None = None) -> list[str]:
+    t = t or translator()
+    head = t("Question {position}", position=prompt.position)
+    return _pieces(f"❓ **{head}**", prompt.question)
 
 
 def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = False) -> list[str]:

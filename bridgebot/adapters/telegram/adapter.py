@@ -40,6 +40,7 @@ from bridgebot.core import errors
 from bridgebot.core.commands import (
     FACILITATOR_COMMANDS,
     CommandContext,
+    lock_notice,
     parse_command,
     run_command,
 )
@@ -54,6 +55,7 @@ from bridgebot.core.models import (
 from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
+from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
 from bridgebot.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -62,21 +64,26 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
 CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+# Command names stay the same in every language; their descriptions are translated
+# (setMyCommands once per language_code).
 MENU = {
-    "status": "How many posts, how many new for you",
-    "help": "How to take part",
-    "reply": "Reply to post number N: /reply N text",
-    "catchup": "The posts that are new for you, with links",
-    "newtopic": "Open a topic: /newtopic title, introduction below",
-    "prompt": "Add a guiding question",
-    "lock": "Lock the topic: /lock [reason]",
-    "unlock": "Reopen the topic",
-    "hide": "Hide a post everywhere: /hide N, or in reply to it",
-    "unhide": "Show a hidden post again: /unhide N",
-    "digest": "Post a digest of the topic to every linked chat",
+    "status": N_("How many posts, how many new for you"),
+    "help": N_("How to take part"),
+    "reply": N_("Reply to post number N: /reply N text"),
+    "catchup": N_("The posts that are new for you, with links"),
+    "newtopic": N_("Open a topic: /newtopic title, introduction below"),
+    "prompt": N_("Add a guiding question"),
+    "lock": N_("Lock the topic: /lock [reason]"),
+    "unlock": N_("Reopen the topic"),
+    "hide": N_("Hide a post everywhere: /hide N, or in reply to it"),
+    "unhide": N_("Show a hidden post again: /unhide N"),
+    "digest": N_("Post a digest of the topic to every linked chat"),
+    "alias": N_("Choose the name the other chats see: /alias name"),
+    "forgetme": N_("Erase your posts and your name (asks to confirm)"),
 }
 # What a person may ask the bot in a private chat: about their own discussions.
-PRIVATE_COMMANDS = ("status", "catchup")
+# /alias and /forgetme work here too, out of sight of the group.
+PRIVATE_COMMANDS = ("status", "catchup", "alias", "forgetme")
 MEMBER_STATUSES = ADMIN_STATUSES | {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
 
 
@@ -197,15 +204,24 @@ class TelegramAdapter:
                 await self.app.shutdown()
 
     async def _register_commands(self) -> None:
-        """Participants see participant commands; chat admins see all of them."""
+        """Participants see participant commands; chat admins see all of them.
+
+        The English menu is the default (no ``language_code``); each other shipped language
+        gets its own, which Telegram shows to people whose app is set to it.
+        """
         assert self.app is not None
-        everyone = [BotCommand(n, d) for n, d in MENU.items() if n not in FACILITATOR_COMMANDS]
-        everything = [BotCommand(n, d) for n, d in MENU.items()]
         try:
-            await self.app.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
-            await self.app.bot.set_my_commands(
-                everything, scope=BotCommandScopeAllChatAdministrators()
-            )
+            for lang in LANGUAGES:
+                t = translator(lang)
+                code = None if lang == DEFAULT_LANGUAGE else lang
+                everyone = [BotCommand(n, t(d)) for n, d in MENU.items()
+                            if n not in FACILITATOR_COMMANDS]
+                everything = [BotCommand(n, t(d)) for n, d in MENU.items()]
+                await self.app.bot.set_my_commands(everyone, scope=BotCommandScopeDefault(),
+                                                   language_code=code)
+                await self.app.bot.set_my_commands(
+                    everything, scope=BotCommandScopeAllChatAdministrators(), language_code=code
+                )
         except tg.TelegramError as err:
             log.warning("could not register the Telegram command menu: %s", err)
 
@@ -285,6 +301,7 @@ class TelegramAdapter:
             return
         where = self._where(message)
         author = Author(PLATFORM, str(message.from_user.id), display_name(message.from_user))
+        locale = message.from_user.language_code  # "ru", "pt-br", or None: answers to them use it
         text = message_text(message)
         if update.edited_message is not None:
             if not text.startswith("/"):
@@ -293,13 +310,13 @@ class TelegramAdapter:
             return
         command = parse_command(text, self.username) if message.text else None
         if command is not None:
-            await self._command(message, where, author, *command)
+            await self._command(message, where, author, *command, locale=locale)
             return
         reply_to = message.reply_to_message
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
-            cursor=self._cursor,
+            cursor=self._cursor, locale=locale,
         ))
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
@@ -311,16 +328,17 @@ class TelegramAdapter:
         return ChannelRef(PLATFORM, str(message.chat.id), thread)
 
     async def _command(self, message: Message, where: ChannelRef, author: Author, name: str,
-                       args: str) -> None:
+                       args: str, *, locale: str | None = None) -> None:
         assert self.core is not None
         if name not in ("help", "start") and not self.core.is_bridged(where):
+            t = self.core.translator_for(locale, where)
             if message.chat.type == "private" and name in PRIVATE_COMMANDS:
-                await self._private(message, where, author, name, args)
+                await self._private(message, where, author, name, args, locale=locale)
             elif message.chat.type == "private":
-                await self._answer(message, "Use this command in a bridged group chat. Here, "
-                                   "/status and /catchup show what is new for you.")
+                await self._answer(message, t("Use this command in a bridged group chat. Here, "
+                                              "/status and /catchup show what is new for you."))
             else:
-                await self._answer(message, str(errors.NotBridged(where.chat)))
+                await self._answer(message, errors.NotBridged(where.chat).render(t))
             return
         admin = False
         if name in FACILITATOR_COMMANDS or name == "status":  # admins see failed deliveries
@@ -329,12 +347,12 @@ class TelegramAdapter:
         ctx = CommandContext(
             author, where, platform_admin=admin, message_id=str(message.message_id),
             reply_to=str(reply.message_id) if reply and not reply.forum_topic_created else None,
-            link=message_link,
+            link=message_link, locale=locale,
         )
         await self._answer(message, await run_command(self.core, ctx, name, args))
 
     async def _private(self, message: Message, where: ChannelRef, author: Author, name: str,
-                       args: str) -> None:
+                       args: str, *, locale: str | None = None) -> None:
         """/status and /catchup in a private chat: the discussions of the bridged groups this
         person is a member of (and those they wrote in), with links into those groups."""
         assert self.core is not None
@@ -346,7 +364,7 @@ class TelegramAdapter:
             return message_link(place, message_id) if place.chat_id in member_of else None
 
         ctx = CommandContext(author, where, message_id=str(message.message_id), bridges=bridges,
-                             link=link)
+                             link=link, locale=locale)
         await self._answer(message, await run_command(self.core, ctx, name, args))
 
     async def _member_chats(self, user_id: int) -> list[ChannelRef]:
@@ -391,9 +409,14 @@ class TelegramAdapter:
             self._forum[chat_id] = bool(chat.is_forum)
         return self._forum[chat_id]
 
+    def _chat_translator(self, target: ChannelRef) -> Translator:
+        """What the bot posts into a chat is for everyone there: the chat's language."""
+        return translator(self.core.chat_language(target) if self.core else None)
+
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         assert self.app is not None
         target = delivery.target
+        t = self._chat_translator(target)
         if delivery.action is Action.OPEN_TOPIC:
             thread_id = None
             if await self._is_forum(target.chat_id):
@@ -405,10 +428,10 @@ class TelegramAdapter:
                     raise classify(err, f"chat {target.chat_id}") from err
                 thread_id = str(topic.message_thread_id)
             ids = await self._send(target.chat_id, thread_id, None,
-                                   render.topic_message(delivery.topic))
+                                   render.topic_message(delivery.topic, t))
             return DeliveryResult(ids, thread_id)
         if delivery.action is Action.PROMPT and delivery.prompt is not None:
-            pieces = render.prompt_message(delivery.prompt)
+            pieces = render.prompt_message(delivery.prompt, t)
         elif delivery.action is Action.POST and delivery.post is not None:
             quoted = delivery.parent if not delivery.reply_is_parent else None
             pieces = render.post_message(delivery.post, quoted)
@@ -526,9 +549,11 @@ class TelegramAdapter:
         if not refused:
             return
         number = f" #{delivery.post.number}" if delivery.post else ""
-        notice = (f"A facilitator hid this post{number} from the discussion, but I am not allowed "
-                  "to delete messages in this chat. An admin can delete it, or make me an admin "
-                  "with the right to delete messages.")
+        t = self._chat_translator(delivery.target)
+        notice = t(
+            "A facilitator hid this post #{number} from the discussion, but I am not allowed "
+            "to delete messages in this chat. An admin can delete it, or make me an admin "
+            "with the right to delete messages.", number=delivery.post.number if delivery.post else "?")
         try:
             await self._send(chat_id, delivery.target.thread_id, refused[0][0], render.notice(notice))
         except errors.DeliveryError as err:
@@ -544,11 +569,7 @@ class TelegramAdapter:
         assert self.app is not None
         target = delivery.target
         topic = delivery.topic
-        if locked:
-            reason = f": {topic.lock_reason}" if topic.lock_reason else ""
-            text = f"🔒 Topic locked{reason}. Thank you for taking part; the archive stays readable."
-        else:
-            text = f"🔓 “{topic.title}” is open again: replies are welcome."
+        text = lock_notice(self._chat_translator(target), topic.title, locked, topic.lock_reason)
         if not locked and target.thread_id:
             await self._forum_topic(target, reopen=True)
         ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to,

@@ -12,6 +12,7 @@ from html import escape
 from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import short_subject, split_text
+from bridgebot.i18n import Translator, translator
 
 LIMIT = 4096
 
@@ -20,16 +21,18 @@ def _plain_len(header_plain: str) -> int:
     return len(header_plain) + 2
 
 
-def topic_message(topic: Topic) -> list[tuple[str, str]]:
-    """(html, plain) pieces announcing a topic."""
+def topic_message(topic: Topic, t: Translator | None = None) -> list[tuple[str, str]]:
+    """(html, plain) pieces announcing a topic, the bot's words in ``t``'s language (the chat's)."""
+    t = t or translator()
     header = f"<b>{escape(topic.title)}</b>"
-    footer = "Reply to this message, a question or any post to take part. /help explains more."
-    return _pieces(header, topic.title, topic.introduction, f"<i>{footer}</i>", footer)
+    footer = t("Reply to this message, a question or any post to take part. /help explains more.")
+    return _pieces(header, topic.title, topic.introduction, f"<i>{escape(footer)}</i>", footer)
 
 
-def prompt_message(prompt: Prompt) -> list[tuple[str, str]]:
-    head = f"Question {prompt.position}"
-    return _pieces(f"❓ <b>{head}</b>", f"❓ {head}", prompt.question)
+def prompt_message(prompt: Prompt, t: Translator | None = None) -> list[tuple[str, str]]:
+    t = t or translator()
+    head = t("Question {position}", position=prompt.position)
+    return _pieces(f"❓ <b>{escape(head)}</b>", f"❓ {head}", prompt.question)
 
 
 def post_message(post: Post, parent: Post | None = None) -> list[tuple[str, str]]:
