@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,15 @@ async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def wait_for(predicate, timeout: float, what: str):
-    async with asyncio.timeout(timeout):
-        while True:
-            if result := predicate():
-                return result
-            await asyncio.sleep(0.05)
-    raise AssertionError(what)  # pragma: no cover
+async def wait_for(predicate, timeout: float, what: str | Callable[[], str]):
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                if result := predicate():
+                    return result
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(what() if callable(what) else what) from None
 
 
 @pytest.mark.timeout(150)
@@ -95,7 +98,9 @@ discord_channels = [{channel['id']}]
             bot = await start_bot(config, log)
             await wait_for(lambda: len(set(numbers(on_discord()))) >= 35
                            and len(set(numbers(on_telegram()))) >= 35, 90,
-                           "not everything arrived after the restart")
+                           lambda: f"not everything arrived after the restart: on Discord "
+                           f"{sorted(set(numbers(on_discord())))}, on Telegram "
+                           f"{sorted(set(numbers(on_telegram())))}")
             await asyncio.sleep(1.0)  # anything that would be sent twice has had time to be
         finally:
             if bot.returncode is None:

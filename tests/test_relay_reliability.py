@@ -113,3 +113,32 @@ def test_the_outbox_command_lists_retries_and_drops_dead_deliveries(tmp_path):
     assert again.returncode == 1 and "not a dead delivery" in again.stderr
     assert bridgebot("outbox", "drop", "1", cwd=tmp_path, env=env).returncode == 0
     assert "every delivery went through" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
+
+
+async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_lost(db_path):
+    """Someone writes in the new thread before the relay has recorded where the topic lives."""
+
+    class EagerRooms(ConsoleAdapter):
+        async def deliver(self, delivery):
+            result = await super().deliver(delivery)
+            if delivery.action.value == "open_topic" and delivery.target.chat_id == "lounge":
+                early = asyncio.create_task(self.say("lounge", person("Quick"), "First!"))
+                await asyncio.sleep(0.05)  # the message arrives before we return
+                assert not early.done(), "it must wait for the topic's record"
+            return result
+
+    rooms = EagerRooms()
+    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
+                      facilitators=[("console", FACILITATOR.user_id)])
+    runtime.add_adapter(rooms)
+    await runtime.start()
+    try:
+        await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Fresh")
+        await runtime.drain()
+        for _ in range(50):
+            if len(await runtime.store.posts(1)) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert [p.text for p in await runtime.store.posts(1)] == ["", "First!"]
+    finally:
+        await runtime.stop()

@@ -119,6 +119,13 @@ class Relay:
             self.wake()
 
     async def _deliver(self, row: PendingRow) -> None:
+        if row.action is Action.OPEN_TOPIC:  # messages in the new thread wait for its record
+            async with self.core.opening(row.target):
+                await self._deliver_row(row)
+        else:
+            await self._deliver_row(row)
+
+    async def _deliver_row(self, row: PendingRow) -> None:
         adapter = self.adapters[row.target.platform]
         delivery = await self.core.build_delivery(row)
         if delivery is None:

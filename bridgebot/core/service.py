@@ -10,8 +10,9 @@ does, through the adapters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,6 +43,7 @@ TITLE_MAX = 200
 TEXT_MAX = 40_000
 PROMPT_MAX = 2_000
 REASON_MAX = 500
+OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
 AUTHOR_DELETED = "author (deleted)"
 
 
@@ -127,9 +129,21 @@ class Discussions:
         self.clock = clock
         self.help_text = help_text
         self._chat_locks: dict[ChannelRef, asyncio.Lock] = {}
+        self._opening: dict[ChannelRef, asyncio.Event] = {}
         self._listeners: list[Callable[[], None]] = []
 
     # -- plumbing ----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def opening(self, target: ChannelRef) -> AsyncIterator[None]:
+        """Held by the relay while it opens a topic on ``target`` and records where."""
+        event = self._opening.setdefault(target.chat, asyncio.Event())
+        try:
+            yield
+        finally:
+            event.set()
+            if self._opening.get(target.chat) is event:
+                del self._opening[target.chat]
 
     def _intake(self, where: ChannelRef) -> asyncio.Lock:
         """The lock that keeps one chat's events in arrival order (asyncio locks are FIFO)."""
@@ -308,6 +322,13 @@ class Discussions:
         if not self.is_bridged(msg.where):
             return ReceiveOutcome(ignored_reason="chat is not bridged")
         topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
+        opening = self._opening.get(msg.where.chat)
+        if topic is None and msg.where.thread_id is not None and opening is not None:
+            # A person wrote in a thread the relay is creating right now, before its record
+            # was committed: wait for that (bounded), then place the message again.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(opening.wait(), OPENING_WAIT)
+            topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         if topic is None:
             return ReceiveOutcome(ignored_reason="not part of a topic")
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
