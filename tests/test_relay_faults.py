@@ -36,7 +36,7 @@ async def test_a_channel_that_disappears_is_dead_lettered_and_telegram_carries_o
     w.tg.user_sends(w.group["id"], w.brittany, "/status")
     answer = await w.until(lambda: [m for m in w.tg.chat_messages(w.group["id"])
                                     if "posts /" in m.get("text", "")])
-    assert "1 deliveries failed for good" not in answer[0]["text"]  # Brittany is no facilitator
+    assert "1 delivery failed for good" not in answer[0]["text"]  # Brittany is no facilitator
     assert "2 posts" in answer[0]["text"]
 
 

@@ -110,7 +110,7 @@ async def test_a_transient_failure_is_retried_and_a_permanent_one_buried(runtime
         await runtime.drain()
         assert console.visible("lounge")[-1].text == "#3 Another example"
         status = await runtime.core.status(FACILITATOR, FORUM)
-        assert "1 deliveries failed for good" in status
+        assert "1 delivery failed for good" in status
     finally:
         relay_module.BACKOFF_BASE = 1.0
 

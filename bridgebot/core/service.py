@@ -480,7 +480,7 @@ class Discussions:
         dead = await self.store.dead_count(topic.id)
         if dead and await self.is_facilitator(reader, platform_admin):
             # English keeps "deliveries" for 1 too (as before); other languages inflect.
-            text += "\n" + t.ngettext("{n} deliveries failed for good; `bridgebot outbox` shows why.",
+            text += "\n" + t.ngettext("{n} delivery failed for good; `bridgebot outbox` shows why.",
                                       "{n} deliveries failed for good; `bridgebot outbox` shows why.",
                                       dead)
         return text

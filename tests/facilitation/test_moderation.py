@@ -73,7 +73,7 @@ async def test_a_bot_not_allowed_to_delete_says_so_in_the_chat_and_in_status(tmp
         dead = [e for e in await w.runtime.store.outbox() if e.state is DeliveryState.DEAD]
         assert len(dead) == 1 and "could not delete message" in dead[0].last_error
         w.tg.user_sends(w.group["id"], w.kristin_tg, "/status")
-        status = await w.until(lambda: answers(w, "deliveries failed for good"))
+        status = await w.until(lambda: answers(w, "failed for good"))
         assert status[0].startswith("“Engaging allies” (topic #1)\n1 post / ")
         # Unhiding: the original is still there, so only Discord gets the post again.
         sent_before = len(w.bot_texts())
