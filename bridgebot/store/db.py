@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -86,3 +87,19 @@ class Database:
             else:
                 await conn.execute("COMMIT")
 
+
+class Queries:
+    """Base of the store's query classes: reads that run to completion in one call.
+
+    Each read runs on the reader connection's thread from start to end: a statement left
+    half-stepped would pin the reader to an old WAL snapshot while other tasks read.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        return list(await self.db.reader.execute_fetchall(sql, args))
+
+    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
+        return next(iter(await self._all(sql, args)), None)

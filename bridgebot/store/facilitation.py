@@ -17,7 +17,7 @@ import aiosqlite
 
 from bridgebot.core.models import Action, ChannelRef
 from bridgebot.core.plan import ItemKind, ItemSpec, Plan, PlanItem, PlanSpec, PublishResult
-from bridgebot.store.db import Database
+from bridgebot.store.db import Queries
 from bridgebot.store.repo import Store, _dt, _ts
 
 _PLAN_COLUMNS = (
@@ -41,17 +41,8 @@ def _item(row: sqlite3.Row) -> PlanItem:
                     row[5], _dt(row[6]), row[7])
 
 
-class FacilitationStore:
+class FacilitationStore(Queries):
     """Plans, schedule items, digests and the reader queries behind /status and /catchup."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        return list(await self.db.reader.execute_fetchall(sql, args))
-
-    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
-        return next(iter(await self._all(sql, args)), None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

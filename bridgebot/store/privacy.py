@@ -19,7 +19,7 @@ from datetime import datetime
 import aiosqlite
 
 from bridgebot.core.models import Action, Author, ChannelRef
-from bridgebot.store.db import Database
+from bridgebot.store.db import Queries
 from bridgebot.store.repo import Store, _dt, _ts
 
 # Names looked for inside others' words when someone is forgotten: a single word ("Jordan",
@@ -74,17 +74,8 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" for _ in values)
 
 
-class PrivacyStore:
+class PrivacyStore(Queries):
     """Aliases, pseudonyms, forgetting and retention over the discussion's database."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        return list(await self.db.reader.execute_fetchall(sql, args))
-
-    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
-        return next(iter(await self._all(sql, args)), None)
 
     # -- naming ------------------------------------------------------------------
 

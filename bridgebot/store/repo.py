@@ -28,7 +28,7 @@ from bridgebot.core.models import (
     TopicStats,
     TopicStatus,
 )
-from bridgebot.store.db import Database
+from bridgebot.store.db import Database, Queries
 from bridgebot.store.group_commit import PostRequest, PostWriter
 
 
@@ -110,24 +110,15 @@ def _prompt(row: sqlite3.Row) -> Prompt:
                   created_at=_dt(row[4]))  # type: ignore[arg-type]
 
 
-class Store:
+class Store(Queries):
     """The discussion's persistence; the only class in bridgebot that speaks SQL."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        super().__init__(db)
         self.writer = PostWriter(db)
         self._thread_topics: dict[ChannelRef, int] = {}
 
     # -- reads -------------------------------------------------------------------
-
-    # Each read runs to completion in one call on the reader thread: a statement left
-    # half-stepped would pin the reader to an old WAL snapshot while other tasks read.
-    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
-        rows = await self.db.reader.execute_fetchall(sql, args)
-        return next(iter(rows), None)
-
-    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        return list(await self.db.reader.execute_fetchall(sql, args))
 
     async def topic(self, topic_id: int) -> Topic | None:
         row = await self._one(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE id = ?", (topic_id,))
