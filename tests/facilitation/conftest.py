@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram_server import FakeTelegram
 
+from ..bridged import until
 from ..discord.conftest import make_adapter as make_discord
 from ..telegram.conftest import make_adapter as make_telegram
 
@@ -45,15 +45,6 @@ class Clock:
 def clock() -> Clock:
     return Clock()
 
-
-async def until(runtime: Runtime, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Wait until an event was handled and its deliveries made, and ``predicate`` holds."""
-    async with asyncio.timeout(timeout):
-        while True:
-            await runtime.drain()
-            if result := predicate():
-                return result
-            await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -3,7 +3,6 @@ clock, and Telegram and Discord on one bridge with the author rule chosen per te
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram_server import FakeTelegram
 
+from ..bridged import until
 from ..conftest import FACILITATOR, FORUM, LOUNGE
 from ..discord.conftest import make_adapter as make_discord
 from ..telegram.conftest import make_adapter as make_telegram
@@ -93,15 +93,6 @@ async def rooms(db_path: Path) -> AsyncIterator[RoomsFactory]:
     for runtime in started:
         await runtime.stop()
 
-
-async def until(runtime: Runtime, predicate, timeout: float = 10.0):
-    """Wait until ``predicate()`` is truthy, draining the relay between looks."""
-    async with asyncio.timeout(timeout):
-        while True:
-            await runtime.drain(timeout=timeout)
-            if result := predicate():
-                return result
-            await asyncio.sleep(0.02)
 
 
 @dataclass
