@@ -1,0 +1,1 @@
+"""bridgebot benchmarks: run with ``python -m bench`` (not part of the test suite)."""
