@@ -184,6 +184,7 @@ class TopicStats:
     last_post_author: str | None
     last_post_at: datetime | None
     last_number: int = 0  # the newest post's number, hidden ones included: what "read" reaches
+    read_upto: int = 0  # the reader's marker: posts up to this number were read
 
 
 @dataclass(frozen=True)

@@ -453,8 +453,10 @@ class Discussions:
     async def status_line(self, topic: Topic, reader: Author | None, *, lang: str | None = None) -> str:
         """``9 posts / 2 new · last post by Name, time · open``; advances the reader's marker."""
         reader_id = None
-        if reader is not None:
-            reader_id = await self.store.ensure_participant(reader, self.clock())
+        if reader is not None:  # a write only for someone the bridge has never seen
+            reader_id = await self.store.participant_id(reader.platform, reader.user_id)
+            if reader_id is None:
+                reader_id = await self.store.ensure_participant(reader, self.clock())
         stats = await self.store.stats(topic.id, reader_id)
         t = translator(lang)
         parts = [counts_text(t, stats.posts, stats.new)]
@@ -463,7 +465,7 @@ class Discussions:
             name = await shown_last_author(self, topic) or stats.last_post_author
             parts.append(t("last post by {name}, {when}", name=name, when=when))
         parts.append(t(STATUS_NAMES[topic.status]))
-        if reader_id is not None and stats.last_number:
+        if reader_id is not None and stats.last_number > stats.read_upto:
             await self.store.mark_read(reader_id, topic.id, stats.last_number)
         return " · ".join(parts)
 

@@ -216,8 +216,14 @@ V4 = [
     "CREATE INDEX combined_parts_by_post ON combined_parts (post_id)",
 ]
 
+# Catch-up after downtime asks, per open thread, for the newest message a person wrote
+# there: without this index that reads the whole channel's map once per thread.
+V5 = [
+    "CREATE INDEX message_map_by_thread ON message_map (platform, chat_id, thread_id, mirrored)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
 LATEST = len(MIGRATIONS)
 
 

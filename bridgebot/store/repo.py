@@ -277,6 +277,7 @@ class Store(Queries):
             last_post_author=last[0] if last else None,
             last_post_at=_dt(last[1]) if last else None,
             last_number=top[0] or 0 if top else 0,
+            read_upto=marker,
         )
 
     async def posts_after(self, topic_id: int, number: int) -> list[Post]:

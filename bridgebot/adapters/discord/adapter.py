@@ -112,7 +112,11 @@ class DiscordAdapter(SlashCommands):
         self.settings = settings
         if limits is not None:
             self.limits = limits
-        self.client_options = client_options or {}
+        # discord.py waits guild_ready_timeout (2 s by default) after the last guild arrives
+        # before it calls on_ready; a bridge bot serves a few known guilds, so a short wait
+        # gets it ready faster.
+        self.client_options = {"guild_ready_timeout": 0.5, **(client_options or {})}
+        self._catching_up: asyncio.Task[None] | None = None
         self.core: Discussions | None = None
         self.client: _Client | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -145,7 +149,9 @@ class DiscordAdapter(SlashCommands):
             raise errors.PermanentError("Discord gateway did not become ready within 60 s")
         await self._sync_commands()
         await self._find_own_webhooks()
-        await self.catch_up()
+        # Read what was missed in the background: the relay starts at once, and a long list
+        # of threads to read (each a REST call, rate-limited) does not hold up the bridge.
+        self._catching_up = asyncio.create_task(self.catch_up(), name="discord-catch-up")
         user = self.client.user
         bridged = ", ".join(c.chat_id for c in core.channels(PLATFORM)) or "none"
         log.info("discord connected as %s; bridging channels %s", user, bridged)
@@ -161,6 +167,10 @@ class DiscordAdapter(SlashCommands):
             log.exception("the Discord gateway connection ended")
 
     async def stop(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._catching_up
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()
@@ -202,6 +212,10 @@ class DiscordAdapter(SlashCommands):
         """
         assert self.core is not None and self.client is not None
         for place, last in await self.core.store.open_threads(PLATFORM):
+            cached = self.client.get_channel(int(place.thread_id or place.chat_id))
+            newest = getattr(cached, "last_message_id", None)
+            if last and newest and newest <= int(last):
+                continue  # the gateway says nothing newer was written there: no need to ask
             try:
                 thread = await self._channel(int(place.thread_id or place.chat_id))
                 after = discord.Object(int(last)) if last else None
