@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -98,8 +98,9 @@ class Queries:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _all(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+    async def _all(self, sql: str, args: Sequence[object] | Mapping[str, object] = ()) -> list[sqlite3.Row]:
         return list(await self.db.reader.execute_fetchall(sql, args))
 
-    async def _one(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Row | None:
+    async def _one(self, sql: str,
+                   args: Sequence[object] | Mapping[str, object] = ()) -> sqlite3.Row | None:
         return next(iter(await self._all(sql, args)), None)

@@ -71,6 +71,11 @@ _POST_COLUMNS = (
 )
 
 
+# The reader's read marker in a topic (0 before their first visit), for the stats query.
+_MARKER = ("COALESCE((SELECT last_read_number FROM read_markers "
+           "WHERE participant_id = :reader AND topic_id = :topic), 0)")
+
+
 def _topic(row: sqlite3.Row) -> Topic:
     return Topic(
         id=row[0],
@@ -247,37 +252,28 @@ class Store(Queries):
         return row is not None
 
     async def stats(self, topic_id: int, reader_id: int | None) -> TopicStats:
-        """Counts for "N posts / M new" using the posts' (topic, number) index only."""
+        """Counts for "N posts / M new", in one statement (one trip to the reader thread),
+        each part served by the posts' (topic, number) index."""
         row = await self._one(
-            "SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0", (topic_id,)
+            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0), "
+            "(SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0 AND number > "
+            f"  {_MARKER} AND participant_id IS NOT :reader), "
+            "(SELECT pa.display_name FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            "  WHERE p.topic_id = :topic AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1), "
+            "(SELECT created_at FROM posts WHERE topic_id = :topic AND hidden = 0 "
+            "  ORDER BY number DESC LIMIT 1), "
+            "(SELECT MAX(number) FROM posts WHERE topic_id = :topic), "
+            f"{_MARKER}",
+            {"topic": topic_id, "reader": reader_id},
         )
-        total = row[0] if row else 0
-        marker = 0
-        if reader_id is not None:
-            mrow = await self._one(
-                "SELECT last_read_number FROM read_markers WHERE participant_id = ? AND topic_id = ?",
-                (reader_id, topic_id),
-            )
-            marker = mrow[0] if mrow else 0
-        nrow = await self._one(
-            "SELECT COUNT(*) FROM posts WHERE topic_id = ? AND number > ? AND hidden = 0 "
-            "AND participant_id IS NOT ?",
-            (topic_id, marker, reader_id),
-        )
-        last = await self._one(
-            "SELECT pa.display_name, p.created_at FROM posts p "
-            "JOIN participants pa ON pa.id = p.participant_id "
-            "WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1",
-            (topic_id,),
-        )
-        top = await self._one("SELECT MAX(number) FROM posts WHERE topic_id = ?", (topic_id,))
+        assert row is not None
         return TopicStats(
-            posts=total,
-            new=nrow[0] if nrow else 0,
-            last_post_author=last[0] if last else None,
-            last_post_at=_dt(last[1]) if last else None,
-            last_number=top[0] or 0 if top else 0,
-            read_upto=marker,
+            posts=row[0],
+            new=row[1],
+            last_post_author=row[2],
+            last_post_at=_dt(row[3]),
+            last_number=row[4] or 0,
+            read_upto=row[5],
         )
 
     async def posts_after(self, topic_id: int, number: int) -> list[Post]:
