@@ -63,19 +63,20 @@ class Runtime:
         await self.store.set_facilitators(self._facilitators)
 
     async def start(self) -> None:
-        """Open the database, start every adapter, then the relay."""
+        """Open the database, start every adapter (side by side: each waits on its own
+        platform), then the relay. If one adapter cannot start, the others are stopped."""
         await self.open()
-        started: list[Adapter] = []
-        try:
-            for adapter in self.adapters.values():
-                await adapter.start(self.core)
-                started.append(adapter)
-        except BaseException:
-            for adapter in reversed(started):
-                with contextlib.suppress(Exception):
-                    await adapter.stop()
+        adapters = list(self.adapters.values())
+        outcomes = await asyncio.gather(*(a.start(self.core) for a in adapters),
+                                        return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            for adapter, outcome in zip(adapters, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    with contextlib.suppress(Exception):
+                        await adapter.stop()
             await self.db.close()
-            raise
+            raise failed[0]
         self.relay = Relay(self.core, self.adapters, metrics=self.metrics)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
@@ -104,6 +105,7 @@ class Runtime:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
+        await self.core.settle()
         await self.db.close()
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -130,6 +130,7 @@ class Discussions:
         self.help_text = help_text
         self._chat_locks: dict[ChannelRef, asyncio.Lock] = {}
         self._opening: dict[ChannelRef, asyncio.Event] = {}
+        self._marker_writes: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._listeners: list[Callable[[], None]] = []
 
     # -- plumbing ----------------------------------------------------------------
@@ -451,12 +452,18 @@ class Discussions:
     # -- reading -----------------------------------------------------------------
 
     async def status_line(self, topic: Topic, reader: Author | None, *, lang: str | None = None) -> str:
-        """``9 posts / 2 new · last post by Name, time · open``; advances the reader's marker."""
+        """``9 posts / 2 new · last post by Name, time · open``; advances the reader's marker.
+
+        The answer needs no write: a reader seen for the first time has no posts and no
+        marker, so their counts are those of nobody; recording them and moving the marker
+        happen after the answer (the reader's next status waits for that write first).
+        """
+        key = (reader.platform, reader.user_id, topic.id) if reader is not None else None
+        if key is not None and (earlier := self._marker_writes.get(key)) is not None:
+            await earlier
         reader_id = None
-        if reader is not None:  # a write only for someone the bridge has never seen
+        if reader is not None:
             reader_id = await self.store.participant_id(reader.platform, reader.user_id)
-            if reader_id is None:
-                reader_id = await self.store.ensure_participant(reader, self.clock())
         stats = await self.store.stats(topic.id, reader_id)
         t = translator(lang)
         parts = [counts_text(t, stats.posts, stats.new)]
@@ -465,9 +472,27 @@ class Discussions:
             name = await shown_last_author(self, topic) or stats.last_post_author
             parts.append(t("last post by {name}, {when}", name=name, when=when))
         parts.append(t(STATUS_NAMES[topic.status]))
-        if reader_id is not None and stats.last_number > stats.read_upto:
-            await self.store.mark_read(reader_id, topic.id, stats.last_number)
+        if reader is not None and key is not None and stats.last_number > stats.read_upto:
+            task = asyncio.create_task(self._mark_read(reader, reader_id, topic.id, stats.last_number))
+            self._marker_writes[key] = task
+            task.add_done_callback(lambda done: self._marker_writes.pop(key, None)
+                                   if self._marker_writes.get(key) is done else None)
         return " · ".join(parts)
+
+    async def settle(self) -> None:
+        """Finish the writes made after answering (read markers), before the database closes."""
+        if self._marker_writes:
+            await asyncio.gather(*self._marker_writes.values(), return_exceptions=True)
+
+    async def _mark_read(self, reader: Author, reader_id: int | None, topic_id: int,
+                         number: int) -> None:
+        """Record that ``reader`` has read ``topic_id`` up to post ``number`` (off the answer)."""
+        try:
+            if reader_id is None:
+                reader_id = await self.store.ensure_participant(reader, self.clock())
+            await self.store.mark_read(reader_id, topic_id, number)
+        except Exception:  # a lost marker only shows a few posts as new again
+            log.exception("could not record what %s has read", reader.display_name)
 
     async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None,
                      *, platform_admin: bool = False, lang: str | None = None) -> str:

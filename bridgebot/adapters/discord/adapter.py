@@ -114,8 +114,8 @@ class DiscordAdapter(SlashCommands):
             self.limits = limits
         # discord.py waits guild_ready_timeout (2 s by default) after the last guild arrives
         # before it calls on_ready; a bridge bot serves a few known guilds, so a short wait
-        # gets it ready faster.
-        self.client_options = {"guild_ready_timeout": 0.5, **(client_options or {})}
+        # gets it ready faster (each guild that arrives restarts the wait).
+        self.client_options = {"guild_ready_timeout": 0.25, **(client_options or {})}
         self._catching_up: asyncio.Task[None] | None = None
         self.core: Discussions | None = None
         self.client: _Client | None = None
