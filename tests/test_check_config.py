@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bridgebot.checks import Finding, run_checks
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import load_settings
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridgebot.sandbox.discord_server import FakeDiscord
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 
 def numbers(texts: list[str]) -> list[int]:

@@ -15,7 +15,7 @@ import aiohttp
 
 from bridgebot.logs import JsonFormatter, TextFormatter, hide_secrets
 from bridgebot.sandbox.discord_server import FakeDiscord
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 
 def free_port() -> int:

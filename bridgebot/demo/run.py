@@ -30,7 +30,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.sandbox import discord_state
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 DATABASE = "bridgebot.sqlite3"
 BRIDGE = "allies"

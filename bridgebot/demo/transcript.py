@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from bridgebot.sandbox.discord_server import FakeDiscord
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 EXCERPT = 110
 

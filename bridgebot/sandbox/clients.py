@@ -1,7 +1,7 @@
 """The real bridgebot adapters, pointed at the sandbox servers.
 
 The tests and ``bridgebot demo`` both run the production adapters against
-:class:`~bridgebot.sandbox.telegram_server.FakeTelegram` and
+:class:`~bridgebot.sandbox.telegram.FakeTelegram` and
 :class:`~bridgebot.sandbox.discord_server.FakeDiscord`; building them in one place keeps
 what the demo shows identical to what the tests check.
 """
@@ -14,7 +14,7 @@ from bridgebot.adapters.discord.adapter import DiscordAdapter
 from bridgebot.adapters.telegram.adapter import TelegramAdapter
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.sandbox.discord_server import FakeDiscord
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import DiscordSettings, TelegramSettings
 
 

@@ -16,7 +16,7 @@ from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 from ..bridged import until
 from ..discord.conftest import make_adapter as make_discord

@@ -17,7 +17,7 @@ from bridgebot.core.models import Author, ChannelRef, ReceiveOutcome
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 from ..bridged import until
 from ..conftest import FACILITATOR, FORUM, LOUNGE

@@ -24,8 +24,8 @@ from telegram import (
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, RetryAfter
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bridgebot.sandbox.telegram_server import FakeTelegram
-from bridgebot.sandbox.telegram_state import parse_html
+from bridgebot.sandbox.telegram import FakeTelegram
+from bridgebot.sandbox.telegram.state import parse_html
 
 
 class FakeClock:

@@ -14,7 +14,7 @@ from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import telegram_adapter
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 
 @dataclass

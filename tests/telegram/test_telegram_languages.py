@@ -12,7 +12,7 @@ from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.i18n import FSI, LRI, PDI, RLM
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 
 from .conftest import TelegramWorld, make_adapter
 from .test_telegram_discussion import open_topic_with_two_prompts

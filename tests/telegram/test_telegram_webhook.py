@@ -10,7 +10,7 @@ from bridgebot.adapters.telegram.adapter import TelegramAdapter
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import TelegramSettings, WebhookSettings
 
 

@@ -1,6 +1,6 @@
 """Pure building blocks of the fake Telegram Bot API: no HTTP in here.
 
-This module holds what the fake server (:mod:`bridgebot.sandbox.telegram_server`) needs to
+This module holds what the fake server (:mod:`bridgebot.sandbox.telegram`) needs to
 answer like Telegram does, kept apart so each piece can be read and checked on its own:
 
 * :class:`ApiError` - an answer of the form ``{"ok": false, "error_code", "description"}``.
