@@ -14,7 +14,7 @@ from bridgebot.core import relay as relay_module
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram import FakeTelegram
 
 from .discord.conftest import make_adapter as make_discord

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bridgebot.checks import Finding, run_checks
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import load_settings
 

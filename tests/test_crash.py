@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 
 

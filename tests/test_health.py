@@ -17,7 +17,7 @@ from bridgebot.core.service import Bridge
 from bridgebot.health import HealthServer
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
-from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 
 from .conftest import FACILITATOR, FORUM, LOUNGE, person

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from bridgebot.logs import JsonFormatter, TextFormatter, hide_secrets
-from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 
 

@@ -27,9 +27,9 @@ from bridgebot.core.service import Bridge
 from bridgebot.demo.script import ScriptedPost, SeedScript, load_seed
 from bridgebot.demo.transcript import Transcript
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox import discord_state
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import state as discord_state
 from bridgebot.sandbox.telegram import FakeTelegram
 
 DATABASE = "bridgebot.sqlite3"

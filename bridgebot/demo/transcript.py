@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 
 EXCERPT = 110

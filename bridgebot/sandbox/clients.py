@@ -2,7 +2,7 @@
 
 The tests and ``bridgebot demo`` both run the production adapters against
 :class:`~bridgebot.sandbox.telegram.FakeTelegram` and
-:class:`~bridgebot.sandbox.discord_server.FakeDiscord`; building them in one place keeps
+:class:`~bridgebot.sandbox.discord.FakeDiscord`; building them in one place keeps
 what the demo shows identical to what the tests check.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from bridgebot.adapters.discord.adapter import DiscordAdapter
 from bridgebot.adapters.telegram.adapter import TelegramAdapter
 from bridgebot.core.ratelimit import PlatformLimits
-from bridgebot.sandbox.discord_server import FakeDiscord
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import DiscordSettings, TelegramSettings
 

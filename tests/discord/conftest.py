@@ -16,7 +16,7 @@ from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
 
 
 @dataclass

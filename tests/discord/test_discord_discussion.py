@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridgebot.sandbox.discord_server import Permissions
+from bridgebot.sandbox.discord import Permissions
 
 
 async def open_topic(w):

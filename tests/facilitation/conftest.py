@@ -15,7 +15,7 @@ from bridgebot.adapters.discord.endpoint import reset_api_base
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram import FakeTelegram
 
 from ..bridged import until

@@ -16,7 +16,7 @@ from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.models import Author, ChannelRef, ReceiveOutcome
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram import FakeTelegram
 
 from ..bridged import until

@@ -23,7 +23,7 @@ from bridgebot.adapters.discord.endpoint import (
     use_api_base,
     use_gateway_from_api,
 )
-from bridgebot.sandbox.discord_server import (
+from bridgebot.sandbox.discord import (
     FakeDiscord,
     Permissions,
     RateLimitConfig,

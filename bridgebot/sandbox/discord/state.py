@@ -1,4 +1,4 @@
-"""In-memory Discord world behind :mod:`bridgebot.sandbox.discord_server`.
+"""In-memory Discord world behind :mod:`bridgebot.sandbox.discord`.
 
 Everything here is synchronous and speaks the Discord v10 wire shapes (snowflake
 strings, integer ``type`` fields, permission bit strings) so that the REST and
