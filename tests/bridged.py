@@ -58,6 +58,12 @@ class Bridged:
     def discord_mirrors(self) -> list[dict]:
         return [m for m in self.dc.channel_messages(self.thread["id"]) if m.get("webhook_id")]
 
+    def telegram_mirrors_all(self) -> list[dict]:
+        """Every bot message in the group that is not a topic, question or notice: the
+        pieces of a long mirrored post after the first carry no header."""
+        return [m for m in self.tg.chat_messages(self.group["id"], include_service=False)
+                if m.get("from", {}).get("is_bot")]
+
     def telegram_mirrors(self) -> list[dict]:
         return [m for m in self.tg.chat_messages(self.group["id"])
                 if m.get("from", {}).get("is_bot") and " · Discord · #" in m.get("text", "")]

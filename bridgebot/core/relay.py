@@ -19,8 +19,10 @@ sent again: at most one duplicate per crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 
@@ -41,7 +43,14 @@ COMBINE_MAX = 50  # posts looked at for one combined message
 
 def backoff(attempts: int) -> float:
     """Exponential backoff with full jitter: spreads retries of many targets apart."""
-    return random.uniform(BACKOFF_BASE / 2, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts, 0)))
+    ceiling = BACKOFF_BASE * 2.0 ** min(max(attempts, 0), 30)  # 2**1510 overflows a float
+    return random.uniform(BACKOFF_BASE / 2, min(BACKOFF_CAP, ceiling))
+
+
+def describe(err: BaseException) -> str:
+    """An unexpected exception as a dead letter's reason: its type and message, one line."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
 
 
 class Relay:
@@ -67,6 +76,7 @@ class Relay:
         self._idle = asyncio.Event()
         self._stopping = False
         self._warned: set[str] = set()
+        self._failures: dict[ChannelRef, int] = {}
         core.on_enqueue(self.wake)
 
     def wake(self) -> None:
@@ -112,8 +122,13 @@ class Relay:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await self._deliver(row)
-        except Exception:  # a bug must not kill the relay; the row stays pending
-            log.exception("relay worker for %s failed", target)
+                self._failures.pop(target, None)
+        except Exception:  # the store failed (locked, disk full): the row stays pending
+            failures = self._failures[target] = self._failures.get(target, 0) + 1
+            delay = backoff(failures)
+            log.exception("relay worker for %s failed; trying again in %.1fs", target, delay)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(delay)  # never a tight loop over the same row
         finally:
             self._busy.pop(target, None)
             self.wake()
@@ -126,12 +141,24 @@ class Relay:
             await self._deliver_row(row)
 
     async def _deliver_row(self, row: PendingRow) -> None:
+        """Build, send and record one row; whatever goes wrong becomes a classified error.
+
+        A row that cannot even be built (a rendering bug on odd content) is dead-lettered
+        with its reason at once, so it never holds up the rows behind it.
+        """
         adapter = self.adapters[row.target.platform]
-        delivery = await self.core.build_delivery(row)
-        if delivery is None:
-            await self.core.store.bury(row.id, "its topic no longer exists")
+        try:
+            delivery = await self.core.build_delivery(row)
+            if delivery is None:
+                await self.core.store.bury(row.id, "its topic no longer exists")
+                return
+            batch = await self._batch(adapter, row, delivery)
+        except Exception as err:
+            if self._is_storage(err):
+                raise  # the database, not the row: the worker backs off and tries again
+            log.exception("delivery %d to %s could not be built", row.id, row.target)
+            await self._bury(row, f"could not be built: {describe(err)}")
             return
-        batch = await self._batch(adapter, row, delivery)
         try:
             if delivery.attempts and isinstance(adapter, CanReconcile):
                 found = await adapter.find_sent(delivery)
@@ -155,17 +182,35 @@ class Relay:
             log.info("%s rate-limited %s; retrying in %.1fs", row.target, row.action, err.retry_after)
             await self.core.store.retry_later(row.id, self.clock() + err.retry_after, str(err))
         except errors.PermanentError as err:
-            self.metrics.dead += 1
             log.warning("delivery %d to %s failed for good: %s", row.id, row.target, err)
-            await self.core.store.bury(row.id, str(err))
+            await self._bury(row, str(err))
         except (errors.TransientError, OSError, TimeoutError) as err:
+            if self._is_storage(err):
+                raise
             self.metrics.retried += 1
             delay = backoff(row.attempts)
             log.info("delivery %d to %s failed (%s); retrying in %.1fs", row.id, row.target, err, delay)
             await self.core.store.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
+        except Exception as err:
+            if self._is_storage(err):
+                raise
+            # Not a platform's answer the adapter knows: a bug, or a library change. Trying
+            # the same row again would fail the same way, so it goes to the dead letters
+            # (``bridgebot outbox retry`` sends it again once fixed).
+            log.exception("delivery %d to %s failed unexpectedly", row.id, row.target)
+            await self._bury(row, f"unexpected error: {describe(err)}")
         else:
             await self.core.delivered(row, delivery, result.message_ids, result.thread_id)
             self.metrics.delivered += 1
+
+    async def _bury(self, row: PendingRow, reason: str) -> None:
+        self.metrics.dead += 1
+        await self.core.store.bury(row.id, reason)
+
+    @staticmethod
+    def _is_storage(err: BaseException) -> bool:
+        """The database failed (locked, full, gone): the row is fine, the store is not."""
+        return isinstance(err, sqlite3.Error)
 
     async def _batch(self, adapter: Adapter, row: PendingRow,
                      delivery: Delivery) -> list[tuple[PendingRow, Delivery]]:

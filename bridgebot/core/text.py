@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 SUBJECT_MAX = 80
+EXCERPT_MAX = 120  # characters of a quoted parent: ten words, or fewer in a language without spaces
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
@@ -24,34 +26,74 @@ def split_subject(text: str) -> tuple[str | None, str]:
     return None, text.strip()
 
 
-def short_subject(text: str, words: int = 8) -> str:
-    """A subject made of the first words of a body, as forums do for untitled posts."""
+def short_subject(text: str, words: int = 8, chars: int = EXCERPT_MAX) -> str:
+    """A subject made of the first words of a body, as forums do for untitled posts.
+
+    Capped at ``chars`` characters too: Chinese, Japanese or Thai text has no spaces, and
+    ten "words" of it can be the whole post (a quote must stay a quote).
+    """
     first = " ".join(text.split())
     parts = first.split(" ")
-    if len(parts) <= words:
-        return first
-    return " ".join(parts[:words]) + "…"
+    short = first if len(parts) <= words else " ".join(parts[:words]) + "…"
+    return clip(short, chars)
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters, in order.
+def clip(text: str, chars: int) -> str:
+    """``text`` cut to at most ``chars`` characters, with "…" where it was cut."""
+    if len(text) <= chars:
+        return text
+    return text[: max(0, chars - 1)].rstrip() + "…"
 
-    Prefers paragraph breaks, then line breaks, then sentence ends, then spaces, so
-    a long post reads naturally across several messages. Never loses a character
-    other than the whitespace at a split.
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: what Telegram counts ("4096 characters" are units, so an
+    emoji outside the Basic Multilingual Plane counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip_units(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
+    """The longest prefix of ``text`` whose ``measure`` is at most ``limit``."""
+    return text[: _fit(text, limit, measure)]
+
+
+def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
+    """Split ``text`` into pieces whose ``measure`` is at most ``limit``, in order.
+
+    ``measure`` is the platform's unit (code points for Discord, UTF-16 code units for
+    Telegram) or the length after escaping. Prefers paragraph breaks, then line breaks,
+    then sentence ends, then spaces, so a long post reads naturally across several
+    messages. Never loses a character other than the whitespace at a split, and never
+    raises: a limit below one still yields one character per piece (the platform then
+    refuses it, which the relay dead-letters with the reason).
     """
-    if limit < 1:
-        raise ValueError("limit must be positive")
+    limit = max(1, limit)
     pieces: list[str] = []
     rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        cut = _best_cut(window, limit)
-        pieces.append(rest[:cut].rstrip())
+    while rest and measure(rest) > limit:
+        fits = _fit(rest, limit, measure)
+        cut = _best_cut(rest[: fits + 1], fits)
+        piece = rest[:cut].rstrip()
+        if not piece:  # only whitespace fitted: take one character rather than loop
+            piece, cut = rest[:1], 1
+        pieces.append(piece)
         rest = rest[cut:].lstrip()
     if rest:
         pieces.append(rest)
     return pieces
+
+
+def _fit(text: str, limit: int, measure: Callable[[str], int]) -> int:
+    """How many leading characters of ``text`` fit ``limit`` (at least one)."""
+    if measure is len:
+        return max(1, min(len(text), limit))
+    low, high = 1, min(len(text), max(1, limit))  # no unit is shorter than a character
+    while low < high:  # the longest prefix that fits; measures only grow with the prefix
+        mid = (low + high + 1) // 2
+        if measure(text[:mid]) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _best_cut(window: str, limit: int) -> int:

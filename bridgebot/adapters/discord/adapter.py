@@ -40,7 +40,6 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
-from bridgebot.core.text import split_text
 from bridgebot.i18n import Translator, translator
 from bridgebot.settings import DiscordSettings
 
@@ -374,7 +373,7 @@ class DiscordAdapter(SlashCommands):
         if delivery.action is Action.POST and delivery.post is not None:
             return DeliveryResult(await self._mirror_post(delivery, thread))
         if delivery.action is Action.NOTICE and delivery.notice:
-            pieces = split_text(render.escape(delivery.notice), render.LIMIT)
+            pieces = render.split_escaped(delivery.notice, render.LIMIT)
             return DeliveryResult(await self._send_bot(thread, pieces, reply_to=delivery.reply_to,
                                                        nonce=f"bb{delivery.id}"))
         return DeliveryResult()

@@ -13,11 +13,12 @@ from discord.utils import escape_markdown
 
 from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.text import short_subject, split_text
+from bridgebot.core.text import clip, short_subject, split_text
 from bridgebot.i18n import Translator, translator
 
-LIMIT = 2000
+LIMIT = 2000  # characters (code points: the OpenAPI spec's maxLength for message content)
 USERNAME_MAX = 80
+NAME_MAX = 100  # characters of a name inside a message's text
 # Discord refuses webhook usernames containing these; a look-alike keeps the name readable.
 _FORBIDDEN_IN_NAMES = {"@": "＠", "#": "＃", ":": "：", "```": "ˋˋˋ"}
 _DISCORD_WORD = re.compile("discord", re.IGNORECASE)
@@ -26,6 +27,17 @@ _CLYDE_WORD = re.compile("clyde", re.IGNORECASE)
 
 def escape(text: str) -> str:
     return escape_markdown(text)
+
+
+def escaped_len(text: str) -> int:
+    """What ``text`` weighs once escaped: pieces are cut before escaping, so an escape is
+    never split from the character it protects."""
+    return len(escape(text))
+
+
+def split_escaped(text: str, limit: int) -> list[str]:
+    """``text`` in escaped pieces of at most ``limit`` characters each."""
+    return [escape(piece) for piece in split_text(text, limit, escaped_len)]
 
 
 def webhook_username(post: Post) -> str:
@@ -54,7 +66,7 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
     lines = []
     if with_author:
         platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
-        lines.append(f"**{escape(post.author_name)}** · {platform} · #{post.number}")
+        lines.append(f"**{escape(clip(post.author_name, NAME_MAX))}** · {platform} · #{post.number}")
     if quote:
         lines.append(quote)
     if post.subject:
@@ -67,7 +79,7 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
 def post_block(post: Post, parent: Post | None) -> str:
     """A post as one block of a combined message: author line, parent pointer, text."""
     platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
-    lines = [f"**{escape(post.author_name)}** · {platform} · #{post.number}"]
+    lines = [f"**{escape(clip(post.author_name, NAME_MAX))}** · {platform} · #{post.number}"]
     if parent is not None:
         lines.append(reply_quote(parent, None))
     if post.subject:
@@ -97,7 +109,7 @@ def reply_quote(parent: Post, link: str | None) -> str:
     """A one-line pointer to the parent, for webhook posts (webhooks cannot reply natively)."""
     excerpt = escape(short_subject(parent.subject or parent.text, words=10))
     target = f"[#{parent.number}]({link})" if link else f"#{parent.number}"
-    return f"> ↪ {escape(parent.author_name)} ({target}): {excerpt}"
+    return f"> ↪ {escape(clip(parent.author_name, NAME_MAX))} ({target}): {excerpt}"
 
 
 def notice(text: str) -> list[str]:
@@ -106,8 +118,7 @@ def notice(text: str) -> list[str]:
 
 def _pieces(head: str, body: str, footer: str = "") -> list[str]:
     reserve = len(head) + 2 + (len(footer) + 1 if footer else 0)
-    escaped = escape(body.strip()) if body.strip() else ""
-    chunks = split_text(escaped, LIMIT - reserve) if escaped else [""]
+    chunks = split_escaped(body, LIMIT - reserve) if body.strip() else [""]
     out = []
     for i, chunk in enumerate(chunks):
         parts = [head] if i == 0 and head else []

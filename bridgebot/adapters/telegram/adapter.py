@@ -54,7 +54,7 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
-from bridgebot.core.text import split_text
+from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
 from bridgebot.settings import TelegramSettings
 
@@ -437,7 +437,7 @@ class TelegramAdapter:
             pieces = render.post_message(delivery.post, quoted)
         elif delivery.action is Action.NOTICE and delivery.notice:
             # Telegram counts the limit after parsing, so escaping does not lengthen it.
-            pieces = [p for chunk in split_text(delivery.notice, render.LIMIT)
+            pieces = [p for chunk in split_text(delivery.notice, render.LIMIT, render.length)
                       for p in render.notice(chunk)]
         else:
             return DeliveryResult()
@@ -450,7 +450,7 @@ class TelegramAdapter:
         for delivery in deliveries:
             assert delivery.post is not None
             _, plain = render.post_block(delivery.post, delivery.parent)
-            length += len(plain) + (2 if count else 0)
+            length += render.length(plain) + (2 if count else 0)
             if length > render.LIMIT:
                 break
             count += 1
@@ -512,8 +512,8 @@ class TelegramAdapter:
         ids = delivery.message_ids
         if len(pieces) > len(ids):  # the edit grew: keep the message count, cut the end
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
-            last_html = render.notice(merged_plain[: render.LIMIT - 1] + "…")[0][0]
-            pieces = [*pieces[: len(ids) - 1], (last_html, merged_plain[: render.LIMIT])]
+            cut = clip_units(merged_plain, render.LIMIT - 1, render.length) + "…"
+            pieces = [*pieces[: len(ids) - 1], (render.notice(cut)[0][0], cut)]
         for message_id, (html, _) in zip(ids, pieces, strict=False):
             try:
                 await self.app.bot.edit_message_text(

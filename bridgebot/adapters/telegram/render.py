@@ -1,8 +1,10 @@
 """How topics, questions and posts look in Telegram: HTML with every user text escaped.
 
-Telegram's limit (4096 characters) counts the text after entity parsing, so long
-bodies are split as plain text first and each piece escaped afterwards; the header
-(author, platform, post number, subject) goes on the first piece only.
+Telegram's limit ("1-4096 characters after entities parsing") counts the parsed text
+in UTF-16 code units (an emoji beyond the Basic Multilingual Plane is two), so long
+bodies are split as plain text, measured in UTF-16, and each piece escaped afterwards;
+the header (author, platform, post number, subject) goes on the first piece only. Names
+and quoted excerpts are capped, so a header always leaves room for text.
 """
 
 from __future__ import annotations
@@ -11,14 +13,20 @@ from html import escape
 
 from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.text import short_subject, split_text
+from bridgebot.core.text import clip, short_subject, split_text, utf16_len
 from bridgebot.i18n import Translator, translator
 
 LIMIT = 4096
+NAME_MAX = 100  # characters of an author's name in a header (Telegram names are up to 128)
+
+
+def length(plain: str) -> int:
+    """A message's length as Telegram counts it: UTF-16 code units of the parsed text."""
+    return utf16_len(plain)
 
 
 def _plain_len(header_plain: str) -> int:
-    return len(header_plain) + 2
+    return length(header_plain) + 2
 
 
 def topic_message(topic: Topic, t: Translator | None = None) -> list[tuple[str, str]]:
@@ -49,12 +57,14 @@ def post_block(post: Post, parent: Post | None = None) -> tuple[str, str]:
 
 def _post_header(post: Post, parent: Post | None) -> tuple[str, str]:
     platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
-    header_plain = f"{post.author_name} · {platform} · #{post.number}"
-    header = f"<b>{escape(post.author_name)}</b> · {escape(platform)} · #{post.number}"
+    name = clip(post.author_name, NAME_MAX)
+    header_plain = f"{name} · {platform} · #{post.number}"
+    header = f"<b>{escape(name)}</b> · {escape(platform)} · #{post.number}"
     if parent is not None:
         excerpt = short_subject(parent.subject or parent.text, words=10)
-        header += f"\n<i>↪ {escape(parent.author_name)} (#{parent.number}): {escape(excerpt)}</i>"
-        header_plain += f"\n↪ {parent.author_name} (#{parent.number}): {excerpt}"
+        parent_name = clip(parent.author_name, NAME_MAX)
+        header += f"\n<i>↪ {escape(parent_name)} (#{parent.number}): {escape(excerpt)}</i>"
+        header_plain += f"\n↪ {parent_name} (#{parent.number}): {excerpt}"
     if post.subject:
         header += f"\n<b>{escape(post.subject)}</b>"
         header_plain += f"\n{post.subject}"
@@ -68,8 +78,8 @@ def notice(text: str) -> list[tuple[str, str]]:
 def _pieces(header: str, header_plain: str, body: str, footer: str = "",
             footer_plain: str = "") -> list[tuple[str, str]]:
     """Split ``body`` so that each piece, once parsed, fits Telegram's limit."""
-    reserve = _plain_len(header_plain) + (len(footer_plain) + 2 if footer_plain else 0)
-    chunks = split_text(body, LIMIT - reserve) if body.strip() else []
+    reserve = _plain_len(header_plain) + (length(footer_plain) + 2 if footer_plain else 0)
+    chunks = split_text(body, LIMIT - reserve, length) if body.strip() else []
     if not chunks:
         chunks = [""]
     out: list[tuple[str, str]] = []
