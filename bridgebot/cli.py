@@ -9,10 +9,10 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from pydantic import SecretStr
-
+from bridgebot.adapters import registry
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core.export import FORMATS, Archive
+from bridgebot.core.platforms import Platforms
 from bridgebot.logs import FORMATS as LOG_FORMATS
 from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
@@ -37,9 +37,9 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     adapters = build_adapters(settings)
     if not adapters:
+        tokens = " and/or ".join(p.required_keys() for p in settings.platforms if p.settings)
         print(
-            "Nothing to run: no platform is configured. Set telegram.token "
-            "(BRIDGEBOT_TELEGRAM__TOKEN) and/or discord.token (BRIDGEBOT_DISCORD__TOKEN), and "
+            f"Nothing to run: no platform is configured. Set {tokens}, and "
             "link chats in [[bridges]] (see config/bridgebot.example.toml). "
             "To try bridgebot without any platform, use `bridgebot demo` or `bridgebot shell`.",
             file=sys.stderr,
@@ -78,10 +78,11 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
     from bridgebot.adapters.console.adapter import ConsoleAdapter
     from bridgebot.adapters.console.shell import Shell, stdin_lines
 
-    if not any(b.console_rooms for b in settings.bridges):
-        from bridgebot.settings import BridgeSettings
+    if not any(b.chat_ids(registry.platform("console")) for b in settings.bridges):
+        from bridgebot.settings import bridge_settings
 
-        settings.bridges.append(BridgeSettings(name="console", console_rooms=["forum", "lounge"]))
+        settings.bridges.append(bridge_settings(settings, name="console",
+                                                console_rooms=["forum", "lounge"]))
         print("(no console rooms configured: using a bridge with rooms 'forum' and 'lounge')")
     runtime = _runtime(settings)
     console = ConsoleAdapter(out=print)
@@ -122,16 +123,18 @@ async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_store(settings, work)
 
 
-async def load_archive(store, topic_id: int) -> Archive | None:
+async def load_archive(store, topic_id: int, platforms: Platforms | None = None) -> Archive | None:
+    """A topic's archive, bylines naming ``platforms`` (default: the registered ones)."""
     topic = await store.topic(topic_id)
     if topic is None:
         return None
-    return Archive(topic, await store.prompts(topic_id), await store.posts(topic_id))
+    names = (platforms if platforms is not None else registry.core_platforms()).display_names
+    return Archive(topic, await store.prompts(topic_id), await store.posts(topic_id), names)
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     async def work(runtime) -> int:
-        archive = await load_archive(runtime.store, args.topic)
+        archive = await load_archive(runtime.store, args.topic, runtime.platforms)
         if archive is None:
             print(f"There is no topic {args.topic}; `bridgebot topics` lists them.",
                   file=sys.stderr)
@@ -139,7 +142,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         if args.anonymize:
             from bridgebot.core.privacy import anonymized_archive
 
-            archive = await anonymized_archive(runtime.core.privacy, archive)
+            archive = await anonymized_archive(runtime.core.privacy, archive, runtime.platforms)
             print("Anonymized: every author is “Participant N”; names written in the texts are "
                   "replaced where they spell a participant's full name or alias (a first name alone "
                   "is not caught), and profile links and @handles are removed. Read it before "
@@ -280,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="for publication: every author as “Participant N”, their names in "
                            "the texts and links to profiles removed")
         if name == "forget":
-            p.add_argument("--platform", required=True, choices=["telegram", "discord", "console"])
+            p.add_argument("--platform", required=True,
+                           choices=[platform.name for platform in registry.platforms()])
             p.add_argument("--user", required=True, metavar="ID",
                            help="the person's user id on that platform")
         if name == "topic":
@@ -295,18 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _secrets(settings: Settings) -> list[SecretStr]:
-    """Every configured secret, so that no log line can carry one."""
-    found = []
-    if settings.telegram is not None:
-        found.append(settings.telegram.token)
-        if settings.telegram.webhook is not None:
-            found.append(settings.telegram.webhook.secret_token)
-    if settings.discord is not None:
-        found.append(settings.discord.token)
-    return found
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget")
@@ -319,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    hide_secrets(_secrets(settings))
+    hide_secrets(settings.secrets())
     handler, _ = COMMANDS[args.command]
     try:
         return asyncio.run(handler(settings, args))

@@ -146,8 +146,8 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         from bridgebot.core.privacy import AuthorMode, archive_presenter
 
         modes = {b.name: AuthorMode(b.authors) for b in settings.bridges}
-        server = ArchiveServer(runtime.store, present=archive_presenter(
-            runtime.core.privacy, modes, anonymize=args.anonymize))
+        server = ArchiveServer(runtime.store, platforms=runtime.platforms, present=archive_presenter(
+            runtime.core.privacy, modes, platforms=runtime.platforms, anonymize=args.anonymize))
         try:
             port = await server.start(args.listen, args.port)
         except OSError as err:

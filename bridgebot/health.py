@@ -7,9 +7,9 @@ restarts a bot that lost its platform and an operator sees why. ``/metrics`` is 
 Prometheus text format: posts and deliveries come from the database (they survive
 restarts), 429s and retries from :class:`~bridgebot.core.metrics.Metrics`.
 
-Whether an adapter is up is read from what the libraries already expose, so the
-adapters need no health code: an adapter may still offer ``is_up()`` and it is
-preferred.
+Whether an adapter is up is its own answer: the optional ``health_problem()``
+capability (core/adapter.py), which reads what its library exposes; an adapter may
+instead offer ``is_up()`` and it is preferred.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridgebot.core.adapter import CanReportHealth
 from bridgebot.core.models import DeliveryState, TopicStatus
 
 if TYPE_CHECKING:
@@ -33,38 +34,13 @@ DB_TIMEOUT = 2.0  # a database that takes longer than this to count is not healt
 
 
 def adapter_problem(adapter: Any) -> str | None:
-    """Why a platform adapter is not up, or None when it is."""
+    """Why a platform adapter is not up, or None when it is (or cannot tell)."""
     platform = getattr(adapter, "platform", "?")
     probe = getattr(adapter, "is_up", None)
     if callable(probe):
         return None if probe() else f"{platform}: not connected"
-    if platform == "telegram":
-        return _telegram_problem(adapter)
-    if platform == "discord":
-        return _discord_problem(adapter)
-    return None
-
-
-def _telegram_problem(adapter: Any) -> str | None:
-    if getattr(adapter, "app", None) is None or getattr(adapter, "username", None) is None:
-        return "telegram: not connected (the bot has not logged in)"
-    if getattr(adapter, "_webhook_runner", None) is not None:
-        return None
-    intake = getattr(adapter, "_intake", None)
-    if intake is None or intake.done():
-        return "telegram: not receiving updates (the getUpdates loop has stopped)"
-    return None
-
-
-def _discord_problem(adapter: Any) -> str | None:
-    client = getattr(adapter, "client", None)
-    if client is None or client.is_closed():
-        return "discord: not connected (the client is closed)"
-    if not client.is_ready():
-        return "discord: not connected (the gateway is not ready)"
-    ws = client.ws
-    if ws is None or not ws.open:
-        return "discord: not connected (the gateway connection dropped; reconnecting)"
+    if isinstance(adapter, CanReportHealth):
+        return adapter.health_problem()
     return None
 
 

@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from bridgebot.adapters import registry
 from bridgebot.core.adapter import Adapter
 from bridgebot.core.metrics import Metrics
+from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import PrivacyKeeper
 from bridgebot.core.relay import Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
@@ -36,11 +38,15 @@ class Runtime:
         help_text: str | None = None,
         clock: Callable[[], datetime] | None = None,
         schedule_recheck: float = RECHECK_SECONDS,
+        platforms: Platforms | None = None,
     ) -> None:
         self.db = Database(database)
         self.store = Store(self.db)
         extra = {"clock": clock} if clock is not None else {}
-        self.core = Discussions(self.store, bridges, help_text=help_text, **extra)
+        # The registered platforms unless told otherwise (the core imports no adapter).
+        self.platforms = platforms if platforms is not None else registry.core_platforms()
+        self.core = Discussions(self.store, bridges, help_text=help_text,
+                                platforms=self.platforms, **extra)
         # Carries out published topic plans (prompts, digests, locks) when they are due.
         self.scheduler = Scheduler(self.core, recheck=schedule_recheck)
         self._scheduler_task: asyncio.Task[None] | None = None

@@ -8,17 +8,18 @@ failure into one sentence that names the key, never the value.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -29,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bridgebot.adapters import registry
+from bridgebot.adapters.platform import Platform, SettingsSection
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_locale
@@ -45,53 +48,20 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message names the key and the problem."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WebhookSettings(_Section):
-    listen: str = "127.0.0.1"
-    port: int = Field(8443, ge=1, le=65535)
-    public_url: str
-    secret_token: SecretStr
-
-    @field_validator("secret_token")
-    @classmethod
-    def _secret_shape(cls, value: SecretStr) -> SecretStr:
-        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -.
-        raw = value.get_secret_value()
-        if not (1 <= len(raw) <= 256) or not all(c.isalnum() or c in "_-" for c in raw):
-            raise ValueError("must be 1-256 characters of letters, digits, _ or -")
-        return value
-
-
-class TelegramSettings(_Section):
-    token: SecretStr
-    base_url: str = "https://api.telegram.org"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook: WebhookSettings | None = None
-    facilitators: list[int] = Field(default_factory=list)
-
-
-class DiscordSettings(_Section):
-    token: SecretStr
-    api_base_url: str = "https://discord.com/api/v10"
-    guilds: list[int] = Field(default_factory=list)
-    facilitator_roles: list[str] = Field(default_factory=list)
-
-
-class HealthSettings(_Section):
+class HealthSettings(SettingsSection):
     """The health endpoint (``/healthz``, ``/metrics``); only served when this section is set."""
 
     listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
 
 
-class BridgeSettings(_Section):
+class BridgeSettings(SettingsSection):
+    """One ``[[bridges]]`` entry. Each registered platform adds the list of its chats
+    (``telegram_chats``, ``discord_channels``, ...): see :func:`settings_class`."""
+
+    platforms: ClassVar[tuple[Platform, ...]] = ()
+
     name: str = Field(min_length=1)
-    telegram_chats: list[int] = Field(default_factory=list)
-    discord_channels: list[int] = Field(default_factory=list)
-    console_rooms: list[str] = Field(default_factory=list)
     # What the bot writes into these chats for everyone (topics, notices, digests); answers to
     # one person follow their app's language. ``chat_languages`` sets it per chat id.
     language: str = DEFAULT_LANGUAGE
@@ -113,18 +83,22 @@ class BridgeSettings(_Section):
 
     @model_validator(mode="after")
     def _chat_languages_name_chats(self) -> BridgeSettings:
-        chats = {str(c) for c in [*self.telegram_chats, *self.discord_channels, *self.console_rooms]}
+        chats = {c.chat_id for c in self.channels()}
         unknown = sorted(set(self.chat_languages) - chats)
         if unknown:
             raise ValueError(f"chat_languages names {', '.join(unknown)}, not a chat of this bridge")
         return self
 
+    def chat_ids(self, platform: Platform) -> list[Any]:
+        """The ids this bridge lists for ``platform`` (its ``telegram_chats`` setting)."""
+        return list(getattr(self, platform.chats, ()))
+
+    def channels(self) -> list[ChannelRef]:
+        """Every linked chat, platform by platform in the registry's order."""
+        return [ChannelRef(p.name, str(c)) for p in self.platforms for c in self.chat_ids(p)]
+
     def to_bridge(self) -> Bridge:
-        channels = (
-            [ChannelRef("telegram", str(c)) for c in self.telegram_chats]
-            + [ChannelRef("discord", str(c)) for c in self.discord_channels]
-            + [ChannelRef("console", r) for r in self.console_rooms]
-        )
+        channels = self.channels()
         chat_languages = {c: self.chat_languages[c.chat_id] for c in channels
                           if c.chat_id in self.chat_languages}
         return Bridge(self.name, tuple(channels), self.language, chat_languages,
@@ -132,6 +106,10 @@ class BridgeSettings(_Section):
 
 
 class Settings(BaseSettings):
+    """Everything but the platform sections, which :func:`settings_class` adds from the
+    registry (``[telegram]``, ``BRIDGEBOT_DISCORD__TOKEN``, ...)."""
+
+    platforms: ClassVar[tuple[Platform, ...]] = ()
     model_config = SettingsConfigDict(
         env_prefix="BRIDGEBOT_",
         env_nested_delimiter="__",
@@ -145,8 +123,6 @@ class Settings(BaseSettings):
         default_factory=list,
         description='people who may facilitate everywhere, as "platform:user_id"',
     )
-    telegram: TelegramSettings | None = None
-    discord: DiscordSettings | None = None
     health: HealthSettings | None = None
     bridges: list[BridgeSettings] = Field(default_factory=list)
 
@@ -155,8 +131,10 @@ class Settings(BaseSettings):
     def _platform_prefixed(cls, value: list[str]) -> list[str]:
         for entry in value:
             platform, sep, user = entry.partition(":")
-            if not sep or not user or platform not in ("telegram", "discord", "console"):
-                raise ValueError(f'"{entry}" should look like "telegram:12345" or "console:Name"')
+            known = [p.name for p in cls.platforms]
+            if not sep or not user or platform not in known:
+                raise ValueError(f'"{entry}" should look like "platform:user_id", the platform '
+                                 f'one of {", ".join(known)}')
         return value
 
     @field_validator("bridges")
@@ -193,14 +171,63 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
+    def section(self, platform: str) -> SettingsSection | None:
+        """A platform's settings section (``[telegram]``), None when it is not configured."""
+        section = getattr(self, platform, None)
+        return section if isinstance(section, SettingsSection) else None
+
+    def configured(self) -> list[tuple[Platform, SettingsSection]]:
+        """The platforms with a settings section, and their sections."""
+        return [(p, section) for p in self.platforms
+                if p.settings is not None and (section := self.section(p.name)) is not None]
+
     def facilitator_pairs(self) -> list[tuple[str, str]]:
-        pairs = [tuple(f.split(":", 1)) for f in self.facilitators]
-        if self.telegram:
-            pairs += [("telegram", str(uid)) for uid in self.telegram.facilitators]
-        return pairs  # type: ignore[return-value]
+        """``facilitators`` plus each platform section's own ``facilitators`` list."""
+        pairs = [(platform, user) for platform, _, user in (f.partition(":") for f in self.facilitators)]
+        for platform, section in self.configured():
+            pairs += [(platform.name, str(uid)) for uid in getattr(section, "facilitators", ())]
+        return pairs
+
+    def secrets(self) -> list[SecretStr]:
+        """Every configured secret (tokens, webhook secrets), so that no log line carries one."""
+        return _secrets(self)
 
     def all_bridges(self) -> list[Bridge]:
         return [b.to_bridge() for b in self.bridges]
+
+
+def _secrets(value: object) -> list[SecretStr]:
+    if isinstance(value, SecretStr):
+        return [value]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in _secrets(getattr(value, name))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _secrets(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _secrets(item)]
+    return []
+
+
+@functools.cache
+def settings_class(platforms: tuple[Platform, ...]) -> type[Settings]:
+    """The settings model for these platforms: a section per platform that has settings
+    (``telegram: TelegramSettings | None``) and its chats list in every bridge."""
+    chats: dict[str, Any] = {p.chats: (list[p.chat_id], Field(default_factory=list))  # type: ignore[name-defined]
+                             for p in platforms}
+    bridge = create_model("BridgeSettings", __base__=BridgeSettings, **chats)
+    bridge.platforms = platforms
+    sections: dict[str, Any] = {p.name: (p.settings | None, None)
+                                for p in platforms if p.settings is not None}
+    model = create_model("Settings", __base__=Settings, **sections,
+                         bridges=(list[bridge], Field(default_factory=list)))  # type: ignore[valid-type]
+    model.platforms = platforms
+    return model
+
+
+def bridge_settings(settings: Settings, **values: Any) -> BridgeSettings:
+    """A ``[[bridges]]`` entry for these settings' platforms (``console_rooms=[...]``)."""
+    bridge: type[BridgeSettings] = get_args(type(settings).model_fields["bridges"].annotation)[0]
+    return bridge.model_validate(values)
 
 
 def describe_error(err: ValidationError) -> str:
@@ -220,7 +247,7 @@ def describe_error(err: ValidationError) -> str:
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Read settings, raising :class:`ConfigError` with a one-line explanation."""
     path = config or os.environ.get("BRIDGEBOT_CONFIG")
-    cls: type[Settings] = Settings
+    cls = base = settings_class(registry.platforms())
     if path:
         path = Path(path)
         if not path.is_file():
@@ -231,9 +258,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
             raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"config file {path} cannot be read: {err}") from None
-        cls = type(
-            "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
-        )
+        cls = type("Settings", (base,), {"model_config": {**base.model_config, "toml_file": path}})
     try:
         return cls(**overrides)
     except ValidationError as err:

@@ -1,4 +1,4 @@
-"""Build the platform adapters the settings ask for."""
+"""Build the platform adapters the settings ask for, through the platform registry."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ from bridgebot.settings import Settings
 
 
 def build_adapters(settings: Settings) -> list[Adapter]:
-    adapters: list[Adapter] = []
-    if settings.telegram is not None:
-        from bridgebot.adapters.telegram.adapter import TelegramAdapter
-
-        adapters.append(TelegramAdapter(settings.telegram))
-    if settings.discord is not None:
-        from bridgebot.adapters.discord.adapter import DiscordAdapter
-
-        adapters.append(DiscordAdapter(settings.discord))
-    return adapters
+    """One adapter per platform whose settings section is present (console has none)."""
+    return [platform.build(section) for platform, section in settings.configured()
+            if platform.build is not None]

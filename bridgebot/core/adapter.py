@@ -57,6 +57,13 @@ class CanLock(Protocol):
 
 
 @runtime_checkable
+class CanReportHealth(Protocol):
+    def health_problem(self) -> str | None:
+        """Why the adapter is not up ("telegram: not connected (...)"), None when it is.
+        Read by ``/healthz``; cheap and without I/O."""
+
+
+@runtime_checkable
 class CanCatchUp(Protocol):
     async def catch_up(self) -> None:
         """Read what was written in bridged places while the bot was down."""

@@ -10,23 +10,26 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import short_subject
 
-PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "console"}
-
 
 @dataclass(frozen=True)
 class Archive:
-    """A topic with everything the export shows; hidden posts are already left out."""
+    """A topic with everything the export shows; hidden posts are already left out.
+
+    ``platform_names`` is how bylines name each platform ("telegram" -> "Telegram"); the
+    core knows no platform, so whoever loads the archive passes the runtime's names.
+    """
 
     topic: Topic
     prompts: list[Prompt]
     posts: list[Post]
+    platform_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def comments(self) -> list[Post]:
@@ -69,8 +72,8 @@ def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _byline(post: Post) -> str:
-    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+def _byline(archive: Archive, post: Post) -> str:
+    platform = archive.platform_names.get(post.author_platform, post.author_platform)
     edited = f" (edited {_when(post.edited_at)})" if post.edited_at else ""
     return f"{post.author_name} · {platform} · {_when(post.created_at)}{edited}"
 
@@ -92,7 +95,7 @@ def to_markdown(archive: Archive) -> str:
     out += [f"Opened by {topic.opened_by}, {_when(topic.opened_at)}", ""]
     for depth, post in archive.threads():
         level = "#" * min(2 + depth, 6)
-        out += [f"{level} {archive.subject(post)}", "", f"#{post.number} · {_byline(post)}", ""]
+        out += [f"{level} {archive.subject(post)}", "", f"#{post.number} · {_byline(archive, post)}", ""]
         out += [post.text, ""]
     if topic.is_locked:
         reason = f": {topic.lock_reason}" if topic.lock_reason else ""
@@ -152,7 +155,7 @@ def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
         parts.append(
             f'<article id="post-{post.number}"{css_class}>'
             f"<h2>{e(archive.subject(post))}</h2>"
-            f'<p class="byline">#{post.number} · {e(_byline(post))}</p>'
+            f'<p class="byline">#{post.number} · {e(_byline(archive, post))}</p>'
             f'<p class="text">{e(post.text)}</p>'
         )
         depth_open = depth + 1

@@ -25,7 +25,7 @@ import enum
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from bridgebot.core import errors
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Post, Topic
+from bridgebot.core.platforms import Platforms
 from bridgebot.i18n import N_, Translator, translator
 from bridgebot.store.privacy import ForgetReport, Identity, PrivacyStore, name_pattern
 
@@ -62,9 +63,10 @@ FORGET_WINDOW = timedelta(minutes=10)  # between /forgetme and /forgetme confirm
 ALIAS_MIN, ALIAS_MAX = 2, 32
 ALIAS_PUNCTUATION = " .-_'’"
 ALIAS_OFF = ("off", "none", "clear", "-")
-# An alias must not pass for a pseudonym, a former participant, the bot or a role.
+# An alias must not pass for a pseudonym, a former participant, the bot or a role (nor
+# for a platform's name for someone nameless, "Telegram user": PlatformInfo.reserved_names).
 _RESERVED = re.compile(r"^(?:former\s+)?participant\b.*|^facilitators?$|^bridge\s*bot$"
-                       r"|^(?:admin|administrator|moderator)s?$|^(?:telegram|discord) user$",
+                       r"|^(?:admin|administrator|moderator)s?$",
                        re.IGNORECASE)
 RECHECK_SECONDS = 5.0
 RETENTION_EVERY = timedelta(days=1)
@@ -147,8 +149,11 @@ def alias_key(alias: str) -> str:
     return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
 
 
-def check_alias(raw: str) -> str:
-    """The alias as it will be shown (spaces collapsed), or a polite refusal saying why."""
+def check_alias(raw: str, reserved: Collection[str] = ()) -> str:
+    """The alias as it will be shown (spaces collapsed), or a polite refusal saying why.
+
+    ``reserved``: the platforms' names for someone nameless, casefolded ("telegram user").
+    """
     alias = " ".join(unicodedata.normalize("NFC", raw).split())
     if not ALIAS_MIN <= len(alias) <= ALIAS_MAX:
         raise errors.InvalidInput(
@@ -161,7 +166,7 @@ def check_alias(raw: str) -> str:
         raise errors.InvalidInput(
             N_("An alias may use letters, digits, spaces and . - _ ' and needs at least one "
                "letter (no @, links or symbols). Nothing was changed."))
-    if _RESERVED.match(alias):
+    if _RESERVED.match(alias) or alias.casefold() in reserved:
         raise errors.InvalidInput(
             N_("“{alias}” could be mistaken for a pseudonym, a role or the bot; please choose "
                "another alias."), alias=alias)
@@ -202,7 +207,7 @@ async def alias_command(core: Discussions, actor: Author, where: ChannelRef | No
             return t("You have no alias; nothing was changed.")
         return t("Your alias is gone: from your next post the other chats see you as this bridge "
                  "shows everyone ({rule}).", rule=_rule(t, author_mode(core, names[0])))
-    alias = check_alias(wanted)
+    alias = check_alias(wanted, core.platforms.reserved_names)
     key = alias_key(alias)
     for bridge in names:
         for platform, user_id, name in await core.privacy.names_in_bridge(bridge):
@@ -231,11 +236,17 @@ def _rule(t: Translator, mode: AuthorMode) -> str:
 # -- leaving -------------------------------------------------------------------------
 
 
+def generic_names(platforms: Platforms) -> frozenset[str]:
+    """Names many people share ("Participant", "Telegram user"), casefolded: forgetting
+    one person never replaces them in others' texts."""
+    return frozenset({SOMEONE.casefold(), FACILITATOR_NAME.casefold()}) | platforms.reserved_names
+
+
 async def forget_person(core: Discussions, platform: str, user_id: str) -> ForgetReport | None:
     """Erase one person everywhere bridgebot can reach (see :meth:`PrivacyStore.forget`);
     None when bridgebot holds nothing under that id. The copies are edited by the relay."""
     report = await core.privacy.forget(platform, user_id, core.clock(), REMOVED_BY_AUTHOR,
-                                       FORMER_PARTICIPANT)
+                                       FORMER_PARTICIPANT, generic_names(core.platforms))
     core.forget_requests.pop((platform, user_id), None)
     if report is not None:
         core.wake_relay()
@@ -331,14 +342,8 @@ async def describe_forgetting(core: Discussions, report: ForgetReport, t: Transl
 
 # -- exports for publication -----------------------------------------------------------
 
-# Links that lead to a person or a private place: profiles, handles, mentions, jump links.
-_REST_OF_URL = r"[^\s)>\]]*[^\s)>\].,;:!?'\"]"  # a sentence's punctuation is not part of it
-_PROFILE_LINKS = re.compile(
-    rf"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/{_REST_OF_URL}"
-    rf"|https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/{_REST_OF_URL}"
-    rf"|tg://{_REST_OF_URL}",
-    re.IGNORECASE,
-)
+# Links that lead to a person or a private place (profiles, jump links) are each platform's
+# (PlatformInfo.profile_links, joined by Platforms.profile_links); handles and mentions are here.
 _MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>")
 _HANDLES = re.compile(r"(?<![\w.@/])@[A-Za-z][A-Za-z0-9_.]{3,31}\b")
 LINK_REMOVED = "[link removed]"
@@ -353,18 +358,21 @@ def _scrubber(names: dict[str, str]) -> re.Pattern[str] | None:
     return re.compile("|".join(name_pattern(n).pattern for n in usable))
 
 
-def scrub_text(text: str | None, names: dict[str, str], pattern: re.Pattern[str] | None) -> str | None:
-    """Names replaced by their pseudonyms, profile links and handles removed."""
+def scrub_text(text: str | None, names: dict[str, str], pattern: re.Pattern[str] | None,
+               links: re.Pattern[str] | None) -> str | None:
+    """Names replaced by their pseudonyms, profile ``links`` and handles removed."""
     if not text:
         return text
     if pattern is not None:
         text = pattern.sub(lambda m: names[m.group(0)], text)
-    text = _PROFILE_LINKS.sub(LINK_REMOVED, text)
+    if links is not None:
+        text = links.sub(LINK_REMOVED, text)
     text = _MENTIONS.sub(MENTION_REMOVED, text)
     return _HANDLES.sub(MENTION_REMOVED, text)
 
 
-async def anonymized_archive(privacy: PrivacyStore, archive: Archive) -> Archive:
+async def anonymized_archive(privacy: PrivacyStore, archive: Archive,
+                             platforms: Platforms) -> Archive:
     """The archive with every author as "Participant N" (the topic's pseudonyms; the opener
     is "Facilitator"), their names replaced inside the texts as whole words, and links to
     profiles, @handles and mentions removed, so that it can be published.
@@ -386,7 +394,7 @@ async def anonymized_archive(privacy: PrivacyStore, archive: Archive) -> Archive
     pattern = _scrubber(names)
 
     def scrub(text: str | None) -> str | None:
-        return scrub_text(text, names, pattern)
+        return scrub_text(text, names, pattern, platforms.profile_links)
 
     posts = []
     for post in archive.posts:
@@ -400,7 +408,7 @@ async def anonymized_archive(privacy: PrivacyStore, archive: Archive) -> Archive
                     locked_by=FACILITATOR_NAME if topic.locked_by else None,
                     lock_reason=scrub(topic.lock_reason))
     prompts = [replace(p, question=scrub(p.question) or p.question) for p in archive.prompts]
-    return Archive(topic, prompts, posts)
+    return replace(archive, topic=topic, prompts=prompts, posts=posts)
 
 
 async def shown_archive(privacy: PrivacyStore, archive: Archive, mode: AuthorMode) -> Archive:
@@ -413,17 +421,18 @@ async def shown_archive(privacy: PrivacyStore, archive: Archive, mode: AuthorMod
     topic = archive.topic
     if opener is not None:
         topic = replace(topic, opened_by=opener)
-    return Archive(topic, archive.prompts, posts)
+    return replace(archive, topic=topic, posts=posts)
 
 
 def archive_presenter(privacy: PrivacyStore, modes: Mapping[str, AuthorMode], *,
+                      platforms: Platforms,
                       anonymize: bool = False) -> Callable[[Archive], Awaitable[Archive]]:
     """How ``bridgebot serve`` names authors: as each bridge does (``modes`` by bridge name),
     or with pseudonyms everywhere (``anonymize``)."""
 
     async def present(archive: Archive) -> Archive:
         if anonymize:
-            return await anonymized_archive(privacy, archive)
+            return await anonymized_archive(privacy, archive, platforms)
         return await shown_archive(privacy, archive,
                                    modes.get(archive.topic.bridge, AuthorMode.DISPLAY_NAME))
 

@@ -29,6 +29,7 @@ from bridgebot.core.models import (
     Topic,
     TopicStatus,
 )
+from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import shown_last_author, shown_posts
 from bridgebot.core.text import split_subject
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
@@ -116,8 +117,12 @@ class Discussions:
         *,
         clock: Callable[[], datetime] = _now,
         help_text: str | None = None,
+        platforms: Platforms | None = None,
     ) -> None:
         self.store = store
+        # What the core may know of each platform (display names, profile links, reserved
+        # names), built by the runtime from the platform registry.
+        self.platforms = platforms if platforms is not None else Platforms()
         # Plans, digests and reader views (issue 6) live beside the core queries.
         self.facilitation = FacilitationStore(store.db)
         # Aliases, pseudonyms, forgetting, retention (issue 9), and who asked /forgetme when

@@ -254,7 +254,7 @@ class Demo:
     # -- results -------------------------------------------------------------------
 
     async def export(self) -> Path:
-        archive = await load_archive(self.runtime.store, self.topic_id)
+        archive = await load_archive(self.runtime.store, self.topic_id, self.runtime.platforms)
         assert archive is not None
         html = self.data / f"topic-{self.topic_id}.html"
         await asyncio.to_thread(html.write_text, to_html(archive), encoding="utf-8")

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from bridgebot.adapters.discord.adapter import DiscordAdapter
+from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.adapters.telegram.adapter import TelegramAdapter
+from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
-from bridgebot.settings import DiscordSettings, TelegramSettings
 
 
 def telegram_adapter(tg: FakeTelegram, token: str, limits: PlatformLimits | None = None,

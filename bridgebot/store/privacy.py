@@ -12,7 +12,7 @@ import re
 import secrets
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,7 +26,6 @@ from bridgebot.store.repo import Store, _dt, _ts
 # "Rose") could just as well be a place or a flower, and rewriting someone else's sentence
 # wrongly is worse than leaving a first name in it; placeholders name nobody.
 NAME_WORDS_TO_SCRUB = 2
-GENERIC_NAMES = frozenset({"telegram user", "discord user", "participant", "facilitator"})
 
 
 @dataclass(frozen=True)
@@ -181,14 +180,15 @@ class PrivacyStore(Queries):
         return PersonSummary(row[1], row[2]) if row else None
 
     async def forget(self, platform: str, user_id: str, now: datetime, placeholder: str,
-                     anonymous: str) -> ForgetReport | None:
+                     anonymous: str, generic_names: Collection[str]) -> ForgetReport | None:
         """Erase one person, in one transaction; None when nobody has that id.
 
         Their posts keep their place (number, parent, replies) with ``placeholder`` as text;
         their history rows and subjects go the same way; their name becomes ``anonymous``
         (``{n}``: the how-manieth forgotten person) in their record, in "who did it" fields and,
         where their full name or alias (two words or more) is written, in others' posts,
-        digests and topic texts; their user id becomes a random token;
+        digests and topic texts (never a name in ``generic_names``, casefolded, such as
+        "participant": many people share it); their user id becomes a random token;
         their aliases, reading marks and lock notices are deleted; and an EDIT delivery is
         queued for every single-post copy of a changed post on every chat.
         """
@@ -227,7 +227,8 @@ class PrivacyStore(Queries):
             if opened:
                 await tx.execute(f"UPDATE topics SET opened_by = ? WHERE id IN ({_marks(opened)})",
                                  (report.anonymous_name, *opened))
-            renamed = await self._rename_everywhere(tx, [name, *aliases], report, now)
+            renamed = await self._rename_everywhere(tx, [name, *aliases], report, now,
+                                                    generic_names)
             to_edit = [(post_id, topic) for post_id, topic, hidden in own if not hidden] + renamed
             for post_id, topic_id in to_edit:
                 await self._queue_edits(tx, post_id, topic_id, now, report,
@@ -243,11 +244,12 @@ class PrivacyStore(Queries):
         return report
 
     async def _rename_everywhere(self, tx: aiosqlite.Connection, names: list[str],
-                                 report: ForgetReport, now: datetime) -> list[tuple[int, int]]:
+                                 report: ForgetReport, now: datetime,
+                                 generic_names: Collection[str]) -> list[tuple[int, int]]:
         """Replace the person's name (and aliases) as whole words in others' posts, history,
         digests, topic texts and "who did it" fields; return the visible posts changed."""
         anonymous = report.anonymous_name
-        exact = [n for n in names if n.strip() and n.casefold() not in GENERIC_NAMES]
+        exact = [n for n in names if n.strip() and n.casefold() not in generic_names]
         for table, column in (("topics", "locked_by"), ("posts", "hidden_by"), ("digests", "created_by")):
             for name in exact:
                 await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (anonymous, name))

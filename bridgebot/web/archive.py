@@ -20,8 +20,10 @@ from datetime import UTC
 
 from aiohttp import web
 
+from bridgebot.adapters import registry
 from bridgebot.core.export import FORMATS, Archive, PageExtras, to_html
 from bridgebot.core.models import Topic
+from bridgebot.core.platforms import Platforms
 from bridgebot.store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,10 @@ class ArchiveServer:
     """The aiohttp application over a store; :meth:`start` binds it."""
 
     def __init__(self, store: Store, *, refresh_seconds: float = REFRESH_SECONDS,
-                 present: Presenter | None = None) -> None:
+                 present: Presenter | None = None, platforms: Platforms | None = None) -> None:
         self.store = store
+        # Display names in bylines: the registered platforms unless the runtime says otherwise.
+        self.platforms = platforms if platforms is not None else registry.core_platforms()
         self.present = present
         self.refresh_seconds = refresh_seconds
         self._runner: web.AppRunner | None = None
@@ -102,7 +106,8 @@ class ArchiveServer:
                 f"<h1>No such topic</h1><p>There is no topic {topic_id}. "
                 '<a href="../../">All topics</a></p>')), content_type="text/html")
         return await self._presented(
-            Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id)))
+            Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id),
+                    self.platforms.display_names))
 
     async def _presented(self, archive: Archive) -> Archive:
         return await self.present(archive) if self.present is not None else archive

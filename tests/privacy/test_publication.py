@@ -8,6 +8,7 @@ import re
 
 import aiohttp
 
+from bridgebot.adapters.registry import core_platforms
 from bridgebot.cli import load_archive, main
 from bridgebot.core.export import FORMATS
 from bridgebot.core.privacy import AuthorMode, anonymized_archive, archive_presenter, scrub_text
@@ -27,7 +28,7 @@ async def test_an_anonymized_export_of_the_seed_discussion_names_none_of_its_aut
     archive = await load_archive(runtime.store, topic_id)
     plain = FORMATS["markdown"](archive)
     assert all(name in plain for name in ("Brittany Landorf", "Kristin Antin", "Jessica(2)"))
-    anonymous = await anonymized_archive(runtime.core.privacy, archive)
+    anonymous = await anonymized_archive(runtime.core.privacy, archive, runtime.platforms)
     for fmt, render in FORMATS.items():
         text = render(anonymous)
         for name in seed_people():
@@ -52,7 +53,7 @@ def test_profile_links_handles_and_mentions_are_removed():
             "see https://discord.com/users/42 or tg://user?id=7 — mail info@example.org; "
             "Brittany Landorfs is another word.")
     pattern = re.compile(r"(?<!\w)Brittany Landorf(?!\w)")
-    cleaned = scrub_text(text, names, pattern)
+    cleaned = scrub_text(text, names, pattern, core_platforms().profile_links)
     assert cleaned == ("Ask Participant 1 ([link removed], [mention removed], [mention removed]), "
                        "see [link removed] or [link removed] — mail info@example.org; "
                        "Brittany Landorfs is another word.")
@@ -94,8 +95,10 @@ async def test_archive_pages_name_authors_as_the_bridge_does_or_anonymously(runt
     pages = {}
     for label, present in (
         ("plain", None),
-        ("pseudonym", archive_presenter(runtime.core.privacy, {"allies": AuthorMode.PSEUDONYM})),
-        ("anonymized", archive_presenter(runtime.core.privacy, {}, anonymize=True)),
+        ("pseudonym", archive_presenter(runtime.core.privacy, {"allies": AuthorMode.PSEUDONYM},
+                                        platforms=runtime.platforms)),
+        ("anonymized", archive_presenter(runtime.core.privacy, {}, platforms=runtime.platforms,
+                                          anonymize=True)),
     ):
         server = ArchiveServer(runtime.store, present=present)
         port = await server.start("127.0.0.1", 0)

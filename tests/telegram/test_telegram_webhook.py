@@ -7,11 +7,11 @@ import socket
 import aiohttp
 
 from bridgebot.adapters.telegram.adapter import TelegramAdapter
+from bridgebot.adapters.telegram.settings import TelegramSettings, WebhookSettings
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.telegram import FakeTelegram
-from bridgebot.settings import TelegramSettings, WebhookSettings
 
 
 def free_port() -> int:

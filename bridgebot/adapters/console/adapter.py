@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bridgebot.adapters.registry import display_name
 from bridgebot.core.errors import DeliveryError
-from bridgebot.core.export import PLATFORM_NAMES
 from bridgebot.core.models import (
     Action,
     Author,
@@ -111,7 +111,7 @@ class ConsoleAdapter:
             return DeliveryResult((shown.message_id,))
         if delivery.action is Action.POST and delivery.post:
             post = delivery.post
-            platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+            platform = display_name(post.author_platform)
             author = f"{post.author_name} · {platform}"
             head = f"#{post.number} " + (f"{post.subject}\n" if post.subject else "")
             ids = []
@@ -133,7 +133,7 @@ class ConsoleAdapter:
     def _line(delivery: Delivery) -> str:
         post = delivery.post
         assert post is not None
-        platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+        platform = display_name(post.author_platform)
         return f"{post.author_name} · {platform} · #{post.number}: {post.text}"
 
     def combinable(self, deliveries: Sequence[Delivery]) -> int:

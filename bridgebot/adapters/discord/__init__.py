@@ -1,0 +1,40 @@
+"""Discord through discord.py: text and forum channels, threads, webhooks, slash commands.
+
+``PLATFORM`` is the package's one record for :mod:`bridgebot.adapters.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bridgebot.adapters.discord.settings import DiscordSettings
+from bridgebot.adapters.platform import Finding, Platform
+
+if TYPE_CHECKING:
+    from bridgebot.adapters.discord.adapter import DiscordAdapter
+
+
+def _build(settings: DiscordSettings) -> DiscordAdapter:
+    from bridgebot.adapters.discord.adapter import DiscordAdapter
+
+    return DiscordAdapter(settings)
+
+
+async def _check(settings: DiscordSettings, channels: Sequence[int]) -> list[Finding]:
+    from bridgebot.adapters.discord.checks import check_discord
+
+    return await check_discord(settings, channels)
+
+
+PLATFORM = Platform(
+    name="discord",
+    display_name="Discord",
+    chats="discord_channels",
+    chat_id=int,
+    settings=DiscordSettings,
+    build=_build,
+    check=_check,
+    profile_links=(r"https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/",),
+    reserved_names=("Discord user",),
+)

@@ -28,6 +28,7 @@ from bridgebot.adapters.discord import render
 from bridgebot.adapters.discord.commands import CommandTranslator, SlashCommands
 from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, member_name
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
+from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
 from bridgebot.core.commands import lock_notice
 from bridgebot.core.models import (
@@ -41,7 +42,6 @@ from bridgebot.core.models import (
 from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import Translator, translator
-from bridgebot.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,19 @@ class DiscordAdapter(SlashCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
             self._runner = None
+
+    def health_problem(self) -> str | None:
+        """Why this adapter is not up (for ``/healthz``), or None: the client is open, ready,
+        and its gateway connection is up (discord.py reconnects a dropped one)."""
+        client = self.client
+        if client is None or client.is_closed():
+            return "discord: not connected (the client is closed)"
+        if not client.is_ready():
+            return "discord: not connected (the gateway is not ready)"
+        ws = client.ws
+        if ws is None or not ws.open:
+            return "discord: not connected (the gateway connection dropped; reconnecting)"
+        return None
 
     async def _sync_commands(self) -> None:
         assert self.client is not None

@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bridgebot.adapters.discord.common import FACILITATOR_PERMISSIONS, NO_MENTIONS, PLATFORM, member_name
+from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
 from bridgebot.core.commands import help_for, lock_answer
 from bridgebot.core.digest import digest_command
@@ -25,7 +26,6 @@ from bridgebot.core.privacy import alias_command, forgetme_command
 from bridgebot.core.reading import catchup_command, overview
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, catalog_messages, normalize_locale, translator
-from bridgebot.settings import DiscordSettings
 
 
 class CommandTranslator(app_commands.Translator):

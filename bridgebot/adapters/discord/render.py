@@ -11,7 +11,7 @@ import re
 
 from discord.utils import escape_markdown
 
-from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import clip, short_subject, split_text
 from bridgebot.i18n import Translator, translator
@@ -42,7 +42,7 @@ def split_escaped(text: str, limit: int) -> list[str]:
 
 def webhook_username(post: Post) -> str:
     """"Kristin Antin · Telegram", made acceptable to Discord's username rules."""
-    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    platform = display_name(post.author_platform)
     return _clean_username(f"{post.author_name} · {platform}")
 
 
@@ -65,7 +65,7 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
     """A mirrored post; ``with_author`` puts the name in the text (bot-message fallback)."""
     lines = []
     if with_author:
-        platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+        platform = display_name(post.author_platform)
         lines.append(f"**{escape(clip(post.author_name, NAME_MAX))}** · {platform} · #{post.number}")
     if quote:
         lines.append(quote)
@@ -78,7 +78,7 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
 
 def post_block(post: Post, parent: Post | None) -> str:
     """A post as one block of a combined message: author line, parent pointer, text."""
-    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    platform = display_name(post.author_platform)
     lines = [f"**{escape(clip(post.author_name, NAME_MAX))}** · {platform} · #{post.number}"]
     if parent is not None:
         lines.append(reply_quote(parent, None))
@@ -91,7 +91,7 @@ def post_block(post: Post, parent: Post | None) -> str:
 def combined_username(posts: list[Post]) -> str:
     """"Brittany Landorf, Jessica +2 · Telegram" for a combined webhook message."""
     names = list(dict.fromkeys(p.author_name for p in posts))
-    platforms = {PLATFORM_NAMES.get(p.author_platform, p.author_platform) for p in posts}
+    platforms = {display_name(p.author_platform) for p in posts}
     shown = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
     where = platforms.pop() if len(platforms) == 1 else "several chats"
     return _clean_username(f"{shown} · {where}")

@@ -1,0 +1,40 @@
+"""Telegram through python-telegram-bot: groups and forum supergroups.
+
+``PLATFORM`` is the package's one record for :mod:`bridgebot.adapters.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bridgebot.adapters.platform import Finding, Platform
+from bridgebot.adapters.telegram.settings import TelegramSettings
+
+if TYPE_CHECKING:
+    from bridgebot.adapters.telegram.adapter import TelegramAdapter
+
+
+def _build(settings: TelegramSettings) -> TelegramAdapter:
+    from bridgebot.adapters.telegram.adapter import TelegramAdapter
+
+    return TelegramAdapter(settings)
+
+
+async def _check(settings: TelegramSettings, chats: Sequence[int]) -> list[Finding]:
+    from bridgebot.adapters.telegram.checks import check_telegram
+
+    return await check_telegram(settings, chats)
+
+
+PLATFORM = Platform(
+    name="telegram",
+    display_name="Telegram",
+    chats="telegram_chats",
+    chat_id=int,
+    settings=TelegramSettings,
+    build=_build,
+    check=_check,
+    profile_links=(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/", r"tg://"),
+    reserved_names=("Telegram user",),
+)

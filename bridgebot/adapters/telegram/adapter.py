@@ -36,6 +36,7 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bridgebot.adapters.telegram import render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
+from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
 from bridgebot.core.commands import (
     FACILITATOR_COMMANDS,
@@ -56,7 +57,6 @@ from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
-from bridgebot.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,17 @@ class TelegramAdapter:
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await self.app.shutdown()
+
+    def health_problem(self) -> str | None:
+        """Why this adapter is not up (for ``/healthz``), or None: logged in, and updates
+        arrive (a webhook is served, or the getUpdates loop runs)."""
+        if self.app is None or self.username is None:
+            return "telegram: not connected (the bot has not logged in)"
+        if self._webhook_runner is not None:
+            return None
+        if self._intake is None or self._intake.done():
+            return "telegram: not receiving updates (the getUpdates loop has stopped)"
+        return None
 
     async def _register_commands(self) -> None:
         """Participants see participant commands; chat admins see all of them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
-from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import clip, short_subject, split_text, utf16_len
 from bridgebot.i18n import Translator, translator
@@ -56,7 +56,7 @@ def post_block(post: Post, parent: Post | None = None) -> tuple[str, str]:
 
 
 def _post_header(post: Post, parent: Post | None) -> tuple[str, str]:
-    platform = PLATFORM_NAMES.get(post.author_platform, post.author_platform)
+    platform = display_name(post.author_platform)
     name = clip(post.author_name, NAME_MAX)
     header_plain = f"{name} · {platform} · #{post.number}"
     header = f"<b>{escape(name)}</b> · {escape(platform)} · #{post.number}"

@@ -1,0 +1,69 @@
+"""What the core knows about a platform, handed to it by the runtime.
+
+The core never imports an adapter; yet exports print "Telegram", an alias must not
+pass for "Discord user", and an export for publication removes links to people's
+profiles. Each platform package (``bridgebot/adapters/<platform>/``) states these
+facts in its registry record, which *is* a :class:`PlatformInfo`; the runtime gives
+the core the :class:`Platforms` built from the registry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+# The rest of a link once its platform part matched; a sentence's punctuation is not part of it.
+REST_OF_URL = r"[^\s)>\]]*[^\s)>\].,;:!?'\"]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformInfo:
+    """A platform as the core sees it."""
+
+    # The id in ChannelRef, participants and settings ("telegram").
+    name: str
+    # How people read it in bylines and exports ("Telegram").
+    display_name: str
+    # Regexes for the start of a link that leads to a person or a private place there
+    # (``t\.me/``); the rest of the URL is matched by the core.
+    profile_links: tuple[str, ...] = ()
+    # Names the platform gives someone who has none ("Telegram user"): no one may take one
+    # as an alias, and forgetting a person never replaces them in others' texts.
+    reserved_names: tuple[str, ...] = ()
+
+
+class Platforms:
+    """The platforms a bridgebot runs with, looked up by name."""
+
+    def __init__(self, infos: Iterable[PlatformInfo] = ()) -> None:
+        self._by_name = {info.name: info for info in infos}
+
+    def __iter__(self) -> Iterator[PlatformInfo]:
+        return iter(self._by_name.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def display_name(self, platform: str) -> str:
+        """"Telegram" for "telegram"; an unknown platform shows as it is stored."""
+        info = self._by_name.get(platform)
+        return info.display_name if info is not None else platform
+
+    @cached_property
+    def display_names(self) -> dict[str, str]:
+        return {name: info.display_name for name, info in self._by_name.items()}
+
+    @cached_property
+    def reserved_names(self) -> frozenset[str]:
+        """Every platform's fallback names, casefolded."""
+        return frozenset(n.casefold() for info in self for n in info.reserved_names)
+
+    @cached_property
+    def profile_links(self) -> re.Pattern[str] | None:
+        """One pattern for every link to a person or private place on any platform."""
+        starts = [start for info in self for start in info.profile_links]
+        if not starts:
+            return None
+        return re.compile("|".join(f"(?:{start}){REST_OF_URL}" for start in starts), re.IGNORECASE)
