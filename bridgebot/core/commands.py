@@ -1,22 +1,24 @@
-"""Text commands (``/newtopic``, ``/prompt``, ...) shared by the console and Telegram.
+"""The chat commands (``/newtopic``, ``/reply``, ...): each one defined once, here.
 
-Discord has structured slash commands and calls :class:`Discussions` directly; the
-chat platforms that take commands as text parse them here, so the console and
-Telegram behave the same and answer the same sentences.
+Every command is one decorated function below: its name, translated description, who may
+run it, where, and its parameters (see :mod:`bridgebot.core.commandkit`). The Telegram
+menu, Discord's slash commands and the console's parsing are all generated from
+:data:`COMMANDS`, so a command answers the same sentence on every platform.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bridgebot.core import errors
+from bridgebot.core.commandkit import Call, CommandContext, CommandTable, Param
 from bridgebot.core.digest import digest_command
-from bridgebot.core.models import Author, ChannelRef
-from bridgebot.core.moderation import parse_number, set_post_hidden
+from bridgebot.core.moderation import set_post_hidden
 from bridgebot.core.privacy import alias_command, forgetme_command
-from bridgebot.core.reading import LinkMaker, catchup_command, overview
+from bridgebot.core.reading import catchup_command, overview
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator
+
+__all__ = ["COMMANDS", "CommandContext", "help_for", "lock_answer", "lock_notice",
+           "parse_command", "run_command"]
 
 # The English text is the message id: translated into the reader's language by help_for().
 DEFAULT_HELP = N_("""\
@@ -38,28 +40,6 @@ Your privacy:
 (/alias off removes it).
 • /forgetme erases your posts' text and your name from the bot and from the copies it made; \
 it asks you to confirm first.""")
-
-FACILITATOR_COMMANDS = ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest")
-PARTICIPANT_COMMANDS = ("status", "help", "reply", "catchup", "alias", "forgetme")
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """Who typed a command, where, and what the platform says about their rights."""
-
-    actor: Author
-    where: ChannelRef
-    platform_admin: bool = False
-    message_id: str | None = None
-    reply_to: str | None = None
-    # For /status and /catchup outside a bridged chat (a private chat with the bot): the
-    # bridges whose chats the person is in, and how to link to a message on this platform.
-    bridges: tuple[str, ...] = ()
-    link: LinkMaker | None = None
-    # The person's app language (Telegram ``language_code``): the answer is written in it
-    # when bridgebot speaks it, else in the chat's language.
-    locale: str | None = None
-
 
 def help_for(core: Discussions, t: Translator) -> str:
     """/help: the configured ``help_text`` as written, else the built-in text in ``t``'s language."""
@@ -102,76 +82,162 @@ def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str]
     return name.lower(), args.strip()
 
 
+
+
 async def run_command(core: Discussions, ctx: CommandContext, name: str, args: str) -> str:
-    """Carry out one command and return the sentence to answer with.
-
-    Rule violations become polite answers; nothing a person types raises.
-    """
-    t = core.translator_for(ctx.locale, ctx.where)
-    try:
-        return await _dispatch(core, ctx, name, args, t)
-    except errors.RuleError as err:
-        return err.render(t)
+    """Carry out ``/name args`` typed on a text platform and return the sentence to answer
+    with. Rule violations become polite answers; nothing a person types raises."""
+    return await COMMANDS.run_text(core, ctx, name, args)
 
 
-async def _dispatch(core: Discussions, ctx: CommandContext, name: str, args: str,
-                    t: Translator) -> str:
-    admin = ctx.platform_admin
-    lang = t.locale
-    if name in ("help", "start"):
-        return help_for(core, t)
-    if name == "newtopic":
-        title, _, intro = args.partition("\n")
-        if not title.strip():
-            raise errors.InvalidInput(
-                N_("Usage: /newtopic <title>, with the introduction on the following lines.")
-            )
-        topic = await core.open_topic(ctx.actor, ctx.where, title, intro, platform_admin=admin)
-        return t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id, title=topic.title)
-    if name == "prompt":
-        if not args:
-            raise errors.InvalidInput(N_("Usage: /prompt <question>"))
-        topic, prompt = await core.add_prompt(
-            ctx.actor, ctx.where, args, platform_admin=admin, reply_to=ctx.reply_to
-        )
-        return t("Question {position} added to “{title}”.", position=prompt.position, title=topic.title)
-    if name in ("lock", "unlock"):
-        locked = name == "lock"
-        topic, changed = await core.set_locked(
-            ctx.actor, ctx.where, locked, args or None, platform_admin=admin, reply_to=ctx.reply_to
-        )
-        return lock_answer(t, topic.title, topic.is_locked, changed)
-    if name == "status":
-        if not core.is_bridged(ctx.where):
-            return await overview(core, ctx.actor, ctx.bridges, lang=lang)
-        return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=admin, lang=lang)
-    if name == "catchup":
-        return await catchup_command(core, ctx.actor, ctx.where, ctx.link, bridges=ctx.bridges,
-                                     reply_to=ctx.reply_to, lang=lang)
-    if name in ("hide", "unhide"):
-        return await set_post_hidden(
-            core, ctx.actor, ctx.where, name == "hide", number=parse_number(args, name),
-            reply_to=ctx.reply_to, platform_admin=admin, lang=lang,
-        )
-    if name == "digest":
-        return await digest_command(core, ctx.actor, ctx.where, platform_admin=admin,
-                                    reply_to=ctx.reply_to, lang=lang)
-    if name == "alias":
-        return await alias_command(core, ctx.actor, ctx.where, args, bridges=ctx.bridges, lang=lang)
-    if name == "forgetme":
-        return await forgetme_command(core, ctx.actor, args, lang=lang)
-    if name == "reply":
-        number_text, _, text = args.partition(" ")
-        number = number_text.lstrip("#")
-        if not number.isdigit() or not text.strip():
-            raise errors.InvalidInput(N_("Usage: /reply N text — for example /reply 3 I agree."))
-        outcome = await core.reply_to_number(
-            ctx.actor, ctx.where, int(number), text, message_id=ctx.message_id,
-            reply_to=ctx.reply_to, locale=lang,
-        )
-        if outcome.refused_locked and outcome.topic:
-            raise errors.TopicLocked(outcome.topic.title, outcome.topic.lock_reason)
-        if outcome.post:
-            return t("Posted as #{number}.", number=outcome.post.number)
-        return t("Nothing was posted: the message was empty.")
-    raise errors.InvalidInput(N_("I don't know /{name}. /help lists what I understand."), name=name)
+# -- the table: menu order (participants' commands first) ---------------------------
+
+COMMANDS = CommandTable()
+POST_NUMBER = N_("The post's number (#N)")
+
+
+@COMMANDS.command("status", N_("How many posts, how many new for you"), scope="private",
+                  admin_view=True)
+async def status(call: Call) -> str:
+    core, ctx = call.core, call.ctx
+    if not core.is_bridged(ctx.where):  # a private chat: all of this person's discussions
+        return await overview(core, ctx.actor, ctx.bridges, lang=call.lang)
+    return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=ctx.platform_admin,
+                             lang=call.lang)
+
+
+@COMMANDS.command("help", N_("How to take part"), scope="anywhere", aliases=("start",),
+                  instant=True)
+async def help_(call: Call) -> str:
+    return help_for(call.core, call.t)
+
+
+@COMMANDS.command(
+    "reply", N_("Reply to post number N of this topic"),
+    Param("number", "number", POST_NUMBER, required=True),
+    Param("text", "text", N_("Your reply"), required=True),
+    usage=N_("Usage: /reply N text — for example /reply 3 I agree."),
+)
+async def reply(call: Call, number: int, text: str) -> str:
+    ctx = call.ctx
+    outcome = await call.core.reply_to_number(
+        ctx.actor, ctx.where, number, text, message_id=ctx.message_id, reply_to=ctx.reply_to,
+        locale=call.lang,
+    )
+    if outcome.refused_locked and outcome.topic:  # every time, not only the first
+        raise errors.TopicLocked(outcome.topic.title, outcome.topic.lock_reason)
+    if outcome.answer:  # e.g. too long, with the limit
+        return outcome.answer
+    if outcome.post:
+        return call.t("Posted as #{number}.", number=outcome.post.number)
+    return call.t("Nothing was posted: the message was empty.")
+
+
+@COMMANDS.command("catchup", N_("The posts that are new for you, with links"), scope="private")
+async def catchup(call: Call) -> str:
+    ctx = call.ctx
+    return await catchup_command(call.core, ctx.actor, ctx.where, ctx.link, bridges=ctx.bridges,
+                                 reply_to=ctx.reply_to, lang=call.lang)
+
+
+@COMMANDS.command(
+    "newtopic", N_("Open a topic on every linked chat"),
+    Param("title", "line", N_("The topic's title"), required=True),
+    Param("intro", "text", N_("The introduction")),
+    facilitator=True,
+    usage=N_("Usage: /newtopic <title>, with the introduction on the following lines."),
+)
+async def newtopic(call: Call, title: str, intro: str) -> str:
+    ctx = call.ctx
+    topic = await call.core.open_topic(ctx.actor, ctx.where, title, intro,
+                                       platform_admin=ctx.platform_admin)
+    return call.t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id,
+                  title=topic.title)
+
+
+@COMMANDS.command(
+    "prompt", N_("Add a guiding question to this topic"),
+    Param("question", "text", N_("The question"), required=True),
+    facilitator=True, usage=N_("Usage: /prompt <question>"),
+)
+async def prompt(call: Call, question: str) -> str:
+    ctx = call.ctx
+    topic, added = await call.core.add_prompt(ctx.actor, ctx.where, question,
+                                              platform_admin=ctx.platform_admin,
+                                              reply_to=ctx.reply_to)
+    return call.t("Question {position} added to “{title}”.", position=added.position,
+                  title=topic.title)
+
+
+@COMMANDS.command("lock", N_("Lock this topic on every linked chat"),
+                  Param("reason", "text", N_("Why (shown in the lock notice)")), facilitator=True)
+async def lock(call: Call, reason: str) -> str:
+    return await _set_locked(call, True, reason or None)
+
+
+@COMMANDS.command("unlock", N_("Reopen this topic"), facilitator=True)
+async def unlock(call: Call) -> str:
+    return await _set_locked(call, False, None)
+
+
+async def _set_locked(call: Call, locked: bool, reason: str | None) -> str:
+    ctx = call.ctx
+    topic, changed = await call.core.set_locked(ctx.actor, ctx.where, locked, reason,
+                                                platform_admin=ctx.platform_admin,
+                                                reply_to=ctx.reply_to)
+    return lock_answer(call.t, topic.title, topic.is_locked, changed)
+
+
+# /hide N, or /hide in reply to the post (Discord: its "Hide post" message menu).
+@COMMANDS.command(
+    "hide", N_("Hide post number N from every linked chat"),
+    Param("number", "number", POST_NUMBER, or_reply=True), facilitator=True,
+    usage=N_("Usage: /hide N — for example /hide 5 hides post #5."),
+)
+async def hide(call: Call, number: int | None) -> str:
+    return await _set_hidden(call, True, number)
+
+
+@COMMANDS.command(
+    "unhide", N_("Show hidden post number N again"),
+    Param("number", "number", POST_NUMBER, or_reply=True), facilitator=True,
+    usage=N_("Usage: /unhide N — for example /unhide 5 shows post #5 again."),
+)
+async def unhide(call: Call, number: int | None) -> str:
+    return await _set_hidden(call, False, number)
+
+
+async def _set_hidden(call: Call, hidden: bool, number: int | None) -> str:
+    ctx = call.ctx
+    return await set_post_hidden(call.core, ctx.actor, ctx.where, hidden, number=number,
+                                 reply_to=ctx.reply_to, platform_admin=ctx.platform_admin,
+                                 lang=call.lang)
+
+
+@COMMANDS.command("digest", N_("Post a digest of this topic to every linked chat"),
+                  facilitator=True)
+async def digest(call: Call) -> str:
+    ctx = call.ctx
+    return await digest_command(call.core, ctx.actor, ctx.where, platform_admin=ctx.platform_admin,
+                                reply_to=ctx.reply_to, lang=call.lang)
+
+
+@COMMANDS.command(
+    "alias", N_("Choose the name the other linked chats see"),
+    Param("name", "text", N_("Your alias (“off” removes it; empty: see what they see)")),
+    scope="private",
+)
+async def alias(call: Call, name: str) -> str:
+    ctx = call.ctx
+    return await alias_command(call.core, ctx.actor, ctx.where, name, bridges=ctx.bridges,
+                               lang=call.lang)
+
+
+CONFIRM = Param("confirm", "flag", N_("True, after reading the first answer, to erase"))
+
+
+@COMMANDS.command("forgetme", N_("Erase your posts and your name (asks to confirm)"), CONFIRM,
+                  scope="private", usage=N_("Usage: /forgetme, then {command} to confirm."))
+async def forgetme(call: Call, confirm: bool) -> str:
+    return await forgetme_command(call.core, call.ctx.actor, "confirm" if confirm else "",
+                                  lang=call.lang, confirm=call.ctx.spell("forgetme", CONFIRM))

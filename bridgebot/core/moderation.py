@@ -43,18 +43,6 @@ async def find_post(
     return post
 
 
-def parse_number(args: str, command: str) -> int | None:
-    """``"5"`` or ``"#5"`` → 5; empty → None (the post is then the replied-to message)."""
-    text = args.strip().lstrip("#")
-    if not text:
-        return None
-    if not text.isdigit():
-        if command == "unhide":
-            raise errors.InvalidInput(N_("Usage: /unhide N — for example /unhide 5 shows post #5 again."))
-        raise errors.InvalidInput(N_("Usage: /hide N — for example /hide 5 hides post #5."))
-    return int(text)
-
-
 async def set_post_hidden(
     core: Discussions, actor: Author, where: ChannelRef, hidden: bool, *,
     number: int | None = None, reply_to: str | None = None, platform_admin: bool = False,

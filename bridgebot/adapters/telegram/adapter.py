@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -38,13 +39,7 @@ from bridgebot.adapters.telegram import render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
-from bridgebot.core.commands import (
-    FACILITATOR_COMMANDS,
-    CommandContext,
-    lock_notice,
-    parse_command,
-    run_command,
-)
+from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
     Author,
@@ -56,7 +51,7 @@ from bridgebot.core.models import (
 from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
-from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
+from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +59,6 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
 CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
-# Command names stay the same in every language; their descriptions are translated
-# (setMyCommands once per language_code).
-MENU = {
-    "status": N_("How many posts, how many new for you"),
-    "help": N_("How to take part"),
-    "reply": N_("Reply to post number N: /reply N text"),
-    "catchup": N_("The posts that are new for you, with links"),
-    "newtopic": N_("Open a topic: /newtopic title, introduction below"),
-    "prompt": N_("Add a guiding question"),
-    "lock": N_("Lock the topic: /lock [reason]"),
-    "unlock": N_("Reopen the topic"),
-    "hide": N_("Hide a post everywhere: /hide N, or in reply to it"),
-    "unhide": N_("Show a hidden post again: /unhide N"),
-    "digest": N_("Post a digest of the topic to every linked chat"),
-    "alias": N_("Choose the name the other chats see: /alias name"),
-    "forgetme": N_("Erase your posts and your name (asks to confirm)"),
-}
-# What a person may ask the bot in a private chat: about their own discussions.
-# /alias and /forgetme work here too, out of sight of the group.
-PRIVATE_COMMANDS = ("status", "catchup", "alias", "forgetme")
 MEMBER_STATUSES = ADMIN_STATUSES | {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
 
 
@@ -215,19 +190,21 @@ class TelegramAdapter:
         return None
 
     async def _register_commands(self) -> None:
-        """Participants see participant commands; chat admins see all of them.
+        """The menu, from the command table: participants see participant commands; chat
+        admins see all of them.
 
-        The English menu is the default (no ``language_code``); each other shipped language
-        gets its own, which Telegram shows to people whose app is set to it.
+        Command names stay the same in every language; the English menu is the default (no
+        ``language_code``), each other shipped language gets its own with translated
+        descriptions, which Telegram shows to people whose app is set to it.
         """
         assert self.app is not None
         try:
             for lang in LANGUAGES:
                 t = translator(lang)
                 code = None if lang == DEFAULT_LANGUAGE else lang
-                everyone = [BotCommand(n, t(d)) for n, d in MENU.items()
-                            if n not in FACILITATOR_COMMANDS]
-                everything = [BotCommand(n, t(d)) for n, d in MENU.items()]
+                everything = [BotCommand(c.name, t(c.description)) for c in COMMANDS]
+                everyone = [BotCommand(c.name, t(c.description)) for c in COMMANDS
+                            if not c.facilitator]
                 await self.app.bot.set_my_commands(everyone, scope=BotCommandScopeDefault(),
                                                    language_code=code)
                 await self.app.bot.set_my_commands(
@@ -340,43 +317,34 @@ class TelegramAdapter:
 
     async def _command(self, message: Message, where: ChannelRef, author: Author, name: str,
                        args: str, *, locale: str | None = None) -> None:
+        """What Telegram alone knows goes into the context (admin rights, private chats and
+        the person's groups); the command table does the rest, as on every platform."""
         assert self.core is not None
-        if name not in ("help", "start") and not self.core.is_bridged(where):
-            t = self.core.translator_for(locale, where)
-            if message.chat.type == "private" and name in PRIVATE_COMMANDS:
-                await self._private(message, where, author, name, args, locale=locale)
-            elif message.chat.type == "private":
-                await self._answer(message, t("Use this command in a bridged group chat. Here, "
-                                              "/status and /catchup show what is new for you."))
-            else:
-                await self._answer(message, errors.NotBridged(where.chat).render(t))
-            return
-        admin = False
-        if name in FACILITATOR_COMMANDS or name == "status":  # admins see failed deliveries
-            admin = await self._is_chat_admin(message)
+        command = COMMANDS.find(name)
+        private = message.chat.type == "private"
+        ctx = CommandContext(author, where, message_id=str(message.message_id), link=message_link,
+                             locale=locale, private=private)
+        if private and command is not None and command.scope == "private":
+            ctx = await self._private(ctx)
+        elif command is not None and command.needs_rights and self.core.is_bridged(where):
+            ctx = replace(ctx, platform_admin=await self._is_chat_admin(message))
         reply = message.reply_to_message
-        ctx = CommandContext(
-            author, where, platform_admin=admin, message_id=str(message.message_id),
-            reply_to=str(reply.message_id) if reply and not reply.forum_topic_created else None,
-            link=message_link, locale=locale,
-        )
+        if reply is not None and not reply.forum_topic_created:
+            ctx = replace(ctx, reply_to=str(reply.message_id))
         await self._answer(message, await run_command(self.core, ctx, name, args))
 
-    async def _private(self, message: Message, where: ChannelRef, author: Author, name: str,
-                       args: str, *, locale: str | None = None) -> None:
-        """/status and /catchup in a private chat: the discussions of the bridged groups this
+    async def _private(self, ctx: CommandContext) -> CommandContext:
+        """In a private chat, /status, /catchup and /alias are about the bridged groups this
         person is a member of (and those they wrote in), with links into those groups."""
         assert self.core is not None
-        chats = await self._member_chats(int(author.user_id))
+        chats = await self._member_chats(int(ctx.actor.user_id))
         bridges = tuple(sorted({self.core.bridge_of(chat).name for chat in chats}))
         member_of = {chat.chat_id for chat in chats}
 
         def link(place: ChannelRef, message_id: str) -> str | None:
             return message_link(place, message_id) if place.chat_id in member_of else None
 
-        ctx = CommandContext(author, where, message_id=str(message.message_id), bridges=bridges,
-                             link=link, locale=locale)
-        await self._answer(message, await run_command(self.core, ctx, name, args))
+        return replace(ctx, bridges=bridges, link=link)
 
     async def _member_chats(self, user_id: int) -> list[ChannelRef]:
         """The bridged Telegram chats a person is in (asked of Telegram, one chat at a time)."""
