@@ -67,6 +67,9 @@ class SlashCommands:
     settings: DiscordSettings
     client: discord.Client | None
 
+    def _where(self, channel: object) -> ChannelRef:
+        raise NotImplementedError  # the adapter's: a channel or thread as the core names it
+
     def add_commands(self, tree: app_commands.CommandTree) -> None:
         """One slash command per entry of the command table, and the "Hide post" menu."""
         for command in COMMANDS:
@@ -87,7 +90,7 @@ class SlashCommands:
         Names stay English; descriptions are message ids that :class:`CommandTranslator`
         gives Discord in every language.
         """
-        async def callback(interaction: discord.Interaction, **values: Value) -> None:
+        async def callback(interaction: discord.Interaction, /, **values: Value) -> None:
             await self._run(interaction, command, values)
 
         params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
