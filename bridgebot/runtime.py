@@ -19,6 +19,7 @@ from bridgebot.core.adapter import Adapter
 from bridgebot.core.metrics import Metrics
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import PrivacyKeeper
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.relay import Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
@@ -56,12 +57,20 @@ class Runtime:
         self._keeper_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}
+        # One send budget for the process: the relay's deliveries and the adapters' answers
+        # to one person count against the same platform limits (core/ratelimit.py).
+        self.budget = RateBudget()
         self.relay: Relay | None = None
         self.metrics = Metrics()  # shared with the relay, read by /metrics
         self._relay_task: asyncio.Task[None] | None = None
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
+        limits = getattr(adapter, "limits", None)
+        if isinstance(limits, PlatformLimits):
+            self.budget.add(adapter.platform, limits)
+        if isinstance(getattr(adapter, "budget", None), RateBudget):
+            adapter.budget = self.budget  # type: ignore[attr-defined]
 
     async def open(self) -> None:
         """Open the database (migrating it) without starting adapters or the relay."""
@@ -83,7 +92,7 @@ class Runtime:
                         await adapter.stop()
             await self.db.close()
             raise failed[0]
-        self.relay = Relay(self.core, self.adapters, metrics=self.metrics)
+        self.relay = Relay(self.core, self.adapters, metrics=self.metrics, budget=self.budget)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
@@ -100,6 +109,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper_task
             self._keeper_task = None
+        await self.budget.settle(min(grace, 5.0))  # answers waiting out a 429, while connected
         for adapter in reversed(list(self.adapters.values())):
             try:
                 await adapter.stop()

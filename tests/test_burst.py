@@ -45,14 +45,21 @@ async def test_300_telegram_replies_reach_discord_in_order_in_few_messages(tmp_p
         await runtime.start()
         try:
             tg.user_sends(group["id"], kristin, "/newtopic Burst\nReply as fast as you can.")
+            def topic_root() -> dict | None:  # the topic's message in the Telegram group
+                return next((m for m in tg.chat_messages(group["id"])
+                             if m.get("from", {}).get("is_bot")
+                             and m.get("text", "").startswith("Burst")), None)
+
+            # Both places: the answer to /newtopic and the topic share the group's budget.
             async with asyncio.timeout(15):
                 while True:
-                    if dc.threads(channel["id"]) and await runtime.store.topic_places(1):
+                    if (dc.threads(channel["id"]) and len(await runtime.store.topic_places(1)) == 2
+                            and topic_root() is not None):
                         break
                     await asyncio.sleep(0.05)
             thread = dc.threads(channel["id"])[0]
-            root = next(m for m in tg.chat_messages(group["id"]) if m.get("from", {}).get("is_bot")
-                        and m.get("text", "").startswith("Burst"))
+            root = topic_root()
+            assert root is not None
             started = asyncio.get_running_loop().time()
             for i in range(POSTS):
                 tg.user_sends(group["id"], people[i % 20], f"reply {i}", reply_to=root["message_id"])

@@ -24,6 +24,9 @@ class Adapter(Protocol):
     platform: str
     # Optional: ``limits: PlatformLimits`` (bridgebot.core.ratelimit) declares the
     # platform's published rate limits; the relay keeps every send inside them.
+    # Optional: ``budget: RateBudget``: an adapter that sends outside the relay (answers to
+    # one person) or more messages than a delivery returns (a forum topic's creation)
+    # sends them through it; the runtime gives every adapter the process's one budget.
 
     async def start(self, core: Discussions) -> None:
         """Connect and begin handing events to ``core``; return once connected."""

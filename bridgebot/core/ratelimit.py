@@ -1,22 +1,46 @@
 """Rate budgets: stay inside each platform's published limits instead of collecting 429s.
 
-Every adapter declares its platform's limits as data (:class:`PlatformLimits`); the
-relay asks the budget before each send and waits, or combines queued posts, when a
-target or the whole platform is at its limit. Limits are sliding windows ("20 per
+Every adapter declares its platform's limits as data (:class:`PlatformLimits`); one
+:class:`RateBudget` per process (the runtime's) is shared by the relay and the adapters,
+so every message the bot sends counts against the same windows: mirrored posts, answers
+to one person, forum-topic creation, notices. Limits are sliding windows ("20 per
 60 s"), checked against the sends actually made, with a small safety margin so a
 clock edge never tips a burst over the platform's own count.
+
+Who reserves what: the relay reserves one send before each delivery (and combines
+queued posts when a target is behind); an adapter reserves every further message it
+sends for that delivery (a second piece of a long post, the forum topic it creates
+first) with :meth:`RateBudget.acquire`. Messages outside the outbox (answers to one
+person) go through :meth:`RateBudget.send`, which waits out a 429's ``retry_after`` and
+sends again. A 429 anywhere holds that chat for everyone (:meth:`RateBudget.hold`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from bridgebot.core import errors
 from bridgebot.core.models import ChannelRef
 
+log = logging.getLogger(__name__)
+
 SAFETY = 1.05
+# Idle chats leave the budget's maps once their windows are empty; the sweep runs every
+# PRUNE_EVERY reservations, so the maps hold about the chats written to in the last minute.
+PRUNE_EVERY = 256
+# An answer to one person is tried again after a 429 (after the time Telegram or Discord
+# asked for) for up to ANSWER_PATIENCE seconds, and after other failures ANSWER_TRIES times.
+ANSWER_PATIENCE = 900.0
+ANSWER_TRIES = 5
+# An answer waits in line (in order, before the handler returns) at most this long;
+# beyond it, it goes out in the background so the chat's other events are not held up.
+INLINE_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -56,21 +80,34 @@ class _Windowed:
 
 
 class RateBudget:
-    """Per target and per platform send budgets for all adapters."""
+    """Per target and per platform send budgets for all adapters (one per process)."""
 
-    def __init__(self, limits: dict[str, PlatformLimits],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
+    def __init__(self, limits: dict[str, PlatformLimits] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.limits = dict(limits or {})
         self.clock = clock
+        self._sleep = sleep
         self._targets: dict[ChannelRef, _Windowed] = {}
         self._platforms: dict[str, _Windowed] = {}
+        self._held: dict[ChannelRef, float] = {}  # chat -> until when a 429 asked to wait
+        self._later: dict[ChannelRef, asyncio.Task[None]] = {}  # answers being retried
+        self._since_prune = 0
 
-    def _for(self, target: ChannelRef) -> Iterable[_Windowed]:
+    def add(self, platform: str, limits: PlatformLimits) -> None:
+        """Keep sends to ``platform`` inside ``limits`` (an adapter's declared limits)."""
+        self.limits[platform] = limits
+
+    def _for(self, target: ChannelRef, *, create: bool = True) -> Iterable[_Windowed]:
+        """The target's and its platform's windows; a look (``create=False``) adds no entry."""
         limits = self.limits.get(target.platform)
         if limits is None:
             return ()
         key = target.chat
         if key not in self._targets:
+            if not create:
+                return (_Windowed(limits.per_target),
+                        self._platforms.get(target.platform) or _Windowed(limits.per_platform))
             self._targets[key] = _Windowed(limits.per_target)
         if target.platform not in self._platforms:
             self._platforms[target.platform] = _Windowed(limits.per_platform)
@@ -79,8 +116,8 @@ class RateBudget:
     def wait_time(self, target: ChannelRef, sends: int = 1) -> float:
         """Seconds until ``sends`` more messages to ``target`` fit every window."""
         now = self.clock()
-        wait = 0.0
-        for budget in self._for(target):
+        wait = max(0.0, self._held.get(target.chat, now) - now)
+        for budget in self._for(target, create=False):
             trial = _Windowed(budget.windows, deque(budget.sent))
             for _ in range(sends):
                 step = trial.delay(now + wait)
@@ -93,7 +130,118 @@ class RateBudget:
         for budget in self._for(target):
             for _ in range(sends):
                 budget.record(now)
+        self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY:
+            self.prune()
+
+    async def acquire(self, target: ChannelRef, sends: int = 1) -> None:
+        """Wait until ``sends`` messages to ``target`` fit, and count them as sent.
+
+        Waiting and counting happen with no await between the last check and the count,
+        so two tasks sending to one chat never both take the last free place.
+        """
+        while (wait := self.wait_time(target, sends)) > 0:
+            await self._sleep(wait)
+        self.record(target, sends)
+
+    def hold(self, target: ChannelRef, seconds: float) -> None:
+        """The platform answered 429 for ``target``: nothing goes there for ``seconds``."""
+        until = self.clock() + max(0.0, seconds)
+        self._held[target.chat] = max(until, self._held.get(target.chat, until))
+
+    def prune(self) -> None:
+        """Forget chats whose windows are empty and holds that are over."""
+        self._since_prune = 0
+        now = self.clock()
+        for key, budget in list(self._targets.items()):
+            longest = max((w.seconds * SAFETY for w in budget.windows), default=0.0)
+            if not budget.sent or budget.sent[-1] <= now - longest:
+                del self._targets[key]
+        for key, until in list(self._held.items()):
+            if until <= now:
+                del self._held[key]
+
+    def tracked(self) -> int:
+        """How many chats the budget holds anything about (tests, the soak benchmark)."""
+        return len(self._targets) + len(self._held) + len(self._later)
 
     def max_length(self, platform: str) -> int:
         limits = self.limits.get(platform)
         return limits.max_length if limits else 2000
+
+    # -- messages outside the outbox ---------------------------------------------
+
+    async def send(self, target: ChannelRef, call: Callable[[], Awaitable[object]],
+                   *, what: str = "answer") -> None:
+        """Send one message outside the outbox (an answer to one person) inside the budget.
+
+        ``call`` sends it and raises :mod:`~bridgebot.core.errors` delivery errors. It goes
+        out now when the budget allows within ``INLINE_WAIT``; otherwise, or when the
+        platform answers 429 or fails for a moment, it is sent again in the background
+        after the wait the platform asked for, in order with the chat's other answers.
+        Only a permanent refusal (the person blocked the bot) or running out of patience
+        ends it, and both are logged with the chat: never silently dropped.
+        """
+        key = target.chat
+        if key not in self._later and self.wait_time(target) <= INLINE_WAIT:
+            await self.acquire(target)
+            try:
+                await call()
+                return
+            except errors.RateLimited as err:
+                self.hold(target, err.retry_after)
+                log.info("%s to %s rate-limited; sending it again in %.1fs", what, key,
+                         err.retry_after)
+            except (errors.TransientError, OSError, TimeoutError) as err:
+                log.info("%s to %s failed (%s); sending it again", what, key, err)
+            except errors.PermanentError as err:
+                log.warning("could not send the %s to %s: %s", what, key, err)
+                return
+        before = self._later.get(key)
+        task = asyncio.create_task(self._keep_trying(target, call, what, before),
+                                   name=f"{what} to {key}")
+        self._later[key] = task
+        task.add_done_callback(
+            lambda done: self._later.pop(key, None) if self._later.get(key) is done else None)
+
+    async def _keep_trying(self, target: ChannelRef, call: Callable[[], Awaitable[object]],
+                           what: str, before: asyncio.Task[None] | None) -> None:
+        if before is not None:  # the chat's earlier answers go first
+            await asyncio.gather(before, return_exceptions=True)
+        give_up = self.clock() + ANSWER_PATIENCE
+        failures = 0
+        while True:
+            await self.acquire(target)
+            try:
+                await call()
+                return
+            except errors.RateLimited as err:
+                self.hold(target, err.retry_after)
+                if self.clock() + err.retry_after > give_up:
+                    log.warning("gave up the %s to %s: still rate-limited after %.0fs", what,
+                                target.chat, ANSWER_PATIENCE)
+                    return
+                log.info("%s to %s rate-limited; sending it again in %.1fs", what, target.chat,
+                         err.retry_after)
+            except errors.PermanentError as err:
+                log.warning("could not send the %s to %s: %s", what, target.chat, err)
+                return
+            except (errors.TransientError, OSError, TimeoutError) as err:
+                failures += 1
+                if failures >= ANSWER_TRIES:
+                    log.warning("gave up the %s to %s after %d failures: %s", what, target.chat,
+                                failures, err)
+                    return
+                await self._sleep(random.uniform(0.5, min(60.0, 2.0 ** failures)))
+            except Exception:  # a bug must not vanish in a background task
+                log.exception("sending the %s to %s failed", what, target.chat)
+                return
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Let answers being sent again finish (bounded), before shutting down."""
+        pending = list(self._later.values())
+        if pending:
+            _, left = await asyncio.wait(pending, timeout=timeout)
+            for task in left:
+                log.warning("stopping before an answer could be sent again (%s)", task.get_name())
+                task.cancel()

@@ -61,6 +61,7 @@ class Relay:
         *,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self.core = core
         self.adapters = dict(adapters)
@@ -70,7 +71,11 @@ class Relay:
             name: adapter.limits for name, adapter in self.adapters.items()
             if isinstance(getattr(adapter, "limits", None), PlatformLimits)
         }
-        self.budget = RateBudget(limits)
+        # The runtime's budget is shared with the adapters' answers to one person, so both
+        # count against the same windows.
+        self.budget = budget if budget is not None else RateBudget(limits)
+        for name, platform_limits in limits.items():
+            self.budget.limits.setdefault(name, platform_limits)
         self._wake = asyncio.Event()
         self._busy: dict[ChannelRef, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
@@ -179,6 +184,7 @@ class Relay:
             self.budget.record(row.target, max(1, len(result.message_ids)))
         except errors.RateLimited as err:
             self.metrics.rate_limited += 1
+            self.budget.hold(row.target, err.retry_after)  # answers to that chat wait too
             log.info("%s rate-limited %s; retrying in %.1fs", row.target, row.action, err.retry_after)
             await self.core.store.retry_later(row.id, self.clock() + err.retry_after, str(err))
         except errors.PermanentError as err:

@@ -152,7 +152,14 @@ class Discussions:
                 del self._opening[target.chat]
 
     def _intake(self, where: ChannelRef) -> asyncio.Lock:
-        """The lock that keeps one chat's events in arrival order (asyncio locks are FIFO)."""
+        """The lock that keeps one chat's events in arrival order (asyncio locks are FIFO).
+
+        Only bridged chats keep theirs (a fixed set, from the settings): anyone can write to
+        the bot from any chat, and nothing from an unbridged one is recorded, so those get
+        a lock of their own that is forgotten at once instead of an entry kept forever.
+        """
+        if not self.is_bridged(where):
+            return asyncio.Lock()
         return self._chat_locks.setdefault(where.chat, asyncio.Lock())
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:

@@ -9,6 +9,7 @@ UNIQUE constraints, not Python checks, are what make duplicates impossible.
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from bridgebot.core.models import (
 )
 from bridgebot.store.db import Database, Queries
 from bridgebot.store.group_commit import PostRequest, PostWriter
+
+# Threads of open topics remembered at most (each a few hundred bytes): far more than the
+# topics open at once on any bridge, so a lookup only reaches the database when one leaves.
+THREAD_CACHE_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ class Store(Queries):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.writer = PostWriter(db)
-        self._thread_topics: dict[ChannelRef, int] = {}
+        self._thread_topics: OrderedDict[ChannelRef, int] = OrderedDict()
 
     # -- reads -------------------------------------------------------------------
 
@@ -188,19 +193,34 @@ class Store(Queries):
         return MapHit(row[0], row[1], row[2]) if row else None
 
     async def topic_for_thread(self, where: ChannelRef) -> int | None:
-        """The topic living in a thread; remembered, as a thread never changes topic."""
+        """The topic living in a thread; remembered while the topic is open, as a thread
+        never changes topic.
+
+        Locked topics are not remembered (and are forgotten when they lock): over months
+        the map holds the open topics' threads only, and at most ``THREAD_CACHE_MAX``.
+        """
         if where.thread_id is None:
             return None
         if where in self._thread_topics:
+            self._thread_topics.move_to_end(where)
             return self._thread_topics[where]
         row = await self._one(
-            "SELECT topic_id FROM topic_channels WHERE platform = ? AND chat_id = ? AND thread_id = ?",
+            "SELECT tc.topic_id, t.status FROM topic_channels tc JOIN topics t ON t.id = tc.topic_id "
+            "WHERE tc.platform = ? AND tc.chat_id = ? AND tc.thread_id = ?",
             (where.platform, where.chat_id, where.thread_id),
         )
         if row is None:
             return None
-        self._thread_topics[where] = row[0]
-        return row[0]
+        if row[1] == TopicStatus.OPEN.value:
+            self._thread_topics[where] = row[0]
+            while len(self._thread_topics) > THREAD_CACHE_MAX:
+                self._thread_topics.popitem(last=False)
+        return int(row[0])
+
+    def _forget_threads(self, topic_id: int) -> None:
+        """A locked topic's threads leave the map (see :meth:`topic_for_thread`)."""
+        for where in [w for w, t in self._thread_topics.items() if t == topic_id]:
+            del self._thread_topics[where]
 
     async def topic_place(self, topic_id: int, target: ChannelRef) -> tuple[str | None, str | None]:
         """The (thread id, root message id) of a topic on a target, if it was opened there."""
@@ -497,6 +517,8 @@ class Store(Queries):
                 await tx.execute("DELETE FROM lock_notices WHERE topic_id = ?", (topic_id,))
             action = Action.LOCK if locked else Action.UNLOCK
             await self._enqueue(tx, topic_id, action, targets, now)
+        if locked:
+            self._forget_threads(topic_id)
         return True
 
     async def add_post(

@@ -39,7 +39,7 @@ from bridgebot.core.models import (
     DeliveryResult,
     IncomingMessage,
 )
-from bridgebot.core.ratelimit import PlatformLimits, Window
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import Translator, translator
 
@@ -111,10 +111,18 @@ class DiscordAdapter(SlashCommands):
         self.settings = settings
         if limits is not None:
             self.limits = limits
+        # Answers to one person go through a send budget too; the runtime replaces this one
+        # with the process's, shared with the relay.
+        self.budget = RateBudget({PLATFORM: self.limits})
         # discord.py waits guild_ready_timeout (2 s by default) after the last guild arrives
         # before it calls on_ready; a bridge bot serves a few known guilds, so a short wait
         # gets it ready faster (each guild that arrives restarts the wait).
-        self.client_options = {"guild_ready_timeout": 0.25, **(client_options or {})}
+        # max_messages=None: no message cache. discord.py keeps the last 1,000 messages it
+        # saw by default; bridgebot needs none of them (its own message map says what a
+        # message is, and edits and deletions come as raw events), so nothing grows with
+        # traffic and no one's messages sit in memory.
+        self.client_options = {"guild_ready_timeout": 0.25, "max_messages": None,
+                               **(client_options or {})}
         self._catching_up: asyncio.Task[None] | None = None
         self.core: Discussions | None = None
         self.client: _Client | None = None
@@ -290,9 +298,15 @@ class DiscordAdapter(SlashCommands):
         # Messages carry no locale on Discord (only interactions do): answers use the chat's.
         outcome = await self.core.receive(incoming)  # the first await: arrival order kept
         if outcome.answer:
-            with contextlib.suppress(discord.HTTPException):
-                await message.reply(outcome.answer, mention_author=False,
-                                    allowed_mentions=NO_MENTIONS)
+            answer = outcome.answer
+
+            async def send() -> None:
+                try:
+                    await message.reply(answer, mention_author=False, allowed_mentions=NO_MENTIONS)
+                except Exception as err:
+                    raise classify(err, f"channel {incoming.where}") from err
+
+            await self.budget.send(incoming.where, send)
 
     async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         assert self.core is not None

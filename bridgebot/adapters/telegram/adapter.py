@@ -33,7 +33,7 @@ from telegram import (
 )
 from telegram import error as tg
 from telegram.constants import ChatMemberStatus, ParseMode
-from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.ext import Application, ApplicationBuilder
 
 from bridgebot.adapters.telegram import render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
@@ -48,7 +48,7 @@ from bridgebot.core.models import (
     DeliveryResult,
     IncomingMessage,
 )
-from bridgebot.core.ratelimit import PlatformLimits, Window
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
@@ -119,6 +119,9 @@ class TelegramAdapter:
         self.settings = settings
         if limits is not None:
             self.limits = limits
+        # Every message goes through a send budget; the runtime replaces this one with the
+        # process's, shared with the relay.
+        self.budget = RateBudget({PLATFORM: self.limits})
         self.poll_timeout = poll_timeout
         self.core: Discussions | None = None
         self.app: Application | None = None
@@ -145,8 +148,6 @@ class TelegramAdapter:
     async def start(self, core: Discussions) -> None:
         self.core = core
         self.app = self._build()
-        self.app.add_handler(TypeHandler(Update, self._on_update))
-        self.app.add_error_handler(self._on_error)
         try:
             await self.app.initialize()  # getMe: fails fast on a wrong token
         except tg.InvalidToken:
@@ -241,7 +242,7 @@ class TelegramAdapter:
             for update in updates:
                 offset = update.update_id + 1
                 self._cursor = (CURSOR, str(offset))
-                await self.app.process_update(update)
+                await self._handle(update)
                 if self._cursor is not None:  # no post carried it: save it on its own
                     await self.core.store.save_cursor(*self._cursor)
                 self._cursor = None
@@ -276,13 +277,24 @@ class TelegramAdapter:
             update = Update.de_json(data, self.app.bot)
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="not an update")
-        await self.app.process_update(update)
+        await self._handle(update)
         return web.Response(text="ok")
 
-    async def _on_error(self, update: object, context: object) -> None:
-        log.error("handling a Telegram update failed", exc_info=getattr(context, "error", None))
+    async def _handle(self, update: Update) -> None:
+        """Hand one update to :meth:`_on_update`; a failure is logged, never raised.
 
-    async def _on_update(self, update: Update, context: object) -> None:
+        Not through ``Application.process_update``: it marks every update's chat and user
+        for persistence (PTB 22), and with no persistence configured nothing ever clears
+        those sets, so every chat and person that ever wrote to the bot would stay in
+        memory. bridgebot keeps its state in its own database and has a single handler,
+        so the ``Application`` only builds and initializes the bot.
+        """
+        try:
+            await self._on_update(update)
+        except Exception:
+            log.exception("handling a Telegram update failed")
+
+    async def _on_update(self, update: Update) -> None:
         assert self.core is not None
         message = update.message or update.edited_message
         if message is None or message.from_user is None or message.from_user.is_bot:
@@ -370,11 +382,19 @@ class TelegramAdapter:
         return member.status in ADMIN_STATUSES
 
     async def _answer(self, message: Message, text: str) -> None:
-        """Answer a person in place; a failure to answer is logged, never raised."""
-        try:
-            await message.reply_text(text, do_quote=True)
-        except tg.TelegramError as err:
-            log.warning("could not answer in chat %s: %s", message.chat.id, err)
+        """Answer a person in place, inside the chat's send budget.
+
+        A 429 is waited out (Telegram's ``retry_after``) and the answer sent again, in the
+        background when the wait is long, so the chat's next updates are not held up; a
+        failure is logged, never raised (see :meth:`RateBudget.send`).
+        """
+        async def send() -> None:
+            try:
+                await message.reply_text(text, do_quote=True)
+            except tg.TelegramError as err:
+                raise classify(err, f"chat {message.chat.id}") from err
+
+        await self.budget.send(ChannelRef(PLATFORM, str(message.chat.id)), send)
 
     # -- delivery ----------------------------------------------------------------
 
@@ -399,6 +419,7 @@ class TelegramAdapter:
         if delivery.action is Action.OPEN_TOPIC:
             thread_id = None
             if await self._is_forum(target.chat_id):
+                await self.budget.acquire(target)  # its service message counts as a send
                 try:
                     topic = await self.app.bot.create_forum_topic(
                         int(target.chat_id), delivery.topic.title[:128]
@@ -534,6 +555,7 @@ class TelegramAdapter:
             "to delete messages in this chat. An admin can delete it, or make me an admin "
             "with the right to delete messages.", number=delivery.post.number if delivery.post else "?")
         try:
+            await self.budget.acquire(delivery.target)
             await self._send(chat_id, delivery.target.thread_id, refused[0][0], render.notice(notice))
         except errors.DeliveryError as err:
             log.warning("could not tell chat %s about the hidden post: %s", chat_id, err)
@@ -560,6 +582,7 @@ class TelegramAdapter:
     async def _forum_topic(self, target: ChannelRef, *, reopen: bool) -> None:
         assert self.app is not None and target.thread_id is not None
         call = self.app.bot.reopen_forum_topic if reopen else self.app.bot.close_forum_topic
+        await self.budget.acquire(target)  # Telegram posts a service message for it
         try:
             await call(int(target.chat_id), int(target.thread_id))
         except tg.BadRequest as err:

@@ -1,0 +1,133 @@
+"""Months of running through the real Telegram adapter: nothing in memory grows with the
+number of chats that ever wrote to the bot, and no answer is lost to a 429."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridgebot.core.ratelimit import PRUNE_EVERY, PlatformLimits, Window
+from bridgebot.runtime import Runtime
+from tests.telegram.conftest import TelegramWorld, make_adapter
+
+VISITORS = 250  # each writes from an unbridged group and from a private chat: 500 chats
+
+
+def ptb_sets(world: TelegramWorld) -> int:
+    """What python-telegram-bot's Application keeps per chat and per user."""
+    app = world.adapter.app
+    assert app is not None
+    return (len(app._chat_ids_to_be_updated_in_persistence)
+            + len(app._user_ids_to_be_updated_in_persistence)
+            + len(app.chat_data) + len(app.user_data))
+
+
+@pytest.mark.timeout(120)
+async def test_500_unbridged_and_private_chats_leave_the_maps_bounded(world: TelegramWorld):
+    tg, runtime = world.tg, world.runtime
+    # One message a second per chat, as Telegram allows: every answer goes through the
+    # budget, which must forget chats that fell silent.
+    runtime.budget.add("telegram", PlatformLimits(per_target=(Window(1, 1.0),), max_length=4096))
+    world.tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    await world.settle()
+    locks_before = len(runtime.core._chat_locks)
+    largest_budget = 0
+    for i in range(VISITORS):
+        visitor = tg.add_user(f"Visitor{i}")
+        elsewhere = tg.add_chat(f"Elsewhere {i}", owner=visitor)
+        tg.user_sends(elsewhere["id"], visitor, f"hello from elsewhere {i}")
+        tg.user_sends(elsewhere["id"], visitor, "/status")
+        private = tg.private_chat(visitor)
+        tg.user_sends(private["id"], visitor, "/status")
+        if i % 10 == 9:
+            await world.settle()
+            largest_budget = max(largest_budget, runtime.budget.tracked())
+    await world.settle()
+
+    answered = {c.params["chat_id"] for c in tg.calls_to("sendMessage") if c.status == 200}
+    assert len(answered) >= 2 * VISITORS, "every chat got its answer"
+    assert len(runtime.core._chat_locks) == locks_before <= len(runtime.core.channels())
+    assert ptb_sets(world) == 0
+    assert len(runtime.store._thread_topics) <= 1  # the one open topic's forum thread
+    assert largest_budget < 2 * PRUNE_EVERY  # chats of the last minute + one sweep's worth
+    await asyncio.sleep(1.1)  # every chat's one-second window is over
+    runtime.budget.prune()
+    assert runtime.budget.tracked() == 0
+    assert len(runtime.core._opening) == 0 and len(runtime.core._marker_writes) == 0
+
+
+async def test_a_locked_topics_thread_leaves_the_thread_map(world: TelegramWorld):
+    tg, runtime = world.tg, world.runtime
+    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    await world.settle()
+    thread = next(t["message_thread_id"] for t in tg.topics(world.forum["id"]))
+    tg.user_sends(world.forum["id"], world.brittany, "Youth groups.", thread_id=thread)
+    await world.settle()
+    assert list(runtime.store._thread_topics.values()) == [1]
+
+    tg.user_sends(world.forum["id"], world.facilitator, "/lock", thread_id=thread)
+    await world.settle()
+    assert runtime.store._thread_topics == {}
+    # Only admins may still write in a closed forum topic.
+    late = tg.user_sends(world.forum["id"], world.facilitator, "One more thing", thread_id=thread)
+    await world.settle()
+    assert runtime.store._thread_topics == {}, "a locked topic is not remembered again"
+    refusals = [m for m in tg.chat_messages(world.forum["id"], thread)
+                if m.get("from", {}).get("is_bot") and "locked" in m.get("text", "")
+                and m.get("reply_to_message", {}).get("message_id") == late["message_id"]]
+    assert len(refusals) == 1, "the locked topic still answers from the database"
+
+
+async def test_a_status_answer_refused_with_429_still_arrives(world: TelegramWorld):
+    tg = world.tg
+    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    await world.settle()
+    # Telegram's flood control answers the next sendMessage: ok=false, error_code 429,
+    # parameters.retry_after (the Bot API's ResponseParameters).
+    tg.fail_next("sendMessage", retry_after=1)
+    asked = tg.user_sends(world.group["id"], world.brittany, "/status")
+    await tg.wait_for(lambda: any(
+        m.get("reply_to_message", {}).get("message_id") == asked["message_id"]
+        for m in tg.chat_messages(world.group["id"])), timeout=10)
+
+    refused = [c for c in tg.calls_to("sendMessage") if c.status == 429]
+    assert len(refused) == 1
+    assert refused[0].response["parameters"] == {"retry_after": 1}
+    answers = [m for m in tg.chat_messages(world.group["id"])
+               if m.get("reply_to_message", {}).get("message_id") == asked["message_id"]]
+    assert len(answers) == 1, "the answer arrives once"
+    assert "“Allies”" in answers[0]["text"] and "1 post" in answers[0]["text"]
+    sent = next(c for c in tg.calls_to("sendMessage") if c.status == 200
+                and c.response["result"]["message_id"] == answers[0]["message_id"])
+    assert sent.at - refused[0].at >= 1.0, "sent again only after retry_after"
+
+
+async def test_answers_wait_out_a_429_in_order_without_holding_up_other_chats(
+        tmp_path, world: TelegramWorld):
+    """Two answers to one chat behind a long 429 keep their order; another chat is answered
+    meanwhile (the wait happens in the background, not in the intake loop)."""
+    tg = world.tg
+    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    await world.settle()
+    tg.fail_next("sendMessage", retry_after=3)
+    first = tg.user_sends(world.group["id"], world.brittany, "/help")
+    second = tg.user_sends(world.group["id"], world.jessica, "/status")
+    elsewhere = tg.user_sends(world.forum["id"], world.jessica, "/status")
+
+    def answered(message: dict, chat: dict) -> list[dict]:
+        return [m for m in tg.chat_messages(chat["id"])
+                if m.get("reply_to_message", {}).get("message_id") == message["message_id"]]
+
+    await tg.wait_for(lambda: answered(elsewhere, world.forum), timeout=2.5)
+    assert not answered(first, world.group), "still waiting out the 429"
+    await tg.wait_for(lambda: answered(second, world.group), timeout=10)
+    assert answered(first, world.group)[0]["message_id"] < answered(second, world.group)[0]["message_id"]
+
+
+async def test_the_runtime_shares_one_budget_with_every_adapter(tmp_path, world: TelegramWorld):
+    runtime = Runtime(tmp_path / "other.sqlite3", [])
+    adapter = make_adapter(world.tg, world.tg.add_bot(username="other_bot"))
+    runtime.add_adapter(adapter)
+    assert adapter.budget is runtime.budget
+    assert runtime.budget.limits["telegram"] is adapter.limits
