@@ -1,0 +1,131 @@
+"""The send budget shared by the relay and the adapters: reservations, 429 holds, answers
+sent again after ``retry_after``, and chats forgotten once idle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bridgebot.core import errors
+from bridgebot.core.models import ChannelRef
+from bridgebot.core.ratelimit import ANSWER_PATIENCE, PRUNE_EVERY, PlatformLimits, RateBudget, Window
+
+FORUM = ChannelRef("telegram", "-1001")
+GROUP = ChannelRef("telegram", "-1002")
+
+
+class FakeTime:
+    """A clock whose sleeps advance it at once (so waits are measured, not waited)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def budget_with(time: FakeTime, *windows: Window) -> RateBudget:
+    return RateBudget({"telegram": PlatformLimits(per_target=windows)}, clock=time.clock,
+                      sleep=time.sleep)
+
+
+async def test_acquire_reserves_so_two_senders_never_share_the_last_place():
+    time = FakeTime()
+    budget = budget_with(time, Window(1, 1.0))
+    await asyncio.gather(budget.acquire(FORUM), budget.acquire(FORUM), budget.acquire(FORUM))
+    assert time.now - 1000.0 >= 2.0, "three sends to one chat at one a second take two seconds"
+    await budget.acquire(GROUP)  # another chat is not held up
+    assert budget.wait_time(GROUP) > 0 and budget.wait_time(ChannelRef("telegram", "-9")) == 0
+
+
+async def test_a_429_holds_the_chat_for_its_retry_after():
+    time = FakeTime()
+    budget = budget_with(time)  # no windows: only the hold counts
+    budget.hold(FORUM, 7)
+    assert budget.wait_time(FORUM) == pytest.approx(7)
+    assert budget.wait_time(ChannelRef("telegram", "-1001", "55")) == pytest.approx(7), "any thread"
+    assert budget.wait_time(GROUP) == 0
+    await budget.acquire(FORUM)
+    assert time.now == pytest.approx(1007)
+
+
+async def test_an_answer_refused_with_429_is_sent_again_after_retry_after():
+    time = FakeTime()
+    budget = budget_with(time)
+    sent: list[float] = []
+    answers = iter([errors.RateLimited(30, "Telegram chat -1001: Too Many Requests"), None])
+
+    async def call() -> None:
+        outcome = next(answers)
+        if outcome is not None:
+            raise outcome
+        sent.append(time.now)
+
+    await budget.send(FORUM, call)
+    await budget.settle()
+    assert sent == [pytest.approx(1030)]
+    assert budget.tracked() == 0 or budget.wait_time(FORUM) == 0
+
+
+async def test_answers_to_one_chat_keep_their_order_behind_a_429():
+    time = FakeTime()
+    budget = budget_with(time)
+    sent: list[str] = []
+    refused = [True]
+
+    def answer(text: str):
+        async def call() -> None:
+            if refused[0]:
+                refused[0] = False
+                raise errors.RateLimited(5)
+            sent.append(text)
+        return call
+
+    await budget.send(FORUM, answer("first"))
+    await budget.send(FORUM, answer("second"))  # waits behind the first, even if free
+    await budget.send(GROUP, answer("elsewhere"))
+    assert sent == ["elsewhere"]
+    await budget.settle()
+    assert sent == ["elsewhere", "first", "second"]
+
+
+async def test_an_answer_is_given_up_only_with_a_log_line(caplog):
+    time = FakeTime()
+    budget = budget_with(time)
+
+    async def blocked() -> None:
+        raise errors.PermanentError("Telegram chat -1001: Forbidden: bot was blocked by the user")
+
+    async def flooded() -> None:
+        raise errors.RateLimited(ANSWER_PATIENCE / 3)
+
+    with caplog.at_level(logging.INFO, logger="bridgebot.core.ratelimit"):
+        await budget.send(FORUM, blocked)
+        await budget.send(GROUP, flooded)
+        await budget.settle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("-1001" in w and "blocked" in w for w in warnings)
+    assert any("-1002" in w and "gave up" in w for w in warnings)
+    assert time.now - 1000 >= ANSWER_PATIENCE / 3 * 2, "kept trying for the patience it has"
+
+
+def test_idle_chats_leave_the_budget():
+    time = FakeTime()
+    budget = budget_with(time, Window(1, 1.0), Window(20, 60.0))
+    for i in range(3 * PRUNE_EVERY):
+        budget.record(ChannelRef("telegram", str(i)))
+        time.now += 1.0
+        assert budget.tracked() <= PRUNE_EVERY + 63  # the last minute's chats, one sweep's worth
+    time.now += 64  # past the longest window (60 s and its safety margin)
+    budget.prune()
+    assert budget.tracked() == 0
+    assert budget.wait_time(ChannelRef("telegram", "5")) == 0 and budget.tracked() == 0, \
+        "a look adds no entry"
