@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bridgebot.adapters import registry
+from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core.export import FORMATS, Archive
 from bridgebot.core.platforms import Platforms
 from bridgebot.logs import FORMATS as LOG_FORMATS
 from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
+from bridgebot.store.backup import DatabaseInUse
 from bridgebot.store.migrations import SchemaTooNew
 
 log = logging.getLogger("bridgebot")
@@ -256,6 +258,9 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[int
     "demo": (cmd_demo, "replay a whole discussion across sandbox Telegram and Discord (offline)"),
     "topic": (cmd_topic, "validate or publish a topic file (schedule included); list the schedule"),
     "serve": (cmd_serve, "serve every topic's archive as web pages (default http://127.0.0.1:8081/)"),
+    "backup": (cmd_backup, "write a consistent backup of the database and stored files, even while "
+               "the bot runs"),
+    "restore": (cmd_restore, "replace the database with a backup (refused while a bot runs on it)"),
 }
 
 
@@ -291,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
             add_topic_arguments(p)
         if name == "serve":
             add_serve_arguments(p)
+        if name == "backup":
+            add_backup_arguments(p)
+        if name == "restore":
+            add_restore_arguments(p)
         if name == "demo":
             p.add_argument("--data", type=Path, metavar="DIR",
                            help="folder for the database and the export (default: a new temp dir)")
@@ -301,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget")
+    quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget", "backup",
+                             "restore")
     setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
                   args.log_format)
     for noisy in ("httpx", "aiosqlite", "discord.gateway", "discord.http"):
@@ -318,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchemaTooNew as err:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseInUse as err:  # a restore holds the database
+        print(f"bridgebot: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

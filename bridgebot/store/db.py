@@ -18,7 +18,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from bridgebot.store.migrations import upgrade
+from bridgebot.store.backup import DatabaseLock, backup_before_migration
+from bridgebot.store.migrations import LATEST, current_version, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,28 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._file_lock: DatabaseLock | None = None
+        # The automatic backup made before this open migrated the schema, if it did.
+        self.migration_backup: Path | None = None
 
     async def open(self) -> None:
-        """Connect, set pragmas and bring the schema to the latest version."""
-        if str(self.path) != ":memory:":
+        """Connect, set pragmas and bring the schema to the latest version.
+
+        A database file is held with a shared lock while open (``bridgebot restore`` waits
+        for none); an older schema is first copied into ``backups/`` beside it."""
+        in_memory = str(self.path) == ":memory:"
+        if not in_memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
+            self._file_lock = DatabaseLock(self.path)
+            self._file_lock.acquire(exclusive=False)
         try:
+            self._writer = await self._connect()
+            found = await current_version(self._writer)
+            if not in_memory and 0 < found < LATEST:
+                self.migration_backup = await asyncio.to_thread(
+                    backup_before_migration, self.path, found, LATEST)
+                log.info("schema version %d is older than %d: backed up to %s before upgrading",
+                         found, LATEST, self.migration_backup)
             await upgrade(self._writer)
             self._reader = await self._connect()
         except BaseException:
@@ -64,6 +80,9 @@ class Database:
             if conn is not None:
                 await conn.close()
         self._reader = self._writer = None
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
 
     @property
     def reader(self) -> aiosqlite.Connection:
