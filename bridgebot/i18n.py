@@ -1,10 +1,11 @@
 """The bot in its readers' language: gettext catalogs, chosen per reader or per chat.
 
 Every sentence bridgebot itself writes (help, refusals, status lines, notices, headings)
-is an English *message id* looked up in ``bridgebot/locale/<lang>/LC_MESSAGES/bridgebot.po``.
-The ``.po`` files are compiled in memory with Babel on first use, so a fresh
-``pip install -e .`` needs no build step and the catalogs in the repository are the only
-source of truth (no stale ``.mo`` beside them).
+is an English *message id* looked up in ``bridgebot/locale/<lang>/LC_MESSAGES/bridgebot.mo``,
+read with the standard library's :mod:`gettext`, so Babel (and its locale data) is a
+development tool only. The ``.po`` files are the source; the ``.mo`` beside each is compiled
+from it with ``pybabel compile`` and committed, and ``tests/test_i18n.py`` fails when one is
+stale (README "Languages").
 
 How to write a translatable sentence (``pybabel extract`` finds these keywords, see README):
 
@@ -101,26 +102,32 @@ class _Catalog:
     plural_index: Callable[[int], int]
 
 
+def read_mo(path: Path) -> _Catalog:
+    """A compiled catalog: its translated sentences, complete plurals and plural rule.
+
+    ``pybabel compile`` leaves fuzzy entries out; an empty string or an incomplete plural
+    is skipped here too, so such a sentence falls back to English."""
+    with path.open("rb") as fp:
+        compiled = _stdlib_gettext.GNUTranslations(fp)
+    entries: dict[Any, str] = compiled._catalog  # type: ignore[attr-defined]
+    messages = {k: v for k, v in entries.items() if isinstance(k, str) and k and v}
+    forms: dict[str, dict[int, str]] = {}
+    for key, value in entries.items():
+        if isinstance(key, tuple):
+            forms.setdefault(key[0], {})[key[1]] = value
+    plurals = {}
+    for msgid, found in forms.items():
+        ordered = tuple(found.get(i, "") for i in range(max(found) + 1))
+        if all(ordered):
+            plurals[msgid] = ordered
+    return _Catalog(messages, plurals, compiled.plural)  # type: ignore[attr-defined]
+
+
 def _read_catalog(lang: str) -> _Catalog | None:
-    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
     if not path.exists():
         return None
-    from babel.messages.pofile import read_po  # imported on first use: startup stays fast
-
-    with path.open("rb") as fp:
-        catalog = read_po(fp, locale=lang, domain=DOMAIN)
-    messages: dict[str, str] = {}
-    plurals: dict[str, tuple[str, ...]] = {}
-    for msg in catalog:
-        if not msg.id or msg.fuzzy:
-            continue
-        if isinstance(msg.id, tuple):
-            forms = tuple(msg.string or ())
-            if forms and all(forms):
-                plurals[msg.id[0]] = forms
-        elif msg.string:
-            messages[msg.id] = msg.string
-    return _Catalog(messages, plurals, _stdlib_gettext.c2py(catalog.plural_expr))
+    return read_mo(path)
 
 
 @functools.cache

@@ -3,12 +3,15 @@ English, plural forms, right-to-left marks, and the language settings."""
 
 from __future__ import annotations
 
+import gettext
+import io
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bridgebot import i18n
@@ -68,6 +71,29 @@ def test_every_template_message_is_translated_with_its_placeholders(lang):
             elif i18n.placeholders(translated) != i18n.placeholders(msgid):
                 problems.append(f"placeholders differ: {msgid!r} -> {translated!r}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_each_compiled_catalog_is_compiled_from_its_po_file(lang):
+    """The bot reads the committed ``.mo`` with stdlib gettext; it must say what the ``.po`` says."""
+    folder = ROOT / "bridgebot" / "locale" / lang / "LC_MESSAGES"
+    with (folder / "bridgebot.po").open("rb") as fp:
+        source = read_po(fp, locale=lang, domain="bridgebot")
+    fresh = io.BytesIO()
+    write_mo(fresh, source)
+    fresh.seek(0)
+    with (folder / "bridgebot.mo").open("rb") as fp:
+        committed = gettext.GNUTranslations(fp)
+    assert committed._catalog == gettext.GNUTranslations(fresh)._catalog, (
+        f"{lang}: bridgebot.mo is stale; run `.venv/bin/pybabel compile -d bridgebot/locale -D bridgebot`")
+
+
+def test_babel_is_not_needed_to_run_the_bot():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not [d for d in project["dependencies"] if d.lower().startswith("babel")]
+    assert "babel" not in (ROOT / "bridgebot" / "i18n.py").read_text(encoding="utf-8").split('"""')[-1]
 
 
 def test_a_missing_or_broken_translation_falls_back_to_english_never_to_a_key(monkeypatch):
