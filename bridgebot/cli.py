@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bridgebot.adapters import registry
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
@@ -245,7 +246,7 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_store(settings, work)
 
 
-COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[int]], str]] = {
+COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]], str]] = {
     "outbox": (cmd_outbox, "list pending and dead deliveries; retry or drop one"),
     "run": (cmd_run, "start every configured platform adapter and the relay"),
     "shell": (cmd_shell, "run a discussion in the terminal (no tokens needed); reads stdin"),

@@ -124,10 +124,8 @@ async def shown_posts(core: Discussions, posts: Sequence[Post], *,
     for post in posts:
         identity = identities.get(post.id)
         mode = author_mode(core, identity.bridge) if identity else AuthorMode.DISPLAY_NAME
-        changes: dict[str, str] = {"author_name": shown_name(identity, post, mode)}
-        if for_delivery:
-            changes["author_id"] = ""
-        out.append(replace(post, **changes))
+        shown = replace(post, author_name=shown_name(identity, post, mode))
+        out.append(replace(shown, author_id="") if for_delivery else shown)
     return out
 
 
@@ -265,8 +263,8 @@ async def forgetme_command(core: Discussions, actor: Author, args: str, *, lang:
     key = (actor.platform, actor.user_id)
     word = args.strip().casefold()
     now = core.clock()
-    for someone, asked in list(core.forget_requests.items()):  # forget the forgotten questions
-        if now - asked > FORGET_WINDOW and someone != key:
+    for someone, when in list(core.forget_requests.items()):  # forget the forgotten questions
+        if now - when > FORGET_WINDOW and someone != key:
             del core.forget_requests[someone]
     minutes = int(FORGET_WINDOW.total_seconds() // 60)
     if word not in ("", "confirm"):
@@ -382,9 +380,9 @@ async def anonymized_archive(privacy: PrivacyStore, archive: Archive,
     """
     identities = await privacy.topic_identities(archive.topic.id)
     names: dict[str, str] = {}
-    for identity in sorted(identities.values(), key=lambda i: i.pseudonym is None):
-        label = pseudonym_name(identity.pseudonym) if identity.pseudonym else FACILITATOR_NAME
-        for name in (identity.display_name, identity.alias):
+    for known in sorted(identities.values(), key=lambda i: i.pseudonym is None):
+        label = pseudonym_name(known.pseudonym) if known.pseudonym else FACILITATOR_NAME
+        for name in (known.display_name, known.alias):
             if name:
                 names.setdefault(name, label)
     topic = archive.topic

@@ -68,8 +68,8 @@ class Relay:
         self.clock = clock
         self.metrics = metrics or Metrics()
         limits: dict[str, PlatformLimits] = {
-            name: adapter.limits for name, adapter in self.adapters.items()
-            if isinstance(getattr(adapter, "limits", None), PlatformLimits)
+            name: declared for name, adapter in self.adapters.items()
+            if isinstance(declared := getattr(adapter, "limits", None), PlatformLimits)
         }
         # The runtime's budget is shared with the adapters' answers to one person, so both
         # count against the same windows.

@@ -187,7 +187,7 @@ class Discussions:
         """The language the bot writes in for everyone in ``where``: the chat's own setting,
         else its bridge's, else English."""
         bridge = self._bridge_of.get(where.chat) if where is not None else None
-        if bridge is None:
+        if bridge is None or where is None:
             return DEFAULT_LANGUAGE
         return resolve_locale(bridge.chat_languages.get(where.chat), bridge.language)
 

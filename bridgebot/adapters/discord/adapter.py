@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import discord
@@ -435,14 +436,16 @@ class DiscordAdapter(SlashCommands):
         resend after a crash returns the message already sent instead of a duplicate."""
         ids: list[str] = []
         for part, piece in enumerate(pieces):
-            reference = None
+            # discord.py's send() treats reference=None and nonce=None as "not given".
+            reference: Any = None
             if reply_to and not ids:
                 reference = discord.MessageReference(
                     message_id=int(reply_to), channel_id=channel.id,  # type: ignore[attr-defined]
                     fail_if_not_exists=False,
                 )
+            nonce_part: Any = f"{nonce}.{part}"[:25] if nonce else None
             sent = await channel.send(piece, allowed_mentions=NO_MENTIONS, reference=reference,
-                                      nonce=f"{nonce}.{part}"[:25] if nonce else None)
+                                      nonce=nonce_part)
             ids.append(str(sent.id))
         return tuple(ids)
 
@@ -523,7 +526,7 @@ class DiscordAdapter(SlashCommands):
         first_piece = render.post_pieces(delivery.post, quote=self._quote(delivery, thread))[0]
         block = render.post_block(delivery.post, delivery.parent)
         try:
-            async for message in thread.history(limit=100):  # type: ignore[attr-defined]
+            async for message in thread.history(limit=100):
                 if message.webhook_id != webhook.id:
                     continue
                 if message.content == first_piece:
