@@ -8,11 +8,12 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridgebot.adapters import registry
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
+from bridgebot.core import export
 from bridgebot.core.export import FORMATS, Archive
 from bridgebot.core.platforms import Platforms
 from bridgebot.logs import FORMATS as LOG_FORMATS
@@ -21,18 +22,19 @@ from bridgebot.settings import ConfigError, Settings, load_settings
 from bridgebot.store.backup import DatabaseInUse
 from bridgebot.store.migrations import SchemaTooNew
 
+if TYPE_CHECKING:
+    from bridgebot.core.ports import DiscussionPort
+    from bridgebot.runtime import Runtime
+
 log = logging.getLogger("bridgebot")
 
 EXIT_CONFIG = 2
 
 
-def _runtime(settings: Settings):
-    from bridgebot.runtime import Runtime
+def _runtime(settings: Settings) -> Runtime:
+    from bridgebot.runtime import from_settings
 
-    return Runtime(
-        settings.database, settings.all_bridges(), facilitators=settings.facilitator_pairs(),
-        help_text=settings.help_text,
-    )
+    return from_settings(settings)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -98,13 +100,10 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
-    runtime = _runtime(settings)
-    await runtime.open()
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.db.close()
+async def _with_store(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+    from bridgebot.runtime import with_database
+
+    return await with_database(settings, work)
 
 
 async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -126,13 +125,11 @@ async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_store(settings, work)
 
 
-async def load_archive(store, topic_id: int, platforms: Platforms | None = None) -> Archive | None:
+async def load_archive(store: DiscussionPort, topic_id: int,
+                       platforms: Platforms | None = None) -> Archive | None:
     """A topic's archive, bylines naming ``platforms`` (default: the registered ones)."""
-    topic = await store.topic(topic_id)
-    if topic is None:
-        return None
-    names = (platforms if platforms is not None else registry.core_platforms()).display_names
-    return Archive(topic, await store.prompts(topic_id), await store.posts(topic_id), names)
+    chosen = platforms if platforms is not None else registry.core_platforms()
+    return await export.load_archive(store, topic_id, chosen)
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:

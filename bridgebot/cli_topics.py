@@ -106,14 +106,9 @@ async def cmd_topic(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
-    from bridgebot.cli import _runtime
+    from bridgebot.runtime import with_database
 
-    runtime = _runtime(settings)
-    await runtime.open()
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.db.close()
+    return await with_database(settings, work)
 
 
 async def _list_schedule(runtime: Runtime) -> int:
@@ -143,7 +138,8 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bridgebot.web.archive import ArchiveServer
 
     async def work(runtime: Runtime) -> int:
-        from bridgebot.core.privacy import AuthorMode, archive_presenter
+        from bridgebot.core.names import AuthorMode
+        from bridgebot.core.privacy import archive_presenter
 
         modes = {b.name: AuthorMode(b.authors) for b in settings.bridges}
         server = ArchiveServer(runtime.store, platforms=runtime.platforms, present=archive_presenter(

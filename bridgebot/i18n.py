@@ -91,10 +91,6 @@ def resolve_locale(*candidates: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def is_rtl(locale: str | None) -> bool:
-    return resolve_locale(locale) in RTL_LANGUAGES
-
-
 @dataclass(frozen=True)
 class _Catalog:
     messages: Mapping[str, str]

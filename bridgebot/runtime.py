@@ -1,4 +1,7 @@
-"""Wiring: database, store, core and relay, started and stopped together.
+"""Wiring: database, storage, core and relay, started and stopped together.
+
+The core declares what it needs from storage (:mod:`bridgebot.core.ports`); this is the
+one place that picks the implementation (SQLite, :mod:`bridgebot.store`) and hands it in.
 
 The CLI, the demo and the tests all assemble bridgebot through :class:`Runtime`, so
 what the tests exercise is what ``bridgebot run`` runs.
@@ -9,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bridgebot.adapters import registry
 from bridgebot.core.adapter import Adapter
@@ -23,8 +27,12 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.relay import Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
+from bridgebot.store import sqlite_storage
 from bridgebot.store.db import Database
 from bridgebot.store.repo import Store
+
+if TYPE_CHECKING:
+    from bridgebot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +50,13 @@ class Runtime:
         platforms: Platforms | None = None,
     ) -> None:
         self.db = Database(database)
+        # The SQLite store itself, for the operator's commands (topics, outbox, health).
         self.store = Store(self.db)
+        self.storage = sqlite_storage(self.db, self.store)
         extra = {"clock": clock} if clock is not None else {}
         # The registered platforms unless told otherwise (the core imports no adapter).
         self.platforms = platforms if platforms is not None else registry.core_platforms()
-        self.core = Discussions(self.store, bridges, help_text=help_text,
+        self.core = Discussions(self.storage, bridges, help_text=help_text,
                                 platforms=self.platforms, **extra)
         # Carries out published topic plans (prompts, digests, locks) when they are due.
         self.scheduler = Scheduler(self.core, recheck=schedule_recheck)
@@ -137,3 +147,21 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def from_settings(settings: Settings) -> Runtime:
+    """The runtime a configuration describes (database, bridges, facilitators), no adapters."""
+    return Runtime(
+        settings.database, settings.all_bridges(), facilitators=settings.facilitator_pairs(),
+        help_text=settings.help_text,
+    )
+
+
+async def with_database(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+    """Run an operator command's ``work`` on the opened database (no adapters, no relay)."""
+    runtime = from_settings(settings)
+    await runtime.open()
+    try:
+        return await work(runtime)
+    finally:
+        await runtime.db.close()

@@ -128,7 +128,8 @@ async def test_an_unknown_reader_locale_uses_the_chat_default_then_the_bridge_th
     arabic_room = ChannelRef("console", "majlis")
     bridge = Bridge("allies", (ChannelRef("console", "forum"), arabic_room), language="fr",
                     chat_languages={arabic_room: "ar"})
-    core = Discussions(SimpleNamespace(db=None), [bridge])  # type: ignore[arg-type]  # no queries
+    nothing = SimpleNamespace(discussions=None, outbox=None, facilitation=None, privacy=None)
+    core = Discussions(nothing, [bridge])  # type: ignore[arg-type]  # no queries
     assert core.reader_language("de", ChannelRef("console", "forum", "thread-1")) == "fr"
     assert core.reader_language("de", arabic_room) == "ar"
     assert core.reader_language("es-ES", arabic_room) == "es"

@@ -1,9 +1,11 @@
 """The adapter interface: a small required core and optional capabilities beside it.
 
 Like mautrix-go's ``NetworkAPI`` and matterbridge's ``Bridger``, every adapter must
-start, stop and deliver; editing, hiding, locking and catching up are separate
-protocols that an adapter implements only when its platform can do them. The relay
-checks for a capability with ``isinstance`` and skips what a platform cannot do.
+start, stop and deliver; editing, hiding, locking, combining and finding what was
+sent before a crash are separate protocols that an adapter implements only when its
+platform can do them. The relay checks for a capability with ``isinstance`` and skips
+what a platform cannot do. (Catching up after downtime is the adapter's own business,
+done on start.)
 """
 
 from __future__ import annotations
@@ -64,12 +66,6 @@ class CanReportHealth(Protocol):
     def health_problem(self) -> str | None:
         """Why the adapter is not up ("telegram: not connected (...)"), None when it is.
         Read by ``/healthz``; cheap and without I/O."""
-
-
-@runtime_checkable
-class CanCatchUp(Protocol):
-    async def catch_up(self) -> None:
-        """Read what was written in bridged places while the bot was down."""
 
 
 @runtime_checkable

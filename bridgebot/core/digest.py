@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiosqlite
-
 from bridgebot.core import errors
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Post, Prompt, Topic
+from bridgebot.core.ports import UnitOfWork
 from bridgebot.core.privacy import shown_posts
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import short_subject
@@ -140,9 +139,10 @@ async def prepare_digest(core: Discussions, topic: Topic) -> Digest:
 
 async def post_digest(
     core: Discussions, topic: Topic, who: str, now: datetime, *,
-    within: aiosqlite.Connection | None = None, digest: Digest | None = None,
+    within: UnitOfWork | None = None, digest: Digest | None = None,
 ) -> Digest:
-    """Record a digest and queue it to every chat of the topic's bridge."""
+    """Record a digest and queue it to every chat of the topic's bridge (no rules checked:
+    :func:`digest_topic` is the facilitator's action)."""
     digest = digest or await prepare_digest(core, topic)
     bridge = core.bridges.get(topic.bridge)
     targets: tuple[ChannelRef, ...] = bridge.channels if bridge else ()
@@ -154,6 +154,23 @@ async def post_digest(
     return digest
 
 
+async def digest_topic(
+    core: Discussions, actor: Author, topic: Topic, *, platform_admin: bool = False,
+    within: UnitOfWork | None = None, digest: Digest | None = None, now: datetime | None = None,
+) -> Digest:
+    """A facilitator posts a digest of ``topic`` to every linked chat; a locked topic's
+    archive is its summary, so it takes none."""
+    if not await core.is_facilitator(actor, platform_admin):
+        raise errors.NotFacilitator("digest")
+    if topic.is_locked:
+        raise errors.LockedTopicRefuses(
+            N_("“{title}” is locked: its archive (bridgebot export) is the summary now."),
+            title=topic.title,
+        )
+    return await post_digest(core, topic, actor.display_name, now or core.clock(), within=within,
+                             digest=digest)
+
+
 async def digest_command(
     core: Discussions, actor: Author, where: ChannelRef, *, platform_admin: bool = False,
     reply_to: str | None = None, lang: str | None = None,
@@ -163,12 +180,7 @@ async def digest_command(
     if not await core.is_facilitator(actor, platform_admin):
         raise errors.NotFacilitator("digest")
     topic = await core.topic_here(where, reply_to)
-    if topic.is_locked:
-        raise errors.InvalidInput(
-            N_("“{title}” is locked: its archive (bridgebot export) is the summary now."),
-            title=topic.title,
-        )
-    digest = await post_digest(core, topic, actor.display_name, core.clock())
+    digest = await digest_topic(core, actor, topic, platform_admin=platform_admin)
     t = translator(lang or core.chat_language(where))
     return t.ngettext(
         "Digest of “{title}” posted to every linked chat ({n} new post since the previous one).",

@@ -90,6 +90,11 @@ class InvalidInput(RuleError):
     """
 
 
+class LockedTopicRefuses(InvalidInput):
+    """A facilitator's addition (a question, a digest) that a locked topic refuses: the
+    scheduler skips such a step instead of failing it."""
+
+
 class DeliveryError(Exception):
     """A delivery failed; subclasses say whether trying again can help."""
 

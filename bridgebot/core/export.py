@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.platforms import Platforms
+from bridgebot.core.ports import DiscussionPort
 from bridgebot.core.text import short_subject
 
 
@@ -66,6 +68,16 @@ class Archive:
                 yield from walk(post.id, depth + 1)
 
         yield from walk(None, 0)
+
+
+async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms) -> Archive | None:
+    """A topic with its questions and visible posts, as exports and archive pages show it,
+    bylines naming ``platforms``."""
+    topic = await store.topic(topic_id)
+    if topic is None:
+        return None
+    return Archive(topic, await store.prompts(topic_id), await store.posts(topic_id),
+                   platforms.display_names)
 
 
 def _when(value: datetime) -> str:

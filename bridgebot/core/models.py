@@ -60,6 +60,11 @@ class ChannelRef:
         return f"{where}/{self.thread_id}" if self.thread_id else where
 
 
+# The platform of bridgebot's own actors (a topic file's facilitator, run by the
+# scheduler): they act through the same rules as people, as facilitators.
+SYSTEM_PLATFORM = "bridgebot"
+
+
 @dataclass(frozen=True)
 class Author:
     """Who wrote something, as the platform identifies them."""
@@ -67,6 +72,10 @@ class Author:
     platform: str
     user_id: str
     display_name: str
+
+    @property
+    def is_system(self) -> bool:
+        return self.platform == SYSTEM_PLATFORM
 
 
 @dataclass(frozen=True)

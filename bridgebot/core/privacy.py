@@ -21,7 +21,6 @@ dangerous. A bridge copies their words and names onto another company's servers,
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import re
 import unicodedata
@@ -33,9 +32,20 @@ from typing import TYPE_CHECKING
 from bridgebot.core import errors
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Post, Topic
+from bridgebot.core.names import (
+    FACILITATOR_NAME,
+    SOMEONE,
+    AuthorMode,
+    last_author,
+    mode_of,
+    name_posts,
+    pseudonym_name,
+    shown_name,
+)
 from bridgebot.core.platforms import Platforms
+from bridgebot.core.ports import ForgetReport, PrivacyPort
+from bridgebot.core.text import name_pattern
 from bridgebot.i18n import N_, Translator, translator
-from bridgebot.store.privacy import ForgetReport, Identity, PrivacyStore, name_pattern
 
 if TYPE_CHECKING:
     from bridgebot.core.service import Discussions
@@ -43,21 +53,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class AuthorMode(enum.StrEnum):
-    """How a bridge shows authors outside their own chat (``authors`` in a bridge's settings)."""
-
-    DISPLAY_NAME = "display_name"
-    FIRST_NAME = "first_name"
-    PSEUDONYM = "pseudonym"
-
-
 # Stored in the database and shown to everyone alike, so written once, in English.
 REMOVED_BY_AUTHOR = "[removed at the author's request]"
 REMOVED_AFTER = "[removed after {days} days]"
-PSEUDONYM = "Participant {n}"
 FORMER_PARTICIPANT = "Former participant {n}"
-FACILITATOR_NAME = "Facilitator"
-SOMEONE = "Participant"
 
 FORGET_WINDOW = timedelta(minutes=10)  # between /forgetme and /forgetme confirm
 ALIAS_MIN, ALIAS_MAX = 2, 32
@@ -77,65 +76,18 @@ RETENTION_EVERY = timedelta(days=1)
 
 def author_mode(core: Discussions, bridge: str) -> AuthorMode:
     """The bridge's ``authors`` setting (display names when the bridge is not configured)."""
-    configured = core.bridges.get(bridge)
-    return AuthorMode(getattr(configured, "authors", AuthorMode.DISPLAY_NAME))
-
-
-def pseudonym_name(number: int | None) -> str:
-    return PSEUDONYM.format(n=number) if number else SOMEONE
-
-
-def first_name(display_name: str) -> str:
-    """"Brittany Landorf" → "Brittany": the first word, without a trailing comma."""
-    words = display_name.split()
-    return (words[0].rstrip(",;:") or words[0]) if words else display_name
-
-
-def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
-    """The one name a post's author has outside their own chat.
-
-    A forgotten person is "Former participant N" (or keeps the topic's pseudonym when the
-    bridge shows pseudonyms); an alias beats every mode; then the bridge's mode decides.
-    """
-    if identity is None:
-        return pseudonym_name(None) if mode is AuthorMode.PSEUDONYM else post.author_name
-    if identity.forgotten:
-        if mode is AuthorMode.PSEUDONYM and identity.pseudonym:
-            return pseudonym_name(identity.pseudonym)
-        return identity.display_name
-    if identity.alias:
-        return identity.alias
-    if mode is AuthorMode.FIRST_NAME:
-        return first_name(identity.display_name)
-    if mode is AuthorMode.PSEUDONYM:
-        return FACILITATOR_NAME if post.is_opening else pseudonym_name(identity.pseudonym)
-    return identity.display_name
+    return mode_of(core.bridges, bridge)
 
 
 async def shown_posts(core: Discussions, posts: Sequence[Post], *,
                       for_delivery: bool = False) -> list[Post]:
-    """Copies of ``posts`` whose ``author_name`` is the name their bridge shows.
-
-    ``for_delivery`` also blanks the author's platform user id: a copy sent to another
-    platform carries the shown name and nothing else about the person.
-    """
-    identities = await core.privacy.identities(p.id for p in posts)
-    out = []
-    for post in posts:
-        identity = identities.get(post.id)
-        mode = author_mode(core, identity.bridge) if identity else AuthorMode.DISPLAY_NAME
-        shown = replace(post, author_name=shown_name(identity, post, mode))
-        out.append(replace(shown, author_id="") if for_delivery else shown)
-    return out
+    """Copies of ``posts`` named as their bridge names authors (see :func:`name_posts`)."""
+    return await name_posts(core.privacy, core.bridges, posts, for_delivery=for_delivery)
 
 
 async def shown_last_author(core: Discussions, topic: Topic) -> str | None:
     """The shown name of the newest visible post's author (for "last post by …")."""
-    post_id = await core.privacy.last_visible_post(topic.id)
-    post = await core.store.post(post_id) if post_id is not None else None
-    if post is None:
-        return None
-    return (await shown_posts(core, [post]))[0].author_name
+    return await last_author(core.store, core.privacy, core.bridges, topic)
 
 
 # -- aliases -------------------------------------------------------------------------
@@ -369,7 +321,7 @@ def scrub_text(text: str | None, names: dict[str, str], pattern: re.Pattern[str]
     return _HANDLES.sub(MENTION_REMOVED, text)
 
 
-async def anonymized_archive(privacy: PrivacyStore, archive: Archive,
+async def anonymized_archive(privacy: PrivacyPort, archive: Archive,
                              platforms: Platforms) -> Archive:
     """The archive with every author as "Participant N" (the topic's pseudonyms; the opener
     is "Facilitator"), their names replaced inside the texts as whole words, and links to
@@ -409,7 +361,7 @@ async def anonymized_archive(privacy: PrivacyStore, archive: Archive,
     return replace(archive, topic=topic, prompts=prompts, posts=posts)
 
 
-async def shown_archive(privacy: PrivacyStore, archive: Archive, mode: AuthorMode) -> Archive:
+async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode) -> Archive:
     """The archive with authors named as the bridge names them in the chats (archive pages
     are another place the discussion goes; with pseudonyms on, they show pseudonyms)."""
     identities = await privacy.topic_identities(archive.topic.id)
@@ -422,7 +374,7 @@ async def shown_archive(privacy: PrivacyStore, archive: Archive, mode: AuthorMod
     return replace(archive, topic=topic, posts=posts)
 
 
-def archive_presenter(privacy: PrivacyStore, modes: Mapping[str, AuthorMode], *,
+def archive_presenter(privacy: PrivacyPort, modes: Mapping[str, AuthorMode], *,
                       platforms: Platforms,
                       anonymize: bool = False) -> Callable[[Archive], Awaitable[Archive]]:
     """How ``bridgebot serve`` names authors: as each bridge does (``modes`` by bridge name),

@@ -30,9 +30,9 @@ from bridgebot.core import errors
 from bridgebot.core.adapter import Adapter, CanCombine, CanEdit, CanHide, CanLock, CanReconcile
 from bridgebot.core.metrics import Metrics
 from bridgebot.core.models import Action, ChannelRef, Delivery, DeliveryResult
+from bridgebot.core.ports import PendingDelivery
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.service import Discussions
-from bridgebot.store.repo import PendingRow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Relay:
         """Deliver until :meth:`stop`; pending rows from before a restart go first."""
         while not self._stopping:
             self._wake.clear()
-            heads = await self.core.store.pending_heads()
+            heads = await self.core.outbox.pending_heads()
             now = self.clock()
             next_due: float | None = None
             for row in heads:  # the oldest row of each target decides: order per target
@@ -120,7 +120,7 @@ class Relay:
     async def _work(self, target: ChannelRef) -> None:
         try:
             while not self._stopping:
-                row = await self.core.store.next_pending(target)
+                row = await self.core.outbox.next_pending(target)
                 if row is None or row.not_before > self.clock():
                     return
                 wait = self.budget.wait_time(target)
@@ -138,14 +138,14 @@ class Relay:
             self._busy.pop(target, None)
             self.wake()
 
-    async def _deliver(self, row: PendingRow) -> None:
+    async def _deliver(self, row: PendingDelivery) -> None:
         if row.action is Action.OPEN_TOPIC:  # messages in the new thread wait for its record
             async with self.core.opening(row.target):
                 await self._deliver_row(row)
         else:
             await self._deliver_row(row)
 
-    async def _deliver_row(self, row: PendingRow) -> None:
+    async def _deliver_row(self, row: PendingDelivery) -> None:
         """Build, send and record one row; whatever goes wrong becomes a classified error.
 
         A row that cannot even be built (a rendering bug on odd content) is dead-lettered
@@ -155,7 +155,7 @@ class Relay:
         try:
             delivery = await self.core.build_delivery(row)
             if delivery is None:
-                await self.core.store.bury(row.id, "its topic no longer exists")
+                await self.core.outbox.bury(row.id, "its topic no longer exists")
                 return
             batch = await self._batch(adapter, row, delivery)
         except Exception as err:
@@ -171,7 +171,7 @@ class Relay:
                     log.info("delivery %d was already on %s before a restart", row.id, row.target)
                     await self.core.delivered(row, delivery, found.message_ids, found.thread_id)
                     return
-            await self.core.store.mark_attempt([r.id for r, _ in batch])
+            await self.core.outbox.mark_attempt([r.id for r, _ in batch])
             if len(batch) > 1:
                 assert isinstance(adapter, CanCombine)
                 result = await adapter.deliver_combined([d for _, d in batch])
@@ -186,7 +186,7 @@ class Relay:
             self.metrics.rate_limited += 1
             self.budget.hold(row.target, err.retry_after)  # answers to that chat wait too
             log.info("%s rate-limited %s; retrying in %.1fs", row.target, row.action, err.retry_after)
-            await self.core.store.retry_later(row.id, self.clock() + err.retry_after, str(err))
+            await self.core.outbox.retry_later(row.id, self.clock() + err.retry_after, str(err))
         except errors.PermanentError as err:
             log.warning("delivery %d to %s failed for good: %s", row.id, row.target, err)
             await self._bury(row, str(err))
@@ -196,7 +196,7 @@ class Relay:
             self.metrics.retried += 1
             delay = backoff(row.attempts)
             log.info("delivery %d to %s failed (%s); retrying in %.1fs", row.id, row.target, err, delay)
-            await self.core.store.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
+            await self.core.outbox.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
         except Exception as err:
             if self._is_storage(err):
                 raise
@@ -209,17 +209,17 @@ class Relay:
             await self.core.delivered(row, delivery, result.message_ids, result.thread_id)
             self.metrics.delivered += 1
 
-    async def _bury(self, row: PendingRow, reason: str) -> None:
+    async def _bury(self, row: PendingDelivery, reason: str) -> None:
         self.metrics.dead += 1
-        await self.core.store.bury(row.id, reason)
+        await self.core.outbox.bury(row.id, reason)
 
     @staticmethod
     def _is_storage(err: BaseException) -> bool:
         """The database failed (locked, full, gone): the row is fine, the store is not."""
         return isinstance(err, sqlite3.Error)
 
-    async def _batch(self, adapter: Adapter, row: PendingRow,
-                     delivery: Delivery) -> list[tuple[PendingRow, Delivery]]:
+    async def _batch(self, adapter: Adapter, row: PendingDelivery,
+                     delivery: Delivery) -> list[tuple[PendingDelivery, Delivery]]:
         """Posts of the same topic queued behind this one, when the target is behind.
 
         A target is behind when more posts wait than it may receive right now; those
@@ -227,8 +227,8 @@ class Relay:
         """
         if row.action is not Action.POST or not isinstance(adapter, CanCombine) or row.attempts:
             return [(row, delivery)]
-        queued = await self.core.store.pending_for(row.target, limit=COMBINE_MAX)
-        run: list[PendingRow] = []
+        queued = await self.core.outbox.pending_for(row.target, limit=COMBINE_MAX)
+        run: list[PendingDelivery] = []
         for other in queued:
             if other.action is not Action.POST or other.topic_id != row.topic_id or other.attempts:
                 break
@@ -272,7 +272,7 @@ class Relay:
                 self._idle.clear()
                 self.wake()
                 await self._idle.wait()
-                heads = await self.core.store.pending_heads()
+                heads = await self.core.outbox.pending_heads()
                 if not self._busy and not any(r.target.platform in self.adapters for r in heads):
                     return
 

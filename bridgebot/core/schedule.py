@@ -6,6 +6,10 @@ publish from another process is picked up. Each item is marked done in the same
 transaction as the topic, prompt, digest or lock it creates, so after downtime what
 was due is done once on start: never repeated, never skipped, even with two bots on
 one database. Time comes from the core's clock, so tests move it by hand.
+
+Each step goes through the same use cases as a facilitator in a chat, as the topic
+file's facilitator (a system actor): the rules (no question or digest after a lock)
+live in the core once; a step the rules refuse is marked skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -13,20 +17,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bridgebot.core import errors
-from bridgebot.core.digest import post_digest, prepare_digest
-from bridgebot.core.models import Author, TopicStatus
+from bridgebot.core.digest import digest_topic, prepare_digest
+from bridgebot.core.models import SYSTEM_PLATFORM, Author
 from bridgebot.core.plan import ItemKind, Plan, PlanItem, PublishResult
+from bridgebot.core.ports import FacilitationPort, UnitOfWork
 from bridgebot.core.service import Discussions
 from bridgebot.core.topicfile import TopicFile
-from bridgebot.store.facilitation import FacilitationStore
 
 log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 5.0
-FACILITATOR_PLATFORM = "bridgebot"
+FACILITATOR_PLATFORM = SYSTEM_PLATFORM
 
 
 def facilitator_of(plan: Plan) -> Author:
@@ -59,7 +64,7 @@ class Scheduler:
         self._running_pass = False
 
     @property
-    def store(self) -> FacilitationStore:
+    def store(self) -> FacilitationPort:
         return self.core.facilitation
 
     def wake(self) -> None:
@@ -137,49 +142,76 @@ class Scheduler:
             log.warning("%s", message)
 
     async def _open(self, plan: Plan, item: PlanItem, now: datetime) -> int | None:
-        channels = self.core.bridges[plan.bridge].channels
-        async with self.store.transaction() as tx:
-            if not await self.store.claim(tx, item.id, now, "opened"):
-                return None
-            topic_id = await self.core.store.create_topic(
-                plan.bridge, plan.title, plan.introduction, facilitator_of(plan), now, channels,
-                within=tx,
+        bridge = self.core.bridges[plan.bridge]
+        opened: list[int] = []
+
+        async def open_topic(work: UnitOfWork) -> object:
+            topic_id = await self.core.open_topic_on(
+                facilitator_of(plan), bridge, plan.title, plan.introduction, within=work, now=now,
             )
-            await self.store.link_topic(tx, plan.id, topic_id)
-        log.info("scheduled: topic %d “%s” opened on bridge %s", topic_id, plan.title, plan.bridge)
-        return topic_id
+            await self.store.link_topic(work, plan.id, topic_id)
+            opened.append(topic_id)
+            return topic_id
+
+        if await self._step(item, plan.title, now, "opened", open_topic) != "opened":
+            return None
+        log.info("scheduled: topic %d opened on bridge %s", opened[0], plan.bridge)
+        return opened[0]
 
     async def _carry_out(self, plan: Plan, item: PlanItem, topic_id: int, now: datetime) -> str | None:
         topic = await self.core.store.topic(topic_id)
         if topic is None:
             return None
-        channels = self.core.bridges[plan.bridge].channels
+        actor = facilitator_of(plan)
         name = f"“{topic.title}”"
-        if item.kind is not ItemKind.LOCK and topic.is_locked:
-            outcome = f"skipped: {name} was already locked"
-            async with self.store.transaction() as tx:
-                claimed = await self.store.claim(tx, item.id, now, outcome)
-            return outcome if claimed else None
         if item.kind is ItemKind.PROMPT:
-            async with self.store.transaction() as tx:
-                if not await self.store.claim(tx, item.id, now, "posted"):
-                    return None
-                await self.core.store.add_prompt(topic.id, item.text or "", now, channels, within=tx)
-            log.info("scheduled: question %d of %s posted", item.position, name)
-            return f"question {item.position} of {name} posted"
+            async def ask(work: UnitOfWork) -> object:
+                return await self.core.prompt_topic(actor, topic, item.text or "", within=work, now=now)
+
+            done = await self._step(item, topic.title, now, "posted", ask)
+            if done == "posted":
+                log.info("scheduled: question %d of topic %d posted", item.position, topic.id)
+                return f"question {item.position} of {name} posted"
+            return done
         if item.kind is ItemKind.DIGEST:
-            digest = await prepare_digest(self.core, topic)
-            async with self.store.transaction() as tx:
-                if not await self.store.claim(tx, item.id, now, "posted"):
-                    return None
-                await post_digest(self.core, topic, plan.facilitator, now, within=tx, digest=digest)
-            log.info("scheduled: digest of %s posted", name)
-            return f"digest of {name} posted"
+            digest = None if topic.is_locked else await prepare_digest(self.core, topic)
+
+            async def summarise(work: UnitOfWork) -> object:
+                return await digest_topic(self.core, actor, topic, within=work, digest=digest, now=now)
+
+            done = await self._step(item, topic.title, now, "posted", summarise)
+            if done == "posted":
+                log.info("scheduled: digest of topic %d posted", topic.id)
+                return f"digest of {name} posted"
+            return done
         outcome = "already locked" if topic.is_locked else "locked"
-        async with self.store.transaction() as tx:
-            if not await self.store.claim(tx, item.id, now, outcome):
-                return None
-            await self.core.store.set_status(topic.id, TopicStatus.LOCKED, plan.facilitator,
-                                             item.text, now, channels, within=tx)
-        log.info("scheduled: %s %s", name, outcome)
-        return f"{name} {outcome}"
+
+        async def lock(work: UnitOfWork) -> object:
+            return await self.core.lock_topic(actor, topic, True, item.text, within=work, now=now)
+
+        done = await self._step(item, topic.title, now, outcome, lock)
+        if done == outcome:
+            log.info("scheduled: topic %d %s", topic.id, outcome)
+            return f"{name} {outcome}"
+        return done
+
+    async def _step(self, item: PlanItem, title: str, now: datetime, outcome: str,
+                    act: Callable[[UnitOfWork], Awaitable[object]]) -> str | None:
+        """Claim ``item`` with ``outcome`` and act, in one unit of work; the outcome, or
+        None when another pass (or bot) had claimed it. A step the rules refuse (a locked
+        topic takes no question) is claimed as skipped instead, with the reason."""
+        try:
+            async with self.core.unit_of_work() as work:
+                if not await self.store.claim(work, item.id, now, outcome):
+                    return None
+                await act(work)
+            return outcome
+        except errors.RuleError as refused:
+            if isinstance(refused, errors.LockedTopicRefuses):
+                skipped = f"skipped: “{title}” was already locked"
+            else:
+                skipped = f"skipped: {refused}"
+                log.warning("scheduled item %d was refused: %s", item.id, type(refused).__name__)
+            async with self.core.unit_of_work() as work:
+                claimed = await self.store.claim(work, item.id, now, skipped)
+            return skipped if claimed else None

@@ -29,14 +29,11 @@ from bridgebot.core.models import (
     Topic,
     TopicStatus,
 )
+from bridgebot.core.names import last_author, name_posts
 from bridgebot.core.platforms import Platforms
-from bridgebot.core.privacy import shown_last_author, shown_posts
+from bridgebot.core.ports import DuplicateMessage, PendingDelivery, Storage, UnitOfWork
 from bridgebot.core.text import split_subject
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
-from bridgebot.store.facilitation import FacilitationStore
-from bridgebot.store.group_commit import DuplicateMessage
-from bridgebot.store.privacy import PrivacyStore
-from bridgebot.store.repo import PendingRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -108,26 +105,28 @@ def counts_text(t: Translator, posts: int, new: int) -> str:
 
 
 class Discussions:
-    """The asyncio core: owns topics, prompts and posts through the store."""
+    """The asyncio core: owns topics, prompts and posts through the storage ports."""
 
     def __init__(
         self,
-        store: Store,
+        storage: Storage,
         bridges: Iterable[Bridge],
         *,
         clock: Callable[[], datetime] = _now,
         help_text: str | None = None,
         platforms: Platforms | None = None,
     ) -> None:
-        self.store = store
+        self.storage = storage
+        self.store = storage.discussions
+        self.outbox = storage.outbox
         # What the core may know of each platform (display names, profile links, reserved
         # names), built by the runtime from the platform registry.
         self.platforms = platforms if platforms is not None else Platforms()
-        # Plans, digests and reader views (issue 6) live beside the core queries.
-        self.facilitation = FacilitationStore(store.db)
-        # Aliases, pseudonyms, forgetting, retention (issue 9), and who asked /forgetme when
+        # Plans, digests and reader views beside the discussion itself.
+        self.facilitation = storage.facilitation
+        # Aliases, pseudonyms, forgetting, retention, and who asked /forgetme when
         # (in memory: after a restart, a person simply asks again).
-        self.privacy = PrivacyStore(store.db)
+        self.privacy = storage.privacy
         self.forget_requests: dict[tuple[str, str], datetime] = {}
         self.bridges = {b.name: b for b in bridges}
         self._bridge_of = {c: b for b in self.bridges.values() for c in b.channels}
@@ -174,6 +173,25 @@ class Discussions:
         """Deliveries were committed outside these methods (scheduler, digests): wake the relay."""
         self._enqueued()
 
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """Several steps that commit together (``within=``): the scheduler claims a plan
+        item in the same unit as the topic, question, digest or lock it creates."""
+        return self.storage.unit_of_work()
+
+    # -- for adapters ------------------------------------------------------------
+
+    async def intake_cursor(self, name: str) -> str | None:
+        """Where an adapter's intake stopped (Telegram's getUpdates offset), if recorded."""
+        return await self.store.cursor(name)
+
+    async def save_intake_cursor(self, name: str, value: str) -> None:
+        await self.store.save_cursor(name, value)
+
+    async def open_threads(self, platform: str) -> list[tuple[ChannelRef, str | None]]:
+        """Threads of open topics on ``platform``, each with the newest message a person
+        wrote there that was recorded: where catch-up after downtime starts reading."""
+        return await self.store.open_threads(platform)
+
     def bridge_of(self, where: ChannelRef) -> Bridge:
         bridge = self._bridge_of.get(where.chat)
         if bridge is None:
@@ -202,8 +220,10 @@ class Discussions:
         return [c for c in self._bridge_of if platform is None or c.platform == platform]
 
     async def is_facilitator(self, actor: Author, platform_admin: bool = False) -> bool:
-        """Platform admins (chat administrators, Manage Threads) and configured people."""
-        return platform_admin or await self.store.is_facilitator(actor.platform, actor.user_id)
+        """Platform admins (chat administrators, Manage Threads), configured people, and
+        bridgebot's own actors (a topic file's facilitator)."""
+        return (platform_admin or actor.is_system
+                or await self.store.is_facilitator(actor.platform, actor.user_id))
 
     async def _require_facilitator(self, actor: Author, platform_admin: bool, command: str) -> None:
         if not await self.is_facilitator(actor, platform_admin):
@@ -234,7 +254,19 @@ class Discussions:
         *, platform_admin: bool = False,
     ) -> Topic:
         await self._require_facilitator(actor, platform_admin, "newtopic")
-        bridge = self.bridge_of(where)
+        topic_id = await self.open_topic_on(actor, self.bridge_of(where), title, introduction,
+                                            platform_admin=platform_admin)
+        topic = await self.store.topic(topic_id)
+        assert topic is not None
+        return topic
+
+    async def open_topic_on(
+        self, actor: Author, bridge: Bridge, title: str, introduction: str = "",
+        *, platform_admin: bool = False, within: UnitOfWork | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Open a topic on every chat of ``bridge``; its id (committed with ``within``)."""
+        await self._require_facilitator(actor, platform_admin, "newtopic")
         title = _check_length("title", title, TITLE_MAX)
         if "\n" in title:
             raise errors.InvalidInput(N_("The title must be a single line."))
@@ -242,13 +274,13 @@ class Discussions:
         if len(introduction) > TEXT_MAX:
             _check_length("introduction", introduction, TEXT_MAX)
         topic_id = await self.store.create_topic(
-            bridge.name, title, introduction, actor, self.clock(), bridge.channels
+            bridge.name, title, introduction, actor, now or self.clock(), bridge.channels,
+            within=within,
         )
-        self._enqueued()
-        topic = await self.store.topic(topic_id)
-        assert topic is not None
-        log.info("topic %d %r opened by %s", topic.id, title, actor.display_name)
-        return topic
+        if within is None:
+            self._enqueued()
+        log.info("topic %d opened on bridge %s", topic_id, bridge.name)
+        return topic_id
 
     async def add_prompt(
         self, actor: Author, where: ChannelRef, question: str, *, platform_admin: bool = False,
@@ -257,17 +289,29 @@ class Discussions:
         await self._require_facilitator(actor, platform_admin, "prompt")
         question = _check_length("question", question, PROMPT_MAX)
         topic = await self.topic_here(where, reply_to)
-        if topic.is_locked:
-            raise errors.InvalidInput(
-                N_("The topic “{title}” is locked; /unlock it before adding questions."),
-                title=topic.title,
-            )
-        bridge = self.bridges[topic.bridge]
-        prompt_id = await self.store.add_prompt(topic.id, question, self.clock(), bridge.channels)
-        self._enqueued()
+        prompt_id = await self.prompt_topic(actor, topic, question, platform_admin=platform_admin)
         prompt = await self.store.prompt(prompt_id)
         assert prompt is not None
         return topic, prompt
+
+    async def prompt_topic(
+        self, actor: Author, topic: Topic, question: str, *, platform_admin: bool = False,
+        within: UnitOfWork | None = None, now: datetime | None = None,
+    ) -> int:
+        """Ask a guiding question in ``topic`` on every chat; the prompt's id. A locked topic
+        takes no more questions."""
+        await self._require_facilitator(actor, platform_admin, "prompt")
+        question = _check_length("question", question, PROMPT_MAX)
+        if topic.is_locked:
+            raise errors.LockedTopicRefuses(
+                N_("The topic “{title}” is locked; /unlock it before adding questions."),
+                title=topic.title,
+            )
+        prompt_id = await self.store.add_prompt(topic.id, question, now or self.clock(),
+                                                self.bridges[topic.bridge].channels, within=within)
+        if within is None:
+            self._enqueued()
+        return prompt_id
 
     async def set_locked(
         self, actor: Author, where: ChannelRef, locked: bool, reason: str | None = None,
@@ -280,15 +324,25 @@ class Discussions:
             if reason and len(reason) > REASON_MAX:
                 _check_length("reason", reason, REASON_MAX)
         topic = await self.topic_here(where, reply_to)
-        changed = await self.store.set_status(
-            topic.id, TopicStatus.LOCKED if locked else TopicStatus.OPEN, actor.display_name,
-            reason, self.clock(), self.bridges[topic.bridge].channels,
-        )
-        if changed:
-            self._enqueued()
+        changed = await self.lock_topic(actor, topic, locked, reason, platform_admin=platform_admin)
         fresh = await self.store.topic(topic.id)
         assert fresh is not None
         return fresh, changed
+
+    async def lock_topic(
+        self, actor: Author, topic: Topic, locked: bool, reason: str | None = None,
+        *, platform_admin: bool = False, within: UnitOfWork | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Lock (or unlock) ``topic`` on every chat; False when it already was."""
+        await self._require_facilitator(actor, platform_admin, "lock" if locked else "unlock")
+        changed = await self.store.set_status(
+            topic.id, TopicStatus.LOCKED if locked else TopicStatus.OPEN, actor.display_name,
+            reason, now or self.clock(), self.bridges[topic.bridge].channels, within=within,
+        )
+        if changed and within is None:
+            self._enqueued()
+        return changed
 
     async def set_hidden(
         self, actor: Author, where: ChannelRef, post: Post, hidden: bool,
@@ -481,7 +535,7 @@ class Discussions:
         parts = [counts_text(t, stats.posts, stats.new)]
         if stats.last_post_author and stats.last_post_at:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            name = await shown_last_author(self, topic) or stats.last_post_author
+            name = await last_author(self.store, self.privacy, self.bridges, topic) or stats.last_post_author
             parts.append(t("last post by {name}, {when}", name=name, when=when))
         parts.append(t(STATUS_NAMES[topic.status]))
         if reader is not None and key is not None and stats.last_number > stats.read_upto:
@@ -516,7 +570,7 @@ class Discussions:
         text = t("“{title}” (topic #{id})", title=topic.title, id=topic.id) + f"\n{line}"
         if topic.is_locked and topic.lock_reason:
             text += "\n" + t("Locked: {reason}", reason=topic.lock_reason)
-        dead = await self.store.dead_count(topic.id)
+        dead = await self.outbox.dead_count(topic.id)
         if dead and await self.is_facilitator(reader, platform_admin):
             # English keeps "deliveries" for 1 too (as before); other languages inflect.
             text += "\n" + t.ngettext("{n} delivery failed for good; `bridgebot outbox` shows why.",
@@ -531,7 +585,7 @@ class Discussions:
         skip = exclude.chat if exclude else None
         return [c for c in channels if c != skip]
 
-    async def build_delivery(self, row: PendingRow) -> Delivery | None:
+    async def build_delivery(self, row: PendingDelivery) -> Delivery | None:
         """Everything an adapter needs to show one outbox row; None if it's moot."""
         topic = await self.store.topic(row.topic_id)
         if topic is None:
@@ -542,7 +596,8 @@ class Discussions:
         post = await self.store.post(row.post_id) if row.post_id else None
         parent = await self.store.post(post.parent_id) if post and post.parent_id else None
         if post is not None:  # authors as the bridge shows them, and no user id (core/privacy.py)
-            shown = await shown_posts(self, [post] + ([parent] if parent else []), for_delivery=True)
+            shown = await name_posts(self.privacy, self.bridges, [post] + ([parent] if parent else []),
+                                     for_delivery=True)
             post, parent = shown[0], (shown[1] if parent else None)
         reply_to: str | None = None
         reply_is_parent = False
@@ -566,7 +621,7 @@ class Discussions:
         elif (row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK, Action.NOTICE)
               and thread_id is None):
             reply_to = root
-        notice = await self.store.notice_text(row.id) if row.action is Action.NOTICE else None
+        notice = await self.outbox.notice_text(row.id) if row.action is Action.NOTICE else None
         return Delivery(
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
             parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,
@@ -598,22 +653,22 @@ class Discussions:
         return None, False
 
     async def delivered_combined(
-        self, rows: Sequence[PendingRow], deliveries: Sequence[Delivery], message_ids: Sequence[str]
+        self, rows: Sequence[PendingDelivery], deliveries: Sequence[Delivery], message_ids: Sequence[str]
     ) -> None:
         last = deliveries[-1]
         assert last.post is not None
-        await self.store.complete_combined(rows, message_ids, self.clock(), topic_id=last.topic.id,
+        await self.outbox.complete_combined(rows, message_ids, self.clock(), topic_id=last.topic.id,
                                            post_id=last.post.id, thread_id=last.target.thread_id)
 
     async def delivered(
-        self, row: PendingRow, delivery: Delivery, message_ids: Sequence[str],
+        self, row: PendingDelivery, delivery: Delivery, message_ids: Sequence[str],
         thread_id: str | None,
     ) -> None:
         opening = None
         if row.action is Action.OPEN_TOPIC:
             opening = await self.store.post_by_number(row.topic_id, 1)
         post_id = delivery.post.id if delivery.post else (opening.id if opening else None)
-        await self.store.complete(
+        await self.outbox.complete(
             row, message_ids, thread_id or delivery.target.thread_id, self.clock(),
             topic_id=row.topic_id, prompt_id=row.prompt_id, post_id=post_id,
         )

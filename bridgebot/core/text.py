@@ -107,3 +107,8 @@ def _best_cut(window: str, limit: int) -> int:
         return ends[-1]
     at = window.rfind(" ", floor, limit)
     return at + 1 if at > 0 else limit
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """The name as a whole word (or words): "Ann" must not match inside "Annual"."""
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridgebot.adapters.discord.endpoint import reset_api_base
-from bridgebot.cli import load_archive
-from bridgebot.core.export import to_html
+from bridgebot.core.export import load_archive, to_html
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.demo.script import ScriptedPost, SeedScript, load_seed

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bridgebot.core.ports import UnitOfWork
 from bridgebot.store.backup import DatabaseLock, backup_before_migration
 from bridgebot.store.migrations import LATEST, current_version, upgrade
 
@@ -105,6 +106,30 @@ class Database:
                 raise
             else:
                 await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """The core's :class:`~bridgebot.core.ports.UnitOfWork`: one write transaction."""
+        async with self.transaction() as conn:
+            yield Work(conn)
+
+    @asynccontextmanager
+    async def within(self, work: UnitOfWork | None) -> AsyncIterator[aiosqlite.Connection]:
+        """Join the caller's unit of work, or open a transaction of our own."""
+        if work is None:
+            async with self.transaction() as own:
+                yield own
+        elif isinstance(work, Work):
+            yield work.conn
+        else:
+            raise TypeError(f"not a unit of work of this SQLite store: {work!r}")
+
+
+class Work:
+    """A unit of work on SQLite: the writer connection inside an open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
 
 
 class Queries:

@@ -1,24 +1,23 @@
-"""SQL for facilitation: published topic plans and their items, digests, reader views.
+"""SQLite for facilitation (:class:`~bridgebot.core.ports.FacilitationPort`): published
+topic plans and their items, digests, reader views.
 
-Kept beside ``repo.py`` rather than in it so the discussion's core queries stay small;
-it writes topics, prompts and locks through :class:`~bridgebot.store.repo.Store`
-inside its own transactions (``within=``), so a scheduled item's "done" mark and
-what it created commit together or not at all.
+Kept beside ``repo.py`` rather than in it so the discussion's core queries stay small.
+The scheduler claims an item in a unit of work that also carries the topic, prompt,
+digest or lock it creates (``within=``), so a scheduled item's "done" mark and what it
+created commit together or not at all.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-
-import aiosqlite
 
 from bridgebot.core.models import Action, ChannelRef
 from bridgebot.core.plan import ItemKind, ItemSpec, Plan, PlanItem, PlanSpec, PublishResult
+from bridgebot.core.ports import UnitOfWork
 from bridgebot.store.db import Queries
-from bridgebot.store.repo import Store, _dt, _ts
+from bridgebot.store.repo import Store, _dt, _ts, _when, inserted_id
 
 _PLAN_COLUMNS = (
     "id, name, bridge, title, introduction, facilitator, timezone, source, topic_id, published_at"
@@ -32,31 +31,20 @@ def due_text(value: datetime) -> str:
 
 
 def _plan(row: sqlite3.Row) -> Plan:
-    return Plan(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                _dt(row[9]))  # type: ignore[arg-type]
+    return Plan(id=row["id"], name=row["name"], bridge=row["bridge"], title=row["title"],
+                introduction=row["introduction"], facilitator=row["facilitator"],
+                timezone=row["timezone"], source=row["source"], topic_id=row["topic_id"],
+                published_at=_when(row["published_at"]))
 
 
 def _item(row: sqlite3.Row) -> PlanItem:
-    return PlanItem(row[0], row[1], ItemKind(row[2]), row[3], _dt(row[4]),  # type: ignore[arg-type]
-                    row[5], _dt(row[6]), row[7])
+    return PlanItem(id=row["id"], plan_id=row["plan_id"], kind=ItemKind(row["kind"]),
+                    position=row["position"], due_at=_when(row["due_at"]), text=row["text"],
+                    done_at=_dt(row["done_at"]), outcome=row["outcome"])
 
 
 class FacilitationStore(Queries):
     """Plans, schedule items, digests and the reader queries behind /status and /catchup."""
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction for the scheduler: claim an item and act in one commit."""
-        async with self.db.transaction() as tx:
-            yield tx
-
-    @asynccontextmanager
-    async def _within(self, tx: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
-        if tx is not None:
-            yield tx
-        else:
-            async with self.db.transaction() as own:
-                yield own
 
     # -- plans -------------------------------------------------------------------
 
@@ -95,7 +83,7 @@ class FacilitationStore(Queries):
                     "source, published_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (*fields, spec.name),
                 ) as cur:
-                    plan_id = int((await cur.fetchone())[0])  # type: ignore[index]
+                    plan_id = await inserted_id(cur)
             else:
                 plan_id = int(found[0])
                 await tx.execute(
@@ -145,22 +133,18 @@ class FacilitationStore(Queries):
         )
         return _dt(row[0]) if row and row[0] else None
 
-    @staticmethod
-    async def claim(tx: aiosqlite.Connection, item_id: int, now: datetime, outcome: str) -> bool:
-        """Mark an item done inside the caller's transaction; False if it already was."""
-        cur = await tx.execute(
-            "UPDATE plan_items SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
-            (_ts(now), outcome, item_id),
-        )
-        return cur.rowcount == 1
+    async def claim(self, within: UnitOfWork, item_id: int, now: datetime, outcome: str) -> bool:
+        """Mark an item done inside the caller's unit of work; False if it already was."""
+        async with self.db.within(within) as tx:
+            cur = await tx.execute(
+                "UPDATE plan_items SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
+                (_ts(now), outcome, item_id),
+            )
+            return cur.rowcount == 1
 
-    @staticmethod
-    async def link_topic(tx: aiosqlite.Connection, plan_id: int, topic_id: int) -> None:
-        await tx.execute("UPDATE topic_plans SET topic_id = ? WHERE id = ?", (topic_id, plan_id))
-
-    async def topic_plan(self, topic_id: int) -> Plan | None:
-        row = await self._one(f"SELECT {_PLAN_COLUMNS} FROM topic_plans WHERE topic_id = ?", (topic_id,))
-        return _plan(row) if row else None
+    async def link_topic(self, within: UnitOfWork, plan_id: int, topic_id: int) -> None:
+        async with self.db.within(within) as tx:
+            await tx.execute("UPDATE topic_plans SET topic_id = ? WHERE id = ?", (topic_id, plan_id))
 
     # -- digests -----------------------------------------------------------------
 
@@ -171,14 +155,14 @@ class FacilitationStore(Queries):
 
     async def record_digest(
         self, topic_id: int, upto_number: int, who: str, now: datetime, text: str,
-        targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
+        targets: Sequence[ChannelRef], *, within: UnitOfWork | None = None,
         texts: Mapping[ChannelRef, str] | None = None,
     ) -> None:
         """The digest and one NOTICE delivery carrying its text per target, together.
 
         ``texts`` gives a target its own text (the digest in that chat's language).
         """
-        async with self._within(within) as tx:
+        async with self.db.within(within) as tx:
             await tx.execute(
                 "INSERT INTO digests (topic_id, upto_number, created_by, created_at) VALUES (?, ?, ?, ?)",
                 (topic_id, upto_number, who, _ts(now)),

@@ -25,13 +25,10 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.ports import DuplicateMessage
 from bridgebot.store.db import Database
 
 log = logging.getLogger(__name__)
-
-
-class DuplicateMessage(Exception):
-    """This platform message is already in the message map."""
 
 
 @dataclass
@@ -47,7 +44,9 @@ class PostRequest:
     message_id: str | None
     targets: Sequence[ChannelRef]
     cursor: tuple[str, str] | None = None
-    post_id: int = field(default=0, init=False)  # assigned inside the batch's transaction
+    # Assigned inside the batch's transaction as MAX(id) + 1 onwards: safe because this
+    # process is the database's single writer (a store with several writers numbers otherwise).
+    post_id: int = field(default=0, init=False)
     number: int = field(default=0, init=False)  # the post's number in its topic (#N)
     done: asyncio.Future[tuple[int, int]] = field(
         init=False, default_factory=lambda: asyncio.get_running_loop().create_future()

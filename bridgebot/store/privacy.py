@@ -1,4 +1,5 @@
-"""SQL for privacy: aliases, pseudonyms, forgetting a person, retention, combined copies.
+"""SQLite for privacy (:class:`~bridgebot.core.ports.PrivacyPort`): aliases, pseudonyms,
+forgetting a person, retention, combined copies.
 
 Kept beside ``repo.py`` (like ``facilitation.py``) so the discussion's core queries stay
 small. Forgetting a person is one transaction: their words, their name, their alias and
@@ -8,65 +9,23 @@ at all, so a crash half-way never leaves a person half forgotten.
 
 from __future__ import annotations
 
-import re
 import secrets
 import sqlite3
-from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiosqlite
 
 from bridgebot.core.models import Action, Author, ChannelRef
+from bridgebot.core.ports import ForgetReport, Identity, PersonSummary
+from bridgebot.core.text import name_pattern
 from bridgebot.store.db import Queries
-from bridgebot.store.repo import Store, _dt, _ts
+from bridgebot.store.repo import Store, _ts, _when
 
 # Names looked for inside others' words when someone is forgotten: a single word ("Jordan",
 # "Rose") could just as well be a place or a flower, and rewriting someone else's sentence
 # wrongly is worse than leaving a first name in it; placeholders name nobody.
 NAME_WORDS_TO_SCRUB = 2
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who wrote a post, as far as naming goes: never shown as such, only turned into the
-    name a bridge shows (see :func:`bridgebot.core.privacy.shown_name`)."""
-
-    participant_id: int
-    bridge: str
-    display_name: str
-    alias: str | None
-    pseudonym: int | None
-    forgotten: bool
-
-
-@dataclass(frozen=True)
-class PersonSummary:
-    """What bridgebot holds about one person: told to them before they confirm /forgetme."""
-
-    posts: int
-    topics: int
-
-
-@dataclass
-class ForgetReport:
-    """What forgetting one person did, for their answer and the operator's ``bridgebot forget``."""
-
-    anonymous_name: str
-    posts_erased: int = 0
-    topic_ids: set[int] = field(default_factory=set)
-    topics_opened: int = 0
-    had_alias: bool = False
-    copies_edited: Counter[str] = field(default_factory=Counter)  # platform -> messages to edit
-    copies_combined: Counter[str] = field(default_factory=Counter)  # platform -> combined copies
-    others_posts_renamed: int = 0  # others' posts that named them (name replaced)
-    digests_naming: int = 0  # digest messages already posted that named them
-
-
-def name_pattern(name: str) -> re.Pattern[str]:
-    """The name as a whole word (or words): "Ann" must not match inside "Annual"."""
-    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -88,7 +47,8 @@ class PrivacyStore(Queries):
 
     @staticmethod
     def _identity(row: sqlite3.Row) -> tuple[int, Identity]:
-        return row[0], Identity(row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+        return int(row[0]), Identity(participant_id=row[1], bridge=row[2], display_name=row[3],
+                                     alias=row[4], pseudonym=row[5], forgotten=bool(row[6]))
 
     async def identities(self, post_ids: Iterable[int]) -> dict[int, Identity]:
         """Post id -> its author's identity, for the posts asked about."""
@@ -177,7 +137,7 @@ class PrivacyStore(Queries):
             "WHERE pa.platform = ? AND pa.user_id = ? GROUP BY pa.id",
             (platform, user_id),
         )
-        return PersonSummary(row[1], row[2]) if row else None
+        return PersonSummary(posts=row[1], topics=row[2]) if row else None
 
     async def forget(self, platform: str, user_id: str, now: datetime, placeholder: str,
                      anonymous: str, generic_names: Collection[str]) -> ForgetReport | None:
@@ -330,7 +290,7 @@ class PrivacyStore(Queries):
             "SELECT id, locked_at FROM topics WHERE bridge = ? AND status = 'locked' "
             "AND locked_at IS NOT NULL", (bridge,),
         )
-        return [(r[0], _dt(r[1])) for r in rows]  # type: ignore[misc]
+        return [(r[0], _when(r[1])) for r in rows]
 
     async def erase_topics(self, topic_ids: Sequence[int], placeholder: str, now: datetime) -> int:
         """Replace the text (and subjects, history, digest texts) of these topics' comments

@@ -1,18 +1,22 @@
-"""All SQL of bridgebot: topics, prompts, posts, participants, the message map and outbox.
+"""The SQLite discussion store: topics, prompts, posts, participants, the message map and
+outbox (the core's :class:`~bridgebot.core.ports.DiscussionPort` and
+:class:`~bridgebot.core.ports.OutboxPort`; plans and privacy live beside it).
 
 Writes that belong together happen in one transaction: a post, the message that
 carried it, and its outbox rows are committed at once, so a crash can never leave
 a post that is not relayed or a delivery without its post. The message map's
 UNIQUE constraints, not Python checks, are what make duplicates impossible.
+
+The SQL is SQLite's (``INSERT OR IGNORE``, ``MAX(...) + 1`` numbering that relies on
+this process being the single writer, see :mod:`bridgebot.store.db`); another database
+implements the same ports with its own.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import aiosqlite
@@ -29,6 +33,7 @@ from bridgebot.core.models import (
     TopicStats,
     TopicStatus,
 )
+from bridgebot.core.ports import MapHit, PendingDelivery, UnitOfWork
 from bridgebot.store.db import Database, Queries
 from bridgebot.store.group_commit import PostRequest, PostWriter
 
@@ -37,33 +42,25 @@ from bridgebot.store.group_commit import PostRequest, PostWriter
 THREAD_CACHE_MAX = 1024
 
 
-@dataclass(frozen=True)
-class MapHit:
-    """What a platform message stands for in the discussion."""
-
-    topic_id: int
-    prompt_id: int | None
-    post_id: int | None
-
-
-@dataclass(frozen=True)
-class PendingRow:
-    id: int
-    topic_id: int
-    action: Action
-    target: ChannelRef
-    prompt_id: int | None
-    post_id: int | None
-    attempts: int
-    not_before: float
-
-
 def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _when(value: str) -> datetime:
+    """A timestamp column that is NOT NULL in the schema."""
+    return datetime.fromisoformat(value)
+
+
+async def inserted_id(cur: aiosqlite.Cursor) -> int:
+    """The id an ``INSERT ... RETURNING id`` produced."""
+    row = await cur.fetchone()
+    if row is None:
+        raise RuntimeError("INSERT ... RETURNING gave no row")
+    return int(row[0])
 
 
 _TOPIC_COLUMNS = (
@@ -81,43 +78,57 @@ _MARKER = ("COALESCE((SELECT last_read_number FROM read_markers "
            "WHERE participant_id = :reader AND topic_id = :topic), 0)")
 
 
+# Rows become records by column name (the SELECTs above name their columns).
+
+
 def _topic(row: sqlite3.Row) -> Topic:
     return Topic(
-        id=row[0],
-        bridge=row[1],
-        title=row[2],
-        introduction=row[3],
-        status=TopicStatus(row[4]),
-        opened_by=row[5],
-        opened_at=_dt(row[6]),  # type: ignore[arg-type]
-        locked_by=row[7],
-        locked_at=_dt(row[8]),
-        lock_reason=row[9],
+        id=row["id"],
+        bridge=row["bridge"],
+        title=row["title"],
+        introduction=row["introduction"],
+        status=TopicStatus(row["status"]),
+        opened_by=row["opened_by"],
+        opened_at=_when(row["opened_at"]),
+        locked_by=row["locked_by"],
+        locked_at=_dt(row["locked_at"]),
+        lock_reason=row["lock_reason"],
     )
 
 
 def _post(row: sqlite3.Row) -> Post:
     return Post(
-        id=row[0],
-        topic_id=row[1],
-        number=row[2],
-        author_name=row[3],
-        author_platform=row[4],
-        author_id=row[5],
-        text=row[6],
-        subject=row[7],
-        parent_id=row[8],
-        prompt_id=row[9],
-        created_at=_dt(row[10]),  # type: ignore[arg-type]
-        edited_at=_dt(row[11]),
-        hidden=bool(row[12]),
-        hidden_by=row[13],
+        id=row["id"],
+        topic_id=row["topic_id"],
+        number=row["number"],
+        author_name=row["display_name"],
+        author_platform=row["origin_platform"],
+        author_id=row["user_id"],
+        text=row["text"],
+        subject=row["subject"],
+        parent_id=row["parent_id"],
+        prompt_id=row["prompt_id"],
+        created_at=_when(row["created_at"]),
+        edited_at=_dt(row["edited_at"]),
+        hidden=bool(row["hidden"]),
+        hidden_by=row["hidden_by"],
     )
 
 
 def _prompt(row: sqlite3.Row) -> Prompt:
-    return Prompt(id=row[0], topic_id=row[1], position=row[2], question=row[3],
-                  created_at=_dt(row[4]))  # type: ignore[arg-type]
+    return Prompt(id=row["id"], topic_id=row["topic_id"], position=row["position"],
+                  question=row["question"], created_at=_when(row["created_at"]))
+
+
+_PENDING_COLUMNS = "id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, not_before"
+
+
+def _pending(row: sqlite3.Row) -> PendingDelivery:
+    return PendingDelivery(
+        id=row["id"], topic_id=row["topic_id"], action=Action(row["action"]),
+        target=ChannelRef(row["platform"], row["chat_id"]), prompt_id=row["prompt_id"],
+        post_id=row["post_id"], attempts=row["attempts"], not_before=row["not_before"],
+    )
 
 
 class Store(Queries):
@@ -296,14 +307,6 @@ class Store(Queries):
             read_upto=row[5],
         )
 
-    async def posts_after(self, topic_id: int, number: int) -> list[Post]:
-        rows = await self._all(
-            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
-            "WHERE p.topic_id = ? AND p.number > ? AND p.hidden = 0 ORDER BY p.number",
-            (topic_id, number),
-        )
-        return [_post(r) for r in rows]
-
     async def read_marker(self, participant_id: int, topic_id: int) -> int:
         row = await self._one(
             "SELECT last_read_number FROM read_markers WHERE participant_id = ? AND topic_id = ?",
@@ -311,53 +314,31 @@ class Store(Queries):
         )
         return row[0] if row else 0
 
-    async def pending(self, now: float, limit: int = 500) -> list[PendingRow]:
-        """Pending deliveries whose time has come, oldest first."""
-        rows = await self._all(
-            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
-            "not_before FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?",
-            (limit,),
-        )
-        return [
-            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
-            for r in rows
-        ]
-
-    async def pending_heads(self) -> list[PendingRow]:
+    async def pending_heads(self) -> list[PendingDelivery]:
         """The oldest pending delivery of every target: what the relay can start on."""
         rows = await self._all(
             "SELECT o.id, o.topic_id, o.action, o.platform, o.chat_id, o.prompt_id, o.post_id, "
             "o.attempts, o.not_before FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox "
             "WHERE state = 'pending' GROUP BY platform, chat_id) h ON h.id = o.id ORDER BY o.id"
         )
-        return [
-            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
-            for r in rows
-        ]
+        return [_pending(r) for r in rows]
 
-    async def pending_for(self, target: ChannelRef, limit: int) -> list[PendingRow]:
+    async def pending_for(self, target: ChannelRef, limit: int) -> list[PendingDelivery]:
         rows = await self._all(
-            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
-            "not_before FROM outbox WHERE state = 'pending' AND platform = ? AND chat_id = ? "
-            "ORDER BY id LIMIT ?",
+            f"SELECT {_PENDING_COLUMNS} FROM outbox WHERE state = 'pending' AND platform = ? "
+            "AND chat_id = ? ORDER BY id LIMIT ?",
             (target.platform, target.chat_id, limit),
         )
-        return [
-            PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
-            for r in rows
-        ]
+        return [_pending(r) for r in rows]
 
-    async def next_pending(self, target: ChannelRef) -> PendingRow | None:
+    async def next_pending(self, target: ChannelRef) -> PendingDelivery | None:
         """The oldest pending delivery to one target (served by the outbox_pending index)."""
-        r = await self._one(
-            "SELECT id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, "
-            "not_before FROM outbox WHERE state = 'pending' AND platform = ? AND chat_id = ? "
-            "ORDER BY id LIMIT 1",
+        row = await self._one(
+            f"SELECT {_PENDING_COLUMNS} FROM outbox WHERE state = 'pending' AND platform = ? "
+            "AND chat_id = ? ORDER BY id LIMIT 1",
             (target.platform, target.chat_id),
         )
-        if r is None:
-            return None
-        return PendingRow(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), r[5], r[6], r[7], r[8])
+        return _pending(row) if row is not None else None
 
     async def outbox(self, states: Iterable[DeliveryState] = tuple(DeliveryState)) -> list[OutboxEntry]:
         wanted = [s.value for s in states]
@@ -368,8 +349,10 @@ class Store(Queries):
             wanted,
         )
         return [
-            OutboxEntry(r[0], r[1], Action(r[2]), ChannelRef(r[3], r[4]), DeliveryState(r[5]),
-                        r[6], r[7], _dt(r[8]))  # type: ignore[arg-type]
+            OutboxEntry(id=r["id"], topic_id=r["topic_id"], action=Action(r["action"]),
+                        target=ChannelRef(r["platform"], r["chat_id"]),
+                        state=DeliveryState(r["state"]), attempts=r["attempts"],
+                        last_error=r["last_error"], created_at=_when(r["created_at"]))
             for r in rows
         ]
 
@@ -449,32 +432,19 @@ class Store(Queries):
              for t in targets],
         )
 
-    @asynccontextmanager
-    async def _within(self, tx: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
-        """Join the caller's transaction, or open one of our own.
-
-        The scheduler marks a scheduled item done in the same transaction as the topic,
-        prompt or lock it creates: that is what makes it happen exactly once.
-        """
-        if tx is not None:
-            yield tx
-        else:
-            async with self.db.transaction() as own:
-                yield own
-
     async def create_topic(
         self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
-        targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
+        targets: Sequence[ChannelRef], *, within: UnitOfWork | None = None,
     ) -> int:
         """The topic, its opening post (#1) and one OPEN_TOPIC delivery per target."""
-        async with self._within(within) as tx:
+        async with self.db.within(within) as tx:
             participant = await self._participant(tx, author, now)
             async with tx.execute(
                 "INSERT INTO topics (bridge, title, introduction, status, opened_by, opened_at) "
                 "VALUES (?, ?, ?, 'open', ?, ?) RETURNING id",
                 (bridge, title, introduction, author.display_name, _ts(now)),
             ) as cur:
-                topic_id = int((await cur.fetchone())[0])  # type: ignore[index]
+                topic_id = await inserted_id(cur)
             await tx.execute(
                 "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, subject, "
                 "created_at) VALUES (?, 1, ?, ?, ?, ?, ?)",
@@ -485,26 +455,26 @@ class Store(Queries):
 
     async def add_prompt(
         self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef],
-        *, within: aiosqlite.Connection | None = None,
+        *, within: UnitOfWork | None = None,
     ) -> int:
-        async with self._within(within) as tx:
+        async with self.db.within(within) as tx:
             async with tx.execute(
                 "INSERT INTO prompts (topic_id, position, question, created_at) VALUES "
                 "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM prompts WHERE topic_id = ?), ?, ?) "
                 "RETURNING id",
                 (topic_id, topic_id, question, _ts(now)),
             ) as cur:
-                prompt_id = int((await cur.fetchone())[0])  # type: ignore[index]
+                prompt_id = await inserted_id(cur)
             await self._enqueue(tx, topic_id, Action.PROMPT, targets, now, prompt_id=prompt_id)
         return prompt_id
 
     async def set_status(
         self, topic_id: int, status: TopicStatus, who: str, reason: str | None, now: datetime,
-        targets: Sequence[ChannelRef], *, within: aiosqlite.Connection | None = None,
+        targets: Sequence[ChannelRef], *, within: UnitOfWork | None = None,
     ) -> bool:
         """Lock or unlock; return False (and enqueue nothing) if it already was."""
         locked = status is TopicStatus.LOCKED
-        async with self._within(within) as tx:
+        async with self.db.within(within) as tx:
             cur = await tx.execute(
                 "UPDATE topics SET status = ?, locked_by = ?, locked_at = ?, lock_reason = ? "
                 "WHERE id = ? AND status != ?",
@@ -576,7 +546,9 @@ class Store(Queries):
             if cur.rowcount == 0:
                 return False
             async with tx.execute("SELECT topic_id FROM posts WHERE id = ?", (post_id,)) as c2:
-                topic_id = (await c2.fetchone())[0]  # type: ignore[index]
+                found = await c2.fetchone()
+            assert found is not None  # the UPDATE above just changed this post
+            topic_id = int(found[0])
             action = Action.HIDE if hidden else Action.POST
             await self._enqueue(tx, topic_id, action, targets, now, post_id=post_id)
         return True
@@ -604,7 +576,7 @@ class Store(Queries):
             return await self._participant(tx, author, now)
 
     async def complete(
-        self, row: PendingRow, message_ids: Sequence[str], thread_id: str | None, now: datetime,
+        self, row: PendingDelivery, message_ids: Sequence[str], thread_id: str | None, now: datetime,
         *, topic_id: int, prompt_id: int | None, post_id: int | None,
     ) -> None:
         """Record what a delivery produced and mark it done, in one transaction."""
@@ -649,7 +621,7 @@ class Store(Queries):
             )
 
     async def complete_combined(
-        self, rows: Sequence[PendingRow], message_ids: Sequence[str], now: datetime,
+        self, rows: Sequence[PendingDelivery], message_ids: Sequence[str], now: datetime,
         *, topic_id: int, post_id: int, thread_id: str | None,
     ) -> None:
         """Several posts went out as one combined message: all done, the message mapped to

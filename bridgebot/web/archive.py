@@ -24,7 +24,7 @@ from bridgebot.adapters import registry
 from bridgebot.core.export import FORMATS, Archive, PageExtras, to_html
 from bridgebot.core.models import Topic
 from bridgebot.core.platforms import Platforms
-from bridgebot.store.repo import Store
+from bridgebot.core.ports import DiscussionPort
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def format_seen(seen: dict[int, int]) -> str:
 class ArchiveServer:
     """The aiohttp application over a store; :meth:`start` binds it."""
 
-    def __init__(self, store: Store, *, refresh_seconds: float = REFRESH_SECONDS,
+    def __init__(self, store: DiscussionPort, *, refresh_seconds: float = REFRESH_SECONDS,
                  present: Presenter | None = None, platforms: Platforms | None = None) -> None:
         self.store = store
         # Display names in bylines: the registered platforms unless the runtime says otherwise.

@@ -14,6 +14,7 @@ from bridgebot.core.schedule import Scheduler, publish
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.core.topicfile import load_topic_file, parse_topic_text
 from bridgebot.runtime import Runtime
+from bridgebot.store import sqlite_storage
 from bridgebot.store.db import Database
 from bridgebot.store.repo import Store
 
@@ -156,7 +157,7 @@ async def test_two_bots_on_one_database_carry_out_each_step_once(db_path):
     for db in dbs:
         await db.open()
     try:
-        schedulers = [Scheduler(Discussions(Store(db), bridges, clock=clock)) for db in dbs]
+        schedulers = [Scheduler(Discussions(sqlite_storage(db), bridges, clock=clock)) for db in dbs]
         done = await asyncio.gather(*(s.run_due() for s in schedulers))
         assert sum(len(d) for d in done) == 4, "the topic and its three questions, once each"
         assert len(await Store(dbs[0]).prompts(1)) == 3
@@ -209,7 +210,7 @@ async def test_a_publish_from_another_process_is_picked_up_by_the_running_bot(db
         await other.open()
         try:
             topic, _ = load_topic_file(EXAMPLE, now=clock())
-            await publish(Discussions(Store(other), []), topic, clock())
+            await publish(Discussions(sqlite_storage(other), []), topic, clock())
         finally:
             await other.close()
         async with asyncio.timeout(5):  # no poke: the bot re-reads the plan table by itself

@@ -191,8 +191,8 @@ async def test_a_chat_that_removed_the_bot_is_dead_lettered_and_the_rest_carries
 
 async def test_a_wrong_token_is_reported_clearly(world, tmp_path):
     from bridgebot.core.service import Discussions
+    from bridgebot.store import sqlite_storage
     from bridgebot.store.db import Database
-    from bridgebot.store.repo import Store
 
     from .conftest import make_adapter
 
@@ -200,7 +200,7 @@ async def test_a_wrong_token_is_reported_clearly(world, tmp_path):
     db = Database(tmp_path / "x.sqlite3")
     await db.open()
     try:
-        core = Discussions(Store(db), [])
+        core = Discussions(sqlite_storage(db), [])
         try:
             await bad.start(core)
         except PermanentError as err:

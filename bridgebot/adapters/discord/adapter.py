@@ -232,7 +232,7 @@ class DiscordAdapter(SlashCommands):
         UNIQUE key makes anything seen twice count once.
         """
         assert self.core is not None and self.client is not None
-        for place, last in await self.core.store.open_threads(PLATFORM):
+        for place, last in await self.core.open_threads(PLATFORM):
             cached = self.client.get_channel(int(place.thread_id or place.chat_id))
             newest = getattr(cached, "last_message_id", None)
             if last and newest and newest <= int(last):

@@ -219,7 +219,7 @@ class TelegramAdapter:
     async def _poll(self) -> None:
         """Long-poll getUpdates; confirm an update only after it was handled."""
         assert self.app is not None and self.core is not None
-        cursor = await self.core.store.cursor(CURSOR)
+        cursor = await self.core.intake_cursor(CURSOR)
         offset = int(cursor) if cursor else None
         delay = 1.0
         while True:
@@ -244,7 +244,7 @@ class TelegramAdapter:
                 self._cursor = (CURSOR, str(offset))
                 await self._handle(update)
                 if self._cursor is not None:  # no post carried it: save it on its own
-                    await self.core.store.save_cursor(*self._cursor)
+                    await self.core.save_intake_cursor(*self._cursor)
                 self._cursor = None
 
     async def _start_webhook(self) -> None:

@@ -1,0 +1,104 @@
+"""The one name an author has outside their own chat.
+
+Each bridge chooses how authors appear in copies and in the bot's own messages: their
+display name, their first name only, or a stable pseudonym per topic; a person's own
+alias beats every mode, and a forgotten person is "Former participant N". Decided here,
+when a delivery is built, so every adapter shows the same name and nothing else (see
+:mod:`bridgebot.core.privacy` for why). Kept apart from the commands in ``privacy.py`` so
+that :mod:`bridgebot.core.service` can name authors without importing them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from bridgebot.core.models import Post, Topic
+from bridgebot.core.ports import DiscussionPort, Identity, PrivacyPort
+
+
+class AuthorMode(enum.StrEnum):
+    """How a bridge shows authors outside their own chat (``authors`` in a bridge's settings)."""
+
+    DISPLAY_NAME = "display_name"
+    FIRST_NAME = "first_name"
+    PSEUDONYM = "pseudonym"
+
+
+# Shown to everyone alike, so written once, in English.
+PSEUDONYM = "Participant {n}"
+FACILITATOR_NAME = "Facilitator"
+SOMEONE = "Participant"
+
+
+class NamingRule(Protocol):
+    """What naming needs of a bridge: its ``authors`` setting."""
+
+    @property
+    def authors(self) -> str: ...
+
+
+def mode_of(bridges: Mapping[str, NamingRule], bridge: str) -> AuthorMode:
+    """The bridge's ``authors`` setting (display names when the bridge is not configured)."""
+    configured = bridges.get(bridge)
+    return AuthorMode(configured.authors) if configured is not None else AuthorMode.DISPLAY_NAME
+
+
+def pseudonym_name(number: int | None) -> str:
+    return PSEUDONYM.format(n=number) if number else SOMEONE
+
+
+def first_name(display_name: str) -> str:
+    """"Brittany Landorf" → "Brittany": the first word, without a trailing comma."""
+    words = display_name.split()
+    return (words[0].rstrip(",;:") or words[0]) if words else display_name
+
+
+def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
+    """The one name a post's author has outside their own chat.
+
+    A forgotten person is "Former participant N" (or keeps the topic's pseudonym when the
+    bridge shows pseudonyms); an alias beats every mode; then the bridge's mode decides.
+    """
+    if identity is None:
+        return pseudonym_name(None) if mode is AuthorMode.PSEUDONYM else post.author_name
+    if identity.forgotten:
+        if mode is AuthorMode.PSEUDONYM and identity.pseudonym:
+            return pseudonym_name(identity.pseudonym)
+        return identity.display_name
+    if identity.alias:
+        return identity.alias
+    if mode is AuthorMode.FIRST_NAME:
+        return first_name(identity.display_name)
+    if mode is AuthorMode.PSEUDONYM:
+        return FACILITATOR_NAME if post.is_opening else pseudonym_name(identity.pseudonym)
+    return identity.display_name
+
+
+async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], posts: Sequence[Post],
+                     *, for_delivery: bool = False) -> list[Post]:
+    """Copies of ``posts`` whose ``author_name`` is the name their bridge shows.
+
+    ``for_delivery`` also blanks the author's platform user id: a copy sent to another
+    platform carries the shown name and nothing else about the person.
+    """
+    identities = await privacy.identities(p.id for p in posts)
+    out = []
+    for post in posts:
+        identity = identities.get(post.id)
+        mode = mode_of(bridges, identity.bridge) if identity else AuthorMode.DISPLAY_NAME
+        shown = replace(post, author_name=shown_name(identity, post, mode))
+        out.append(replace(shown, author_id="") if for_delivery else shown)
+    return out
+
+
+async def last_author(store: DiscussionPort, privacy: PrivacyPort,
+                      bridges: Mapping[str, NamingRule], topic: Topic) -> str | None:
+    """The shown name of the newest visible post's author (for "last post by …")."""
+    post_id = await privacy.last_visible_post(topic.id)
+    post = await store.post(post_id) if post_id is not None else None
+    if post is None:
+        return None
+    return (await name_posts(privacy, bridges, [post]))[0].author_name
