@@ -3,8 +3,9 @@
 As in mautrix-python's ``upgrade.py``: the schema version lives in a table, a fresh
 database goes straight to the latest version, each step commits on its own (a crash
 half-way leaves a consistent, older schema), and a database written by a newer
-bridgebot is refused rather than silently misread. Statements are plain SQL that
-PostgreSQL also understands, so a future PostgreSQL store can share the list.
+bridgebot is refused rather than silently misread. The statements are SQLite's
+(``INTEGER PRIMARY KEY`` row ids, ``ALTER TABLE`` as SQLite allows it); another database
+behind the core's ports brings its own schema.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ V2 = [
     )""",
 ]
 
-# Facilitation (issue 6): topic files published with a schedule, the items of that
+# Facilitation: topic files published with a schedule, the items of that
 # schedule (each marked done in the transaction that carries it out, so a restart neither
 # repeats nor skips one), digests, and bot notices (a digest's text) in the outbox.
 V3 = [
@@ -181,7 +182,7 @@ V3 = [
     "CREATE INDEX digests_by_topic ON digests (topic_id, id)",
 ]
 
-# Privacy (issue 9): self-chosen aliases (unique per bridge), stable per-topic pseudonyms
+# Privacy: self-chosen aliases (unique per bridge), stable per-topic pseudonyms
 # ("Participant 7", numbered by first post; existing posts numbered here), people who asked
 # to be forgotten, post text erased (by its author's request or by retention), and which
 # posts went out inside one combined message (such a copy cannot be edited post by post).

@@ -132,7 +132,7 @@ def _pending(row: sqlite3.Row) -> PendingDelivery:
 
 
 class Store(Queries):
-    """The discussion's persistence; the only class in bridgebot that speaks SQL."""
+    """The discussion and its outbox on SQLite (with facilitation.py and privacy.py, the only SQL)."""
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)

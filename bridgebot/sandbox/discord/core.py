@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +30,9 @@ from bridgebot.sandbox.discord.state import (
     missing_access,
     strip_content,
 )
+
+if TYPE_CHECKING:
+    from bridgebot.sandbox.discord.state import InteractionRecord
 
 
 @dataclass
@@ -186,7 +189,7 @@ class DiscordCore:
         self.interaction_ack_deadline = interaction_ack_deadline
         self.calls: list[RecordedCall] = []
         self.stats = Stats()
-        self.presence_updates: list[JSON] = []
+        self.presence_updates: list[Any] = []  # as the gateway received them
         self._faults: list[_Fault] = []
         self._windows: dict[tuple[str, str], _Window] = {}
         self._sessions: dict[str, _Session] = {}
@@ -195,6 +198,21 @@ class DiscordCore:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._routes = self._build_routes()
+
+    if TYPE_CHECKING:  # defined by the parts FakeDiscord combines; declared for the others
+        @property
+        def gateway_url(self) -> str: ...
+        def webhooks(self, channel_id: str) -> list[JSON]: ...
+        async def _close_connection(self, conn: _Connection, code: int) -> None: ...
+        def _forum_post(self, forum: JSON, author: JSON, name: str, message: JSON,
+                        body: JSON | None) -> JSON: ...
+        def _bare_thread(self, channel: JSON, author: JSON, name: str, kind: int,
+                         body: JSON | None) -> JSON: ...
+        def _thread_from_message(self, channel: JSON, author: JSON, message_id: str, name: str,
+                                 body: JSON | None) -> JSON: ...
+        def _interaction_message(self, record: InteractionRecord, data: JSON, flags: int) -> JSON: ...
+        def _interaction_for_webhook(self, ctx: _Ctx) -> InteractionRecord | None: ...
+        def _interaction_message_id(self, record: InteractionRecord, message_id: str) -> str: ...
 
     def _build_routes(self) -> list[_Route]:
         """Every REST route; the server class gathers the route modules'."""

@@ -396,11 +396,11 @@ class DiscordDriver(DiscordCore):
             inner = self._command_options(sub.get("options") or [], path[1:], values, resolved, guild_id)
             return [{"name": sub["name"], "type": sub["type"], "options": inner}]
         out = []
-        for definition in definitions:
-            if definition["name"] not in values and definition.get("required"):
-                raise ValueError(f"required option {definition['name']!r} missing")
+        for required in definitions:
+            if required["name"] not in values and required.get("required"):
+                raise ValueError(f"required option {required['name']!r} missing")
         for key, value in values.items():
-            definition = next((o for o in definitions if o["name"] == key), None)
+            definition: JSON | None = next((o for o in definitions if o["name"] == key), None)
             if definition is None:
                 raise KeyError(f"command has no option {key!r}")
             kind = int(definition["type"])

@@ -231,7 +231,8 @@ class FakeDiscord(
                     body = json.loads(await part.text())  # type: ignore[union-attr]
                 else:
                     data = await part.read()  # type: ignore[union-attr]
-                    content_type = part.headers.get("Content-Type", "application/octet-stream")
+                    content_type = part.headers.get(  # type: ignore[union-attr]
+                        "Content-Type", "application/octet-stream")
                     files.append((part.filename or "file", bytes(data), content_type))  # type: ignore[union-attr]
             body = dict(body, files=[{"filename": f[0], "size": len(f[1])} for f in files])
             return body, files

@@ -481,7 +481,7 @@ class DiscordWorld:
                 secrets.token_urlsafe(28).replace("-", "e").replace("_", "f"),
             ]
         )
-        application = {
+        application: JSON = {
             "id": app_id,
             "name": username,
             "icon": None,

@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -179,6 +179,11 @@ def _member_update(
 class TelegramCore:
     """State and shared rules of the fake Telegram; see :class:`FakeTelegram` for the arguments.
     """
+
+    if TYPE_CHECKING:  # defined by the parts FakeTelegram combines; declared for the others
+        def _webhook_info(self, bot: BotAccount) -> JSONDict: ...
+        def _bot_post(self, bot: BotAccount, chat: ChatState, params: JSONDict,
+                      content: JSONDict) -> JSONDict: ...
 
     def __init__(
         self,
