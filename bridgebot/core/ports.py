@@ -267,3 +267,6 @@ class Storage:
     privacy: PrivacyPort
     # Opens a unit of work: ``async with storage.unit_of_work() as work:``.
     unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+    # Whether an exception is the storage failing (locked, full, gone) rather than the data:
+    # the relay then keeps the delivery and backs off instead of dead-lettering it.
+    is_failure: Callable[[BaseException], bool]

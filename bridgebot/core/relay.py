@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 
@@ -213,10 +212,9 @@ class Relay:
         self.metrics.dead += 1
         await self.core.outbox.bury(row.id, reason)
 
-    @staticmethod
-    def _is_storage(err: BaseException) -> bool:
+    def _is_storage(self, err: BaseException) -> bool:
         """The database failed (locked, full, gone): the row is fine, the store is not."""
-        return isinstance(err, sqlite3.Error)
+        return self.core.storage.is_failure(err)
 
     async def _batch(self, adapter: Adapter, row: PendingDelivery,
                      delivery: Delivery) -> list[tuple[PendingDelivery, Delivery]]:

@@ -125,6 +125,11 @@ class Database:
             raise TypeError(f"not a unit of work of this SQLite store: {work!r}")
 
 
+def is_failure(err: BaseException) -> bool:
+    """Whether ``err`` comes from SQLite itself (locked, full, gone, corrupt)."""
+    return isinstance(err, sqlite3.Error)
+
+
 class Work:
     """A unit of work on SQLite: the writer connection inside an open transaction."""
 
