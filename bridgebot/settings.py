@@ -219,7 +219,7 @@ def settings_class(platforms: tuple[Platform, ...]) -> type[Settings]:
     sections: dict[str, Any] = {p.name: (p.settings | None, None)
                                 for p in platforms if p.settings is not None}
     model = create_model("Settings", __base__=Settings, **sections,
-                         bridges=(list[bridge], Field(default_factory=list)))  # type: ignore[valid-type]
+                         bridges=(list[bridge], Field(default_factory=list)))
     model.platforms = platforms
     return model
 

@@ -7,7 +7,8 @@ resolves the bot's permissions in every bridged channel the way Discord document
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import discord
@@ -50,7 +51,7 @@ async def check_discord(settings: DiscordSettings, channels: Sequence[int]) -> l
         found = [Finding("discord", f"bot {name}", "token", True, f"logged in as {me['username']}")]
         found.append(await _message_content_intent(http, name))
         for channel_id in channels:
-            found += await _discord_channel(http, me["id"], channel_id, settings.guilds)
+            found += await _discord_channel(http, str(me["id"]), channel_id, settings.guilds)
         return found
     finally:
         await http.close()
@@ -72,7 +73,8 @@ async def _discord_channel(http: discord.http.HTTPClient, bot_id: str, channel_i
                            guilds: Sequence[int]) -> list[Finding]:
     where = f"channel {channel_id}"
     try:
-        channel = await http.get_channel(channel_id)
+        # Any: a guild channel's payload, read defensively (DM channel types have no guild).
+        channel: Mapping[str, Any] = await http.get_channel(channel_id)
     except discord.HTTPException as err:
         hint = ("invite the bot to the server and let it View Channel there"
                 if err.status in (403, 404) else "")
@@ -105,8 +107,9 @@ async def _discord_channel(http: discord.http.HTTPClient, bot_id: str, channel_i
     return found
 
 
-def channel_permissions(user_id: str, guild: dict, roles: Sequence[dict], member_roles: Sequence[str],
-                        overwrites: Sequence[dict]) -> discord.Permissions:
+def channel_permissions(user_id: str, guild: Mapping[str, Any], roles: Sequence[Mapping[str, Any]],
+                        member_roles: Sequence[str | int],
+                        overwrites: Sequence[Mapping[str, Any]]) -> discord.Permissions:
     """Discord's documented resolution: @everyone and roles, then channel overwrites."""
     if str(guild.get("owner_id")) == str(user_id):
         return discord.Permissions.all()
