@@ -84,7 +84,7 @@ class SlashCommands:
         menu.default_permissions = FACILITATOR_PERMISSIONS
         tree.add_command(menu)
 
-    def _slash_command(self, command: Command) -> app_commands.Command:  # type: ignore[type-arg]
+    def _slash_command(self, command: Command) -> app_commands.Command:
         """``command`` as discord.py's app command: its options are the table's parameters.
 
         Names stay English; descriptions are message ids that :class:`CommandTranslator`
