@@ -1,0 +1,130 @@
+"""How topics, questions and posts look in Matrix: ``body`` plus escaped ``formatted_body``.
+
+Every event carries an empty ``m.mentions``: clients that follow intentional mentions
+(Matrix 1.7) then ping nobody, whatever the text says; "@room" in the plain body is
+also broken with a word joiner for older clients. User text is HTML-escaped, so nothing
+typed on another platform becomes a pill, a link or markup here.
+
+A Matrix event may be 65,536 bytes in all; pieces of at most ``LIMIT`` characters stay
+well inside it even when every character is a 4-byte emoji or an escaped ``&``.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.text import short_subject, split_text
+from bridgebot.i18n import Translator, translator
+
+LIMIT = 6000
+Content = dict[str, Any]
+_ROOM_PING = re.compile("@room", re.IGNORECASE)
+
+
+def platform_name(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, platform)
+
+
+def ghost_name(post: Post) -> str:
+    """"Jessica (Telegram)": the shown name, which privacy rules already chose, and where from."""
+    return f"{post.author_name} ({platform_name(post.author_platform)})"[:255]
+
+
+def _plain(text: str) -> str:
+    return _ROOM_PING.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], text)
+
+
+def _html(text: str) -> str:
+    return escape(text, quote=False).replace("\n", "<br>")
+
+
+def content(plain: str, html: str, *, notice: bool = False) -> Content:
+    return {
+        "msgtype": "m.notice" if notice else "m.text",
+        "body": _plain(plain),
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": {},
+    }
+
+
+def _pieces(head_plain: str, head_html: str, body: str, foot_plain: str = "",
+            foot_html: str = "", *, notice: bool = False) -> list[Content]:
+    reserve = len(head_plain) + 2 + (len(foot_plain) + 2 if foot_plain else 0)
+    chunks = split_text(body, LIMIT - reserve) if body.strip() else [""]
+    out = []
+    for i, chunk in enumerate(chunks):
+        plain = [head_plain] if i == 0 and head_plain else []
+        html = [head_html] if i == 0 and head_html else []
+        if chunk:
+            plain.append(chunk)
+            html.append(f"<p>{_html(chunk)}</p>")
+        if foot_plain and i == len(chunks) - 1:
+            plain.append(foot_plain)
+            html.append(foot_html)
+        out.append(content("\n\n".join(plain), "".join(html), notice=notice))
+    return out
+
+
+def topic_contents(topic: Topic, t: Translator | None = None) -> list[Content]:
+    """The thread root: title, introduction, how to take part (in the room's language)."""
+    t = t or translator()
+    foot = t("Reply in this thread, to a question or to any post, to take part. `/help` explains more.")
+    foot_html = "<p><em>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(foot, quote=False)) + "</em></p>"
+    return _pieces(topic.title, f"<h3>{escape(topic.title, quote=False)}</h3>", topic.introduction,
+                   foot.replace("`", ""), foot_html)
+
+
+def prompt_contents(prompt: Prompt, t: Translator | None = None) -> list[Content]:
+    t = t or translator()
+    head = t("Question {position}", position=prompt.position)
+    return _pieces(f"❓ {head}", f"<p>❓ <strong>{escape(head, quote=False)}</strong></p>",
+                   prompt.question)
+
+
+def post_contents(post: Post, quoted: Post | None = None) -> list[Content]:
+    """A mirrored post, sent by the author's ghost: the ghost's name says who, so the text
+    carries only the number, the subject and (without a native reply) the parent."""
+    plain, html = [f"#{post.number}"], [f"<sup>#{post.number}</sup>"]
+    if quoted is not None:
+        excerpt = short_subject(quoted.subject or quoted.text, words=10)
+        line = f"↪ {quoted.author_name} (#{quoted.number}): {excerpt}"
+        plain.append(f"> {line}")
+        html.append(f"<blockquote>{escape(line, quote=False)}</blockquote>")
+    if post.subject:
+        plain.append(post.subject)
+        html.append(f"<p><strong>{escape(post.subject, quote=False)}</strong></p>")
+    return _pieces("\n".join(plain), "".join(html), post.text)
+
+
+def notice_contents(text: str) -> list[Content]:
+    return [content(chunk, f"<p>{_html(chunk)}</p>", notice=True) for chunk in split_text(text, LIMIT)]
+
+
+def replacement(original_id: str, new: Content) -> Content:
+    """An edit (``m.replace``) of ``original_id`` whose new text is ``new``."""
+    return {
+        "msgtype": new["msgtype"],
+        "body": "* " + new["body"],
+        "format": new["format"],
+        "formatted_body": "* " + new["formatted_body"],
+        "m.new_content": new,
+        "m.mentions": {},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original_id},
+    }
+
+
+def in_thread(body: Content, root: str | None, reply_to: str | None) -> Content:
+    """Place ``body`` in the thread rooted at ``root``; answer ``reply_to`` natively if set."""
+    if root is None:
+        if reply_to:
+            return {**body, "m.relates_to": {"m.in_reply_to": {"event_id": reply_to}}}
+        return body
+    relates: dict[str, Any] = {"rel_type": "m.thread", "event_id": root}
+    relates["is_falling_back"] = reply_to is None
+    relates["m.in_reply_to"] = {"event_id": reply_to or root}
+    return {**body, "m.relates_to": relates}

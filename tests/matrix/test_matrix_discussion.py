@@ -1,0 +1,128 @@
+"""A discussion carried between Telegram, Discord and a real Synapse homeserver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import MatrixWorld
+
+
+def _thread_of(event: dict[str, Any]) -> str | None:
+    relates = event.get("content", {}).get("m.relates_to") or {}
+    return relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+
+
+async def open_topic(w: MatrixWorld) -> dict[str, Any]:
+    """Kristin opens a topic on Telegram; returns its Matrix thread root event."""
+    w.tg.user_sends(w.group["id"], w.kristin, "/newtopic Engaging allies\nShare your examples.")
+    roots = await w.matrix_events(
+        lambda e: e["sender"] == w.synapse.appservice.bot_user_id
+        and e["content"].get("body", "").startswith("Engaging allies"))
+    return roots[0]
+
+
+async def test_a_telegram_topic_becomes_a_matrix_thread_and_a_matrix_reply_crosses(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    assert "Share your examples." in root["content"]["body"]
+    assert root["content"]["formatted_body"].startswith("<h3>Engaging allies</h3>")
+    assert root["content"]["m.mentions"] == {}
+    await w.member.say(w.room, "Our example from Jordan.", thread=root["event_id"])
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    on_discord = (await w.until(lambda: w.discord_mirrors(thread["id"])))[0]
+    assert on_discord["author"]["username"] == "Amal Haddad · Matrix"
+    assert "Our example from Jordan." in on_discord["content"]
+    on_telegram = await w.until(lambda: [m for m in w.telegram_bot_messages()
+                                         if "Our example from Jordan." in m.get("text", "")])
+    assert on_telegram[0]["text"].startswith("Amal Haddad · Matrix · #2")
+    # The Matrix user id never crossed the bridge.
+    assert not any(w.member.user_id in str(c.json) for c in w.dc.calls)
+
+
+def _ghost_events(w: MatrixWorld, text: str):
+    prefix = "@" + w.synapse.appservice.ghost_prefix
+    return lambda e: e["sender"].startswith(prefix) and text in e["content"].get("body", "")
+
+
+async def test_a_discord_reply_appears_in_matrix_as_a_ghost_answering_in_the_thread(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    asked = await w.member.say(w.room, "What worked in Jordan?", thread=root["event_id"])
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    mirrored = (await w.until(lambda: w.discord_mirrors(thread["id"])))[0]
+    w.dc.user_sends(thread["id"], w.jessica, "A ministry <b>liaison</b> @room", reply_to=mirrored["id"])
+    answer = (await w.matrix_events(_ghost_events(w, "A ministry")))[0]
+    relates = answer["content"]["m.relates_to"]
+    assert relates["rel_type"] == "m.thread" and relates["event_id"] == root["event_id"]
+    assert relates["m.in_reply_to"]["event_id"] == asked and relates["is_falling_back"] is False
+    assert answer["content"]["m.mentions"] == {}  # pings nobody
+    assert "@room" not in answer["content"]["body"]
+    assert "&lt;b&gt;liaison&lt;/b&gt;" in answer["content"]["formatted_body"]
+    profile = await w.member.client.get_profile(answer["sender"])
+    assert profile.displayname == "Jessica (Discord)"
+    assert not profile.avatar_url
+    # The ghost's id says nothing about who the person is on Discord.
+    localpart = answer["sender"][1:].split(":")[0]
+    assert w.jessica["id"] not in localpart and "jessica" not in localpart.lower()
+    assert len(localpart) == len(w.synapse.appservice.ghost_prefix) + 24
+
+
+async def test_edits_and_redactions_carry_both_ways(matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    # Matrix -> the others: an edit, then a redaction.
+    mine = await w.member.say(w.room, "Frist draft", thread=root["event_id"])
+    await w.until(lambda: w.discord_mirrors(thread["id"]))
+    await w.member.edit(w.room, mine, "First draft")
+    await w.until(lambda: any("First draft" in m["content"] for m in w.discord_mirrors(thread["id"])))
+    await w.member.client.redact(w.room, mine)
+    await w.until(lambda: not w.discord_mirrors(thread["id"]))
+    # Telegram -> Matrix: an edit becomes m.replace from the ghost, a /hide redacts it.
+    sent = w.tg.user_sends(w.group["id"], w.brittany, "Teh example", reply_to=_tg_root(w)["message_id"])
+    original = (await w.matrix_events(_ghost_events(w, "Teh example")))[0]
+    w.tg.user_edits(w.group["id"], sent["message_id"], "The example")
+    edit = (await w.matrix_events(lambda e: (e["content"].get("m.relates_to") or {}).get(
+        "event_id") == original["event_id"] and e["content"]["m.relates_to"].get("rel_type")
+        == "m.replace"))[0]
+    assert edit["sender"] == original["sender"]
+    assert edit["content"]["m.relates_to"]["event_id"] == original["event_id"]
+    assert "The example" in edit["content"]["m.new_content"]["body"]
+    w.tg.user_sends(w.group["id"], w.kristin, "/hide 3")
+    await w.matrix_events(lambda e: e["event_id"] == original["event_id"]
+                          and not e["content"] and "redacted_because" in e.get("unsigned", {}))
+
+
+def _tg_root(w: MatrixWorld) -> dict:
+    return next(m for m in w.telegram_bot_messages() if m.get("text", "").startswith("Engaging allies"))
+
+
+async def test_a_lock_refuses_a_late_matrix_post_with_a_notice(matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    w.tg.user_sends(w.group["id"], w.kristin, "/lock Thanks everyone")
+    await w.matrix_events(lambda e: "locked" in e["content"].get("body", "").lower()
+                          and e["sender"] == w.synapse.appservice.bot_user_id)
+    late = await w.member.say(w.room, "One more thing", thread=root["event_id"])
+    refusal = (await w.matrix_events(
+        lambda e: (e["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get(
+            "event_id") == late))[0]
+    assert refusal["content"]["msgtype"] == "m.notice"
+    assert "Engaging allies" in refusal["content"]["body"]
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    assert not any("One more thing" in m["content"] for m in w.dc.channel_messages(thread["id"]))
+
+
+async def test_moderators_facilitate_from_matrix_and_members_cannot(matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    await w.member.say(w.room, "!newtopic Not mine to open")
+    refused = (await w.matrix_events(lambda e: e["content"].get("msgtype") == "m.notice"))[0]
+    assert "Not mine to open" not in refused["content"]["body"]
+    await w.moderator.say(w.room, "!newtopic Safety plans\nHow do you keep sources safe?")
+    root = (await w.matrix_events(lambda e: e["content"].get("body", "").startswith("Safety plans")))[0]
+    assert root["sender"] == w.synapse.appservice.bot_user_id
+    await w.until(lambda: [m for m in w.telegram_bot_messages()
+                           if m.get("text", "").startswith("Safety plans")])
+    assert not [m for m in w.telegram_bot_messages() if "Not mine" in m.get("text", "")]
