@@ -23,8 +23,8 @@ from bridgebot.core.models import ChannelRef
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.discord_server import FakeDiscord, Permissions
-from bridgebot.sandbox.telegram_server import FakeTelegram
+from bridgebot.sandbox.discord import FakeDiscord, Permissions
+from bridgebot.sandbox.telegram import FakeTelegram
 
 from ..discord.conftest import make_adapter as make_discord
 from ..telegram.conftest import make_adapter as make_telegram

@@ -5,12 +5,16 @@ Every event carries an empty ``m.mentions``: clients that follow intentional men
 also broken with a word joiner for older clients. User text is HTML-escaped, so nothing
 typed on another platform becomes a pill, a link or markup here.
 
-A Matrix event may be 65,536 bytes in all; pieces of at most ``LIMIT`` characters stay
-well inside it even when every character is a 4-byte emoji or an escaped ``&``.
+A Matrix event may be 65,536 bytes of JSON in all. Text is measured as the homeserver
+counts it: the bytes of the JSON-encoded ``body`` plus those of the escaped
+``formatted_body`` (a control character is six bytes in JSON, ``&`` five in HTML, an
+emoji four in UTF-8); a piece holds at most ``LIMIT_BYTES`` of that, which leaves room
+for the header, the relations and the envelope.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 from typing import Any
@@ -20,7 +24,8 @@ from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import short_subject, split_text
 from bridgebot.i18n import Translator, translator
 
-LIMIT = 6000
+LIMIT_BYTES = 48_000
+LIMIT = 8_000  # characters: what the relay may combine (the adapter does not combine)
 Content = dict[str, Any]
 _ROOM_PING = re.compile("@room", re.IGNORECASE)
 
@@ -42,6 +47,12 @@ def _html(text: str) -> str:
     return escape(text, quote=False).replace("\n", "<br>")
 
 
+def size(text: str) -> int:
+    """Bytes ``text`` takes in an event: JSON-encoded as the body, escaped as formatted_body."""
+    return (len(json.dumps(_plain(text), ensure_ascii=False).encode())
+            + len(json.dumps(_html(text), ensure_ascii=False).encode()))
+
+
 def content(plain: str, html: str, *, notice: bool = False) -> Content:
     return {
         "msgtype": "m.notice" if notice else "m.text",
@@ -54,8 +65,8 @@ def content(plain: str, html: str, *, notice: bool = False) -> Content:
 
 def _pieces(head_plain: str, head_html: str, body: str, foot_plain: str = "",
             foot_html: str = "", *, notice: bool = False) -> list[Content]:
-    reserve = len(head_plain) + 2 + (len(foot_plain) + 2 if foot_plain else 0)
-    chunks = split_text(body, LIMIT - reserve) if body.strip() else [""]
+    reserve = size(head_plain) + size(foot_plain) + len(head_html) + len(foot_html) + 32
+    chunks = split_text(body, LIMIT_BYTES - reserve, size) if body.strip() else [""]
     out = []
     for i, chunk in enumerate(chunks):
         plain = [head_plain] if i == 0 and head_plain else []
@@ -102,7 +113,8 @@ def post_contents(post: Post, quoted: Post | None = None) -> list[Content]:
 
 
 def notice_contents(text: str) -> list[Content]:
-    return [content(chunk, f"<p>{_html(chunk)}</p>", notice=True) for chunk in split_text(text, LIMIT)]
+    return [content(chunk, f"<p>{_html(chunk)}</p>", notice=True)
+            for chunk in split_text(text, LIMIT_BYTES, size)]
 
 
 def replacement(original_id: str, new: Content) -> Content:
