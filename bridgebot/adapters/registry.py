@@ -7,13 +7,14 @@ a bridge's chats and of ``check-config``'s table.
 
 from __future__ import annotations
 
-from bridgebot.adapters import console, discord, telegram
+from bridgebot.adapters import console, discord, matrix, telegram
 from bridgebot.adapters.platform import Platform
 from bridgebot.core.platforms import Platforms
 
 PLATFORMS: tuple[Platform, ...] = (
     telegram.PLATFORM,
     discord.PLATFORM,
+    matrix.PLATFORM,
     console.PLATFORM,
 )
 

@@ -221,6 +221,13 @@ class MatrixAdapter:
             await self.service.stop()
             self.service = None
 
+    def health_problem(self) -> str | None:
+        """Why this adapter is not up (for ``/healthz``), or None: the appservice listens and
+        the homeserver accepted its token at start."""
+        if self.service is None or self.service.runner is None:
+            return "matrix: not connected (the appservice is not listening)"
+        return None
+
     async def _enter(self, room: RoomID) -> None:
         """Join a bridged room (the bot must have been invited) and check its encryption."""
         try:

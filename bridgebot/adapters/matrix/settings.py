@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from bridgebot.adapters.platform import SettingsSection
 
 _LOCALPART = re.compile(r"^[a-z0-9._=/+-]+$")
 MATRIX_USER = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+$")
 
 
-class MatrixSettings(BaseModel):
+class MatrixSettings(SettingsSection):
     """How bridgebot joins a Matrix homeserver as an application service."""
-
-    model_config = ConfigDict(extra="forbid")
 
     homeserver: str = Field(description="the homeserver's client API URL, e.g. https://matrix.example.org")
     server_name: str = Field(description="the part after ':' in user ids, e.g. example.org")
