@@ -19,7 +19,7 @@ import re
 from html import escape
 from typing import Any
 
-from bridgebot.core.export import PLATFORM_NAMES
+from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.text import short_subject, split_text
 from bridgebot.i18n import Translator, translator
@@ -31,7 +31,7 @@ _ROOM_PING = re.compile("@room", re.IGNORECASE)
 
 
 def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
+    return display_name(platform)
 
 
 def ghost_name(post: Post) -> str:
