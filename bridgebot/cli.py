@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridgebot.adapters import registry
+from bridgebot.adapters.platform import PlatformCommand
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core import export
@@ -303,7 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
                            help="folder for the database and the export (default: a new temp dir)")
             p.add_argument("--keep-running", action="store_true",
                            help="leave the sandbox servers up afterwards, until Ctrl-C")
+    for platform in registry.platforms():
+        for command in platform.commands:
+            p = sub.add_parser(command.name, help=command.summary,
+                               description=command.summary[0].upper() + command.summary[1:] + ".")
+            if command.arguments is not None:
+                command.arguments(p)
     return parser
+
+
+def _platform_command(name: str) -> tuple[str, PlatformCommand] | None:
+    for platform in registry.platforms():
+        for command in platform.commands:
+            if command.name == name:
+                return platform.name, command
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -320,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
     hide_secrets(settings.secrets())
+    if (own := _platform_command(args.command)) is not None:
+        return own[1].run(getattr(settings, own[0], None), args)
     handler, _ = COMMANDS[args.command]
     try:
         return asyncio.run(handler(settings, args))

@@ -9,6 +9,7 @@ import the platform's library only when called.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,18 @@ class Finding:
 Check = Callable[[Any, Sequence[Any]], Awaitable[list[Finding]]]
 
 
+@dataclass(frozen=True)
+class PlatformCommand:
+    """A ``bridgebot <name>`` subcommand that only makes sense for one platform
+    (``matrix-registration``). ``run`` gets the platform's settings section (None when it
+    is not configured) and the parsed arguments, and returns the exit code."""
+
+    name: str
+    summary: str
+    run: Callable[[Any, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Platform(PlatformInfo):
     """A platform package's record (see README "Adding a platform")."""
@@ -58,6 +71,8 @@ class Platform(PlatformInfo):
     build: Callable[[Any], Adapter] | None = None
     # ``check-config``: what the bot may do in each bridged chat, asked of the platform.
     check: Check | None = None
+    # Subcommands of its own, listed with the others in ``bridgebot --help``.
+    commands: tuple[PlatformCommand, ...] = ()
 
     @property
     def chats_noun(self) -> str:

@@ -1,0 +1,92 @@
+"""Setting Matrix up: the registration file, the [matrix] settings, check-config."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from mautrix.types import RoomID
+
+from bridgebot.adapters.matrix.registration import registration
+from bridgebot.adapters.matrix.synapse import LocalSynapse
+from bridgebot.cli import main
+from bridgebot.settings import ConfigError, load_settings
+
+from ..test_check_config import bridgebot, rows
+from .conftest import _person
+
+
+def matrix_env(s) -> dict[str, str]:
+    return {"BRIDGEBOT_MATRIX__HOMESERVER": s.homeserver, "BRIDGEBOT_MATRIX__SERVER_NAME": s.server_name,
+            "BRIDGEBOT_MATRIX__AS_TOKEN": s.as_token.get_secret_value(),
+            "BRIDGEBOT_MATRIX__HS_TOKEN": s.hs_token.get_secret_value(),
+            "BRIDGEBOT_MATRIX__PORT": str(s.port)}
+
+
+def test_matrix_registration_writes_what_synapse_reads(tmp_path: Path, synapse: LocalSynapse,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in matrix_env(synapse.appservice).items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "bridgebot-registration.yaml"
+    assert main(["matrix-registration", "-o", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # it holds both tokens
+    written = yaml.safe_load(out.read_text())
+    assert written == registration(synapse.appservice)
+    # The fixture's homeserver runs with the file this command writes, byte for byte.
+    assert out.read_text() == (synapse.directory / "appservice.yaml").read_text()
+
+
+def test_matrix_registration_without_settings_says_what_to_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["matrix-registration"]) == 2
+    assert "matrix.as_token" in capsys.readouterr().err
+
+
+def test_matrix_settings_and_rooms(tmp_path: Path) -> None:
+    config = tmp_path / "bridgebot.toml"
+    config.write_text('[matrix]\nhomeserver = "https://matrix.example.org"\nserver_name = "example.org"\n'
+                      'as_token = "as-secret-1"\nhs_token = "hs-secret-2"\n'
+                      'facilitators = ["@kristin:example.org"]\n\n'
+                      '[[bridges]]\nname = "allies"\nmatrix_rooms = ["!abc:example.org"]\n')
+    settings = load_settings(config)
+    assert [str(c) for c in settings.all_bridges()[0].channels] == ["matrix:!abc:example.org"]
+    assert ("matrix", "@kristin:example.org") in settings.facilitator_pairs()
+    assert "secret" not in repr(settings.matrix)  # tokens are secrets
+    config.write_text(config.read_text().replace('"@kristin:example.org"', '"kristin"'))
+    with pytest.raises(ConfigError, match=r"matrix\.facilitators"):
+        load_settings(config)
+
+
+async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
+        tmp_path: Path, synapse: LocalSynapse) -> None:
+    owner = await _person(synapse, "owner", "Owner")
+    bot = synapse.appservice.bot_user_id
+    plain = str(await owner.client.create_room(name="Plain", invitees=[bot], power_level_override={
+        "redact": 100}))
+    secret = str(await owner.client.create_room(
+        name="Secret", invitees=[bot], initial_state=[{
+            "type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]))
+    uninvited = str(await owner.client.create_room(name="Closed"))
+    config = tmp_path / "bridgebot.toml"
+    rooms = ", ".join(f'"{r}"' for r in (plain, secret, uninvited))
+    config.write_text(f'[[bridges]]\nname = "allies"\nmatrix_rooms = [{rooms}]\n')
+    env = matrix_env(synapse.appservice)
+    try:
+        code, out, err = await bridgebot("--config", str(config), "check-config", cwd=tmp_path, env=env)
+    finally:
+        await owner.client.leave_room(RoomID(plain))
+        await owner.client.api.session.close()
+    assert code == 1, out + err
+    assert " ok " in rows(out, "registration")[0]
+    plain, secret, uninvited = plain[:20], secret[:20], uninvited[:20]  # the table shortens ids
+    redact = [r for r in rows(out, "can redact") if plain in r]
+    assert redact and " FIX " in redact[0] and "needs power level 100" in redact[0]
+    assert " ok " in next(r for r in rows(out, "can post") if plain in r)
+    encrypted = [r for r in rows(out, "not encrypted") if secret in r]
+    assert encrypted and " FIX " in encrypted[0] and "end-to-end encrypted" in encrypted[0]
+    closed = [r for r in rows(out, "bot is in the room") if uninvited in r]
+    assert closed and " FIX " in closed[0] and f"invite {bot}" in closed[0]
+    assert env["BRIDGEBOT_MATRIX__AS_TOKEN"] not in out + err
