@@ -58,13 +58,7 @@ from mautrix.types import (
 from bridgebot.adapters.matrix import render
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
-from bridgebot.core.commands import (
-    FACILITATOR_COMMANDS,
-    CommandContext,
-    lock_notice,
-    parse_command,
-    run_command,
-)
+from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
     Author,
@@ -73,7 +67,7 @@ from bridgebot.core.models import (
     DeliveryResult,
     IncomingMessage,
 )
-from bridgebot.core.ratelimit import PlatformLimits, Window
+from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import Translator, translator
 
@@ -170,6 +164,9 @@ class MatrixAdapter:
         self.settings = settings
         if limits is not None:
             self.limits = limits
+        # Answers go through a send budget; the runtime replaces this one with the process's,
+        # shared with the relay.
+        self.budget = RateBudget({PLATFORM: self.limits})
         self.core: Discussions | None = None
         self.service: _AppService | None = None
         self.encrypted: set[str] = set()
@@ -369,9 +366,12 @@ class MatrixAdapter:
 
     async def _command(self, raw: dict[str, Any], where: ChannelRef, author: Author, name: str,
                        args: str, *, reply_to: str | None) -> None:
+        """What Matrix alone knows (the sender's power level) goes into the context; the
+        command table does the rest, as on every platform."""
         assert self.core is not None
+        command = COMMANDS.find(name)
         admin = False
-        if name in FACILITATOR_COMMANDS or name == "status":  # moderators see failed deliveries
+        if command is not None and command.needs_rights and self.core.is_bridged(where):
             admin = (author.user_id in self.settings.facilitators
                      or await self._is_moderator(where.chat_id, author.user_id))
         ctx = CommandContext(author, where, platform_admin=admin, message_id=str(raw["event_id"]),
@@ -380,14 +380,18 @@ class MatrixAdapter:
         await self._answer(where.chat_id, where.thread_id, str(raw["event_id"]), answer)
 
     async def _answer(self, room: str, thread: str | None, event_id: str, text: str) -> None:
-        """Answer one person with a notice replying to their message; failures are logged."""
+        """Answer one person with a notice replying to their message, inside the room's send
+        budget (a 429 is waited out and the answer sent again); failures are logged."""
         for piece in render.notice_contents(text):
-            try:
-                await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE,
-                                                  render.in_thread(piece, thread, event_id))
-            except (MatrixError, aiohttp.ClientError) as err:
-                log.warning("could not answer in matrix room %s: %s", room, err)
-                return
+            body = render.in_thread(piece, thread, event_id)
+
+            async def send(body: render.Content = body) -> None:
+                try:
+                    await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE, body)
+                except Exception as err:
+                    raise classify(err, f"room {room}") from err
+
+            await self.budget.send(ChannelRef(PLATFORM, room), send)
 
     async def catch_up(self) -> None:
         """Read each bridged room forward from the last event handled before downtime."""
