@@ -240,9 +240,9 @@ class _Checker:
                 schedule = self.schedule(data["schedule"], len(raw) if isinstance(raw, list) else 0)
             else:
                 self.problem("schedule", "must be a table: write [schedule] on a line of its own")
-        if None in (title, bridge, facilitator, introduction):
+        if title is None or bridge is None or facilitator is None or introduction is None:
             return None
-        return TopicFile(source, name, title, bridge, facilitator, introduction,  # type: ignore[arg-type]
+        return TopicFile(source, name, title, bridge, facilitator, introduction,
                          tuple(questions), schedule)
 
     def questions(self) -> list[str]:

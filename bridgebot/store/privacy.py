@@ -38,8 +38,8 @@ class PrivacyStore(Queries):
     # -- naming ------------------------------------------------------------------
 
     _IDENTITY = (
-        "SELECT p.id, pa.id, t.bridge, pa.display_name, al.alias, ps.number, "
-        "pa.forgotten_at IS NOT NULL FROM posts p "
+        "SELECT p.id AS post_id, pa.id AS participant_id, t.bridge, pa.display_name, al.alias, "
+        "ps.number AS pseudonym, pa.forgotten_at IS NOT NULL AS forgotten FROM posts p "
         "JOIN participants pa ON pa.id = p.participant_id JOIN topics t ON t.id = p.topic_id "
         "LEFT JOIN aliases al ON al.participant_id = pa.id AND al.bridge = t.bridge "
         "LEFT JOIN pseudonyms ps ON ps.topic_id = p.topic_id AND ps.participant_id = pa.id "
@@ -47,8 +47,11 @@ class PrivacyStore(Queries):
 
     @staticmethod
     def _identity(row: sqlite3.Row) -> tuple[int, Identity]:
-        return int(row[0]), Identity(participant_id=row[1], bridge=row[2], display_name=row[3],
-                                     alias=row[4], pseudonym=row[5], forgotten=bool(row[6]))
+        return int(row["post_id"]), Identity(
+            participant_id=row["participant_id"], bridge=row["bridge"],
+            display_name=row["display_name"], alias=row["alias"], pseudonym=row["pseudonym"],
+            forgotten=bool(row["forgotten"]),
+        )
 
     async def identities(self, post_ids: Iterable[int]) -> dict[int, Identity]:
         """Post id -> its author's identity, for the posts asked about."""

@@ -201,7 +201,9 @@ class Store(Queries):
             "WHERE platform = ? AND chat_id = ? AND message_id = ?",
             (platform, chat_id, message_id),
         )
-        return MapHit(row[0], row[1], row[2]) if row else None
+        if row is None:
+            return None
+        return MapHit(topic_id=row["topic_id"], prompt_id=row["prompt_id"], post_id=row["post_id"])
 
     async def topic_for_thread(self, where: ChannelRef) -> int | None:
         """The topic living in a thread; remembered while the topic is open, as a thread
@@ -240,13 +242,13 @@ class Store(Queries):
             "WHERE topic_id = ? AND platform = ? AND chat_id = ?",
             (topic_id, target.platform, target.chat_id),
         )
-        return (row[0], row[1]) if row else (None, None)
+        return (row["thread_id"], row["root_message_id"]) if row else (None, None)
 
     async def topic_places(self, topic_id: int) -> list[ChannelRef]:
         rows = await self._all(
             "SELECT platform, chat_id, thread_id FROM topic_channels WHERE topic_id = ?", (topic_id,)
         )
-        return [ChannelRef(r[0], r[1], r[2]) for r in rows]
+        return [ChannelRef(r["platform"], r["chat_id"], r["thread_id"]) for r in rows]
 
     async def messages_on(
         self, target: ChannelRef, *, post_id: int | None = None, prompt_id: int | None = None,
@@ -268,7 +270,7 @@ class Store(Queries):
             "ORDER BY id LIMIT 1",
             (post_id,),
         )
-        return ChannelRef(row[0], row[1], row[2]) if row else None
+        return ChannelRef(row["platform"], row["chat_id"], row["thread_id"]) if row else None
 
     async def participant_id(self, platform: str, user_id: str) -> int | None:
         row = await self._one(
@@ -286,25 +288,25 @@ class Store(Queries):
         """Counts for "N posts / M new", in one statement (one trip to the reader thread),
         each part served by the posts' (topic, number) index."""
         row = await self._one(
-            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0), "
+            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0) AS posts, "
             "(SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0 AND number > "
-            f"  {_MARKER} AND participant_id IS NOT :reader), "
+            f"  {_MARKER} AND participant_id IS NOT :reader) AS new, "
             "(SELECT pa.display_name FROM posts p JOIN participants pa ON pa.id = p.participant_id "
-            "  WHERE p.topic_id = :topic AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1), "
+            "  WHERE p.topic_id = :topic AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1) AS author, "
             "(SELECT created_at FROM posts WHERE topic_id = :topic AND hidden = 0 "
-            "  ORDER BY number DESC LIMIT 1), "
-            "(SELECT MAX(number) FROM posts WHERE topic_id = :topic), "
-            f"{_MARKER}",
+            "  ORDER BY number DESC LIMIT 1) AS last_at, "
+            "(SELECT MAX(number) FROM posts WHERE topic_id = :topic) AS last_number, "
+            f"{_MARKER} AS read_upto",
             {"topic": topic_id, "reader": reader_id},
         )
         assert row is not None
         return TopicStats(
-            posts=row[0],
-            new=row[1],
-            last_post_author=row[2],
-            last_post_at=_dt(row[3]),
-            last_number=row[4] or 0,
-            read_upto=row[5],
+            posts=row["posts"],
+            new=row["new"],
+            last_post_author=row["author"],
+            last_post_at=_dt(row["last_at"]),
+            last_number=row["last_number"] or 0,
+            read_upto=row["read_upto"],
         )
 
     async def read_marker(self, participant_id: int, topic_id: int) -> int:
@@ -521,17 +523,17 @@ class Store(Queries):
                 (post_id,),
             ) as cur:
                 row = await cur.fetchone()
-            if row is None or (row[0] == text and row[1] == subject):
+            if row is None or (row["text"] == text and row["subject"] == subject):
                 return False
             await tx.execute(
                 "INSERT INTO post_history (post_id, text, subject, replaced_at) VALUES (?, ?, ?, ?)",
-                (post_id, row[0], row[1], _ts(edited_at)),
+                (post_id, row["text"], row["subject"], _ts(edited_at)),
             )
             await tx.execute(
                 "UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
                 (text, subject, _ts(edited_at), post_id),
             )
-            await self._enqueue(tx, row[2], Action.EDIT, targets, edited_at, post_id=post_id)
+            await self._enqueue(tx, row["topic_id"], Action.EDIT, targets, edited_at, post_id=post_id)
         return True
 
     async def set_hidden(
