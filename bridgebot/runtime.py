@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bridgebot.adapters import registry
 from bridgebot.core.adapter import Adapter
+from bridgebot.core.housekeeping import DEFAULT_RETENTION, OutboxKeeper
 from bridgebot.core.metrics import Metrics
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import PrivacyKeeper
@@ -48,6 +49,7 @@ class Runtime:
         clock: Callable[[], datetime] | None = None,
         schedule_recheck: float = RECHECK_SECONDS,
         platforms: Platforms | None = None,
+        outbox_retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         self.db = Database(database)
         # The SQLite store itself, for the operator's commands (topics, outbox, health).
@@ -65,6 +67,9 @@ class Runtime:
         # for deliveries other processes queued (``bridgebot forget``).
         self.privacy_keeper = PrivacyKeeper(self.core)
         self._keeper_task: asyncio.Task[None] | None = None
+        # Deletes delivered outbox rows past their retention (on start, then hourly).
+        self.outbox_keeper = OutboxKeeper(self.store, self.core.clock, retention=outbox_retention)
+        self._outbox_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}
         # One send budget for the process: the relay's deliveries and the adapters' answers
@@ -106,6 +111,7 @@ class Runtime:
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
+        self._outbox_task = asyncio.create_task(self.outbox_keeper.run(), name="outbox-keeper")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop intake first, let deliveries in flight finish, then close the database."""
@@ -114,11 +120,12 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler_task
             self._scheduler_task = None
-        if self._keeper_task is not None:
-            self._keeper_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper_task
-            self._keeper_task = None
+        for task in (self._keeper_task, self._outbox_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._keeper_task = self._outbox_task = None
         await self.budget.settle(min(grace, 5.0))  # answers waiting out a 429, while connected
         for adapter in reversed(list(self.adapters.values())):
             try:
@@ -154,6 +161,7 @@ def from_settings(settings: Settings) -> Runtime:
     return Runtime(
         settings.database, settings.all_bridges(), facilitators=settings.facilitator_pairs(),
         help_text=settings.help_text,
+        outbox_retention=timedelta(hours=settings.outbox_retention_hours),
     )
 
 

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     )
 
     database: Path = Path("data/bridgebot.sqlite3")
+    # Delivered outbox rows are deleted this many hours after delivery (at least 1: what a
+    # crash's reconciliation needs is the pending rows; pending and dead rows always stay).
+    outbox_retention_hours: float = Field(168.0, ge=1.0)
     help_text: str | None = None
     facilitators: list[str] = Field(
         default_factory=list,

@@ -24,7 +24,12 @@ from bridgebot.store.migrations import LATEST, current_version, upgrade
 
 log = logging.getLogger(__name__)
 
+INCREMENTAL = 2  # PRAGMA auto_vacuum's value for incremental vacuum
+
 PRAGMAS = (
+    # Before WAL: on a new file this is what makes freed pages returnable (see
+    # Database.reclaim_space); on an existing one it waits for the VACUUM in open().
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
@@ -64,6 +69,7 @@ class Database:
                 log.info("schema version %d is older than %d: backed up to %s before upgrading",
                          found, LATEST, self.migration_backup)
             await upgrade(self._writer)
+            await self._incremental_vacuum()
             self._reader = await self._connect()
         except BaseException:
             await self.close()
@@ -75,6 +81,53 @@ class Database:
         for pragma in PRAGMAS:
             await conn.execute(pragma)
         return conn
+
+    async def _incremental_vacuum(self) -> None:
+        """Give a database made before incremental vacuum that mode, once.
+
+        SQLite only changes ``auto_vacuum`` on a file that has tables by rewriting it
+        (``VACUUM``), which needs about the file's size in free disk and a moment per
+        100 MB. The file's header records the mode, so this runs once; if it cannot (a full
+        disk), bridgebot runs on: freed pages are still reused, the file just does not
+        shrink, and the next start tries again.
+        """
+        assert self._writer is not None
+        async with self._writer.execute("PRAGMA auto_vacuum") as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] == INCREMENTAL or str(self.path) == ":memory:":
+            return
+        size = self.path.stat().st_size if self.path.exists() else 0
+        log.info("switching the database to incremental vacuum (once; %.1f MB to rewrite)",
+                 size / 1e6)
+        try:
+            await self._writer.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            await self._writer.execute("VACUUM")
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as err:
+            log.warning("could not switch the database to incremental vacuum (%s); freed space "
+                        "is reused but the file will not shrink until it can", err)
+
+    async def reclaim_space(self) -> int:
+        """Return free pages to the file system and empty the WAL; return the bytes freed.
+
+        With ``auto_vacuum=INCREMENTAL`` deleted rows leave free pages that
+        ``incremental_vacuum`` cuts off the file's end (run through ``executescript``: a
+        plain ``execute`` steps it once, freeing one page). Then a truncating checkpoint
+        keeps the WAL from staying as large as the biggest deletion.
+        """
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:
+            conn = self._writer
+            async with conn.execute("PRAGMA page_size") as cur:
+                page = (await cur.fetchone() or (4096,))[0]
+            async with conn.execute("PRAGMA freelist_count") as cur:
+                before = (await cur.fetchone() or (0,))[0]
+            await conn.executescript("PRAGMA incremental_vacuum;")
+            async with conn.execute("PRAGMA freelist_count") as cur:
+                after = (await cur.fetchone() or (0,))[0]
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(before - after) * int(page)
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):

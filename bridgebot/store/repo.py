@@ -647,6 +647,39 @@ class Store(Queries):
                 [(_ts(now), r.id) for r in rows],
             )
 
+    async def prune_delivered(self, before: datetime, *, batch: int = 2000) -> int:
+        """Delete delivered outbox rows finished before ``before``; return how many.
+
+        Kept: pending and dead rows (until retried or dropped); digests' rows (their text is
+        how ``/forgetme`` tells which posted digests named someone); a combined message's
+        row (``combined_parts`` says through it which posts share that message); and the
+        newest row, so SQLite never hands a deleted id out again (Discord nonces are made
+        from it). A message map entry loses only its link to the deleted row. Deleted in
+        batches, so posts arriving meanwhile wait for one short transaction at most.
+        """
+        prunable = (
+            "SELECT id FROM outbox WHERE state = 'done' AND COALESCE(done_at, created_at) < ? "
+            "AND action != 'notice' AND id NOT IN (SELECT delivery_id FROM combined_parts) "
+            "AND id < (SELECT MAX(id) FROM outbox) ORDER BY id LIMIT ?"
+        )
+        total = 0
+        while True:
+            async with self.db.transaction() as tx:
+                ids = [r[0] for r in await tx.execute_fetchall(prunable, (_ts(before), batch))]
+                if ids:
+                    marks = ",".join("?" * len(ids))
+                    await tx.execute(
+                        f"UPDATE message_map SET delivery_id = NULL WHERE delivery_id IN ({marks})",
+                        ids)
+                    await tx.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+            total += len(ids)
+            if len(ids) < batch:
+                return total
+
+    async def reclaim_space(self) -> int:
+        """Give the space of deleted rows back to the file system (bytes freed)."""
+        return await self.db.reclaim_space()
+
     async def retry_later(self, delivery_id: int, not_before: float, error: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
