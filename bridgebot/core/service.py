@@ -390,9 +390,11 @@ class Discussions:
             return ReceiveOutcome(ignored_reason="chat is not bridged")
         topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         opening = self._opening.get(msg.where.chat)
-        if topic is None and msg.where.thread_id is not None and opening is not None:
-            # A person wrote in a thread the relay is creating right now, before its record
-            # was committed: wait for that (bounded), then place the message again.
+        placeable = msg.where.thread_id is not None or msg.reply_to_message_id is not None
+        if topic is None and placeable and opening is not None:
+            # A person wrote in a thread the relay is creating right now, or replied to the
+            # topic's message the moment it appeared, before its record was committed: wait
+            # for that (bounded), then place the message again.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(opening.wait(), OPENING_WAIT)
             topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
