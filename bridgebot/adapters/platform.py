@@ -3,8 +3,8 @@
 Everything outside ``bridgebot/adapters/<platform>/`` that must know a platform
 (settings, the CLI, ``check-config``, ``/healthz``, exports, privacy, the demo) reads
 it from this record through :mod:`bridgebot.adapters.registry`, so adding a platform
-is its package plus one line there. Records stay cheap to import: ``build`` and ``check``
-import the platform's library only when called.
+is its package plus one line there. Records stay cheap to import: ``build``, ``check`` and
+``sandbox`` import the platform's library only when called.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ class PlatformCommand:
     arguments: Callable[[argparse.ArgumentParser], None] | None = None
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """A platform's fake server on 127.0.0.1 and its real adapter pointed at it, for the
+    demo and the tests: no token, no network."""
+
+    # The fake (``FakeTelegram``): an async context manager that serves while open.
+    server: Callable[..., Any]
+    # ``(server, token, ...) -> Adapter``; the platform's own options follow the token.
+    adapter: Callable[..., Adapter]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Platform(PlatformInfo):
     """A platform package's record (see README "Adding a platform")."""
@@ -73,6 +84,8 @@ class Platform(PlatformInfo):
     check: Check | None = None
     # Subcommands of its own, listed with the others in ``bridgebot --help``.
     commands: tuple[PlatformCommand, ...] = ()
+    # Its sandbox (bridgebot/sandbox/<platform>/) for the demo and the tests, if it has one.
+    sandbox: Callable[[], Sandbox] | None = None
 
     @property
     def chats_noun(self) -> str:

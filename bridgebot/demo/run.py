@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridgebot.adapters.discord.endpoint import reset_api_base
+from bridgebot.adapters.registry import display_name
 from bridgebot.core.export import load_archive, to_html
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.demo.script import ScriptedPost, SeedScript, load_seed
 from bridgebot.demo.transcript import Transcript
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.sandbox.clients import sandbox
 from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.discord import state as discord_state
 from bridgebot.sandbox.telegram import FakeTelegram
@@ -35,7 +36,6 @@ DATABASE = "bridgebot.sqlite3"
 BRIDGE = "allies"
 TG_TITLE = "New Tactics · Allies"
 DC_CHANNEL = "allies"
-PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord"}
 # Discord members with Nitro may send 4000 characters; two seed comments written on
 # Discord are longer than the 2000 everyone else gets.
 NITRO_MESSAGE_LENGTH = 4000
@@ -102,8 +102,8 @@ class Demo:
         self.tg_ref = ChannelRef("telegram", str(self.tg_chat["id"]))
         self.dc_ref = ChannelRef("discord", self.channel["id"])
         self.runtime = Runtime(data / DATABASE, [Bridge(BRIDGE, (self.tg_ref, self.dc_ref))])
-        self.runtime.add_adapter(telegram_adapter(tg, self.tg_token))
-        self.runtime.add_adapter(discord_adapter(dc, self.dc_token, self.guild["id"]))
+        self.runtime.add_adapter(sandbox("telegram").adapter(tg, self.tg_token))
+        self.runtime.add_adapter(sandbox("discord").adapter(dc, self.dc_token, self.guild["id"]))
         self.transcript = Transcript(tg, dc, self.tg_chat["id"], TG_TITLE, self.channel["id"],
                                      DC_CHANNEL)
         self.topic_id = 0
@@ -187,7 +187,7 @@ class Demo:
     async def replay(self) -> str:
         """The whole seed discussion; returns the status line a participant gets at the end."""
         seed = self.seed
-        where = PLATFORM_NAMES[seed.facilitator_platform]
+        where = display_name(seed.facilitator_platform)
         self.step(f"{seed.facilitator} opens the topic from {where} with /newtopic")
         await self.facilitate("newtopic", None, title=seed.title, intro=seed.introduction)
         topic = await self.runtime.store.latest_topic(BRIDGE)
@@ -200,11 +200,11 @@ class Demo:
         prompts = await self.runtime.store.prompts(self.topic_id)
         post_ids: list[int] = []
         for index, scripted in enumerate(seed.posts):
-            platform = PLATFORM_NAMES[scripted.platform]
+            platform = display_name(scripted.platform)
             if scripted.reply_to is not None:
                 parent = seed.posts[scripted.reply_to - 1]
                 what = (f"replying to {parent.author}'s comment, written on "
-                        f"{PLATFORM_NAMES[parent.platform]}")
+                        f"{display_name(parent.platform)}")
                 reply_to = await self._message_on(scripted.platform,
                                                   post_id=post_ids[scripted.reply_to - 1])
             else:
@@ -291,7 +291,8 @@ async def run_demo(data: Path | None = None, *, keep_running: bool = False, out:
     started = time.monotonic()
     folder = prepare(data)
     seed = seed or load_seed()
-    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=5000) as dc:
+    async with (sandbox("telegram").server() as tg,
+                sandbox("discord").server(heartbeat_interval_ms=5000) as dc):
         demo = Demo(tg, dc, seed, folder, out)
         out(f"bridgebot demo: “{seed.title}”")
         out(f"  Telegram Bot API sandbox  {tg.url}   group “{TG_TITLE}”")

@@ -1,43 +1,25 @@
-"""The real bridgebot adapters, pointed at the sandbox servers.
+"""The real bridgebot adapters pointed at the sandbox servers, through the platform registry.
 
-The tests and ``bridgebot demo`` both run the production adapters against
-:class:`~bridgebot.sandbox.telegram.FakeTelegram` and
-:class:`~bridgebot.sandbox.discord.FakeDiscord`; building them in one place keeps
-what the demo shows identical to what the tests check.
+The tests and ``bridgebot demo`` run the production adapters against the fakes in
+``bridgebot/sandbox/<platform>/``. A platform's record names its sandbox (the fake
+server and the builder of its real adapter against it, ``<platform>/client.py``), so
+this module names no platform.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from bridgebot.adapters import registry
+from bridgebot.adapters.platform import Sandbox
+from bridgebot.sandbox.discord.client import discord_adapter
+from bridgebot.sandbox.telegram.client import telegram_adapter
 
-from bridgebot.adapters.discord.adapter import DiscordAdapter
-from bridgebot.adapters.discord.settings import DiscordSettings
-from bridgebot.adapters.telegram.adapter import TelegramAdapter
-from bridgebot.adapters.telegram.settings import TelegramSettings
-from bridgebot.core.ratelimit import PlatformLimits
-from bridgebot.sandbox.discord import FakeDiscord
-from bridgebot.sandbox.telegram import FakeTelegram
+# The two builders under the names existing callers import (tests, bench).
+__all__ = ["discord_adapter", "sandbox", "telegram_adapter"]
 
 
-def telegram_adapter(tg: FakeTelegram, token: str, limits: PlatformLimits | None = None,
-                     **settings: Any) -> TelegramAdapter:
-    """A Telegram adapter using the fake Bot API; a 1 s long poll keeps shutdown quick.
-
-    ``limits`` replaces Telegram's rate budget (tests that are not about rate limits
-    turn it off so they need not wait a second per message).
-    """
-    return TelegramAdapter(TelegramSettings(token=token, base_url=tg.url, **settings),
-                           poll_timeout=1, limits=limits)
-
-
-def discord_adapter(dc: FakeDiscord, token: str, guild_id: str,
-                    facilitator_roles: tuple[str, ...] = ("Facilitator",),
-                    limits: PlatformLimits | None = None) -> DiscordAdapter:
-    """A Discord adapter using the fake REST API and gateway, commands synced to one guild.
-
-    ``guild_ready_timeout`` is shortened: discord.py otherwise waits 2 s for guilds that
-    the fake has already sent.
-    """
-    settings = DiscordSettings(token=token, api_base_url=dc.api_base, guilds=[int(guild_id)],
-                               facilitator_roles=list(facilitator_roles))
-    return DiscordAdapter(settings, client_options={"guild_ready_timeout": 0.05}, limits=limits)
+def sandbox(platform: str) -> Sandbox:
+    """``platform``'s fake server and adapter builder; LookupError when it has none."""
+    record = registry.platform(platform)
+    if record.sandbox is None:
+        raise LookupError(f"{platform} has no sandbox (see its package's PLATFORM record)")
+    return record.sandbox()

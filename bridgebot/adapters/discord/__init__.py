@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bridgebot.adapters.discord.settings import DiscordSettings
-from bridgebot.adapters.platform import Finding, Platform
+from bridgebot.adapters.platform import Finding, Platform, Sandbox
 
 if TYPE_CHECKING:
     from bridgebot.adapters.discord.adapter import DiscordAdapter
@@ -27,6 +27,13 @@ async def _check(settings: DiscordSettings, channels: Sequence[int]) -> list[Fin
     return await check_discord(settings, channels)
 
 
+def _sandbox() -> Sandbox:
+    from bridgebot.sandbox.discord import FakeDiscord
+    from bridgebot.sandbox.discord.client import discord_adapter
+
+    return Sandbox(server=FakeDiscord, adapter=discord_adapter)
+
+
 PLATFORM = Platform(
     name="discord",
     display_name="Discord",
@@ -35,6 +42,7 @@ PLATFORM = Platform(
     settings=DiscordSettings,
     build=_build,
     check=_check,
+    sandbox=_sandbox,
     profile_links=(r"https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/",),
     reserved_names=("Discord user",),
 )

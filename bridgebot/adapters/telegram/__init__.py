@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bridgebot.adapters.platform import Finding, Platform
+from bridgebot.adapters.platform import Finding, Platform, Sandbox
 from bridgebot.adapters.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
@@ -27,6 +27,13 @@ async def _check(settings: TelegramSettings, chats: Sequence[int]) -> list[Findi
     return await check_telegram(settings, chats)
 
 
+def _sandbox() -> Sandbox:
+    from bridgebot.sandbox.telegram import FakeTelegram
+    from bridgebot.sandbox.telegram.client import telegram_adapter
+
+    return Sandbox(server=FakeTelegram, adapter=telegram_adapter)
+
+
 PLATFORM = Platform(
     name="telegram",
     display_name="Telegram",
@@ -35,6 +42,7 @@ PLATFORM = Platform(
     settings=TelegramSettings,
     build=_build,
     check=_check,
+    sandbox=_sandbox,
     profile_links=(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/", r"tg://"),
     reserved_names=("Telegram user",),
 )
