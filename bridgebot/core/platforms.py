@@ -32,6 +32,9 @@ class PlatformInfo:
     # Names the platform gives someone who has none ("Telegram user"): no one may take one
     # as an alias, and forgetting a person never replaces them in others' texts.
     reserved_names: tuple[str, ...] = ()
+    # An edited copy keeps the author's name shown above it (Discord's webhook messages), so
+    # forgetting someone cannot take their name off the copies there; /forgetme says so.
+    edits_keep_names: bool = False
 
 
 class Platforms:

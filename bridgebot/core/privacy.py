@@ -269,13 +269,16 @@ async def describe_forgetting(core: Discussions, report: ForgetReport, t: Transl
             "{n} copies went out inside combined messages with other people's posts; I cannot "
             "change them without changing theirs: ask a facilitator of those chats to delete them.",
             combined))
-    if report.copies_edited.get("discord") and not report.had_alias:
+    stuck = [info.display_name for info in core.platforms
+             if info.edits_keep_names and report.copies_edited.get(info.name)]
+    if stuck and not report.had_alias:
         modes = {author_mode(core, topic.bridge) for topic in
                  [await core.store.topic(i) for i in sorted(report.topic_ids)] if topic is not None}
         if modes - {AuthorMode.PSEUDONYM}:
-            lines.append(t("On Discord a bot cannot change the name shown above a message it "
-                           "already sent: those copies now hold no words of yours, but your name "
-                           "stays above them until a Discord moderator deletes them."))
+            lines += [t("On {platform} a bot cannot change the name shown above a message it "
+                        "already sent: those copies now hold no words of yours, but your name "
+                        "stays above them until a {platform} moderator deletes them.",
+                        platform=platform) for platform in stuck]
     if report.digests_naming:
         lines.append(t.ngettext(
             "{n} digest message already posted mentions your name; I cannot edit it: a "

@@ -45,4 +45,5 @@ PLATFORM = Platform(
     sandbox=_sandbox,
     profile_links=(r"https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/",),
     reserved_names=("Discord user",),
+    edits_keep_names=True,
 )
