@@ -131,3 +131,30 @@ async def test_an_encrypted_room_is_refused_clearly(matrix_world: MatrixWorld,
 
 async def _dead(w: MatrixWorld) -> list:
     return [e for e in await w.runtime.store.outbox() if e.state.value == "dead"]
+
+
+async def test_catch_up_reads_the_room_from_the_last_known_event(matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    await w.member.say(w.room, "Known before", thread=root["event_id"])
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    await w.until(lambda: w.discord_mirrors(thread["id"]))
+    adapter = w.runtime.adapters["matrix"]
+    service = adapter.service
+    handle = service._on_transaction
+
+    async def unreachable(txn_id: str, events: list) -> None:
+        raise ConnectionError("the appservice is down")  # the homeserver backs off and retries
+
+    service._on_transaction = unreachable
+    missed = await w.member.say(w.room, "Missed while down", thread=root["event_id"])
+    await adapter.catch_up()  # what start() does after downtime
+    store = w.runtime.store
+    hit = await store.resolve_message("matrix", w.room, missed)
+    assert hit is not None and hit.post_id is not None  # taken from the room, not a transaction
+    service._on_transaction = handle  # the homeserver's retry now arrives: recorded once
+    await w.member.say(w.room, "Later", thread=root["event_id"])
+    await w.until(lambda: any("Later" in m["content"] for m in w.discord_mirrors(thread["id"])),
+                  timeout=60)
+    texts = [m["content"] for m in w.discord_mirrors(thread["id"])]
+    assert sum("Missed while down" in t for t in texts) == 1

@@ -30,10 +30,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
+from mautrix.api import Method, Path
 from mautrix.appservice import AppService, ASStateStore, IntentAPI
 from mautrix.client.state_store import MemoryStateStore
 from mautrix.errors import (
@@ -46,9 +47,10 @@ from mautrix.errors import (
     MNotFound,
 )
 from mautrix.types import (
+    JSON,
+    EventContent,
     EventID,
     EventType,
-    PaginationDirection,
     RoomID,
     SerializerError,
     StateEvent,
@@ -277,7 +279,7 @@ class MatrixAdapter:
         kind = raw.get("type")
         if "state_key" in raw:
             with contextlib.suppress(SerializerError, KeyError, ValueError, TypeError):
-                await self.bot.state_store.update_state(StateEvent.deserialize(raw))
+                await self.bot.state_store.update_state(StateEvent.deserialize(cast(JSON, raw)))
         where = ChannelRef(PLATFORM, room)
         sender = str(raw.get("sender", ""))
         if kind == "m.room.member" and raw.get("state_key") == self.bot.mxid:
@@ -356,9 +358,11 @@ class MatrixAdapter:
             levels = await self.bot.get_power_levels(RoomID(room), ensure_joined=False)
             create = await store.get_create(RoomID(room))
             if create is None:
-                create = await self.bot.get_state_event(RoomID(room), EventType.ROOM_CREATE,
-                                                        format="event")
-                await store.set_create(create)
+                event = await self.bot.get_state_event(RoomID(room), EventType.ROOM_CREATE,
+                                                       format="event")
+                if isinstance(event, StateEvent):
+                    create = event
+                    await store.set_create(event)
         except (MatrixError, aiohttp.ClientError) as err:
             log.warning("matrix room %s: could not read power levels: %s", room, err)
             return False
@@ -387,7 +391,8 @@ class MatrixAdapter:
 
             async def send(body: render.Content = body) -> None:
                 try:
-                    await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE, body)
+                    await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE,
+                                                      as_content(body))
                 except Exception as err:
                     raise classify(err, f"room {room}") from err
 
@@ -402,16 +407,19 @@ class MatrixAdapter:
             if not last or room in self.encrypted:
                 continue
             try:
-                context = await self.bot.get_event_context(room, EventID(last), limit=0)
-                token = context.end
+                rooms = Path.v3.rooms[room]
+                context = await self.bot.api.request(Method.GET, rooms.context[EventID(last)],
+                                                     query_params={"limit": "0"})
+                token = context.get("end")
                 while token:
-                    page = await self.bot.get_messages(room, PaginationDirection.FORWARD,
-                                                       from_token=token, limit=CATCH_UP_PAGE)
-                    for event in page.events:
-                        await self._on_event(event.serialize())
-                    if not page.events or page.end == token:
+                    page = await self.bot.api.request(Method.GET, rooms.messages, query_params={
+                        "from": token, "dir": "f", "limit": str(CATCH_UP_PAGE)})
+                    events = page.get("chunk") or []
+                    for raw in events:
+                        await self._on_event({"room_id": room, **raw})
+                    if not events or page.get("end") in (None, token):
                         break
-                    token = page.end
+                    token = page["end"]
             except (MatrixError, aiohttp.ClientError) as err:
                 log.warning("matrix room %s: catch-up failed: %s", room, err)
 
@@ -486,7 +494,7 @@ class MatrixAdapter:
             answer_to = reply_to if not ids else ids[-1]
             body = render.in_thread(piece, thread, answer_to)
             event_id = await sender.send_message_event(
-                room, EventType.ROOM_MESSAGE, body, txn_id=f"bridgebot.{delivery.id}.{i}")
+                room, EventType.ROOM_MESSAGE, as_content(body), txn_id=f"bridgebot.{delivery.id}.{i}")
             ids.append(str(event_id))
         return tuple(ids)
 
@@ -506,7 +514,7 @@ class MatrixAdapter:
             await self._prepare_ghost(ghost, render.ghost_name(delivery.post), room)
             for i, (message_id, piece) in enumerate(zip(ids, pieces, strict=False)):
                 await ghost.send_message_event(
-                    room, EventType.ROOM_MESSAGE, render.replacement(message_id, piece),
+                    room, EventType.ROOM_MESSAGE, as_content(render.replacement(message_id, piece)),
                     txn_id=f"bridgebot.{delivery.id}.{i}")
         except Exception as err:
             raise classify(err, f"room {room}") from err
@@ -558,6 +566,11 @@ class MatrixAdapter:
         except Exception as err:
             raise classify(err, f"room {target.chat_id}") from err
         return DeliveryResult(ids)
+
+
+def as_content(body: render.Content) -> EventContent:
+    """mautrix sends plain JSON dicts as they are; its annotations name only its classes."""
+    return cast(EventContent, body)
 
 
 def message_text(content: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import aiohttp
 from mautrix.api import HTTPAPI
 from mautrix.client import ClientAPI
 from mautrix.errors import MatrixError, MatrixRequestError, MNotFound
-from mautrix.types import EventType, RoomID, UserID
+from mautrix.types import EventType, PowerLevelStateEventContent, RoomID, StateEvent, UserID
 
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.adapters.platform import Finding
@@ -65,6 +65,7 @@ async def _room(client: ClientAPI, bot: UserID, room: RoomID) -> list[Finding]:
     try:
         levels = await client.get_state_event(room, EventType.ROOM_POWER_LEVELS)
         create = await client.get_state_event(room, EventType.ROOM_CREATE, format="event")
+        assert isinstance(levels, PowerLevelStateEventContent) and isinstance(create, StateEvent)
     except MatrixRequestError as err:
         found.append(Finding(P, where, "power levels", False, f"could not read: {err.errcode}"))
         return found

@@ -197,7 +197,8 @@ class LocalSynapse:
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
+            answer: dict[str, object] = json.loads(response.read() or b"{}")
+            return answer
 
     def register(self, localpart: str, *, admin: bool = False,
                  password: str | None = None) -> MatrixUser:
