@@ -268,3 +268,50 @@ async def test_a_command_that_fails_inside_answers_politely_and_logs_only_its_na
     errors_logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors_logged] == ["command /reply failed"]
     assert secret not in caplog.text
+
+
+# -- long answers arrive whole ----------------------------------------------------------
+
+
+async def test_a_long_catchup_arrives_whole_on_discord_in_several_messages(bridged: Bridged):
+    """Fifteen new posts with long subjects and a link each pass Discord's 2,000 characters:
+    the list used to be cut there, while the read marker moved past every post."""
+    w = bridged
+    for n in range(15):
+        w.tg.user_sends(w.group["id"], w.brittany, f"{'Allies in the ministry, case ' * 2}{n}\n\n"
+                        "What worked for us.", reply_to=w.root["message_id"])
+    await w.until(lambda: len(w.discord_mirrors()) >= 15)
+    handle = w.dc.invoke_command(w.jessica, w.guild["id"], w.thread["id"], "catchup", {})
+    await handle.response(timeout=5)
+    pieces = [m["content"] for m in await handle.wait_for_followups(2)]
+    assert all(len(piece) <= 2000 for piece in pieces)
+    answer = "\n".join(pieces)
+    assert [f"#{n} " in answer for n in range(1, 16)] == [True] * 15
+    assert answer.endswith("…and 1 more: send /catchup again for the next ones.")
+
+
+async def test_a_long_help_text_arrives_whole_on_telegram_and_discord(bridged: Bridged):
+    w = bridged
+    sentence = "Please be kind and write in your own words; links to sources are welcome. "
+    w.runtime.core.help_text = sentence * 80  # ~6,000 characters: over both platforms' limits
+    ending = "it asks you to confirm first."
+    sent = w.tg.user_sends(w.group["id"], w.brittany, "/help")
+
+    def on_telegram() -> list[str]:
+        pieces = [c.params["text"] for c in w.tg.calls_to("sendMessage") if c.status == 200
+                  and c.response["result"].get("reply_to_message", {}).get("message_id")
+                  == sent["message_id"]]
+        return pieces if pieces and pieces[-1].endswith(ending) else []
+
+    handle = w.dc.invoke_command(w.jessica, w.guild["id"], w.thread["id"], "help", {})
+    first = await handle.response(timeout=5)
+
+    def on_discord() -> list[str]:
+        pieces = [first.content] + [m["content"] for m in handle.followups]
+        return pieces if pieces[-1].endswith(ending) else []
+
+    telegram, discord = await w.until(on_telegram), await w.until(on_discord)
+    assert len(telegram) == 2 and all(len(p) <= 4096 for p in telegram)
+    assert len(discord) == 4 and all(len(p) <= 2000 for p in discord)
+    for pieces in (telegram, discord):
+        assert " ".join(pieces).split()[:80 * len(sentence.split())] == (sentence * 80).split()

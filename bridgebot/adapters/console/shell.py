@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 
 from bridgebot.adapters.console.adapter import PLATFORM, ConsoleAdapter
-from bridgebot.core.commands import CommandContext, parse_command, run_command
+from bridgebot.core.commands import COMMANDS, CommandContext, parse_command, run_command
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.runtime import Runtime
 
@@ -76,7 +76,7 @@ class Shell:
             ctx = CommandContext(self.author, ChannelRef(PLATFORM, self.room, thread),
                                  platform_admin=self.facilitator)
             answer = await run_command(self.runtime.core, ctx, name, args)
-            if name == "help":
+            if name in ("help", *COMMANDS.commands["help"].aliases):
                 answer += "\n\n" + SHELL_HELP
             self.out(f"[{self.room}] bridgebot (to {self.author.display_name}): {answer}")
         else:

@@ -19,12 +19,14 @@ from collections.abc import Mapping
 import discord
 from discord import app_commands
 
+from bridgebot.adapters.discord import render
 from bridgebot.adapters.discord.common import FACILITATOR_PERMISSIONS, NO_MENTIONS, PLATFORM, member_name
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core.commandkit import SORRY, Command, CommandContext, Kind, Value
 from bridgebot.core.commands import COMMANDS
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.service import Discussions
+from bridgebot.core.text import split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, catalog_messages, normalize_locale
 
 # Discord's option type for each kind of parameter (the core's numbers are post numbers).
@@ -152,9 +154,10 @@ class SlashCommands:
         except Exception:
             log.exception("discord command /%s failed", command.name)
             answer = self.core.translator_for(locale, where)(SORRY)
+        # A long answer (/catchup's list, a long help_text) arrives whole, in several messages.
+        pieces = split_text(answer, render.LIMIT) or [answer]
         if command.instant:
-            await interaction.response.send_message(answer[:2000], ephemeral=True,
+            await interaction.response.send_message(pieces.pop(0), ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.followup.send(answer[:2000], ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
+        for piece in pieces:
+            await interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_MENTIONS)

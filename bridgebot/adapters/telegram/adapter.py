@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -382,19 +382,23 @@ class TelegramAdapter:
         return member.status in ADMIN_STATUSES
 
     async def _answer(self, message: Message, text: str) -> None:
-        """Answer a person in place, inside the chat's send budget.
+        """Answer a person in place, inside the chat's send budget, in several messages when
+        it is long (the limit counts UTF-16 units).
 
         A 429 is waited out (Telegram's ``retry_after``) and the answer sent again, in the
-        background when the wait is long, so the chat's next updates are not held up; a
-        failure is logged, never raised (see :meth:`RateBudget.send`).
+        background when the wait is long, so the chat's next updates are not held up; the
+        pieces keep their order; a failure is logged, never raised (see :meth:`RateBudget.send`).
         """
-        async def send() -> None:
-            try:
-                await message.reply_text(text, do_quote=True)
-            except tg.TelegramError as err:
-                raise classify(err, f"chat {message.chat.id}") from err
+        def sender(piece: str) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
+                try:
+                    await message.reply_text(piece, do_quote=True)
+                except tg.TelegramError as err:
+                    raise classify(err, f"chat {message.chat.id}") from err
+            return send
 
-        await self.budget.send(ChannelRef(PLATFORM, str(message.chat.id)), send)
+        for piece in split_text(text, render.LIMIT, render.length) or [text]:
+            await self.budget.send(ChannelRef(PLATFORM, str(message.chat.id)), sender(piece))
 
     # -- delivery ----------------------------------------------------------------
 
