@@ -84,6 +84,17 @@ def test_the_cli_offers_a_registered_platform(monkeypatch):
     assert args.platform == "toy"
 
 
+def test_a_platforms_own_subcommand_gets_its_section(tmp_path, monkeypatch, capsys):
+    config = write_config(tmp_path, CONFIG)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["toy-whoami"])
+    monkeypatch.setattr(registry, "PLATFORMS", (*registry.PLATFORMS, toy_platform.PLATFORM))
+    assert main(["--config", str(config), "toy-whoami", "--room", "closed"]) == 0
+    assert capsys.readouterr().out == "toy server https://toy.example, room closed\n"
+    monkeypatch.chdir(tmp_path)  # no .env either
+    assert main(["toy-whoami"]) == 2  # no [toy] section: the command is told so
+
+
 def test_check_config_runs_the_platforms_check_and_hides_its_token(toy, tmp_path, capsys):
     config = write_config(tmp_path, CONFIG)
     assert main(["--config", str(config), "check-config"]) == 1

@@ -7,13 +7,14 @@ change: tests/test_platform_registry.py checks that.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pydantic import Field, SecretStr
 
-from bridgebot.adapters.platform import Finding, Platform, SettingsSection
+from bridgebot.adapters.platform import Finding, Platform, PlatformCommand, SettingsSection
 from bridgebot.core.models import (
     Action,
     Author,
@@ -79,6 +80,15 @@ async def check(settings: ToySettings, rooms: Sequence[str]) -> list[Finding]:
             for room in rooms]
 
 
+def whoami(settings: ToySettings | None, args: argparse.Namespace) -> int:
+    """``bridgebot toy-whoami [--room R]``: the toy server the settings name."""
+    if settings is None:
+        print("toy is not configured")
+        return 2
+    print(f"toy server {settings.server}, room {args.room}")
+    return 0
+
+
 PLATFORM = Platform(
     name=NAME,
     display_name="Toy",
@@ -89,4 +99,6 @@ PLATFORM = Platform(
     check=check,
     profile_links=(r"https?://toy\.example/u/",),
     reserved_names=("Toy user",),
+    commands=(PlatformCommand("toy-whoami", "say which toy server the settings name", whoami,
+                              lambda p: p.add_argument("--room", default="hall")),),
 )
