@@ -173,10 +173,11 @@ class Relay:
             await self.core.outbox.mark_attempt([r.id for r, _ in batch])
             if len(batch) > 1:
                 assert isinstance(adapter, CanCombine)
-                result = await adapter.deliver_combined([d for _, d in batch])
-                self.budget.record(row.target, max(1, len(result.message_ids)))
-                await self.core.delivered_combined([r for r, _ in batch], [d for _, d in batch],
-                                                   result.message_ids)
+                combined = await adapter.deliver_combined([d for _, d in batch])
+                self.budget.record(row.target, max(1, len(combined.message_ids)))
+                await self.core.held(lambda: self.core.delivered_combined(
+                    [r for r, _ in batch], [d for _, d in batch], combined.message_ids),
+                    f"the record of delivery {row.id}")
                 self.metrics.combined += len(batch)
                 return
             result = await self._call(adapter, delivery)
@@ -205,7 +206,11 @@ class Relay:
             log.exception("delivery %d to %s failed unexpectedly", row.id, row.target)
             await self._bury(row, f"unexpected error: {describe(err)}")
         else:
-            await self.core.delivered(row, delivery, result.message_ids, result.thread_id)
+            # Sent: the record must follow, however long the database takes (a row left
+            # pending here would be sent again).
+            await self.core.held(
+                lambda: self.core.delivered(row, delivery, result.message_ids, result.thread_id),
+                f"the record of delivery {row.id}")
             self.metrics.delivered += 1
 
     async def _bury(self, row: PendingDelivery, reason: str) -> None:

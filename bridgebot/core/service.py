@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bridgebot.core import errors
 from bridgebot.core.models import (
@@ -36,11 +37,14 @@ from bridgebot.core.text import split_subject
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TITLE_MAX = 200
 TEXT_MAX = 40_000
 PROMPT_MAX = 2_000
 REASON_MAX = 500
+HOLD_FIRST = 0.5  # seconds before a message the database refused is tried again
+HOLD_CAP = 10.0
 OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
 AUTHOR_DELETED = "author (deleted)"
 
@@ -136,6 +140,7 @@ class Discussions:
         self._opening: dict[ChannelRef, asyncio.Event] = {}
         self._marker_writes: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._listeners: list[Callable[[], None]] = []
+        self.held_count = 0  # times intake was held because the database refused a write
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -375,15 +380,43 @@ class Discussions:
 
     # -- participants ------------------------------------------------------------
 
-    async def receive(self, msg: IncomingMessage) -> ReceiveOutcome:
+    async def receive(self, msg: IncomingMessage, *, patience: float | None = None) -> ReceiveOutcome:
         """Turn a platform message into a post, if it belongs to a topic.
 
         Messages of one chat are taken one at a time in the order the adapter handed
         them over, so posts keep the order in which people wrote them; different chats
         proceed side by side and their posts share commits.
+
+        When the database cannot be written (locked by another process, disk full) the
+        message is held and tried again with backoff, keeping the chat's lock so later
+        messages of the chat wait behind it, in order: nothing after it is recorded
+        before it, so a catch-up after a crash still finds it. ``patience`` bounds the
+        wait (seconds; None: until the database answers); past it the storage error is
+        raised, for a platform that will send the message again (a webhook's error).
         """
         async with self._intake(msg.where):
-            return await self._receive(msg)
+            return await self.held(lambda: self._receive(msg), f"a message in {msg.where}",
+                                   patience)
+
+    async def held(self, work: Callable[[], Awaitable[T]], what: str,
+                   patience: float | None = None) -> T:
+        """Run ``work`` until the database lets it commit (see :meth:`receive`)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if patience is None else loop.time() + patience
+        delay = HOLD_FIRST
+        while True:
+            try:
+                return await work()
+            except Exception as err:
+                if not self.storage.is_failure(err):
+                    raise
+                if deadline is not None and loop.time() + delay > deadline:
+                    raise
+                self.held_count += 1
+                log.warning("database unavailable (%s); %s is held, trying again in %.1fs",
+                            " ".join(str(err).split())[:200], what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, HOLD_CAP)
 
     async def _receive(self, msg: IncomingMessage) -> ReceiveOutcome:
         if not self.is_bridged(msg.where):

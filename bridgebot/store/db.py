@@ -10,6 +10,7 @@ a second connection; WAL lets them run beside a write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -154,11 +155,14 @@ class Database:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
                 await conn.execute("COMMIT")
+            except BaseException:
+                # Also when COMMIT itself failed (disk full, I/O error): a transaction left
+                # open would refuse every later BEGIN.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.execute("ROLLBACK")
+                raise
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -179,8 +183,11 @@ class Database:
 
 
 def is_failure(err: BaseException) -> bool:
-    """Whether ``err`` comes from SQLite itself (locked, full, gone, corrupt)."""
-    return isinstance(err, sqlite3.Error)
+    """Whether ``err`` comes from SQLite itself (locked past the busy timeout, disk full,
+    I/O error, corrupt): worth holding the work and trying again, unlike a constraint
+    broken by the data or a misuse (a bug), which trying again cannot fix."""
+    return isinstance(err, sqlite3.Error) and not isinstance(
+        err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError))
 
 
 class Work:

@@ -318,12 +318,17 @@ class DiscordAdapter(SlashCommands):
         where = self._where_id(payload.channel_id)
         edited = data.get("edited_timestamp")
         when = datetime.fromisoformat(edited) if edited else datetime.now(UTC)
-        await self.core.edit(await where, str(payload.message_id), data["content"], when)
+        place = await where
+        core = self.core
+        await core.held(lambda: core.edit(place, str(payload.message_id), data["content"], when),
+                        f"an edit in {place}")
 
     async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         assert self.core is not None
-        where = self._where_id(payload.channel_id)
-        await self.core.removed(await where, str(payload.message_id))
+        place = await self._where_id(payload.channel_id)
+        core = self.core
+        await core.held(lambda: core.removed(place, str(payload.message_id)),
+                        f"a deletion in {place}")
 
     async def _where_id(self, channel_id: int) -> ChannelRef:
         assert self.client is not None

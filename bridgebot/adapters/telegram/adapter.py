@@ -49,6 +49,7 @@ from bridgebot.core.models import (
     IncomingMessage,
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
+from bridgebot.core.relay import describe
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
+WEBHOOK_PATIENCE = 10.0  # seconds an update waits for the database before Telegram is told to resend
 CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 MEMBER_STATUSES = ADMIN_STATUSES | {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
@@ -130,6 +132,11 @@ class TelegramAdapter:
         self._webhook_runner: web.AppRunner | None = None
         self._forum: dict[str, bool] = {}
         self._cursor: tuple[str, str] | None = None
+        # How long a message waits for a refused database write inside one update: without
+        # limit when polling (the offset waits too); bounded for a webhook, which answers
+        # Telegram with an error instead so that it sends the update again.
+        self._patience = WEBHOOK_PATIENCE if settings.mode == "webhook" else None
+        self.parked = 0  # updates passed over after a failure that was not the database's
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -240,12 +247,23 @@ class TelegramAdapter:
                 delay = min(delay * 2, 60)
                 continue
             for update in updates:
-                offset = update.update_id + 1
-                self._cursor = (CURSOR, str(offset))
-                await self._handle(update)
-                if self._cursor is not None:  # no post carried it: save it on its own
-                    await self.core.save_intake_cursor(*self._cursor)
-                self._cursor = None
+                await self._take(update)
+                offset = update.update_id + 1  # confirmed by the next getUpdates
+
+    async def _take(self, update: Update) -> None:
+        """Handle one update and save the offset after it, never acknowledging what was not
+        committed: while the database refuses writes the update is held and tried again
+        (the offset stays where it is, so Telegram keeps it); an update that fails for any
+        other reason is logged with its id and reason (never its text), counted, and
+        passed over, so one bad update never stops the ones behind it."""
+        assert self.core is not None
+        core = self.core
+        self._cursor = (CURSOR, str(update.update_id + 1))
+        await self._handle(update)
+        if self._cursor is not None:  # no post carried it: save it on its own
+            cursor = self._cursor
+            await core.held(lambda: core.save_intake_cursor(*cursor), "the Telegram offset")
+        self._cursor = None
 
     async def _start_webhook(self) -> None:
         assert self.app is not None
@@ -277,11 +295,27 @@ class TelegramAdapter:
             update = Update.de_json(data, self.app.bot)
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="not an update")
-        await self._handle(update)
+        try:
+            await self._handle(update, self._patience)
+        except Exception as err:
+            if not self._storage_failure(err):
+                raise
+            # Not committed: an error answer makes Telegram send the update again later.
+            log.warning("telegram update %d not taken (database unavailable); Telegram "
+                        "will send it again", update.update_id)
+            return web.Response(status=503, text="database unavailable, send again later")
         return web.Response(text="ok")
 
-    async def _handle(self, update: Update) -> None:
-        """Hand one update to :meth:`_on_update`; a failure is logged, never raised.
+    def _storage_failure(self, err: BaseException) -> bool:
+        return self.core is not None and self.core.storage.is_failure(err)
+
+    async def _handle(self, update: Update, patience: float | None = None) -> None:
+        """Hand one update to :meth:`_on_update`, held while the database refuses writes.
+
+        A storage failure past ``patience`` is raised (the update was not committed and must
+        not be acknowledged); any other failure is logged with the update's id and reason
+        (never its text), counted in ``parked``, and the update passed over, so one bad
+        update never stops the ones behind it.
 
         Not through ``Application.process_update``: it marks every update's chat and user
         for persistence (PTB 22), and with no persistence configured nothing ever clears
@@ -289,10 +323,16 @@ class TelegramAdapter:
         memory. bridgebot keeps its state in its own database and has a single handler,
         so the ``Application`` only builds and initializes the bot.
         """
+        assert self.core is not None
         try:
-            await self._on_update(update)
-        except Exception:
-            log.exception("handling a Telegram update failed")
+            await self.core.held(lambda: self._on_update(update),
+                                 f"telegram update {update.update_id}", patience)
+        except Exception as err:
+            if self._storage_failure(err):
+                raise
+            self.parked += 1
+            log.error("telegram update %d could not be handled and was passed over: %s",
+                      update.update_id, describe(err))
 
     async def _on_update(self, update: Update) -> None:
         assert self.core is not None
@@ -317,7 +357,7 @@ class TelegramAdapter:
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
             cursor=self._cursor, locale=locale,
-        ))
+        ), patience=self._patience)
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
         if outcome.answer:
