@@ -124,6 +124,9 @@ def render_metrics(runtime: Runtime, snap: Snapshot) -> str:
             counters.retried)
     _metric(out, "bridgebot_buried_total", "counter",
             "Deliveries that failed for good since start.", counters.dead)
+    _metric(out, "bridgebot_maybe_duplicated_total", "counter",
+            "Sends retried once after the platform did not answer in time (each may have "
+            "left one untracked copy) since start.", counters.maybe_duplicated)
     _metric(out, "bridgebot_delivered_total", "counter",
             "Deliveries confirmed by a platform since start.", counters.delivered)
     return "\n".join(out) + "\n"

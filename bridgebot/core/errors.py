@@ -109,5 +109,10 @@ class TransientError(DeliveryError):
     """A 5xx, a timeout, a dropped connection: worth retrying with backoff."""
 
 
+class MaybeSent(TransientError):
+    """No answer in time: the platform may have taken the message all the same. Sent
+    again at most once, since a second copy is the price of not losing it."""
+
+
 class PermanentError(DeliveryError):
     """The target is gone or forbids us; retrying will never help."""

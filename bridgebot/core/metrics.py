@@ -20,3 +20,7 @@ class Metrics:
     rate_limited: int = 0  # 429 / RetryAfter answers from any platform
     retried: int = 0  # deliveries put back for a later attempt after a transient error
     dead: int = 0  # deliveries buried after a permanent error, since start
+    # Sends retried after the platform did not answer in time: each may have left one
+    # copy the bridge does not know of (a send is retried so at most once).
+    maybe_duplicated: int = 0
+    held: int = 0  # intake waits because the database refused a write

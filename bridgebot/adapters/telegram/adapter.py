@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
+# PTB gives up on an answer after 5 s; a sendMessage that then arrives anyway would be
+# sent again. Telegram answers well within this unless something is badly wrong.
+SEND_TIMEOUT = 30.0
 WEBHOOK_PATIENCE = 10.0  # seconds an update waits for the database before Telegram is told to resend
 CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
@@ -117,7 +120,7 @@ class TelegramAdapter:
     )
 
     def __init__(self, settings: TelegramSettings, *, poll_timeout: float = 25.0,
-                 limits: PlatformLimits | None = None) -> None:
+                 limits: PlatformLimits | None = None, send_timeout: float = SEND_TIMEOUT) -> None:
         self.settings = settings
         if limits is not None:
             self.limits = limits
@@ -125,6 +128,7 @@ class TelegramAdapter:
         # process's, shared with the relay.
         self.budget = RateBudget({PLATFORM: self.limits})
         self.poll_timeout = poll_timeout
+        self.send_timeout = send_timeout
         self.core: Discussions | None = None
         self.app: Application | None = None
         self.username: str | None = None
@@ -149,6 +153,8 @@ class TelegramAdapter:
             .base_file_url(f"{root}/file/bot")
             .updater(None)
             .get_updates_read_timeout(self.poll_timeout + 10)
+            .read_timeout(self.send_timeout)
+            .write_timeout(self.send_timeout)
             .build()
         )
 
@@ -531,6 +537,8 @@ class TelegramAdapter:
             "reply_parameters": ReplyParameters(int(reply_to), allow_sending_without_reply=True)
             if reply_to else None,
             "disable_web_page_preview": True,
+            "read_timeout": self.send_timeout,
+            "write_timeout": self.send_timeout,
         }
         try:
             return await self.app.bot.send_message(int(chat_id), html, parse_mode=ParseMode.HTML,

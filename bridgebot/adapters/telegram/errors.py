@@ -23,8 +23,8 @@ def classify(err: tg.TelegramError, where: str) -> errors.DeliveryError:
     reason = f"Telegram {where}: {err.message}"
     if isinstance(err, tg.RetryAfter):
         return errors.RateLimited(retry_seconds(err), reason)
-    if isinstance(err, tg.TimedOut):
-        return errors.TransientError(reason)
+    if isinstance(err, tg.TimedOut):  # sent, perhaps: Telegram has no idempotency key
+        return errors.MaybeSent(reason)
     if isinstance(err, tg.ChatMigrated):
         return errors.PermanentError(
             f"{reason}; the group became supergroup {err.new_chat_id}: update telegram_chats"

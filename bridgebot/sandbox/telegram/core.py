@@ -215,6 +215,7 @@ class TelegramCore:
         self._files_by_path: dict[str, StoredFile] = {}
         self._callbacks: dict[str, bool] = {}
         self._injected: dict[str, list[_Injected]] = {}
+        self._slow: dict[str, list[float]] = {}  # answer_slowly: seconds per coming call
         self._ids = itertools.count(1)
         self._user_ids = itertools.count(100000001)
         self._bot_ids = itertools.count(7000000001)

@@ -386,6 +386,11 @@ class TelegramDriver(TelegramCore):
         error = ApiError(error_code, description, parameters or None)
         self._injected.setdefault(method.lower(), []).append(_Injected(error, times))
 
+    def answer_slowly(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect at once but are answered only
+        after ``seconds``: a client that gives up earlier cannot know its message was sent."""
+        self._slow.setdefault(method.lower(), []).extend([seconds] * times)
+
     def set_rate_limits(self, enabled: bool, limits: RateLimits | None = None) -> None:
         """Switches flood control on or off (and optionally changes the limits)."""
         self.enforce_rate_limits = enabled

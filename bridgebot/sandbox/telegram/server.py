@@ -20,6 +20,7 @@ The text handling (HTML parsing, entity offsets) lives in
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any
@@ -172,6 +173,7 @@ class FakeTelegram(
                 raise parse_error
             self._take_injected(canonical)
             outcome = await handler(bot, params, uploads)
+            await self._take_slowness(canonical)
             if isinstance(outcome, _Result):
                 body: JSONDict = {"ok": True, "result": outcome.value}
                 if outcome.description:
@@ -234,6 +236,13 @@ class FakeTelegram(
         self.calls.append(
             RecordedCall(method, params, status, copy.deepcopy(body), self.clock(), token)
         )
+
+    async def _take_slowness(self, method: str) -> None:
+        """A slow answer queued with ``answer_slowly``: the call already took effect."""
+        queue = self._slow.get(method.lower())
+        if queue:
+            seconds = queue.pop(0)
+            await asyncio.sleep(seconds)
 
     def _take_injected(self, method: str) -> None:
         for key in (method.lower(), "*"):
