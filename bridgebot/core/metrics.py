@@ -23,4 +23,3 @@ class Metrics:
     # Sends retried after the platform did not answer in time: each may have left one
     # copy the bridge does not know of (a send is retried so at most once).
     maybe_duplicated: int = 0
-    held: int = 0  # intake waits because the database refused a write
