@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bridgebot.adapters.telegram.adapter import CURSOR, TelegramAdapter
+from bridgebot.adapters.telegram.settings import TelegramSettings, WebhookSettings
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.telegram import FakeTelegram
-from bridgebot.settings import TelegramSettings, WebhookSettings
 from bridgebot.store.db import Database
 
 from .telegram.test_telegram_webhook import free_port
