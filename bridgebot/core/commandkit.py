@@ -21,6 +21,7 @@ from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.reading import LinkMaker
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator
+from bridgebot.store.db import is_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,9 @@ class CommandTable:
             return await command.run(Call(core, ctx, t, command), **values)
         except errors.RuleError as err:
             return err.render(t)
-        except Exception:
+        except Exception as err:
+            if is_storage_failure(err):
+                raise  # not done, not answered: intake holds the message and tries again
             # The command's name only: what people type is never logged.
             log.exception("command /%s failed", command.name)
             return t(SORRY)
