@@ -21,7 +21,6 @@ from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.reading import LinkMaker
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator
-from bridgebot.store.db import is_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +255,7 @@ class CommandTable:
         except errors.RuleError as err:
             return err.render(t)
         except Exception as err:
-            if is_storage_failure(err):
+            if core.storage.is_failure(err):
                 raise  # not done, not answered: intake holds the message and tries again
             # The command's name only: what people type is never logged.
             log.exception("command /%s failed", command.name)
