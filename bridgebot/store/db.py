@@ -36,6 +36,8 @@ PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     # FULL: a post acknowledged to a platform is on disk, even across a power cut.
     "PRAGMA synchronous=FULL",
+    # Erased text is overwritten with zeros, not left in free pages (/forgetme, retention).
+    "PRAGMA secure_delete=ON",
 )
 
 
@@ -144,6 +146,20 @@ class Database:
         if self._reader is None:
             raise RuntimeError("database is not open")
         return self._reader
+
+    async def checkpoint(self) -> None:
+        """Write the WAL into the database file and truncate it, so text just erased
+        survives in neither (the reader may hold an old snapshot: it is renewed first)."""
+        if self._writer is None:
+            return
+        async with self._write_lock:
+            if self._reader is not None:
+                await self._reader.execute_fetchall("SELECT 1")  # end any stale read snapshot
+            rows = await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = next(iter(rows))[0] if rows else 0
+            if busy:
+                log.warning("the WAL could not be emptied after an erasure (a reader was busy); "
+                            "it will be at the next checkpoint")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -204,6 +204,9 @@ class PrivacyStore(Queries):
             await tx.execute("DELETE FROM read_markers WHERE participant_id = ?", (participant,))
             await tx.execute("DELETE FROM lock_notices WHERE platform = ? AND user_id = ?",
                              (platform, user_id))
+        # The old texts are still in the WAL (and, without secure_delete, in free pages):
+        # copy the new pages into the file and empty the WAL now, not at some later checkpoint.
+        await self.db.checkpoint()
         return report
 
     async def _rename_everywhere(self, tx: aiosqlite.Connection, names: list[str],
@@ -318,6 +321,8 @@ class PrivacyStore(Queries):
                 "AND state != 'pending' AND notice != ?",
                 (placeholder, *topic_ids, placeholder),
             )
+        if erased:
+            await self.db.checkpoint()  # the erased texts leave the WAL now too
         return erased
 
     async def has_pending(self) -> bool:

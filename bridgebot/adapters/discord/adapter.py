@@ -548,18 +548,20 @@ class DiscordAdapter(SlashCommands):
         webhook = await self._webhook(int(delivery.target.chat_id))
         pieces = render.post_pieces(post, with_author=webhook is None)
         thread = await self._topic_thread(delivery.target)
-        try:
-            for message_id, piece in zip(delivery.message_ids, pieces, strict=False):
+        if len(pieces) < len(delivery.message_ids):  # shrank (an erasure): the rest keep no words
+            pieces = [*pieces, *[render.CONTINUED] * (len(delivery.message_ids) - len(pieces))]
+        for message_id, piece in zip(delivery.message_ids, pieces, strict=False):
+            try:
                 if webhook is not None:
                     in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
                     await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
                                                allowed_mentions=NO_MENTIONS)
                 else:
                     await thread.get_partial_message(int(message_id)).edit(content=piece)  # type: ignore[attr-defined]
-        except discord.NotFound:
-            log.info("discord message to edit is gone in %s", delivery.target)
-        except Exception as err:
-            raise classify(err, f"channel {delivery.target}") from err
+            except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
+                log.info("discord message to edit is gone in %s", delivery.target)
+            except Exception as err:
+                raise classify(err, f"channel {delivery.target}") from err
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete our mirrors (through the webhook that sent them) and, when a facilitator

@@ -18,6 +18,7 @@ from bridgebot.i18n import Translator, translator
 
 LIMIT = 2000  # characters (code points: the OpenAPI spec's maxLength for message content)
 USERNAME_MAX = 80
+CONTINUED = "…"  # what a piece of a post becomes when an edit no longer needs it
 NAME_MAX = 100  # characters of a name inside a message's text
 # Discord refuses webhook usernames containing these; a look-alike keeps the name readable.
 _FORBIDDEN_IN_NAMES = {"@": "＠", "#": "＃", ":": "：", "```": "ˋˋˋ"}

@@ -566,6 +566,8 @@ class TelegramAdapter:
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
             cut = clip_units(merged_plain, render.LIMIT - 1, render.length) + "…"
             pieces = [*pieces[: len(ids) - 1], (render.notice(cut)[0][0], cut)]
+        if len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
+            pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
         for message_id, (html, _) in zip(ids, pieces, strict=False):
             try:
                 await self.app.bot.edit_message_text(

@@ -17,6 +17,7 @@ from bridgebot.core.text import clip, short_subject, split_text, utf16_len
 from bridgebot.i18n import Translator, translator
 
 LIMIT = 4096
+CONTINUED = "…"  # what a piece of a post becomes when an edit no longer needs it
 NAME_MAX = 100  # characters of an author's name in a header (Telegram names are up to 128)
 
 
