@@ -41,6 +41,27 @@ PRAGMAS = (
 )
 
 
+class DatabaseUnusable(RuntimeError):
+    """The database file cannot be used (corrupt, truncated, read-only, another program's):
+    one line for the operator, never a traceback."""
+
+
+def _check_ours(path: Path) -> None:
+    """Refuse another program's database before anything is written into it (opened
+    read-only, so a foreign or damaged file is left exactly as it was)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    if tables and "schema_version" not in tables:
+        raise DatabaseUnusable(
+            f"the database {path} belongs to another program (it has tables such as "
+            f"{sorted(tables)[0]!r} but no bridgebot schema); point `database` at another file")
+
+
 class Database:
     """Owns the writer and reader connections of one SQLite file."""
 
@@ -64,6 +85,8 @@ class Database:
             self._file_lock = DatabaseLock(self.path)
             self._file_lock.acquire(exclusive=False)
         try:
+            if not in_memory:
+                await asyncio.to_thread(_check_ours, self.path)
             self._writer = await self._connect()
             found = await current_version(self._writer)
             if not in_memory and 0 < found < LATEST:
@@ -74,15 +97,22 @@ class Database:
             await upgrade(self._writer)
             await self._incremental_vacuum()
             self._reader = await self._connect()
+        except sqlite3.DatabaseError as err:  # corrupt, truncated, read-only, not a database
+            await self.close()
+            raise DatabaseUnusable(f"the database {self.path} cannot be used: {err}") from None
         except BaseException:
             await self.close()
             raise
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in PRAGMAS:
-            await conn.execute(pragma)
+        try:
+            conn.row_factory = aiosqlite.Row
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+        except BaseException:
+            await conn.close()  # its thread would otherwise keep the process alive for ever
+            raise
         return conn
 
     async def _incremental_vacuum(self) -> None:

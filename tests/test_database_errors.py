@@ -1,0 +1,70 @@
+"""A database file bridgebot cannot use gives one line and exit 2 at once, never a
+traceback or a hang (issue 13): corrupt, truncated, or another program's database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridgebot.store.db import Database, DatabaseUnusable
+
+
+def corrupt(path: Path) -> None:
+    path.write_bytes(os.urandom(8192))
+
+
+def truncated(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    conn.commit()
+    conn.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + os.urandom(len(data) // 2))
+
+
+def foreign(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(("spoil", "command"), [
+    (corrupt, ["topics"]), (truncated, ["topics"]), (foreign, ["topics"]),
+    (corrupt, ["outbox"]), (truncated, ["export", "1"]), (foreign, ["run"]), (corrupt, ["run"]),
+])
+def test_an_unusable_database_is_one_line_and_exit_2(tmp_path, spoil, command):
+    db = tmp_path / "bridgebot.sqlite3"
+    spoil(db)
+    before = db.read_bytes()
+    env = {**os.environ, "BRIDGEBOT_DATABASE": str(db)}
+    if command == ["run"]:  # a platform that would be reached only after the database opened
+        env |= {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
+                "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
+                "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
+    done = subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bridgebot: "), done.stderr
+    assert str(db) in lines[0] and "Traceback" not in done.stderr
+    assert db.read_bytes() == before  # nothing written into someone else's file
+
+
+async def test_a_failed_open_leaves_no_thread_behind(tmp_path):
+    import threading
+    db = tmp_path / "bridgebot.sqlite3"
+    corrupt(db)
+    def connections() -> set[threading.Thread]:  # not the event loop's own executor
+        return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+    before = connections()
+    with pytest.raises(DatabaseUnusable):
+        await Database(db).open()
+    assert connections() == before
