@@ -191,23 +191,23 @@ class Relay:
         except errors.PermanentError as err:
             log.warning("delivery %d to %s failed for good: %s", row.id, row.target, err)
             await self._bury(row, str(err))
-        except (errors.MaybeSent, TimeoutError) as err:
+        except errors.MaybeSent as err:  # only the adapter knows a send may have gone through
             if row.id in self._maybe_sent:
                 self._maybe_sent.discard(row.id)
                 log.warning("delivery %d to %s went unanswered twice; not sent a third time",
                             row.id, row.target)
                 await self._bury(row, f"no answer twice, so perhaps on the platform already "
-                                      f"(not sent again): {err or type(err).__name__}")
+                                      f"(not sent again): {err}")
                 return
             self._maybe_sent.add(row.id)
             self.metrics.maybe_duplicated += 1
             self.metrics.retried += 1
             delay = backoff(row.attempts)
             log.warning("delivery %d to %s went unanswered (%s); sending it once more in %.1fs",
-                        row.id, row.target, err or type(err).__name__, delay)
+                        row.id, row.target, err, delay)
             await self.core.store.retry_later(row.id, self.clock() + delay,
-                                              f"no answer: {err or type(err).__name__}")
-        except (errors.TransientError, OSError) as err:
+                                              f"no answer: {err}")
+        except (errors.TransientError, OSError, TimeoutError) as err:
             if self._is_storage(err):
                 raise
             self.metrics.retried += 1
