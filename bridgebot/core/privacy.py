@@ -21,6 +21,7 @@ dangerous. A bridge copies their words and names onto another company's servers,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import unicodedata
@@ -28,6 +29,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from confusable_homoglyphs import confusables as _homoglyphs
 
 from bridgebot.core import errors
 from bridgebot.core.export import Archive
@@ -64,9 +67,10 @@ ALIAS_PUNCTUATION = " .-_'’"
 ALIAS_OFF = ("off", "none", "clear", "-")
 # An alias must not pass for a pseudonym, a former participant, the bot or a role (nor
 # for a platform's name for someone nameless, "Telegram user": PlatformInfo.reserved_names).
-_RESERVED = re.compile(r"^(?:former\s+)?participant\b.*|^facilitators?$|^bridge\s*bot$"
+_RESERVED = re.compile(r"^(?:former\s+)?participant\b.*|^(?:the\s+)?facilitators?$|^bridge\s*bot$"
                        r"|^(?:admin|administrator|moderator)s?$",
                        re.IGNORECASE)
+_CONFUSABLES: dict[str, list[dict[str, str]]] = _homoglyphs.confusables_data
 RECHECK_SECONDS = 5.0
 RETENTION_EVERY = timedelta(days=1)
 
@@ -94,9 +98,33 @@ async def shown_last_author(core: Discussions, topic: Topic) -> str | None:
 
 
 def alias_key(alias: str) -> str:
-    """What makes two aliases "the same": case and accents folded, spaces collapsed."""
+    """What makes two names "the same" to a reader: case, accents and punctuation folded,
+    spaces collapsed, and every letter replaced by its look-alike prototype (a confusable
+    skeleton, after Unicode TR39), so "Kristіn Antin" (Cyrillic і) or "Kristin Antin."
+    is the facilitator's name and "Раrticipant 3" a pseudonym."""
     folded = unicodedata.normalize("NFKD", alias.casefold())
-    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+    bare = "".join(" " if c in ALIAS_PUNCTUATION else c for c in folded
+                   if not unicodedata.combining(c))
+    return " ".join(skeleton(skeleton(bare).casefold()).casefold().split())
+
+
+def skeleton(text: str) -> str:
+    """Each character as the representative of its confusable class (Unicode's
+    confusables.txt, through the maintained ``confusable_homoglyphs`` data): the same
+    representative for "O", "0" and Cyrillic "О", so look-alikes compare equal."""
+    return "".join(_prototype(c) for c in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prototype(char: str) -> str:
+    seen = char
+    for _ in range(4):  # the data pairs look-alikes; follow them to the smallest, stable
+        candidates = {seen, *(h["c"] for h in _CONFUSABLES.get(seen, ()))}
+        nearest = min(candidates, key=lambda c: (not c.isascii(), len(c), c))
+        if nearest == seen:
+            break
+        seen = nearest
+    return seen
 
 
 def check_alias(raw: str, reserved: Collection[str] = ()) -> str:
@@ -116,11 +144,27 @@ def check_alias(raw: str, reserved: Collection[str] = ()) -> str:
         raise errors.InvalidInput(
             N_("An alias may use letters, digits, spaces and . - _ ' and needs at least one "
                "letter (no @, links or symbols). Nothing was changed."))
-    if _RESERVED.match(alias) or alias.casefold() in reserved:
+    if _RESERVED.match(alias) or _looks_reserved(alias, reserved):
         raise errors.InvalidInput(
             N_("“{alias}” could be mistaken for a pseudonym, a role or the bot; please choose "
                "another alias."), alias=alias)
     return alias
+
+
+_RESERVED_NAMES = ("facilitator", "facilitators", "the facilitator", "the facilitators",
+                   "bridge bot", "bridgebot", "admin", "admins", "administrator",
+                   "administrators", "moderator", "moderators")
+_RESERVED_PREFIXES = ("participant", "former participant")
+
+
+def _looks_reserved(alias: str, reserved: Collection[str]) -> bool:
+    """A role, a pseudonym or a platform's nameless name, however it is spelled: look-alike
+    letters and punctuation do not make "Раrticipant 3" or "Facilitator." another name."""
+    key = alias_key(alias)
+    if key in {alias_key(name) for name in (*_RESERVED_NAMES, *reserved)}:
+        return True
+    return any(key == p or key.startswith(p + " ") or (key.startswith(p) and key[len(p)].isdigit())
+               for p in (alias_key(prefix) for prefix in _RESERVED_PREFIXES))
 
 
 async def alias_bridges(core: Discussions, actor: Author, where: ChannelRef | None,

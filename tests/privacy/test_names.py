@@ -108,3 +108,27 @@ def test_an_unknown_authors_rule_is_one_clear_line(tmp_path):
     config.write_text("[[bridges]]\nname = 'a'\nretention_days = 0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bridges\.0\.retention_days"):
         load_settings(config)
+
+
+@pytest.mark.parametrize("alias", [
+    "Kristin Antin.",  # the facilitator plus a period
+    "Kristіn Antin",  # Cyrillic і
+    "KRISTIN-ANTIN",
+    "Раrticipant 3",  # Cyrillic Р and а
+    "The Facilitator",
+    "Jеssica Okafor",  # Cyrillic е
+])
+async def test_an_alias_cannot_impersonate_by_look_alike_letters_or_punctuation(rooms, alias):
+    r = await rooms()
+    await r.open_topic()
+    await r.say(JESSICA, "Hello from Nigeria.", LOUNGE)
+    answer = await r.command(ROSE, f"/alias {alias}")
+    assert "someone else" in answer or "mistaken for" in answer, answer
+    assert await r.runtime.core.privacy.alias_of("allies", "console", ROSE.user_id) is None
+
+
+async def test_two_aliases_that_look_alike_cannot_both_be_taken(rooms):
+    r = await rooms()
+    await r.open_topic()
+    assert "“Desert Rose”" in await r.command(BRITTANY, "/alias Desert Rose")
+    assert "already taken" in await r.command(ROSE, "/alias Dеsеrt Rоsе")  # Cyrillic е, о
