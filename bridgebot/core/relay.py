@@ -205,7 +205,7 @@ class Relay:
             delay = backoff(row.attempts)
             log.warning("delivery %d to %s went unanswered (%s); sending it once more in %.1fs",
                         row.id, row.target, err, delay)
-            await self.core.store.retry_later(row.id, self.clock() + delay,
+            await self.core.outbox.retry_later(row.id, self.clock() + delay,
                                               f"no answer: {err}")
         except (errors.TransientError, OSError, TimeoutError) as err:
             if self._is_storage(err):
