@@ -70,6 +70,9 @@ PLATFORM = Platform(
     # matrix.to links and matrix: URIs to a person (or a room, which may be private).
     profile_links=(r"(?:https?://)?matrix\.to/#/[@!#]", r"matrix:(?:u|roomid|r)/"),
     reserved_names=("Matrix user",),
+    # A mirror is sent by the author's ghost, and clients show the name the ghost had when it
+    # sent it: forgetting someone empties the copies but cannot take the name off them.
+    edits_keep_names=True,
     commands=(PlatformCommand(
         "matrix-registration", "write the appservice registration file a Matrix homeserver installs",
         _registration, _registration_arguments),),
