@@ -126,3 +126,27 @@ async def test_moderators_facilitate_from_matrix_and_members_cannot(matrix_world
     await w.until(lambda: [m for m in w.telegram_bot_messages()
                            if m.get("text", "").startswith("Safety plans")])
     assert not [m for m in w.telegram_bot_messages() if "Not mine" in m.get("text", "")]
+
+
+async def test_a_matrix_reply_to_a_telegram_post_keeps_its_parent_everywhere(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    original = w.tg.user_sends(w.group["id"], w.brittany, "We met the ministry twice.",
+                               reply_to=_tg_root(w)["message_id"])
+    ghost = (await w.matrix_events(_ghost_events(w, "We met the ministry twice.")))[0]
+    await w.member.say(w.room, "How did you get the first meeting?", thread=root["event_id"],
+                       reply_to=ghost["event_id"])
+    on_telegram = (await w.until(lambda: [m for m in w.telegram_bot_messages()
+                                          if "first meeting" in m.get("text", "")]))[0]
+    assert on_telegram["text"].startswith("Amal Haddad · Matrix · #3")
+    assert on_telegram["reply_to_message"]["message_id"] == original["message_id"]
+    thread = (await w.until(lambda: w.dc.threads(w.channel["id"])))[0]
+    on_discord = (await w.until(lambda: [m for m in w.discord_mirrors(thread["id"])
+                                         if "first meeting" in m["content"]]))[0]
+    assert on_discord["author"]["username"] == "Amal Haddad · Matrix"
+    assert "Brittany Landorf" in on_discord["content"]  # the parent, quoted where no native reply
+    store = w.runtime.store
+    post = await store.post_by_number(1, 3)
+    parent = await store.post_by_number(1, 2)
+    assert post is not None and parent is not None and post.parent_id == parent.id

@@ -282,6 +282,7 @@ class MatrixAdapter:
                 await self.bot.state_store.update_state(StateEvent.deserialize(cast(JSON, raw)))
         where = ChannelRef(PLATFORM, room)
         sender = str(raw.get("sender", ""))
+        carried = False  # the room's cursor was committed with a post
         if kind == "m.room.member" and raw.get("state_key") == self.bot.mxid:
             if (raw.get("content") or {}).get("membership") == "invite":
                 if self.core.is_bridged(where):
@@ -293,7 +294,8 @@ class MatrixAdapter:
         elif kind == "m.room.encryption" or kind == "m.room.encrypted":
             self._refuse_encrypted(room)
         elif kind == "m.room.message":
-            await self._on_message(raw, room, sender)
+            if await self._on_message(raw, room, sender):
+                carried = True
         elif kind == "m.room.redaction":
             redacts = raw.get("redacts") or (raw.get("content") or {}).get("redacts")
             if redacts:
@@ -301,7 +303,8 @@ class MatrixAdapter:
         self._seen[event_id] = None
         while len(self._seen) > SEEN_REMEMBERED:
             self._seen.popitem(last=False)
-        if self.core.is_bridged(where) and event_id:
+        if event_id and not carried and self.core.is_bridged(where) and not self._is_ours(sender):
+            # People's events only: catch-up starting a little earlier skips our own again.
             await self.core.store.save_cursor(ROOM_CURSOR + room, event_id)
 
     async def _author(self, room: str, user_id: str) -> Author:
@@ -316,7 +319,8 @@ class MatrixAdapter:
                 name = info.displayname if info else None
         return Author(PLATFORM, user_id, (name or "").strip() or "Matrix user")
 
-    async def _on_message(self, raw: dict[str, Any], room: str, sender: str) -> None:
+    async def _on_message(self, raw: dict[str, Any], room: str, sender: str) -> bool:
+        """Hand a person's message to the core; True when a new post committed the cursor."""
         assert self.core is not None
         body = raw.get("content") or {}
         relates = body.get("m.relates_to") or {}
@@ -329,7 +333,7 @@ class MatrixAdapter:
             if original and text.strip() and not text.startswith(("/", "!")):
                 with contextlib.suppress(errors.RuleError):  # an emptied or too long edit
                     await self.core.edit(ChannelRef(PLATFORM, room), str(original), text, sent_at)
-            return
+            return False
         thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
         where = ChannelRef(PLATFORM, room, str(thread) if thread else None)
         reply = (relates.get("m.in_reply_to") or {}).get("event_id")
@@ -342,7 +346,7 @@ class MatrixAdapter:
             command = parse_command("/" + text[1:])
         if command is not None:
             await self._command(raw, where, author, *command, reply_to=reply)
-            return
+            return False
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=event_id, author=author, text=text, sent_at=sent_at,
             reply_to_message_id=str(reply) if reply else None,
@@ -350,6 +354,7 @@ class MatrixAdapter:
         ))
         if outcome.answer:
             await self._answer(room, thread, event_id, outcome.answer)
+        return outcome.post is not None and not outcome.duplicate
 
     async def _is_moderator(self, room: str, user_id: str) -> bool:
         """Power level >= 50; in room version 12 the room's creators rank above everyone."""
