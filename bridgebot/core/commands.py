@@ -84,6 +84,16 @@ def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str]
 
 
 
+def for_another_bot(text: str, bot_username: str | None) -> bool:
+    """``/status@otherbot``: a command meant for another bot in the group, neither ours to
+    run nor a post to carry."""
+    if not text.startswith("/") or not bot_username:
+        return False
+    word = text[1:].split(None, 1)[0] if text[1:].strip() else ""
+    name, at, addressee = word.partition("@")
+    return bool(at and name and addressee and addressee.lower() != bot_username.lower())
+
+
 async def run_command(core: Discussions, ctx: CommandContext, name: str, args: str) -> str:
     """Carry out ``/name args`` typed on a text platform and return the sentence to answer
     with. Rule violations become polite answers; nothing a person types raises."""

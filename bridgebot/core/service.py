@@ -33,7 +33,7 @@ from bridgebot.core.models import (
 from bridgebot.core.names import last_author, name_posts
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DuplicateMessage, PendingDelivery, Storage, UnitOfWork
-from bridgebot.core.text import split_subject
+from bridgebot.core.text import split_subject, visible_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
 
 log = logging.getLogger(__name__)
@@ -466,7 +466,7 @@ class Discussions:
             return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
                                   answer=answer)
         body = text.strip()
-        if not body:
+        if not visible_text(body):  # blank, or only zero-width and control characters
             return ReceiveOutcome(topic=topic, ignored_reason="empty message")
         try:
             _check_length("message", body, TEXT_MAX)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 SUBJECT_MAX = 80
 EXCERPT_MAX = 120  # characters of a quoted parent: ten words, or fewer in a language without spaces
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def visible_text(text: str) -> bool:
+    """Whether ``text`` shows anything: not only spaces, zero-width (format) and control
+    characters, which would make an invisible post."""
+    return any(not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc") for c in text)
 
 
 def split_subject(text: str) -> tuple[str | None, str]:

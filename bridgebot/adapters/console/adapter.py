@@ -45,6 +45,8 @@ class Shown:
     deleted: bool = False
 
 
+RUN_CURSOR = "console.runs"  # how many times a console adapter started on this database
+
 class ConsoleAdapter:
     """Rooms in memory; every message shown is printed through ``out``."""
 
@@ -61,12 +63,21 @@ class ConsoleAdapter:
         self.thread_of_room: dict[str, str] = {}
         self.locked_threads: set[str] = set()
         self._ids = itertools.count(1)
+        self._run_prefix = "m"
         self._faults: list[DeliveryError] = []
 
     # -- Adapter -----------------------------------------------------------------
 
     async def start(self, core: Discussions) -> None:
+        """Message ids must differ from every earlier run's (the message map remembers them
+        all): the first run says "m1", "m2", the n-th "m<n>.1", "m<n>.2"."""
         self.core = core
+        run = int(await core.intake_cursor(RUN_CURSOR) or 0) + 1
+        await core.save_intake_cursor(RUN_CURSOR, str(run))
+        self._run_prefix = "m" if run == 1 else f"m{run}."
+        for place, _ in await core.open_threads(PLATFORM):  # rooms keep their open topic
+            if place.thread_id is not None:
+                self.thread_of_room.setdefault(place.chat_id, place.thread_id)
 
     async def stop(self) -> None:
         self.core = None
@@ -76,7 +87,7 @@ class ConsoleAdapter:
         self._faults.append(error)
 
     def _new_id(self) -> str:
-        return f"m{next(self._ids)}"
+        return f"{self._run_prefix}{next(self._ids)}"
 
     def _show(self, room: str, author: str, text: str, reply_to: str | None = None,
               thread_id: str | None = None) -> Shown:

@@ -84,6 +84,8 @@ class Shell:
             if outcome.answer:
                 self.out(f"[{self.room}] bridgebot (to {self.author.display_name}): "
                          f"{outcome.answer}")
+            elif outcome.duplicate:
+                self.out(f"[{self.room}] bridgebot: not posted (this message was recorded before).")
             elif outcome.ignored_reason and not outcome.refused_locked:
                 self.out(f"[{self.room}] bridgebot: not posted ({outcome.ignored_reason}).")
         await self.runtime.drain()

@@ -39,7 +39,14 @@ from bridgebot.adapters.telegram import render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
-from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
+from bridgebot.core.commands import (
+    COMMANDS,
+    CommandContext,
+    for_another_bot,
+    lock_notice,
+    parse_command,
+    run_command,
+)
 from bridgebot.core.models import (
     Action,
     Author,
@@ -353,6 +360,8 @@ class TelegramAdapter:
             if not text.startswith("/"):
                 await self.core.edit(where, str(message.message_id), text,
                                      message.edit_date or datetime.now(UTC))
+            return
+        if message.text and for_another_bot(message.text, self.username):
             return
         command = parse_command(text, self.username) if message.text else None
         if command is not None:
