@@ -87,10 +87,15 @@ class Runtime:
         if isinstance(getattr(adapter, "budget", None), RateBudget):
             adapter.budget = self.budget  # type: ignore[attr-defined]
 
-    async def open(self) -> None:
-        """Open the database (migrating it) without starting adapters or the relay."""
+    async def open(self, *, apply_settings: bool = True) -> None:
+        """Open the database (migrating it) without starting adapters or the relay.
+
+        ``apply_settings`` writes the configured facilitators into it: the running bot does;
+        an operator command (``topics``, ``export``, ``outbox``, ...) must not, or running it
+        with another configuration would change who may facilitate in the running bot."""
         await self.db.open()
-        await self.store.set_facilitators(self._facilitators)
+        if apply_settings:
+            await self.store.set_facilitators(self._facilitators)
 
     async def start(self) -> None:
         """Open the database, start every adapter (side by side: each waits on its own
@@ -168,7 +173,7 @@ def from_settings(settings: Settings) -> Runtime:
 async def with_database(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
     """Run an operator command's ``work`` on the opened database (no adapters, no relay)."""
     runtime = from_settings(settings)
-    await runtime.open()
+    await runtime.open(apply_settings=False)  # reads and operator actions, never settings
     try:
         return await work(runtime)
     finally:

@@ -3,6 +3,7 @@ traceback or a hang (issue 13): corrupt, truncated, or another program's databas
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -68,3 +69,26 @@ async def test_a_failed_open_leaves_no_thread_behind(tmp_path):
     with pytest.raises(DatabaseUnusable):
         await Database(db).open()
     assert connections() == before
+
+
+async def test_an_operator_command_with_another_config_never_changes_the_facilitators(tmp_path,
+                                                                                        monkeypatch):
+    from bridgebot.cli import main
+    from bridgebot.runtime import Runtime
+
+    db = tmp_path / "bridgebot.sqlite3"
+    runtime = Runtime(db, [], facilitators=[("telegram", "111")])
+    await runtime.open()
+    await runtime.db.close()
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db))
+    monkeypatch.setenv("BRIDGEBOT_FACILITATORS", '["telegram:666"]')
+    monkeypatch.chdir(tmp_path)
+    for command in (["topics"], ["outbox"]):
+        assert await asyncio.to_thread(main, command) == 0
+    runtime = Runtime(db, [])
+    await runtime.db.open()
+    try:
+        assert await runtime.store.is_facilitator("telegram", "111")
+        assert not await runtime.store.is_facilitator("telegram", "666")
+    finally:
+        await runtime.db.close()
