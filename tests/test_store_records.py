@@ -1,0 +1,81 @@
+"""What the store promises about the records it hands back, for any content.
+
+Posts arriving together (several topics, one group commit) keep a dense number per topic
+(#1 the opening post, then 2, 3, ... in arrival order, no gap, no repeat), and every post
+reads back exactly as written: text, subject, author, reply and question links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridgebot.core.models import Author, ChannelRef
+from bridgebot.store.db import Database
+from bridgebot.store.repo import Store
+
+START = datetime(2027, 3, 22, 14, 0, tzinfo=UTC)
+FORUM = ChannelRef("console", "forum")
+LOUNGE = ChannelRef("console", "lounge")
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=200)
+AUTHOR = st.tuples(st.sampled_from(["console", "telegram", "discord"]),
+                   st.sampled_from(["1", "2", "3"]), TEXT.filter(str.strip))
+POST = st.tuples(st.integers(0, 2), TEXT, st.one_of(st.none(), TEXT), AUTHOR, st.booleans())
+
+
+async def _write_and_read(path: Path, posts: list[tuple[int, str, str | None, tuple[str, str, str], bool]]):
+    db = Database(path)
+    await db.open()
+    store = Store(db)
+    try:
+        kristin = Author("console", "kristin", "Kristin Antin")
+        topics = [await store.create_topic("allies", f"Topic {i}", "", kristin, START, [FORUM, LOUNGE])
+                  for i in range(3)]
+        prompt = await store.add_prompt(topics[0], "What was the impact?", START, [FORUM])
+
+        async def add(i: int, post: tuple[int, str, str | None, tuple[str, str, str], bool]):
+            which, text, subject, (platform, user_id, name), answers_prompt = post
+            await asyncio.sleep(0)  # arrive interleaved: several posts share one commit
+            return await store.add_post(
+                topic_id=topics[which], author=Author(platform, user_id, name), text=text,
+                subject=subject, parent_id=None,
+                prompt_id=prompt if answers_prompt and which == 0 else None,
+                created_at=START + timedelta(seconds=i), origin=FORUM.chat, message_id=f"m{i}",
+                targets=[LOUNGE],
+            )
+
+        written = await asyncio.gather(*(add(i, post) for i, post in enumerate(posts)))
+        return topics, prompt, written, {t: await store.posts(t) for t in topics}
+    finally:
+        await db.close()
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(POST, min_size=1, max_size=25))
+def test_posts_written_together_read_back_exactly_and_are_numbered_densely(posts):
+    with tempfile.TemporaryDirectory() as tmp:
+        topics, prompt, written, stored = asyncio.run(_write_and_read(Path(tmp) / "db.sqlite3", posts))
+    for topic_id in topics:
+        numbers = [p.number for p in stored[topic_id]]
+        assert numbers == list(range(1, len(numbers) + 1)), "dense numbers, the opening post #1"
+    by_id = {p.id: p for ps in stored.values() for p in ps}
+    assert len({post_id for post_id, _ in written}) == len(posts), "one post per message"
+    for (which, text, subject, (platform, user_id, _), answers_prompt), (post_id, number) in zip(
+            posts, written, strict=True):
+        post = by_id[post_id]
+        assert post.topic_id == topics[which] and post.number == number
+        assert (post.text, post.subject) == (text, subject)
+        assert (post.author_platform, post.author_id) == (platform, user_id)
+        assert post.prompt_id == (prompt if answers_prompt and which == 0 else None)
+        assert post.parent_id is None and not post.hidden
+    # Within a topic, numbers follow arrival order (the order add_post was called in).
+    for topic_id in topics:
+        arrived = [number for (which, *_), (_, number) in zip(posts, written, strict=True)
+                   if topics[which] == topic_id]
+        assert arrived == sorted(arrived)
