@@ -25,7 +25,7 @@ from bridgebot.core.metrics import Metrics
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import PrivacyKeeper
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget
-from bridgebot.core.relay import Relay
+from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.store import sqlite_storage
@@ -50,6 +50,7 @@ class Runtime:
         schedule_recheck: float = RECHECK_SECONDS,
         platforms: Platforms | None = None,
         outbox_retention: timedelta = DEFAULT_RETENTION,
+        relay_backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.db = Database(database)
         # The SQLite store itself, for the operator's commands (topics, outbox, health).
@@ -78,6 +79,7 @@ class Runtime:
         self.relay: Relay | None = None
         self.metrics = Metrics()  # shared with the relay, read by /metrics
         self._relay_task: asyncio.Task[None] | None = None
+        self._relay_backoff = relay_backoff
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -112,7 +114,8 @@ class Runtime:
                         await adapter.stop()
             await self.db.close()
             raise failed[0]
-        self.relay = Relay(self.core, self.adapters, metrics=self.metrics, budget=self.budget)
+        self.relay = Relay(self.core, self.adapters, metrics=self.metrics, budget=self.budget,
+                           backoff=self._relay_backoff)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bridgebot.adapters.discord.endpoint import reset_api_base
-from bridgebot.core import relay as relay_module
 from bridgebot.core.models import ChannelRef
+from bridgebot.core.relay import Backoff
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord import FakeDiscord, Permissions
@@ -71,7 +71,6 @@ class Bridged:
 
 @pytest.fixture
 async def bridged(tmp_path: Path) -> AsyncIterator[Bridged]:
-    relay_module.BACKOFF_BASE = 0.2
     async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=500) as dc:
         tg_token = tg.add_bot(username="bridgebot_test_bot")
         kristin = tg.add_user("Kristin", "Antin")
@@ -85,7 +84,7 @@ async def bridged(tmp_path: Path) -> AsyncIterator[Bridged]:
         jessica = dc.add_member(guild["id"], "jessica", global_name="Jessica")
         bridge = Bridge("allies", (ChannelRef("telegram", str(group["id"])),
                                    ChannelRef("discord", channel["id"])))
-        runtime = Runtime(tmp_path / "bridgebot.sqlite3", [bridge])
+        runtime = Runtime(tmp_path / "bridgebot.sqlite3", [bridge], relay_backoff=Backoff(0.2))
         runtime.add_adapter(make_telegram(tg, tg_token))
         runtime.add_adapter(make_discord(dc, dc_token, guild["id"]))
         await runtime.start()
@@ -97,6 +96,5 @@ async def bridged(tmp_path: Path) -> AsyncIterator[Bridged]:
                 "is_bot") and m.get("text", "").startswith("Engaging allies"))
             yield world
         finally:
-            relay_module.BACKOFF_BASE = 1.0
             await runtime.stop()
             reset_api_base()

@@ -9,6 +9,7 @@ import pytest
 
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.relay import Backoff
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
@@ -36,7 +37,7 @@ async def console() -> ConsoleAdapter:
 @pytest.fixture
 async def runtime(db_path: Path, console: ConsoleAdapter) -> AsyncIterator[Runtime]:
     rt = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
-                 facilitators=[("console", FACILITATOR.user_id)])
+                 facilitators=[("console", FACILITATOR.user_id)], relay_backoff=Backoff(0.01))
     rt.add_adapter(console)
     await rt.start()
     yield rt

@@ -61,13 +61,12 @@ async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_los
 
 async def test_a_transient_failure_does_not_hold_up_other_targets(db_path):
     from bridgebot.core import errors
-    from bridgebot.core import relay as relay_module
+    from bridgebot.core.relay import Backoff
 
-    relay_module.BACKOFF_BASE = 0.4
     console = ConsoleAdapter()
     kitchen = FORUM.__class__("console", "kitchen")
     runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE, kitchen))],
-                      facilitators=[("console", FACILITATOR.user_id)])
+                      facilitators=[("console", FACILITATOR.user_id)], relay_backoff=Backoff(0.4))
     runtime.add_adapter(console)
     await runtime.start()
     try:
@@ -90,7 +89,6 @@ async def test_a_transient_failure_does_not_hold_up_other_targets(db_path):
         assert console.visible("lounge")[-1].text == "#2 An example"
         assert runtime.metrics.retried >= 1
     finally:
-        relay_module.BACKOFF_BASE = 1.0
         await runtime.stop()
 
 

@@ -92,27 +92,21 @@ async def test_pending_deliveries_survive_a_restart_and_arrive_once(db_path):
 
 
 async def test_a_transient_failure_is_retried_and_a_permanent_one_buried(runtime, console):
-    from bridgebot.core import relay as relay_module
-
-    relay_module.BACKOFF_BASE = 0.01
-    try:
-        await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
-        console.fail_next(errors.TransientError("502 Bad Gateway"))
-        await runtime.drain()
-        assert len(console.visible("forum")) == 1 and len(console.visible("lounge")) == 1
-        console.fail_next(errors.PermanentError("chat not found"))
-        await console.say("forum", person("Brittany"), "An example")
-        await runtime.drain()
-        dead = await runtime.store.outbox([DeliveryState.DEAD])
-        assert [(d.target.chat_id, d.last_error) for d in dead] == [("lounge", "chat not found")]
-        # The dead delivery does not block the next one to the same room.
-        await console.say("forum", person("Jessica"), "Another example")
-        await runtime.drain()
-        assert console.visible("lounge")[-1].text == "#3 Another example"
-        status = await runtime.core.status(FACILITATOR, FORUM)
-        assert "1 delivery failed for good" in status
-    finally:
-        relay_module.BACKOFF_BASE = 1.0
+    await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
+    console.fail_next(errors.TransientError("502 Bad Gateway"))
+    await runtime.drain()
+    assert len(console.visible("forum")) == 1 and len(console.visible("lounge")) == 1
+    console.fail_next(errors.PermanentError("chat not found"))
+    await console.say("forum", person("Brittany"), "An example")
+    await runtime.drain()
+    dead = await runtime.store.outbox([DeliveryState.DEAD])
+    assert [(d.target.chat_id, d.last_error) for d in dead] == [("lounge", "chat not found")]
+    # The dead delivery does not block the next one to the same room.
+    await console.say("forum", person("Jessica"), "Another example")
+    await runtime.drain()
+    assert console.visible("lounge")[-1].text == "#3 Another example"
+    status = await runtime.core.status(FACILITATOR, FORUM)
+    assert "1 delivery failed for good" in status
 
 
 async def test_a_rate_limit_waits_the_time_the_platform_asked(runtime, console):

@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from bridgebot.core import errors
 from bridgebot.core.adapter import Adapter, CanCombine, CanEdit, CanHide, CanLock, CanReconcile
@@ -35,15 +36,27 @@ from bridgebot.core.service import Discussions
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 300.0
 COMBINE_MAX = 50  # posts looked at for one combined message
 
 
-def backoff(attempts: int) -> float:
-    """Exponential backoff with full jitter: spreads retries of many targets apart."""
-    ceiling = BACKOFF_BASE * 2.0 ** min(max(attempts, 0), 30)  # 2**1510 overflows a float
-    return random.uniform(BACKOFF_BASE / 2, min(BACKOFF_CAP, ceiling))
+@dataclass(frozen=True)
+class Backoff:
+    """How long a delivery waits after a transient failure: exponential, with jitter.
+
+    ``base`` seconds after the first failure, doubling per attempt up to ``cap``; the
+    jitter spreads the retries of many targets apart. A parameter of :class:`Relay`
+    so that tests can retry quickly without patching the module.
+    """
+
+    base: float = 1.0
+    cap: float = 300.0
+
+    def delay(self, attempts: int) -> float:
+        ceiling = self.base * 2.0 ** min(max(attempts, 0), 30)  # 2**1510 overflows a float
+        return random.uniform(self.base / 2, min(self.cap, ceiling))
+
+
+DEFAULT_BACKOFF = Backoff()
 
 
 def describe(err: BaseException) -> str:
@@ -61,10 +74,12 @@ class Relay:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         budget: RateBudget | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.core = core
         self.adapters = dict(adapters)
         self.clock = clock
+        self.backoff = backoff
         self.metrics = metrics or Metrics()
         limits: dict[str, PlatformLimits] = {
             name: declared for name, adapter in self.adapters.items()
@@ -130,7 +145,7 @@ class Relay:
                 self._failures.pop(target, None)
         except Exception:  # the store failed (locked, disk full): the row stays pending
             failures = self._failures[target] = self._failures.get(target, 0) + 1
-            delay = backoff(failures)
+            delay = self.backoff.delay(failures)
             log.exception("relay worker for %s failed; trying again in %.1fs", target, delay)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(delay)  # never a tight loop over the same row
@@ -211,7 +226,7 @@ class Relay:
             if self._is_storage(err):
                 raise
             self.metrics.retried += 1
-            delay = backoff(row.attempts)
+            delay = self.backoff.delay(row.attempts)
             log.info("delivery %d to %s failed (%s); retrying in %.1fs", row.id, row.target, err, delay)
             await self.core.outbox.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
         except Exception as err:
