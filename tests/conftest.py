@@ -1,27 +1,23 @@
-"""Shared fixtures: a real SQLite file, the real core and relay, console rooms as platforms."""
+"""Fixtures every suite shares; each builds its world with :func:`tests.auxil.world.allies`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridgebot.adapters.console.adapter import ConsoleAdapter
-from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.relay import Backoff
-from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
-from .bridged import bridged  # noqa: F401 - Telegram and Discord on one bridge, for every test
+from .auxil.world import World, allies
 
-FORUM = ChannelRef("console", "forum")
-LOUNGE = ChannelRef("console", "lounge")
-FACILITATOR = Author("console", "kristin", "Kristin Antin")
+ROOMS = ("forum", "lounge")
 
-
-def person(name: str) -> Author:
-    return Author("console", name.lower().replace(" ", "-"), name)
+Build = Callable[..., Awaitable[World]]
 
 
 @pytest.fixture
@@ -30,15 +26,37 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def console() -> ConsoleAdapter:
-    return ConsoleAdapter()
+async def build(tmp_path: Path) -> AsyncIterator[Build]:
+    """``await build(**options)``: a world from :func:`allies`, stopped after the test.
+
+    A test may build several (a restart over the same database, say); they stop in reverse.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        async def make(**options: Any) -> World:
+            return await stack.enter_async_context(allies(tmp_path, **options))
+
+        yield make
 
 
 @pytest.fixture
-async def runtime(db_path: Path, console: ConsoleAdapter) -> AsyncIterator[Runtime]:
-    rt = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
-                 facilitators=[("console", FACILITATOR.user_id)], relay_backoff=Backoff(0.01))
-    rt.add_adapter(console)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def rooms_world(build: Build, db_path: Path) -> World:
+    """Two console rooms, forum and lounge, on the "allies" bridge; retries come at once."""
+    return await build(telegram=(), discord=(), console=ROOMS, database=db_path,
+                       relay_backoff=Backoff(0.01))
+
+
+@pytest.fixture
+def runtime(rooms_world: World) -> Runtime:
+    return rooms_world.runtime
+
+
+@pytest.fixture
+def console(rooms_world: World) -> ConsoleAdapter:
+    assert rooms_world.console is not None
+    return rooms_world.console
+
+
+@pytest.fixture
+async def bridged(build: Build) -> World:
+    """Telegram's "Allies" group and Discord's #allies on one bridge, a topic open."""
+    return await build(open_topic=True)

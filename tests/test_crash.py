@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridgebot.sandbox.discord import FakeDiscord
-from bridgebot.sandbox.telegram import FakeTelegram
+from .conftest import Build
 
 
 def numbers(texts: list[str]) -> list[int]:
@@ -41,91 +40,75 @@ async def wait_for(predicate, timeout: float, what: str | Callable[[], str]):
 
 
 @pytest.mark.timeout(150)
-async def test_a_killed_bot_restarts_without_losing_or_duplicating_posts(tmp_path: Path):
-    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=1000) as dc:
-        tg_token = tg.add_bot(username="bridgebot_test_bot")
-        kristin = tg.add_user("Kristin", "Antin")
-        group = tg.add_chat("Allies", owner=kristin)
-        people = [tg.add_user(f"Telegrammer{i}") for i in range(5)]
-        dc_token = dc.add_bot("bridgebot")
-        guild = dc.add_guild("New Tactics")
-        channel = dc.add_text_channel(guild["id"], "allies")
-        jessica = dc.add_member(guild["id"], "jessica", global_name="Jessica")
-        config = tmp_path / "bridgebot.toml"
-        config.write_text(f"""
-database = "{tmp_path / 'data' / 'bridgebot.sqlite3'}"
-[telegram]
-token = "{tg_token}"
-base_url = "{tg.url}"
-[discord]
-token = "{dc_token}"
-api_base_url = "{dc.api_base}"
-guilds = [{guild['id']}]
-[[bridges]]
-name = "allies"
-telegram_chats = [{group['id']}]
-discord_channels = [{channel['id']}]
-""")
-        log = tmp_path / "bot.log"
+async def test_a_killed_bot_restarts_without_losing_or_duplicating_posts(tmp_path: Path,
+                                                                         build: Build):
+    w = await build(start=False)  # the bot runs as a command, killed and started again
+    tg, dc, group, channel, guild = w.tg, w.dc, w.group, w.channel, w.guild
+    assert tg is not None and dc is not None
+    kristin, jessica = w.kristin.tg, w.jessica.dc
+    people = [tg.add_user(f"Telegrammer{i}") for i in range(5)]
+    config = tmp_path / "bridgebot.toml"
+    config.write_text(w.config_toml(tmp_path / "data" / "bridgebot.sqlite3", tokens=True))
+    log = tmp_path / "bot.log"
+    bot = await start_bot(config, log)
+    try:
+        await wait_for(lambda: dc.commands(guild["id"]) and tg.calls_to("getUpdates"), 30,
+                       "the bot did not connect")
+        tg.user_sends(group["id"], kristin, "/newtopic Crash test\nReply away.")
+        thread = (await wait_for(lambda: dc.threads(channel["id"]), 20, "no topic thread"))[0]
+        root = await wait_for(lambda: next((
+            m for m in tg.chat_messages(group["id"]) if m.get("from", {}).get("is_bot")
+            and m.get("text", "").startswith("Crash test")), None), 20, "no topic message")
+
+        def on_discord() -> list[str]:
+            return [m["content"] for m in dc.channel_messages(thread["id"]) if m.get("webhook_id")]
+
+        def on_telegram() -> list[str]:
+            return [m.get("text", "") for m in tg.chat_messages(group["id"])
+                    if m.get("from", {}).get("is_bot") and "· Discord · #" in m.get("text", "")]
+
+        for i in range(30):
+            tg.user_sends(group["id"], people[i % 5], f"telegram {i}", reply_to=root["message_id"])
+            dc.user_sends(thread["id"], jessica, f"discord {i}")
+            await asyncio.sleep(0.01)
+        await wait_for(lambda: len(numbers(on_discord())) >= 3, 30, "nothing mirrored")
+        bot.send_signal(signal.SIGKILL)
+        await bot.wait()
+        # People keep writing while the bot is down.
+        for i in range(30, 35):
+            tg.user_sends(group["id"], people[i % 5], f"telegram {i}", reply_to=root["message_id"])
+            dc.user_sends(thread["id"], jessica, f"discord {i}")
         bot = await start_bot(config, log)
-        try:
-            await wait_for(lambda: dc.commands(guild["id"]) and tg.calls_to("getUpdates"), 30,
-                           "the bot did not connect")
-            tg.user_sends(group["id"], kristin, "/newtopic Crash test\nReply away.")
-            thread = (await wait_for(lambda: dc.threads(channel["id"]), 20, "no topic thread"))[0]
-            root = await wait_for(lambda: next((
-                m for m in tg.chat_messages(group["id"]) if m.get("from", {}).get("is_bot")
-                and m.get("text", "").startswith("Crash test")), None), 20, "no topic message")
+        await wait_for(lambda: len(set(numbers(on_discord()))) >= 35
+                       and len(set(numbers(on_telegram()))) >= 35, 90,
+                       lambda: f"not everything arrived after the restart: on Discord "
+                       f"{sorted(set(numbers(on_discord())))}, on Telegram "
+                       f"{sorted(set(numbers(on_telegram())))}")
+        await asyncio.sleep(1.0)  # anything that would be sent twice has had time to be
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.wait(), 30)
+    assert bot.returncode == 0, log.read_text()[-3000:]
 
-            def on_discord() -> list[str]:
-                return [m["content"] for m in dc.channel_messages(thread["id"]) if m.get("webhook_id")]
+    exported = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridgebot.cli", "--config", str(config), "export", "1",
+        "--format", "json", cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")})
+    data = json.loads((await exported.communicate())[0])
+    texts = [p["text"] for p in data["posts"]]
+    expected = {f"telegram {i}" for i in range(35)} | {f"discord {i}" for i in range(35)}
+    assert sorted(texts) == sorted(expected), "every message is exactly one post"
+    by_text = {p["text"]: p["number"] for p in data["posts"]}
+    telegram_posts = sorted(by_text[f"telegram {i}"] for i in range(35))
+    discord_posts = sorted(by_text[f"discord {i}"] for i in range(35))
 
-            def on_telegram() -> list[str]:
-                return [m.get("text", "") for m in tg.chat_messages(group["id"])
-                        if m.get("from", {}).get("is_bot") and "· Discord · #" in m.get("text", "")]
-
-            for i in range(30):
-                tg.user_sends(group["id"], people[i % 5], f"telegram {i}", reply_to=root["message_id"])
-                dc.user_sends(thread["id"], jessica, f"discord {i}")
-                await asyncio.sleep(0.01)
-            await wait_for(lambda: len(numbers(on_discord())) >= 3, 30, "nothing mirrored")
-            bot.send_signal(signal.SIGKILL)
-            await bot.wait()
-            # People keep writing while the bot is down.
-            for i in range(30, 35):
-                tg.user_sends(group["id"], people[i % 5], f"telegram {i}", reply_to=root["message_id"])
-                dc.user_sends(thread["id"], jessica, f"discord {i}")
-            bot = await start_bot(config, log)
-            await wait_for(lambda: len(set(numbers(on_discord()))) >= 35
-                           and len(set(numbers(on_telegram()))) >= 35, 90,
-                           lambda: f"not everything arrived after the restart: on Discord "
-                           f"{sorted(set(numbers(on_discord())))}, on Telegram "
-                           f"{sorted(set(numbers(on_telegram())))}")
-            await asyncio.sleep(1.0)  # anything that would be sent twice has had time to be
-        finally:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(bot.wait(), 30)
-        assert bot.returncode == 0, log.read_text()[-3000:]
-
-        exported = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bridgebot.cli", "--config", str(config), "export", "1",
-            "--format", "json", cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
-            env={k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")})
-        data = json.loads((await exported.communicate())[0])
-        texts = [p["text"] for p in data["posts"]]
-        expected = {f"telegram {i}" for i in range(35)} | {f"discord {i}" for i in range(35)}
-        assert sorted(texts) == sorted(expected), "every message is exactly one post"
-        by_text = {p["text"]: p["number"] for p in data["posts"]}
-        telegram_posts = sorted(by_text[f"telegram {i}"] for i in range(35))
-        discord_posts = sorted(by_text[f"discord {i}"] for i in range(35))
-
-        on_dc = numbers(on_discord())
-        assert sorted(on_dc) == telegram_posts, "Discord: every Telegram post exactly once"
-        assert on_dc == sorted(on_dc), "in the order they were accepted"
-        on_tg = numbers(on_telegram())
-        assert sorted(set(on_tg)) == discord_posts
-        duplicated = [n for n in set(on_tg) if on_tg.count(n) > 1]
-        assert all(on_tg.count(n) == 2 for n in duplicated), "Telegram: at most one duplicate"
-        first_seen = list(dict.fromkeys(on_tg))
-        assert first_seen == sorted(first_seen), "in the order they were accepted"
+    on_dc = numbers(on_discord())
+    assert sorted(on_dc) == telegram_posts, "Discord: every Telegram post exactly once"
+    assert on_dc == sorted(on_dc), "in the order they were accepted"
+    on_tg = numbers(on_telegram())
+    assert sorted(set(on_tg)) == discord_posts
+    duplicated = [n for n in set(on_tg) if on_tg.count(n) > 1]
+    assert all(on_tg.count(n) == 2 for n in duplicated), "Telegram: at most one duplicate"
+    first_seen = list(dict.fromkeys(on_tg))
+    assert first_seen == sorted(first_seen), "in the order they were accepted"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bridgebot.core.commands import CommandContext, parse_command, run_command
 from bridgebot.core.models import Author, ChannelRef, IncomingMessage
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 
 async def open_topic(runtime, title="Engaging allies", intro="Tell us about your allies."):

@@ -11,16 +11,13 @@ import aiohttp
 import pytest
 
 from bridgebot.adapters.console.adapter import ConsoleAdapter
-from bridgebot.adapters.discord.endpoint import reset_api_base
 from bridgebot.core.models import ChannelRef, DeliveryState
 from bridgebot.core.service import Bridge
 from bridgebot.health import HealthServer
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
-from bridgebot.sandbox.discord import FakeDiscord
-from bridgebot.sandbox.telegram import FakeTelegram
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, World, person
+from .conftest import Build
 
 
 async def get(url: str) -> tuple[int, str, str]:
@@ -30,35 +27,24 @@ async def get(url: str) -> tuple[int, str, str]:
 
 @dataclass
 class Running:
-    runtime: Runtime
+    world: World
     health: HealthServer
-    tg: FakeTelegram
-    dc: FakeDiscord
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.world.runtime
 
 
 @pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
+async def running(build: Build) -> AsyncIterator[Running]:
     """Both real adapters against the sandbox, and the health server beside them."""
-    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=500) as dc:
-        tg_token = tg.add_bot()
-        group = tg.add_chat("Allies")
-        dc_token = dc.add_bot("bridgebot")
-        guild = dc.add_guild("New Tactics")
-        channel = dc.add_text_channel(guild["id"], "allies")
-        bridge = Bridge("allies", (ChannelRef("telegram", str(group["id"])),
-                                   ChannelRef("discord", channel["id"])))
-        runtime = Runtime(tmp_path / "bridgebot.sqlite3", [bridge])
-        runtime.add_adapter(telegram_adapter(tg, tg_token))
-        runtime.add_adapter(discord_adapter(dc, dc_token, guild["id"]))
-        health = HealthServer(runtime, "127.0.0.1", 0)
-        await health.start()
-        await runtime.start()
-        try:
-            yield Running(runtime, health, tg, dc)
-        finally:
-            await runtime.stop()
-            await health.stop()
-            reset_api_base()
+    world = await build()
+    health = HealthServer(world.runtime, "127.0.0.1", 0)
+    await health.start()
+    try:
+        yield Running(world, health)
+    finally:
+        await health.stop()
 
 
 async def test_healthz_says_ok_when_the_database_and_both_platforms_are_up(running):

@@ -24,7 +24,7 @@ from bridgebot.i18n import FSI, LRI, PDI, RLM, translate, translator
 from bridgebot.runtime import Runtime
 from bridgebot.settings import ConfigError, load_settings
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "bridgebot" / "locale" / "bridgebot.pot"

@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 
 from bridgebot.logs import JsonFormatter, TextFormatter, hide_secrets
-from bridgebot.sandbox.discord import FakeDiscord
-from bridgebot.sandbox.telegram import FakeTelegram
+
+from .conftest import Build
 
 
 def free_port() -> int:
@@ -32,46 +32,38 @@ async def read_until(stream: asyncio.StreamReader, lines: list[str], *needles: s
             lines.append(line.decode())
 
 
-async def test_run_logs_json_lines_one_per_platform_connected_without_tokens(tmp_path: Path):
-    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=500) as dc:
-        tg_token = tg.add_bot(username="allies_bridge_bot")
-        group = tg.add_chat("Allies")
-        dc_token = dc.add_bot("bridgebot")
-        guild = dc.add_guild("New Tactics")
-        channel = dc.add_text_channel(guild["id"], "allies")
-        port = free_port()
-        config = tmp_path / "bridgebot.toml"
-        config.write_text(
-            f'database = "{tmp_path / "bridgebot.sqlite3"}"\n\n'
-            f'[telegram]\nbase_url = "{tg.url}"\n\n'
-            f'[discord]\napi_base_url = "{dc.api_base}"\nguilds = [{guild["id"]}]\n\n'
-            f'[health]\nport = {port}\n\n'
-            f'[[bridges]]\nname = "allies"\ntelegram_chats = [{group["id"]}]\n'
-            f'discord_channels = [{channel["id"]}]\n')
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")}
-        env.update(BRIDGEBOT_TELEGRAM__TOKEN=tg_token, BRIDGEBOT_DISCORD__TOKEN=dc_token)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bridgebot.cli", "--log-format", "json", "--config", str(config),
-            "run", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        lines: list[str] = []
-        try:
-            await read_until(process.stderr, lines, "telegram connected", "discord connected",
-                             "bridgebot is running")
-            async with aiohttp.ClientSession() as http, \
-                    http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                assert (answer.status, await answer.text()) == (200, "ok\n")
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            rest, _ = await asyncio.wait_for(process.communicate(), 30)
+async def test_run_logs_json_lines_one_per_platform_connected_without_tokens(tmp_path: Path,
+                                                                             build: Build):
+    w = await build(start=False)  # bridgebot itself runs as a command against the fakes
+    group, channel = w.group, w.channel
+    tg_token, dc_token = w.tokens["telegram"], w.tokens["discord"]
+    port = free_port()
+    config = tmp_path / "bridgebot.toml"
+    config.write_text(w.config_toml(tmp_path / "bridgebot.sqlite3", health=f"port = {port}"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")}
+    env.update(w.environment())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridgebot.cli", "--log-format", "json", "--config", str(config),
+        "run", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    lines: list[str] = []
+    try:
+        await read_until(process.stderr, lines, "telegram connected", "discord connected",
+                         "bridgebot is running")
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{port}/healthz") as answer:
+            assert (answer.status, await answer.text()) == (200, "ok\n")
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(process.communicate(), 30)
     lines += (rest or b"").decode().splitlines(keepends=True)
     assert process.returncode == 0, "".join(lines)
     entries = [json.loads(line) for line in lines if line.strip()]
     assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
     connected = [e["message"] for e in entries if " connected as " in e["message"]]
     assert len(connected) == 2
-    assert any(m.startswith("telegram connected as @allies_bridge_bot; bridging chats "
+    assert any(m.startswith("telegram connected as @bridgebot_test_bot; bridging chats "
                             f"{group['id']}") for m in connected)
     assert any(m.startswith("discord connected as") and channel["id"] in m for m in connected)
     text = "".join(lines)

@@ -11,7 +11,7 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 from .test_settings_and_cli import bridgebot
 
 

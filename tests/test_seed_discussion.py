@@ -11,7 +11,7 @@ from bridgebot.core.export import to_html, to_json, to_markdown
 from bridgebot.demo.script import load_seed
 from bridgebot.runtime import Runtime
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 ROOM_OF_PLATFORM = {"telegram": FORUM, "discord": LOUNGE}
 

@@ -15,7 +15,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.store.db import Database
 from bridgebot.store.migrations import LATEST, SchemaTooNew
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 BRIDGE = Bridge("allies", (FORUM, LOUNGE))
 

@@ -8,11 +8,11 @@ from bridgebot.sandbox.discord import Permissions
 
 
 async def open_topic(w):
-    answer = await w.command(w.kristin, w.text["id"], "newtopic", title="Engaging allies",
+    answer = await w.slash(w.kristin.dc, "newtopic", w.channel["id"], title="Engaging allies",
                              intro="Tell us about allies perceived as non traditional.")
     assert "is open" in answer["content"], answer
-    text_thread = w.dc.threads(w.text["id"])[0]
-    forum_thread = w.dc.threads(w.forum["id"])[0]
+    text_thread = w.dc.threads(w.channel["id"])[0]
+    forum_thread = w.dc.threads(w.forum_channel["id"])[0]
     return text_thread, forum_thread
 
 
@@ -32,7 +32,7 @@ async def test_a_topic_is_a_forum_post_and_a_thread_from_a_message(discord_world
     w = discord_world
     text_thread, forum_thread = await open_topic(w)
     assert text_thread["name"] == forum_thread["name"] == "Engaging allies"
-    starter = w.dc.channel_messages(w.text["id"])[0]
+    starter = w.dc.channel_messages(w.channel["id"])[0]
     assert starter["content"].startswith("## Engaging allies\n\nTell us about allies")
     assert w.dc.channel_messages(forum_thread["id"])[0]["content"].startswith("## Engaging allies")
 
@@ -42,11 +42,11 @@ async def test_a_participant_is_refused_a_facilitator_command_ephemerally(discor
     text_thread, _ = await open_topic(w)
     # Discord hides /lock from her ...
     with pytest.raises(PermissionError):
-        w.dc.invoke_command(w.brittany, w.guild["id"], text_thread["id"], "lock", {})
+        w.dc.invoke_command(w.brittany.dc, w.guild["id"], text_thread["id"], "lock", {})
     # ... but a server admin may open it to everyone in Integrations settings: the bot
     # still checks on every call.
     w.dc.world.find_command(w.guild["id"], "lock")["default_member_permissions"] = None
-    answer = await w.command(w.brittany, text_thread["id"], "lock")
+    answer = await w.slash(w.brittany.dc, "lock", text_thread["id"])
     assert answer["flags"] & 64, "refusals are ephemeral"
     assert answer["content"].startswith("Sorry, /lock is for facilitators")
     topic = await w.runtime.store.topic(1)
@@ -56,17 +56,17 @@ async def test_a_participant_is_refused_a_facilitator_command_ephemerally(discor
 async def test_replies_in_threads_become_posts_mirrored_by_webhook_with_names(discord_world):
     w = discord_world
     text_thread, forum_thread = await open_topic(w)
-    await w.command(w.kristin, text_thread["id"], "prompt", question="How were allies identified?")
-    first = w.dc.user_sends(text_thread["id"], w.brittany,
+    await w.slash(w.kristin.dc, "prompt", text_thread["id"], question="How were allies identified?")
+    first = w.dc.user_sends(text_thread["id"], w.brittany.dc,
                             "Engaging governmental allies in Jordan\n\nHello **everyone** @everyone!")
     mirrored = await w.until(lambda: w.mirrors(forum_thread["id"]))
     assert mirrored[-1]["author"]["username"] == "Brittany Landorf · Discord"[:80].replace(
         "Discord", "Disc\u200bord")
     assert "Hello \\*\\*everyone\\*\\* @everyone!" in mirrored[-1]["content"]
-    executes = w.calls("POST", r"/webhooks/\d+/[^/]+$")
+    executes = w.dc.calls_to("POST", r"/webhooks/\d+/[^/]+$")
     assert executes and all(c.json["allowed_mentions"] == {"parse": []} for c in executes)
     # A Discord reply (message reference) to the mirror sets the parent: Brittany's post.
-    w.dc.user_sends(forum_thread["id"], w.jessica, "Thanks for the example!",
+    w.dc.user_sends(forum_thread["id"], w.jessica.dc, "Thanks for the example!",
                     reply_to=mirrored[-1]["id"])
     await w.until(lambda: w.mirrors(text_thread["id"]))
     posts = {p.number: p for p in await w.posts(3)}
@@ -80,7 +80,7 @@ async def test_replies_in_threads_become_posts_mirrored_by_webhook_with_names(di
 async def test_edits_and_deletions_are_carried_and_echoes_ignored(discord_world):
     w = discord_world
     text_thread, forum_thread = await open_topic(w)
-    msg = w.dc.user_sends(text_thread["id"], w.brittany, "Engineers are my peple")
+    msg = w.dc.user_sends(text_thread["id"], w.brittany.dc, "Engineers are my peple")
     await w.until(lambda: w.mirrors(forum_thread["id"]))
     w.dc.user_edits(text_thread["id"], msg["id"], "Engineers are my people")
     mirror = await w.until(lambda: [m for m in w.mirrors(forum_thread["id"])
@@ -95,14 +95,14 @@ async def test_edits_and_deletions_are_carried_and_echoes_ignored(discord_world)
 async def test_locking_locks_the_thread_and_later_messages_are_not_recorded(discord_world):
     w = discord_world
     text_thread, forum_thread = await open_topic(w)
-    answer = await w.command(w.kristin, text_thread["id"], "lock", reason="Thank you all")
+    answer = await w.slash(w.kristin.dc, "lock", text_thread["id"], reason="Thank you all")
     assert "now locked" in answer["content"]
     assert w.dc.channel(forum_thread["id"])["thread_metadata"]["locked"] is True
     assert w.dc.channel(text_thread["id"])["thread_metadata"]["archived"] is True
     notices = [m["content"] for m in w.dc.channel_messages(forum_thread["id"])]
     assert any("Topic locked: Thank you all" in n for n in notices)
     # A moderator can still write in a locked thread; it is not recorded.
-    w.dc.user_sends(forum_thread["id"], w.kristin, "One more thing")
+    w.dc.user_sends(forum_thread["id"], w.kristin.dc, "One more thing")
     refusal = await w.until(lambda: [m for m in w.dc.channel_messages(forum_thread["id"])
                                      if "no longer accepts posts" in m["content"]])
     assert refusal[0]["message_reference"]["message_id"]
@@ -112,10 +112,10 @@ async def test_locking_locks_the_thread_and_later_messages_are_not_recorded(disc
 async def test_without_manage_webhooks_posts_fall_back_to_bot_messages(discord_world):
     w = discord_world
     text_thread, forum_thread = await open_topic(w)
-    w.adapter._webhooks.clear()
+    w.runtime.adapters["discord"]._webhooks.clear()
     w.dc.set_bot_permissions(
         w.guild["id"], Permissions.ALL & ~Permissions.MANAGE_WEBHOOKS & ~Permissions.ADMINISTRATOR)
-    w.dc.user_sends(text_thread["id"], w.brittany, "Through the bot *please*")
+    w.dc.user_sends(text_thread["id"], w.brittany.dc, "Through the bot *please*")
     await w.until(lambda: "please" in w.dc.channel_messages(forum_thread["id"])[-1]["content"])
     last = w.dc.channel_messages(forum_thread["id"])[-1]
     assert last.get("webhook_id") is None

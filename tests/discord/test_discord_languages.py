@@ -18,14 +18,14 @@ async def command_in(w, user: dict, channel_id: str, name: str, locale: str, **o
 async def test_a_french_user_gets_status_in_french_and_an_english_one_in_english(discord_world):
     w = discord_world
     text_thread, _ = await open_topic(w)
-    french = await command_in(w, w.brittany, text_thread["id"], "status", "fr")
+    french = await command_in(w, w.brittany.dc, text_thread["id"], "status", "fr")
     assert french["flags"] & 64, "answers to one person are ephemeral"
     # French typography: no-break spaces inside « » (and before : ; ! ?).
     assert french["content"].startswith(
         "«\u00a0Engaging allies\u00a0» (sujet #1)\n1 message / 1 nouveau · dernier message de "
         "Kristin Antin, ")
     assert french["content"].endswith(" · ouvert")
-    english = await command_in(w, w.jessica, text_thread["id"], "status", "en-US")
+    english = await command_in(w, w.jessica.dc, text_thread["id"], "status", "en-US")
     assert english["content"].startswith("“Engaging allies” (topic #1)\n1 post / 1 new · last post by")
 
 
@@ -33,7 +33,7 @@ async def test_a_spanish_user_is_refused_a_facilitator_command_in_spanish(discor
     w = discord_world
     text_thread, _ = await open_topic(w)
     w.dc.world.find_command(w.guild["id"], "lock")["default_member_permissions"] = None
-    refusal = await command_in(w, w.brittany, text_thread["id"], "lock", "es-ES")
+    refusal = await command_in(w, w.brittany.dc, text_thread["id"], "lock", "es-ES")
     assert refusal["content"] == ("Lo siento, /lock es para quienes facilitan esta conversación. "
                                   "Puedes participar respondiendo al tema o a cualquier mensaje.")
     assert not (await w.runtime.store.topic(1)).is_locked
@@ -42,11 +42,11 @@ async def test_a_spanish_user_is_refused_a_facilitator_command_in_spanish(discor
 async def test_help_follows_the_client_locale_and_an_unknown_one_gets_the_bridge_default(discord_world):
     w = discord_world
     text_thread, _ = await open_topic(w)
-    handle = w.dc.invoke_command(w.brittany, w.guild["id"], text_thread["id"], "help", {},
+    handle = w.dc.invoke_command(w.brittany.dc, w.guild["id"], text_thread["id"], "help", {},
                                  locale="de")
     answer = await handle.response(timeout=5)
     assert answer.ephemeral and answer.content.startswith("How to take part:")
-    russian = w.dc.invoke_command(w.brittany, w.guild["id"], text_thread["id"], "help", {},
+    russian = w.dc.invoke_command(w.brittany.dc, w.guild["id"], text_thread["id"], "help", {},
                                   locale="ru")
     assert (await russian.response(timeout=5)).content.startswith("Как участвовать:")
 

@@ -21,7 +21,7 @@ from bridgebot.demo.script import load_seed
 from bridgebot.runtime import Runtime
 from bridgebot.web.archive import ArchiveServer, format_seen, parse_seen
 
-from ..conftest import FACILITATOR, FORUM, person
+from ..auxil.world import FACILITATOR, FORUM, person
 from ..test_seed_discussion import replay_seed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,8 @@ import html
 from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.digest import prepare_digest
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE, person
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, allies, person
 from ..test_seed_discussion import replay_seed
-from .conftest import two_platforms
 
 SEED_DIGEST = """\
 📋 Digest: “How have you engaged allies perceived as non traditional? Share your examples!”
@@ -63,29 +62,29 @@ async def test_only_facilitators_post_digests_and_not_for_locked_topics(runtime,
 
 
 async def test_a_digest_reaches_telegram_and_discord_escaped_and_without_mentions(tmp_path):
-    async with two_platforms(tmp_path) as w:
-        w.tg.user_sends(w.group["id"], w.kristin_tg, "/newtopic Engaging allies\nShare examples.")
+    async with allies(tmp_path, schedule_recheck=0.2) as w:
+        w.tg.user_sends(w.group["id"], w.kristin.tg, "/newtopic Engaging allies\nShare examples.")
         await w.until(lambda: w.dc.threads(w.channel["id"]))
         root = next(m for m in w.tg.chat_messages(w.group["id"])
                     if m.get("text", "").startswith("Engaging allies"))
-        w.tg.user_sends(w.group["id"], w.brittany, "<b>Bold</b> **claims** @everyone\n\nBody.",
+        w.tg.user_sends(w.group["id"], w.brittany.tg, "<b>Bold</b> **claims** @everyone\n\nBody.",
                         reply_to=root["message_id"])
-        mirror = (await w.until(lambda: [m for m in w.dc.channel_messages(w.thread()["id"])
+        mirror = (await w.until(lambda: [m for m in w.dc.channel_messages(w.thread["id"])
                                          if m.get("webhook_id")]))[0]
-        w.dc.user_sends(w.thread()["id"], w.jessica, "Agreed.", reply_to=mirror["id"])
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, "Agreed.", reply_to=mirror["id"])
         await w.until(lambda: [t for t in w.bot_texts() if "Agreed." in t])
-        w.tg.user_sends(w.group["id"], w.kristin_tg, "/digest")
+        w.tg.user_sends(w.group["id"], w.kristin.tg, "/digest")
         await w.until(lambda: [t for t in w.bot_texts() if t.startswith("📋 Digest")])
         sent = next(c for c in w.tg.calls_to("sendMessage") if c.params["text"].startswith("📋"))
         assert "“&lt;b&gt;Bold&lt;/b&gt; **claims** @everyone” by Brittany Landorf: 1 reply" in \
             sent.params["text"]
         assert sent.params["reply_parameters"]["message_id"] == root["message_id"]
-        notice = (await w.until(lambda: [m for m in w.dc.channel_messages(w.thread()["id"])
+        notice = (await w.until(lambda: [m for m in w.dc.channel_messages(w.thread["id"])
                                          if m["content"].startswith("📋 Digest")]))[0]
         assert r"<b>Bold</b> \*\*claims\*\* @everyone" in notice["content"]
         assert notice["mention_everyone"] is False
         posted = [c for c in w.dc.calls_to("POST", r"/channels/\d+/messages$")
                   if "Digest" in (c.json or {}).get("content", "")]
         assert posted[0].json["allowed_mentions"] == {"parse": []}
-        assert "New participants: Brittany Landorf, Jessica. Welcome!" in html.unescape(
+        assert "New participants: Brittany Landorf, Jessica Okafor. Welcome!" in html.unescape(
             sent.params["text"])

@@ -6,49 +6,48 @@ import re
 
 from bridgebot.core.commands import CommandContext, run_command
 
-from ..conftest import FACILITATOR, FORUM, person
-from .conftest import TwoPlatforms, two_platforms
+from ..auxil.world import FACILITATOR, FORUM, World, allies, person
 
 
-async def discussion(w: TwoPlatforms) -> dict:
+async def discussion(w: World) -> dict:
     """A topic opened from Telegram, one post from Telegram, two from Discord."""
-    w.tg.user_sends(w.group["id"], w.kristin_tg, "/newtopic Engaging allies\nShare your examples.")
+    w.tg.user_sends(w.group["id"], w.kristin.tg, "/newtopic Engaging allies\nShare your examples.")
     await w.until(lambda: w.dc.threads(w.channel["id"]))
     root = next(m for m in w.tg.chat_messages(w.group["id"])
                 if m.get("text", "").startswith("Engaging allies"))
-    w.tg.user_sends(w.group["id"], w.brittany, "Allies in Jordan\n\nAn example.",
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "Allies in Jordan\n\nAn example.",
                     reply_to=root["message_id"])
-    await w.until(lambda: [m for m in w.dc.channel_messages(w.thread()["id"]) if m.get("webhook_id")])
-    w.dc.user_sends(w.thread()["id"], w.jessica, "Engineers as allies\n\nAnother example.")
-    w.dc.user_sends(w.thread()["id"], w.jessica, "A short thought.")
+    await w.until(lambda: [m for m in w.dc.channel_messages(w.thread["id"]) if m.get("webhook_id")])
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "Engineers as allies\n\nAnother example.")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "A short thought.")
     await w.until(lambda: len([t for t in w.bot_texts() if t.startswith("Jessica")]) == 2)
     return root
 
 
-def private_answers(w: TwoPlatforms, user: dict) -> list[str]:
+def private_answers(w: World, user: dict) -> list[str]:
     return [m["text"] for m in w.tg.chat_messages(user["id"]) if m.get("from", {}).get("is_bot")]
 
 
-async def ask_privately(w: TwoPlatforms, user: dict, text: str) -> str:
+async def ask_privately(w: World, user: dict, text: str) -> str:
     count = len(private_answers(w, user))
     w.tg.user_sends(user["id"], user, text)
     return (await w.until(lambda: private_answers(w, user)[count:]))[0]
 
 
 async def test_a_member_asks_the_bot_privately_what_is_new_and_catches_up_with_links(tmp_path):
-    async with two_platforms(tmp_path) as w:
+    async with allies(tmp_path, schedule_recheck=0.2) as w:
         root = await discussion(w)
         dana = w.tg.add_user("Dana")  # reads the group, has never written
         w.tg.set_member(w.group["id"], dana["id"], "member")
         w.tg.private_chat(dana)
         status = await ask_privately(w, dana, "/status")
         assert re.fullmatch(r"Your discussions:\n• “Engaging allies” \(topic #1\): 4 posts / 4 new · "
-                            r"open · last post by Jessica, \d{4}-\d\d-\d\d \d\d:\d\d UTC\n"
+                            r"open · last post by Jessica Okafor, \d{4}-\d\d-\d\d \d\d:\d\d UTC\n"
                             r"/catchup lists the new posts with links to them\.", status), status
         catchup = await ask_privately(w, dana, "/catchup")
         group = str(w.group["id"]).removeprefix("-100")
         jessica_mirrors = [m["message_id"] for m in w.tg.chat_messages(w.group["id"])
-                           if m.get("text", "").startswith("Jessica · Discord")]
+                           if m.get("text", "").startswith("Jessica Okafor · Discord")]
         brittany = next(m for m in w.tg.chat_messages(w.group["id"])
                         if m.get("text", "").startswith("Allies in Jordan"))
         assert catchup == "\n".join([
@@ -57,20 +56,20 @@ async def test_a_member_asks_the_bot_privately_what_is_new_and_catches_up_with_l
             f"  https://t.me/c/{group}/{root['message_id']}",
             "• #2 Allies in Jordan — Brittany Landorf",
             f"  https://t.me/c/{group}/{brittany['message_id']}",
-            "• #3 Engineers as allies — Jessica",
+            "• #3 Engineers as allies — Jessica Okafor",
             f"  https://t.me/c/{group}/{jessica_mirrors[0]}",
-            "• #4 A short thought. — Jessica",
+            "• #4 A short thought. — Jessica Okafor",
             f"  https://t.me/c/{group}/{jessica_mirrors[1]}",
         ])
         assert await ask_privately(w, dana, "/catchup") == "Nothing new for you: you are all caught up."
         assert "4 posts / 0 new" in await ask_privately(w, dana, "/status")
         # Her own posts are never "new" for Brittany; the others' are.
-        w.tg.private_chat(w.brittany)
-        assert "4 posts / 3 new" in await ask_privately(w, w.brittany, "/status")
+        w.tg.private_chat(w.brittany.tg)
+        assert "4 posts / 3 new" in await ask_privately(w, w.brittany.tg, "/status")
 
 
 async def test_in_private_the_bot_explains_what_it_can_do_there(tmp_path):
-    async with two_platforms(tmp_path) as w:
+    async with allies(tmp_path, schedule_recheck=0.2) as w:
         await discussion(w)
         stranger = w.tg.add_user("Stranger")
         w.tg.private_chat(stranger)
@@ -81,10 +80,10 @@ async def test_in_private_the_bot_explains_what_it_can_do_there(tmp_path):
 
 
 async def test_discord_catchup_is_ephemeral_with_jump_links_and_advances_the_marker(tmp_path):
-    async with two_platforms(tmp_path) as w:
+    async with allies(tmp_path, schedule_recheck=0.2) as w:
         await discussion(w)
-        thread = w.thread()
-        answer = await w.command(w.kristin_dc, thread["id"], "catchup")
+        thread = w.thread
+        answer = await w.slash(w.kristin.dc, "catchup", thread["id"])
         assert answer["flags"] & 64
         lines = answer["content"].splitlines()
         assert lines[0] == "“Engaging allies” — 4 new:"
@@ -92,9 +91,9 @@ async def test_discord_catchup_is_ephemeral_with_jump_links_and_advances_the_mar
         assert lines[3] == "• #2 Allies in Jordan — Brittany Landorf"
         assert lines[4] == (f"  <https://discord.com/channels/{w.guild['id']}/{thread['id']}/"
                             f"{brittany_mirror['id']}>")
-        again = await w.command(w.kristin_dc, thread["id"], "catchup")
+        again = await w.slash(w.kristin.dc, "catchup", thread["id"])
         assert again["content"] == "Nothing new for you: you are all caught up."
-        status = await w.command(w.kristin_dc, thread["id"], "status")
+        status = await w.slash(w.kristin.dc, "status", thread["id"])
         assert "4 posts / 0 new" in status["content"]
 
 

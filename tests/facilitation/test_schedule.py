@@ -18,8 +18,7 @@ from bridgebot.store import sqlite_storage
 from bridgebot.store.db import Database
 from bridgebot.store.repo import Store
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE
-from .conftest import START, Clock, two_platforms
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, START, Clock, allies
 from .test_topic_files import EXAMPLE
 
 CHICAGO_9AM = [datetime(2027, 3, day, 14, 0, tzinfo=UTC) for day in (22, 23, 24, 25)]
@@ -243,7 +242,7 @@ async def test_a_plan_for_a_bridge_this_bot_does_not_link_waits_and_says_so_once
 
 async def test_a_scheduled_topic_runs_on_telegram_and_discord(tmp_path, clock):
     clock.set(START)
-    async with two_platforms(tmp_path, clock) as w:
+    async with allies(tmp_path, clock=clock, schedule_recheck=0.2) as w:
         topic_file, _ = load_topic_file(EXAMPLE, bridges={"allies"}, now=clock())
         await publish(w.runtime.core, topic_file, clock())
         await step(w.runtime, clock, CHICAGO_9AM[0])
@@ -261,7 +260,7 @@ async def test_a_scheduled_topic_runs_on_telegram_and_discord(tmp_path, clock):
         await step(w.runtime, clock, CHICAGO_9AM[3])
         await w.until(lambda: any("Digest" in t for t in w.discord_texts()))
         await step(w.runtime, clock, LOCK_TIME)
-        await w.until(lambda: w.dc.channel(w.thread()["id"])["thread_metadata"]["locked"])
+        await w.until(lambda: w.dc.channel(w.thread["id"])["thread_metadata"]["locked"])
         assert w.bot_texts()[-1].startswith("🔒 Topic locked: Thank you all for sharing")
         assert [t.split("\n")[0] for t in w.bot_texts()[2:5]] == [
             "❓ Question 2", "❓ Question 3", "📋 Digest: “How have you engaged allies perceived as "

@@ -16,33 +16,32 @@ from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE, person
-from .conftest import TwoPlatforms
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, World, person
 
 BRITTANY = person("Brittany Landorf")
 JESSICA = person("Jessica Okafor")
 
 
 async def test_forgetme_twice_edits_every_copy_and_the_export_forgets_the_person(two_platforms):
-    w: TwoPlatforms = two_platforms
+    w: World = two_platforms
     tg, dc, group = w.tg, w.dc, w.group["id"]
-    original = tg.user_sends(group, w.brittany, "Allies in Jordan\n\nAn example from Jordan.",
+    original = tg.user_sends(group, w.brittany.tg, "Allies in Jordan\n\nAn example from Jordan.",
                              reply_to=w.root["message_id"])
     mirror = (await w.until(lambda: w.discord_mirrors()))[0]
     assert mirror["author"]["username"] == "Brittany Landorf · Telegram"
-    dc.user_sends(w.thread["id"], w.kristin_dc, "Thank you Brittany Landorf, a strong example.",
+    dc.user_sends(w.thread["id"], w.kristin.dc, "Thank you Brittany Landorf, a strong example.",
                   reply_to=mirror["id"])
-    dc.user_sends(w.thread["id"], w.jessica, "Lagos\n\nA case from Lagos.")
-    copy_of_jessica = (await w.until(lambda: [m for m in w.telegram_bot_messages()
+    dc.user_sends(w.thread["id"], w.jessica.dc, "Lagos\n\nA case from Lagos.")
+    copy_of_jessica = (await w.until(lambda: [m for m in w.bot_messages()
                                               if "Lagos" in m.get("text", "")]))[0]
     # First /forgetme explains and asks; nothing is erased yet.
-    tg.user_sends(group, w.brittany, "/forgetme")
+    tg.user_sends(group, w.brittany.tg, "/forgetme")
     await w.settle()
-    ask = w.telegram_bot_messages()[-1]["text"]
+    ask = w.bot_messages()[-1]["text"]
     assert "/forgetme confirm" in ask and "10 minutes" in ask and "1 post" in ask
     assert dc.message(mirror["id"])["content"].endswith("An example from Jordan.\n-# #2")
-    tg.user_sends(group, w.brittany, "/forgetme confirm")
-    done_tg = await w.until(lambda: [m["text"] for m in w.telegram_bot_messages()
+    tg.user_sends(group, w.brittany.tg, "/forgetme confirm")
+    done_tg = await w.until(lambda: [m["text"] for m in w.bot_messages()
                                      if m.get("text", "").startswith("Done: I have forgotten you")])
     # The Discord copy was edited through its webhook: the words are gone there.
     patches = await w.until(lambda: dc.calls_to("PATCH", rf"/webhooks/\d+/[^/]+/messages/{mirror['id']}"))
@@ -50,9 +49,9 @@ async def test_forgetme_twice_edits_every_copy_and_the_export_forgets_the_person
     assert "Jordan" not in dc.message(mirror["id"])["content"]
     assert "On Discord a bot cannot change the name" in done_tg[0]
     # A Discord person leaves too: the Telegram copy is edited in place.
-    ask = await w.slash(w.jessica, "forgetme")
+    ask = (await w.slash(w.jessica.dc, "forgetme"))["content"]
     assert "/forgetme confirm:True" in ask
-    done_dc = await w.slash(w.jessica, "forgetme", confirm=True)
+    done_dc = (await w.slash(w.jessica.dc, "forgetme", confirm=True))["content"]
     assert done_dc.startswith("Done: I have forgotten you"), done_dc
     edits = await w.until(lambda: [c for c in tg.calls_to("editMessageText")
                                    if c.params["message_id"] == copy_of_jessica["message_id"]])
@@ -131,7 +130,7 @@ async def test_forgetting_erases_history_alias_marks_and_notices_and_later_edits
     forgotten_id = (await rows(rt, "SELECT id FROM participants WHERE forgotten_at IS NOT NULL"))[0][0]
     assert await rows(rt, "SELECT * FROM read_markers WHERE participant_id = ?", forgotten_id) == []
     # The copy in the lounge now holds the placeholder; editing the original cannot bring words back.
-    copy = next(s for s in r.mirrors(LOUNGE) if s.text.startswith("#2"))
+    copy = next(s for s in r.room_mirrors(LOUNGE) if s.text.startswith("#2"))
     assert copy.text == f"#2 {REMOVED_BY_AUTHOR}"
     await rt.core.edit(where, shown.message_id, "Jordan\n\nAn example from Jordan, again.")
     await rt.drain()
@@ -212,7 +211,7 @@ async def test_copies_queued_by_bridgebot_forget_in_another_process_are_edited_b
     finally:
         await operator.db.close()
     assert report is not None and report.copies_edited["console"] == 1
-    copy = r.mirrors(LOUNGE)[0]
+    copy = r.room_mirrors(LOUNGE)[0]
     async with asyncio.timeout(5):  # nothing in this process woke the relay: the keeper does
         while True:
             if REMOVED_BY_AUTHOR in copy.text:

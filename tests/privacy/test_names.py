@@ -6,7 +6,7 @@ import pytest
 
 from bridgebot.settings import ConfigError, load_settings
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE, person
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 BRITTANY = person("Brittany Landorf")
 JESSICA = person("Jessica Okafor")
@@ -14,7 +14,7 @@ ROSE = person("Rose Mbeki")
 
 
 def authors(rooms, room) -> list[str]:
-    return [s.author for s in rooms.mirrors(room)]
+    return [s.author for s in rooms.room_mirrors(room)]
 
 
 async def test_pseudonyms_are_numbered_by_first_post_and_stay_the_same_within_a_topic(rooms):
@@ -87,7 +87,7 @@ async def test_digests_catchup_and_status_name_authors_as_the_bridge_does(rooms)
     await r.open_topic()
     await r.say(BRITTANY, "Engaging allies in Jordan\n\nAn example from Jordan.", FORUM)
     await r.say(JESSICA, "Thanks, this helps!", LOUNGE,
-                reply_to=next(s.message_id for s in r.mirrors(LOUNGE)))
+                reply_to=next(s.message_id for s in r.room_mirrors(LOUNGE)))
     digest = await r.command(FACILITATOR, "/digest", admin=True)
     assert "Digest" in digest
     notices = [s.text for s in r.console.visible("lounge") if s.author == "bridgebot"]

@@ -66,7 +66,7 @@ def test_bridgebot_export_anonymize_writes_pseudonyms(tmp_path, capsys, monkeypa
     from bridgebot.core.service import Bridge
     from bridgebot.runtime import Runtime
 
-    from ..conftest import FORUM, LOUNGE
+    from ..auxil.world import FORUM, LOUNGE
 
     database = tmp_path / "db.sqlite3"
     monkeypatch.chdir(tmp_path)

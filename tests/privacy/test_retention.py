@@ -11,8 +11,8 @@ from bridgebot.core.export import to_json
 from bridgebot.store.db import Database
 from bridgebot.store.migrations import MIGRATIONS, V4
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE, person
-from .conftest import Clock
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, Clock, person
+from .conftest import PRIVACY_START
 
 BRITTANY = person("Brittany Landorf")
 JESSICA = person("Jessica Okafor")
@@ -21,7 +21,7 @@ JESSICA = person("Jessica Okafor")
 async def discussion(r) -> None:
     await r.open_topic()
     await r.say(BRITTANY, "Jordan\n\nAn example from Jordan.", FORUM)
-    await r.say(JESSICA, "Thanks!", LOUNGE, reply_to=r.mirrors(LOUNGE)[0].message_id)
+    await r.say(JESSICA, "Thanks!", LOUNGE, reply_to=r.room_mirrors(LOUNGE)[0].message_id)
     await r.command(FACILITATOR, "/digest", admin=True)
     await r.command(FACILITATOR, "/lock", admin=True)
 
@@ -56,7 +56,7 @@ async def test_retention_runs_when_the_bot_starts_and_leaves_open_topics_and_oth
     assert await r.runtime.privacy_keeper.purge() == 0
     await r.runtime.stop()
     # The same database, now with retention: the keeper erases on start, before anyone asks.
-    later = Clock()
+    later = Clock(PRIVACY_START)
     later.advance(days=400)
     again = await rooms(retention_days=30, clock=later)
     await asyncio.wait_for(again.runtime.privacy_keeper.passed.wait(), 5)  # its first pass

@@ -8,14 +8,14 @@ from bridgebot.core.errors import PermanentError
 
 
 async def open_topic_with_two_prompts(w):
-    w.tg.user_sends(w.forum["id"], w.facilitator,
+    w.tg.user_sends(w.forum["id"], w.kristin.tg,
                     "/newtopic Engaging allies\nTell us about allies perceived as non traditional.")
     await w.settle()
     topic = w.tg.topics(w.forum["id"])[0]
     thread = topic["message_thread_id"]
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/prompt How were these allies identified?",
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/prompt How were these allies identified?",
                     thread_id=thread)
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/prompt What was the impact?",
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/prompt What was the impact?",
                     thread_id=thread)
     await w.settle()
     return thread
@@ -44,7 +44,7 @@ async def test_replies_become_posts_with_parents_and_are_mirrored_as_replies(wor
     thread = await open_topic_with_two_prompts(w)
     group_prompt = w.message_id_of(w.group, "<b>Question 1")
     # Brittany answers question 1 in the plain group.
-    original = w.tg.user_sends(w.group["id"], w.brittany,
+    original = w.tg.user_sends(w.group["id"], w.brittany.tg,
                                "Engaging governmental allies in Jordan\n\nHello everyone! <ANHRE> & co.",
                                reply_to=group_prompt)
     await w.settle()
@@ -58,16 +58,16 @@ async def test_replies_become_posts_with_parents_and_are_mirrored_as_replies(wor
     )
     assert "brittany_l" not in mirrored.params["text"]
     # Jessica replies to the mirror inside the forum topic: her post's parent is Brittany's.
-    jessica_msg = w.tg.user_sends(w.forum["id"], w.jessica, "Thanks for the Jordan example!",
+    jessica_msg = w.tg.user_sends(w.forum["id"], w.jessica.tg, "Thanks for the Jordan example!",
                                   reply_to=mirrored.response["result"]["message_id"],
                                   thread_id=thread)
     # Someone writes in the topic without replying to anything: a top-level post.
-    w.tg.user_sends(w.forum["id"], w.facilitator, "Welcome, everyone.", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "Welcome, everyone.", thread_id=thread)
     await w.settle()
     posts = await w.runtime.store.posts(1)
     by_number = {p.number: p for p in posts}
     assert by_number[2].subject == "Engaging governmental allies in Jordan"
-    assert by_number[3].parent_id == by_number[2].id and by_number[3].author_name == "Jessica"
+    assert by_number[3].parent_id == by_number[2].id and by_number[3].author_name == "Jessica Okafor"
     assert by_number[4].parent_id is None and by_number[4].text == "Welcome, everyone."
     # In the group, Jessica's reply answers Brittany's own original message.
     to_group = [c for c in w.sent(w.group) if "Thanks for the Jordan" in c.params["text"]]
@@ -79,7 +79,7 @@ async def test_an_edit_is_carried_to_the_mirror(world):
     w = world
     await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
-    msg = w.tg.user_sends(w.group["id"], w.brittany, "Engineers are my peple", reply_to=root)
+    msg = w.tg.user_sends(w.group["id"], w.brittany.tg, "Engineers are my peple", reply_to=root)
     await w.settle()
     w.tg.user_edits(w.group["id"], msg["message_id"], "Engineers are my people")
     await w.settle()
@@ -93,7 +93,7 @@ async def test_media_become_posts_with_a_placeholder(world):
     w = world
     await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
-    w.tg.user_sends_photo(w.group["id"], w.brittany, caption="Our open day", reply_to=root)
+    w.tg.user_sends_photo(w.group["id"], w.brittany.tg, caption="Our open day", reply_to=root)
     await w.settle()
     assert (await w.runtime.store.posts(1))[-1].text == "[photo] Our open day"
     assert w.sent(w.forum)[-1].params["text"].endswith("[photo] Our open day")
@@ -103,22 +103,22 @@ async def test_locking_closes_the_forum_topic_and_refuses_late_replies_once(worl
     w = world
     thread = await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
-    w.tg.user_sends(w.group["id"], w.brittany, "/lock", reply_to=root)
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "/lock", reply_to=root)
     await w.settle()
     refusal = w.sent(w.group)[-1]
     assert "for facilitators" in refusal.params["text"]
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/lock Thank you all", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/lock Thank you all", thread_id=thread)
     await w.settle()
     assert w.tg.topics(w.forum["id"])[0]["is_closed"] is True
     assert any("Topic locked: Thank you all" in m["text"] for m in w.bot_messages(w.group))
-    w.tg.user_sends(w.group["id"], w.jessica, "Am I too late?", reply_to=root)
-    w.tg.user_sends(w.group["id"], w.jessica, "Hello?", reply_to=root)
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "Am I too late?", reply_to=root)
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "Hello?", reply_to=root)
     await w.settle()
     answers = [c for c in w.sent(w.group) if "is locked" in c.params["text"]]
     assert len(answers) == 1
     assert "no longer accepts posts" in answers[0].params["text"]
     assert [p.number for p in await w.runtime.store.posts(1)] == [1]
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/unlock", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/unlock", thread_id=thread)
     await w.settle()
     assert w.tg.topics(w.forum["id"])[0]["is_closed"] is False
 
@@ -135,8 +135,8 @@ async def test_commands_are_registered_with_facilitator_ones_for_admins_only(wor
 async def test_commands_addressed_with_the_bot_name_work_in_groups(world):
     w = world
     await open_topic_with_two_prompts(w)
-    w.tg.user_sends(w.group["id"], w.jessica, "/status@bridgebot_test_bot")
-    w.tg.user_sends(w.group["id"], w.jessica, "/status@SomeOtherBot")
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "/status@bridgebot_test_bot")
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "/status@SomeOtherBot")
     await w.settle()
     answers = [c.params["text"] for c in w.sent(w.group) if " new · " in c.params["text"]]
     assert len(answers) == 1 and "1 post / 1 new" in answers[0]
@@ -147,8 +147,8 @@ async def test_long_text_is_split_in_order_on_paragraphs(world):
     await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
     paragraphs = [f"Paragraph {i}: " + "word " * 150 for i in range(12)]
-    w.tg.user_sends(w.group["id"], w.brittany, "\n\n".join(paragraphs)[:4090], reply_to=root)
-    w.tg.user_sends(w.group["id"], w.jessica, "Short one", reply_to=root)
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "\n\n".join(paragraphs)[:4090], reply_to=root)
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "Short one", reply_to=root)
     await w.settle()
     # 4090 characters plus the author header exceed Telegram's 4096: two messages, in order.
     thread = w.tg.topics(w.forum["id"])[0]["message_thread_id"]
@@ -165,7 +165,7 @@ async def test_a_formatting_slip_is_retried_once_as_plain_text(world):
     await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
     w.tg.fail_next("sendMessage", 400, "Bad Request: can't parse entities: unexpected end tag")
-    w.tg.user_sends(w.group["id"], w.brittany, "Fine <i>text</i>", reply_to=root)
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "Fine <i>text</i>", reply_to=root)
     await w.settle()
     last = w.sent(w.forum)[-1]
     assert "parse_mode" not in last.params
@@ -178,12 +178,12 @@ async def test_a_chat_that_removed_the_bot_is_dead_lettered_and_the_rest_carries
     root = w.sent(w.group)[0].response["result"]["message_id"]
     thread = w.tg.topics(w.forum["id"])[0]["message_thread_id"]
     w.tg.remove_bot(w.group["id"])
-    w.tg.user_sends(w.forum["id"], w.jessica, "Still here", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.jessica.tg, "Still here", thread_id=thread)
     await w.settle()
     dead = await w.runtime.store.outbox()
     dead = [d for d in dead if d.state.value == "dead"]
     assert len(dead) == 1 and "kicked" in dead[0].last_error
-    w.tg.user_sends(w.forum["id"], w.jessica, "/status", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.jessica.tg, "/status", thread_id=thread)
     await w.settle()
     assert "2 posts" in w.sent(w.forum)[-1].params["text"]
     assert root
@@ -191,12 +191,11 @@ async def test_a_chat_that_removed_the_bot_is_dead_lettered_and_the_rest_carries
 
 async def test_a_wrong_token_is_reported_clearly(world, tmp_path):
     from bridgebot.core.service import Discussions
+    from bridgebot.sandbox.clients import telegram_adapter
     from bridgebot.store import sqlite_storage
     from bridgebot.store.db import Database
 
-    from .conftest import make_adapter
-
-    bad = make_adapter(world.tg, "999:not-a-real-token")
+    bad = telegram_adapter(world.tg, "999:not-a-real-token")
     db = Database(tmp_path / "x.sqlite3")
     await db.open()
     try:

@@ -3,32 +3,23 @@ messages follow the chat's configured language, and the command menu exists per 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from bridgebot.core.models import ChannelRef
-from bridgebot.core.service import Bridge
 from bridgebot.i18n import FSI, LRI, PDI, RLM
-from bridgebot.runtime import Runtime
-from bridgebot.sandbox.telegram import FakeTelegram
 
-from .conftest import TelegramWorld, make_adapter
+from ..auxil.world import World
 from .test_telegram_discussion import open_topic_with_two_prompts
 
 
-def answers_to(w: TelegramWorld, chat: dict, user: dict) -> list[str]:
+def answers_to(w: World, chat: dict, user: dict) -> list[str]:
     """What the bot said in ``chat`` in reply to ``user``'s messages, in order."""
     return [c.params["text"] for c in w.sent(chat)
             if c.response["result"].get("reply_to_message", {}).get("from", {}).get("id") == user["id"]]
 
 
-async def lock_and_reply(w: TelegramWorld, reader: dict) -> str:
+async def lock_and_reply(w: World, reader: dict) -> str:
     """The facilitator locks the topic; ``reader`` then replies to it in the plain group."""
     thread = await open_topic_with_two_prompts(w)
     root = w.message_id_of(w.group, "<b>Engaging allies</b>")
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/lock", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/lock", thread_id=thread)
     await w.settle()
     w.tg.user_sends(w.group["id"], reader, "Am I too late?", reply_to=root)
     await w.settle()
@@ -48,7 +39,7 @@ async def test_a_russian_reader_gets_help_and_the_lock_notice_in_russian(world):
     assert notice == ("Тема «Engaging allies» закрыта: новые сообщения в неё больше не принимаются. "
                       "Архив темы остаётся доступным для чтения.")
     # The English-speaking facilitator's own answer stays English.
-    assert answers_to(w, w.forum, w.facilitator)[-1] == "“Engaging allies” is now locked."
+    assert answers_to(w, w.forum, w.kristin.tg)[-1] == "“Engaging allies” is now locked."
 
 
 async def test_an_arabic_reader_gets_answers_marked_for_right_to_left(world):
@@ -100,29 +91,6 @@ async def test_the_command_menu_is_registered_in_every_language_with_the_same_na
     assert "lock" not in {c["command"] for c in w.tg.commands("default", "ru")}
 
 
-@pytest.fixture
-async def spanish_group(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
-    """The forum speaks English, the plain group is configured for Spanish."""
-    async with FakeTelegram() as tg:
-        token = tg.add_bot(username="bridgebot_test_bot", first_name="Bridge Bot")
-        facilitator = tg.add_user("Kristin", "Antin", username="kristin")
-        forum = tg.add_chat("Allies forum", is_forum=True, owner=facilitator)
-        group = tg.add_chat("Aliados", kind="supergroup")
-        brittany = tg.add_user("Brittany", "Landorf", language_code="en")
-        jessica = tg.add_user("Jessica", language_code="pt-br")
-        forum_ref, group_ref = (ChannelRef("telegram", str(forum["id"])),
-                                ChannelRef("telegram", str(group["id"])))
-        bridge = Bridge("allies", (forum_ref, group_ref), chat_languages={group_ref: "es"})
-        runtime = Runtime(tmp_path / "bridgebot.sqlite3", [bridge])
-        adapter = make_adapter(tg, token)
-        runtime.add_adapter(adapter)
-        await runtime.start()
-        try:
-            yield TelegramWorld(tg, runtime, adapter, forum, group, facilitator, brittany, jessica)
-        finally:
-            await runtime.stop()
-
-
 async def test_what_the_bot_posts_into_a_chat_is_in_that_chats_language(spanish_group):
     w = spanish_group
     thread = await open_topic_with_two_prompts(w)
@@ -134,16 +102,16 @@ async def test_what_the_bot_posts_into_a_chat_is_in_that_chats_language(spanish_
     assert forum_texts[0].endswith("<i>Reply to this message, a question or any post to take part. "
                                    "/help explains more.</i>".replace("<i>", "").replace("</i>", ""))
     assert "❓ Question 1\n\nHow were these allies identified?" in forum_texts
-    w.tg.user_sends(w.forum["id"], w.facilitator, "/lock Gracias", thread_id=thread)
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/lock Gracias", thread_id=thread)
     await w.settle()
     assert any(m["text"] == "🔒 Tema cerrado: Gracias. Gracias por participar; el archivo sigue "
                "disponible para leer." for m in w.bot_messages(w.group))
     assert any(m["text"].startswith("🔒 Topic locked: Gracias.") for m in w.bot_messages(w.forum, thread))
     # One person's answer follows their app (English), not the chat; an app language
     # bridgebot does not speak (pt-br) falls back to the chat's Spanish.
-    w.tg.user_sends(w.group["id"], w.brittany, "/status")
-    w.tg.user_sends(w.group["id"], w.jessica, "/status")
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "/status")
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "/status")
     await w.settle()
-    assert answers_to(w, w.group, w.brittany)[-1].startswith("“Engaging allies” (topic #1)\n1 post / ")
-    assert answers_to(w, w.group, w.jessica)[-1].startswith(
+    assert answers_to(w, w.group, w.brittany.tg)[-1].startswith("“Engaging allies” (topic #1)\n1 post / ")
+    assert answers_to(w, w.group, w.jessica.tg)[-1].startswith(
         "«Engaging allies» (tema #1)\n1 mensaje / 1 nuevo · último mensaje de Kristin Antin, ")

@@ -1,0 +1,1 @@
+"""Helpers shared by every suite; :mod:`tests.auxil.world` builds the worlds tests run in."""
