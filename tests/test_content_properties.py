@@ -63,10 +63,10 @@ async def check_carried(w, origin: str, message_id: str, text: str, sentinel: st
     # native); and once the sentinel (written after the text, in the same chat, taken in
     # order) is across, the text has been taken and delivered too.
     if origin == "telegram":
-        w.tg.user_sends(w.group["id"], w.brittany, sentinel, reply_to=int(message_id))
+        w.tg.user_sends(w.group["id"], w.brittany.tg, sentinel, reply_to=int(message_id))
         await w.until(lambda: any(sentinel in m["content"] for m in w.discord_mirrors()), 30)
     else:
-        w.dc.user_sends(w.thread["id"], w.jessica, sentinel, reply_to=message_id)
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, sentinel, reply_to=message_id)
         await w.until(lambda: any(sentinel in m.get("text", "") for m in w.telegram_mirrors()), 30)
     hit = await store.resolve_message(origin, chat_id, message_id)
     if hit is None or hit.post_id is None:
@@ -92,7 +92,7 @@ async def test_any_telegram_text_reaches_discord_once_or_is_dead_lettered(bridge
     if not text.strip():
         return  # Telegram sends no empty message
     dead_before, before = await dead_count(w), ids_of(w.discord_mirrors())
-    sent = w.tg.user_sends(w.group["id"], w.brittany, text, reply_to=w.root["message_id"])
+    sent = w.tg.user_sends(w.group["id"], w.brittany.tg, text, reply_to=w.root["message_id"])
     counter = getattr(w, "sentinels", 0) + 1
     w.sentinels = counter
     await check_carried(w, "telegram", str(sent["message_id"]), sent.get("text", text),
@@ -106,7 +106,7 @@ async def test_any_discord_text_reaches_telegram_once_or_is_dead_lettered(bridge
     if not text.strip():
         return
     dead_before, before = await dead_count(w), ids_of(w.telegram_mirrors_all())
-    sent = w.dc.user_sends(w.thread["id"], w.jessica, text)
+    sent = w.dc.user_sends(w.thread["id"], w.jessica.dc, text)
     counter = getattr(w, "sentinels", 0) + 1
     w.sentinels = counter
     await check_carried(w, "discord", sent["id"], text, f"sentinel-{counter}", dead_before,

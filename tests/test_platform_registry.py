@@ -25,7 +25,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.settings import ConfigError, load_settings
 
 from . import toy_platform
-from .conftest import FACILITATOR, FORUM, LOUNGE
+from .auxil.world import FACILITATOR, FORUM, LOUNGE
 from .test_discussion_rules import open_topic
 
 TOKEN = "toy-secret-token-123"

@@ -18,7 +18,7 @@ async def nitro_post(w, message_id: str, text: str, reply_to: str | None = None)
     sandbox's members send at most 2000)."""
     await w.runtime.core.receive(IncomingMessage(
         where=ChannelRef("discord", w.channel["id"], w.thread["id"]), message_id=message_id,
-        author=Author("discord", w.jessica["user"]["id"] if "user" in w.jessica else w.jessica["id"],
+        author=Author("discord", w.jessica.dc["user"]["id"] if "user" in w.jessica.dc else w.jessica.dc["id"],
                       "Jessica"),
         text=text, sent_at=datetime.now(UTC), reply_to_message_id=reply_to,
     ))
@@ -48,7 +48,7 @@ async def test_a_reply_to_a_huge_unmirrored_parent_does_not_wedge_the_chat(bridg
     await w.dead_letters()
     # ... so a reply to it quotes it; the quote must be short, and later posts go on.
     await nitro_post(w, "900000000000000002", "A reply to the long one", "900000000000000001")
-    w.dc.user_sends(w.thread["id"], w.jessica, "A later post")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "A later post")
     texts = await w.until(lambda: (got := telegram_mirror_texts(w))
                           and any(t.endswith("A later post") for t in got) and got)
     reply = next(t for t in texts if t.endswith("A reply to the long one"))
@@ -59,10 +59,10 @@ async def test_a_reply_to_a_huge_unmirrored_parent_does_not_wedge_the_chat(bridg
 async def test_a_discord_quote_of_a_long_text_without_spaces_is_capped(bridged):
     w = bridged
     cjk = "参与者们在讨论中分享了经验" * 200  # 2,600 characters, no space
-    original = w.tg.user_sends(w.group["id"], w.brittany, cjk, reply_to=w.root["message_id"])
+    original = w.tg.user_sends(w.group["id"], w.brittany.tg, cjk, reply_to=w.root["message_id"])
     await w.until(lambda: len(w.discord_mirrors()) >= 2)  # split in two on Discord
-    w.tg.user_sends(w.group["id"], w.brittany, "回复", reply_to=original["message_id"])
-    w.tg.user_sends(w.group["id"], w.brittany, "Later", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "回复", reply_to=original["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "Later", reply_to=w.root["message_id"])
     mirrors = await w.until(lambda: (m := w.discord_mirrors())
                             and any(x["content"].startswith("Later") for x in m) and m)
     reply = next(m["content"] for m in mirrors if "回复" in m["content"])
@@ -87,8 +87,8 @@ async def test_an_exception_while_building_a_delivery_dead_letters_it_and_later_
         return delivery
 
     monkeypatch.setattr(core, "build_delivery", broken)
-    w.dc.user_sends(w.thread["id"], w.jessica, "poison")
-    w.dc.user_sends(w.thread["id"], w.jessica, "antidote")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "poison")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "antidote")
     await w.until(lambda: any(t.endswith("antidote") for t in telegram_mirror_texts(w)))
     dead = await w.dead_letters()
     assert "ValueError" in dead[0].last_error and "limit must be positive" in dead[0].last_error
@@ -108,8 +108,8 @@ async def test_an_unclassified_adapter_exception_becomes_a_dead_letter(bridged, 
         return await real(delivery)
 
     monkeypatch.setattr(adapter, "deliver", deliver)
-    w.dc.user_sends(w.thread["id"], w.jessica, "boom")
-    w.dc.user_sends(w.thread["id"], w.jessica, "after the boom")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "boom")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "after the boom")
     await w.until(lambda: any(t.endswith("after the boom") for t in telegram_mirror_texts(w)))
     dead = await w.dead_letters()
     assert "KeyError" in dead[0].last_error
