@@ -288,6 +288,13 @@ class World:
         """The texts of :meth:`bot_messages`."""
         return [m["text"] for m in self.bot_messages(chat)]
 
+    def telegram_mirrors_all(self) -> list[dict[str, Any]]:
+        """Every bot message in the group that is not a service message: the pieces of a long
+        mirrored post after the first carry no header."""
+        assert self.tg is not None
+        return [m for m in self.tg.chat_messages(self.group["id"], include_service=False)
+                if m.get("from", {}).get("is_bot")]
+
     def telegram_mirrors(self) -> list[dict[str, Any]]:
         """Copies of Discord posts in the Telegram group."""
         return [m for m in self.bot_messages() if " · Discord · #" in m.get("text", "")]

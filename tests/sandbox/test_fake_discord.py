@@ -608,3 +608,59 @@ async def test_unresumable_disconnect_makes_discord_py_identify_again(world: Wor
         world.dc.user_sends(world.general["id"], world.alice, "back again")
         await world.dc.wait_for(lambda: client.messages)
         assert client.contents() == ["back again"]
+
+
+async def test_op7_reconnect_makes_discord_py_resume_without_identifying_again(
+    world: World,
+) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        world.dc.send_reconnect()
+        await world.dc.wait_for(lambda: world.dc.stats.resumes == 1)
+        await world.dc.wait_for_ready()
+        world.dc.user_sends(world.general["id"], world.alice, "after the reconnect")
+        await world.dc.wait_for(lambda: client.messages)
+        assert client.contents() == ["after the reconnect"]
+        assert world.dc.stats.identifies == 1
+
+
+async def test_op9_invalid_session_makes_discord_py_identify_afresh(world: World) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        world.dc.invalidate_sessions(resumable=False)
+        await world.dc.wait_for(lambda: world.dc.stats.identifies == 2)
+        await world.dc.wait_for_ready()
+        assert world.dc.stats.invalid_sessions == 1 and world.dc.stats.resumes == 0
+        world.dc.user_sends(world.general["id"], world.alice, "still here")
+        await world.dc.wait_for(lambda: client.messages)
+        assert client.contents() == ["still here"]
+
+
+# ------------------------------------------------------- people and threads
+
+
+async def test_a_member_given_a_role_carries_it_on_her_next_message(world: World) -> None:
+    facilitators = world.dc.add_role(world.guild["id"], "Facilitator", Permissions.MANAGE_THREADS)
+    client = RecordingClient()
+    async with running(client, world.token):
+        world.dc.user_sends(world.general["id"], world.alice, "before")
+        world.dc.set_member_roles(world.guild["id"], world.alice, [facilitators["id"]])
+        world.dc.user_sends(world.general["id"], world.alice, "after")
+        await world.dc.wait_for(lambda: len(client.messages) == 2)
+        before, after = client.messages
+        assert isinstance(before.author, discord.Member) and isinstance(after.author, discord.Member)
+        assert [r.name for r in before.author.roles] == ["@everyone"]
+        assert [r.name for r in after.author.roles] == ["@everyone", "Facilitator"]
+        assert after.author.guild_permissions.manage_threads
+
+
+async def test_a_moderator_locking_a_thread_by_hand_reaches_discord_py(world: World) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        started = world.dc.user_starts_thread(world.general["id"], world.alice, "Side talk")
+        await world.dc.wait_for(lambda: client.get_channel(int(started["id"])) is not None)
+        world.dc.set_thread_state(started["id"], archived=True, locked=True)
+        thread = client.get_channel(int(started["id"]))
+        assert isinstance(thread, discord.Thread)
+        await world.dc.wait_for(lambda: thread.locked and thread.archived)
+        assert world.dc.channel(started["id"])["thread_metadata"]["locked"] is True

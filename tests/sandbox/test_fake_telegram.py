@@ -517,3 +517,32 @@ async def test_privacy_mode_hides_plain_group_chatter_from_a_non_admin_bot(
     texts = [u.message.text for u in await bot.get_updates() if u.message]
 
     assert texts == ["/start"]
+
+
+async def test_a_person_who_blocked_the_bot_cannot_be_written_to(tg: FakeTelegram, bot: Bot) -> None:
+    alice = tg.add_user("Alice")
+    tg.private_chat(alice)
+    await bot.send_message(alice["id"], "Welcome")
+    tg.user_blocks_bot(alice)
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
+        await bot.send_message(alice["id"], "Are you there?")
+    updates = await bot.get_updates()
+    change = updates[-1].my_chat_member
+    assert change is not None and change.chat.id == alice["id"]
+    assert (change.old_chat_member.status, change.new_chat_member.status) == ("member", "kicked")
+    assert [m["text"] for m in tg.chat_messages(alice["id"])] == ["Welcome"]
+
+
+async def test_a_topic_a_member_opens_by_hand_reaches_the_bot_as_a_service_message(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    forum = tg.add_chat("Allies forum", is_forum=True)
+    alice = tg.add_user("Alice")
+    topic = tg.user_creates_topic(forum["id"], alice, "Introductions")
+    updates = await bot.get_updates()
+    created = updates[-1].message
+    assert created is not None and created.forum_topic_created is not None
+    assert created.forum_topic_created.name == "Introductions"
+    assert created.message_thread_id == topic["message_thread_id"] and created.is_topic_message
+    assert created.from_user is not None and created.from_user.id == alice["id"]
+    assert [t["name"] for t in tg.topics(forum["id"])] == ["Introductions"]
