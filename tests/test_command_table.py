@@ -20,8 +20,7 @@ from bridgebot.core.service import TEXT_MAX
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.discord import Permissions
 
-from .bridged import Bridged
-from .conftest import FACILITATOR, FORUM
+from .auxil.world import FACILITATOR, FORUM, World
 
 DISCORD_OPTION_TYPES = {"number": 4, "line": 3, "text": 3, "flag": 5}
 LOCKED = ("The topic “Engaging allies” is locked: it no longer accepts posts. "
@@ -29,7 +28,7 @@ LOCKED = ("The topic “Engaging allies” is locked: it no longer accepts posts
 SORRY = "Sorry, something went wrong"
 
 
-async def test_telegram_and_discord_offer_exactly_the_tables_commands(bridged: Bridged):
+async def test_telegram_and_discord_offer_exactly_the_tables_commands(bridged: World):
     w = bridged
     menu = {c["command"]: c["description"] for c in w.tg.commands("all_chat_administrators")}
     assert list(menu) == [c.name for c in COMMANDS]
@@ -80,7 +79,7 @@ def test_a_command_is_one_entry_and_its_function_must_match_its_parameters():
 class Everywhere:
     """Ask the same command on Telegram, Discord and in the console; collect the answers."""
 
-    def __init__(self, w: Bridged, shell: Shell, lines: list[str]) -> None:
+    def __init__(self, w: World, shell: Shell, lines: list[str]) -> None:
         self.w, self.shell, self.lines = w, shell, lines
         self.tg_admin = w.tg.add_user("Ana", "Admin")
         w.tg.set_member(w.group["id"], self.tg_admin["id"], "administrator")
@@ -89,7 +88,7 @@ class Everywhere:
 
     async def telegram(self, text: str, *, facilitator: bool = False) -> str:
         w = self.w
-        user = self.tg_admin if facilitator else w.brittany
+        user = self.tg_admin if facilitator else w.brittany.tg
         sent = w.tg.user_sends(w.group["id"], user, text)
 
         def answers() -> list[str]:
@@ -100,7 +99,7 @@ class Everywhere:
 
     async def discord(self, name: str, *, facilitator: bool = False, **options) -> str:
         w = self.w
-        user = self.dc_admin if facilitator else w.jessica
+        user = self.dc_admin if facilitator else w.jessica.dc
         handle = w.dc.invoke_command(user, w.guild["id"], w.thread["id"], name, options)
         await handle.response(timeout=5)
         return (await handle.wait_for_followups(1))[0]["content"]
@@ -112,7 +111,7 @@ class Everywhere:
 
 
 @pytest.fixture
-async def everywhere(bridged: Bridged, runtime: Runtime, console: ConsoleAdapter) -> Everywhere:
+async def everywhere(bridged: World, runtime: Runtime, console: ConsoleAdapter) -> Everywhere:
     lines: list[str] = []
     shell = Shell(runtime, console, lines.append)
     await shell.handle("/facilitator kristin")
@@ -194,15 +193,15 @@ async def test_every_reply_to_a_locked_topic_says_it_is_locked_on_every_platform
         assert await e.console("/reply 1 Still there?") == LOCKED
 
 
-async def test_outside_a_bridge_every_platform_refuses_the_same_way(bridged: Bridged):
+async def test_outside_a_bridge_every_platform_refuses_the_same_way(bridged: World):
     w = bridged
     elsewhere = w.dc.add_text_channel(w.guild["id"], "elsewhere")
-    handle = w.dc.invoke_command(w.jessica, w.guild["id"], elsewhere["id"], "status", {})
+    handle = w.dc.invoke_command(w.jessica.dc, w.guild["id"], elsewhere["id"], "status", {})
     await handle.response(timeout=5)
     answer = (await handle.wait_for_followups(1))[0]["content"]
     assert answer == str(errors.NotBridged(ChannelRef("discord", elsewhere["id"])))
     other = w.tg.add_chat("Other group")
-    sent = w.tg.user_sends(other["id"], w.brittany, "/status")
+    sent = w.tg.user_sends(other["id"], w.brittany.tg, "/status")
     told = await w.until(lambda: [c.params["text"] for c in w.tg.calls_to("sendMessage")
                                   if c.response["result"].get("reply_to_message", {}).get(
                                       "message_id") == sent["message_id"]

@@ -9,14 +9,16 @@ import pytest
 
 from bridgebot.core.ratelimit import PRUNE_EVERY, PlatformLimits, Window
 from bridgebot.runtime import Runtime
-from tests.telegram.conftest import TelegramWorld, make_adapter
+from bridgebot.sandbox.clients import telegram_adapter
+
+from ..auxil.world import TELEGRAM_UNLIMITED, World
 
 VISITORS = 250  # each writes from an unbridged group and from a private chat: 500 chats
 
 
-def ptb_sets(world: TelegramWorld) -> int:
+def ptb_sets(world: World) -> int:
     """What python-telegram-bot's Application keeps per chat and per user."""
-    app = world.adapter.app
+    app = world.runtime.adapters["telegram"].app
     assert app is not None
     return (len(app._chat_ids_to_be_updated_in_persistence)
             + len(app._user_ids_to_be_updated_in_persistence)
@@ -24,12 +26,12 @@ def ptb_sets(world: TelegramWorld) -> int:
 
 
 @pytest.mark.timeout(120)
-async def test_500_unbridged_and_private_chats_leave_the_maps_bounded(world: TelegramWorld):
+async def test_500_unbridged_and_private_chats_leave_the_maps_bounded(world: World):
     tg, runtime = world.tg, world.runtime
     # One message a second per chat, as Telegram allows: every answer goes through the
     # budget, which must forget chats that fell silent.
     runtime.budget.add("telegram", PlatformLimits(per_target=(Window(1, 1.0),), max_length=4096))
-    world.tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    world.tg.user_sends(world.forum["id"], world.kristin.tg, "/newtopic Allies\nWho helps?")
     await world.settle()
     locks_before = len(runtime.core._chat_locks)
     largest_budget = 0
@@ -57,20 +59,20 @@ async def test_500_unbridged_and_private_chats_leave_the_maps_bounded(world: Tel
     assert len(runtime.core._opening) == 0 and len(runtime.core._marker_writes) == 0
 
 
-async def test_a_locked_topics_thread_leaves_the_thread_map(world: TelegramWorld):
+async def test_a_locked_topics_thread_leaves_the_thread_map(world: World):
     tg, runtime = world.tg, world.runtime
-    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    tg.user_sends(world.forum["id"], world.kristin.tg, "/newtopic Allies\nWho helps?")
     await world.settle()
     thread = next(t["message_thread_id"] for t in tg.topics(world.forum["id"]))
-    tg.user_sends(world.forum["id"], world.brittany, "Youth groups.", thread_id=thread)
+    tg.user_sends(world.forum["id"], world.brittany.tg, "Youth groups.", thread_id=thread)
     await world.settle()
     assert list(runtime.store._thread_topics.values()) == [1]
 
-    tg.user_sends(world.forum["id"], world.facilitator, "/lock", thread_id=thread)
+    tg.user_sends(world.forum["id"], world.kristin.tg, "/lock", thread_id=thread)
     await world.settle()
     assert runtime.store._thread_topics == {}
     # Only admins may still write in a closed forum topic.
-    late = tg.user_sends(world.forum["id"], world.facilitator, "One more thing", thread_id=thread)
+    late = tg.user_sends(world.forum["id"], world.kristin.tg, "One more thing", thread_id=thread)
     await world.settle()
     assert runtime.store._thread_topics == {}, "a locked topic is not remembered again"
     refusals = [m for m in tg.chat_messages(world.forum["id"], thread)
@@ -79,14 +81,14 @@ async def test_a_locked_topics_thread_leaves_the_thread_map(world: TelegramWorld
     assert len(refusals) == 1, "the locked topic still answers from the database"
 
 
-async def test_a_status_answer_refused_with_429_still_arrives(world: TelegramWorld):
+async def test_a_status_answer_refused_with_429_still_arrives(world: World):
     tg = world.tg
-    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    tg.user_sends(world.forum["id"], world.kristin.tg, "/newtopic Allies\nWho helps?")
     await world.settle()
     # Telegram's flood control answers the next sendMessage: ok=false, error_code 429,
     # parameters.retry_after (the Bot API's ResponseParameters).
     tg.fail_next("sendMessage", retry_after=1)
-    asked = tg.user_sends(world.group["id"], world.brittany, "/status")
+    asked = tg.user_sends(world.group["id"], world.brittany.tg, "/status")
     await tg.wait_for(lambda: any(
         m.get("reply_to_message", {}).get("message_id") == asked["message_id"]
         for m in tg.chat_messages(world.group["id"])), timeout=10)
@@ -104,16 +106,16 @@ async def test_a_status_answer_refused_with_429_still_arrives(world: TelegramWor
 
 
 async def test_answers_wait_out_a_429_in_order_without_holding_up_other_chats(
-        tmp_path, world: TelegramWorld):
+        tmp_path, world: World):
     """Two answers to one chat behind a long 429 keep their order; another chat is answered
     meanwhile (the wait happens in the background, not in the intake loop)."""
     tg = world.tg
-    tg.user_sends(world.forum["id"], world.facilitator, "/newtopic Allies\nWho helps?")
+    tg.user_sends(world.forum["id"], world.kristin.tg, "/newtopic Allies\nWho helps?")
     await world.settle()
     tg.fail_next("sendMessage", retry_after=3)
-    first = tg.user_sends(world.group["id"], world.brittany, "/help")
-    second = tg.user_sends(world.group["id"], world.jessica, "/status")
-    elsewhere = tg.user_sends(world.forum["id"], world.jessica, "/status")
+    first = tg.user_sends(world.group["id"], world.brittany.tg, "/help")
+    second = tg.user_sends(world.group["id"], world.jessica.tg, "/status")
+    elsewhere = tg.user_sends(world.forum["id"], world.jessica.tg, "/status")
 
     def answered(message: dict, chat: dict) -> list[dict]:
         return [m for m in tg.chat_messages(chat["id"])
@@ -125,9 +127,10 @@ async def test_answers_wait_out_a_429_in_order_without_holding_up_other_chats(
     assert answered(first, world.group)[0]["message_id"] < answered(second, world.group)[0]["message_id"]
 
 
-async def test_the_runtime_shares_one_budget_with_every_adapter(tmp_path, world: TelegramWorld):
+async def test_the_runtime_shares_one_budget_with_every_adapter(tmp_path, world: World):
     runtime = Runtime(tmp_path / "other.sqlite3", [])
-    adapter = make_adapter(world.tg, world.tg.add_bot(username="other_bot"))
+    adapter = telegram_adapter(world.tg, world.tg.add_bot(username="other_bot"),
+                               limits=TELEGRAM_UNLIMITED)
     runtime.add_adapter(adapter)
     assert adapter.budget is runtime.budget
     assert runtime.budget.limits["telegram"] is adapter.limits
