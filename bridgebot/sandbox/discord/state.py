@@ -321,9 +321,6 @@ class DiscordWorld:
     def bot_by_token(self, token: str) -> BotAccount | None:
         return self.bots.get(token)
 
-    def bot_by_user_id(self, user_id: str) -> BotAccount | None:
-        return next((b for b in self.bots.values() if b.id == user_id), None)
-
     def bot_by_application(self, application_id: str) -> BotAccount | None:
         return next((b for b in self.bots.values() if b.application_id == application_id), None)
 
@@ -454,13 +451,6 @@ class DiscordWorld:
         if not base & Permissions.VIEW_CHANNEL:
             return 0
         return base
-
-    def require(self, guild_id: str, user_id: str, channel_id: str | None, perm: int) -> None:
-        perms = self.permissions_for(guild_id, user_id, channel_id)
-        if channel_id is not None and not perms & Permissions.VIEW_CHANNEL:
-            raise missing_access()
-        if perms & perm != perm:
-            raise missing_permissions()
 
     def can_view(self, user_id: str, channel_id: str) -> bool:
         channel = self.channels.get(channel_id)

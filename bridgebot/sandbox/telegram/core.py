@@ -204,7 +204,6 @@ class TelegramCore:
         self.stats = TelegramStats()
         self.calls: list[RecordedCall] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
-        self.callback_answers: list[JSONDict] = []
 
         self._bots: dict[str, BotAccount] = {}
         self._default_token: str | None = None
@@ -213,7 +212,6 @@ class TelegramCore:
         self._blocked: set[int] = set()
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
-        self._callbacks: dict[str, bool] = {}
         self._injected: dict[str, list[_Injected]] = {}
         self._slow: dict[str, list[float]] = {}  # answer_slowly: seconds per coming call
         self._ids = itertools.count(1)

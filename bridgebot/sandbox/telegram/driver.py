@@ -32,7 +32,6 @@ from bridgebot.sandbox.telegram.state import (
     ChatState,
     JSONDict,
     Member,
-    RateLimits,
 )
 
 
@@ -325,33 +324,6 @@ class TelegramDriver(TelegramCore):
         topic = self._create_topic(chat, person, name, icon_color, None)
         return topic.to_json()
 
-    def user_clicks_button(
-        self, chat_id: int, user: UserRef, message_id: int, data: str
-    ) -> JSONDict:
-        """A user presses an inline button; the bot gets a ``callback_query`` update."""
-        chat = self._chat_for_driver(chat_id)
-        person = self._user(user)
-        message = chat.messages.get(message_id)
-        if message is None:
-            raise DriverError(f"no message {message_id} in chat {chat_id}")
-        buttons = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-        datas = {button.get("callback_data") for row in buttons for button in row}
-        if data not in datas:
-            raise DriverError(f"message {message_id} has no button with callback_data {data!r}")
-        query_id = str(next(self._ids) * 7919 + 1400000000000000000)
-        self._callbacks[query_id] = False
-        query = {
-            "id": query_id,
-            "from": self._from(person),
-            "message": copy.deepcopy(message),
-            "chat_instance": str(abs(chat.id) * 31),
-            "data": data,
-        }
-        for bot in self._bots.values():
-            if self._bot_present(bot, chat) and message.get("from", {}).get("id") == bot.id:
-                self._enqueue(bot, "callback_query", query)
-        return copy.deepcopy(query)
-
     def fail_next(
         self,
         method: str,
@@ -390,13 +362,6 @@ class TelegramDriver(TelegramCore):
         """The next ``times`` calls of ``method`` take effect at once but are answered only
         after ``seconds``: a client that gives up earlier cannot know its message was sent."""
         self._slow.setdefault(method.lower(), []).extend([seconds] * times)
-
-    def set_rate_limits(self, enabled: bool, limits: RateLimits | None = None) -> None:
-        """Switches flood control on or off (and optionally changes the limits)."""
-        self.enforce_rate_limits = enabled
-        if limits is not None:
-            self.rate_limiter.limits = limits
-        self.rate_limiter.reset()
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         """Recorded calls of one method (case-insensitive, like the API's method names)."""

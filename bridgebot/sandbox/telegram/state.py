@@ -611,12 +611,6 @@ class RateLimiter:
         self._group_windows: dict[int, deque[float]] = {}
         self._global_window: deque[float] = deque()
 
-    def reset(self) -> None:
-        """Forgets all past sends."""
-        self._buckets.clear()
-        self._group_windows.clear()
-        self._global_window.clear()
-
     def acquire(self, chat_id: int, is_group: bool) -> int | None:
         """Records one send, or returns the ``retry_after`` seconds without recording it."""
         now = self.clock()

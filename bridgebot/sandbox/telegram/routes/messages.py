@@ -49,20 +49,7 @@ class MessageRoutes(TelegramCore):
             "editMessageText": self._m_edit_message_text,
             "editMessageCaption": self._m_edit_message_caption,
             "deleteMessage": self._m_delete_message,
-            "answerCallbackQuery": self._m_answer_callback_query,
         }
-
-    async def _m_answer_callback_query(
-        self, bot: BotAccount, params: JSONDict, uploads: dict[str, _Upload]
-    ) -> bool:
-        query_id = str(params.get("callback_query_id") or "")
-        if self._callbacks.get(query_id, True):
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
-        self._callbacks[query_id] = True
-        self.callback_answers.append(dict(params))
-        return True
 
     async def _m_send_message(
         self, bot: BotAccount, params: JSONDict, uploads: dict[str, _Upload]
