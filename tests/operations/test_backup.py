@@ -28,7 +28,7 @@ from bridgebot.store.db import Database
 from bridgebot.store.migrations import LATEST, MIGRATIONS
 from bridgebot.store.repo import Store
 
-from ..conftest import FACILITATOR, FORUM, LOUNGE, person
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = 200
