@@ -8,10 +8,8 @@ import re
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
-from bridgebot.core.service import Bridge
-from bridgebot.runtime import Runtime
 
-from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, person, started_rooms
 from .test_settings_and_cli import bridgebot
 
 
@@ -33,10 +31,7 @@ def test_a_budget_waits_out_the_tightest_window():
 
 async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_lost(db_path):
     lounge = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.2),)), limit=4000)
-    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
-                      facilitators=[("console", FACILITATOR.user_id)])
-    runtime.add_adapter(lounge)
-    await runtime.start()
+    runtime = (await started_rooms(db_path, adapter=lounge)).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Burst")
         await runtime.drain()
@@ -64,11 +59,8 @@ async def test_a_transient_failure_does_not_hold_up_other_targets(db_path):
     from bridgebot.core.relay import Backoff
 
     console = ConsoleAdapter()
-    kitchen = FORUM.__class__("console", "kitchen")
-    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE, kitchen))],
-                      facilitators=[("console", FACILITATOR.user_id)], relay_backoff=Backoff(0.4))
-    runtime.add_adapter(console)
-    await runtime.start()
+    runtime = (await started_rooms(db_path, rooms=("forum", "lounge", "kitchen"), adapter=console,
+                                   relay_backoff=Backoff(0.4))).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
         await runtime.drain()
@@ -126,10 +118,7 @@ async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_los
             return result
 
     rooms = EagerRooms()
-    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))],
-                      facilitators=[("console", FACILITATOR.user_id)])
-    runtime.add_adapter(rooms)
-    await runtime.start()
+    runtime = (await started_rooms(db_path, adapter=rooms)).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Fresh")
         await runtime.drain()

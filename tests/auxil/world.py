@@ -455,3 +455,14 @@ def _refs(places: dict[str, dict[str, Any]]) -> dict[str, ChannelRef]:
                 "forum_channel": "discord"}
     return {name: ChannelRef(platform[name], str(place["id"]))
             for name, place in places.items() if name in platform}
+
+
+async def started_rooms(database: Path, *, rooms: Sequence[str] = ("forum", "lounge"),
+                        adapter: ConsoleAdapter | None = None, **options: Any) -> World:
+    """Console rooms whose runtime the test stops (and starts again over the same database)
+    itself, as restart tests do; ``options`` are :func:`allies`'s."""
+    async with allies(database.parent, telegram=(), discord=(), console=rooms, database=database,
+                      console_adapter=adapter, start=False, **options) as world:
+        pass  # a console world that was not started holds nothing to release
+    await world.runtime.start()
+    return world

@@ -18,7 +18,7 @@ from bridgebot.store import sqlite_storage
 from bridgebot.store.db import Database
 from bridgebot.store.repo import Store
 
-from ..auxil.world import FACILITATOR, FORUM, LOUNGE, START, Clock, allies
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, START, Clock, allies, started_rooms
 from .test_topic_files import EXAMPLE
 
 CHICAGO_9AM = [datetime(2027, 3, day, 14, 0, tzinfo=UTC) for day in (22, 23, 24, 25)]
@@ -31,12 +31,9 @@ def console_plan(bridge: str = "allies") -> str:
 
 
 async def console_runtime(db_path: Path, clock: Clock) -> tuple[Runtime, ConsoleAdapter]:
-    runtime = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))], clock=clock,
-                      facilitators=[("console", FACILITATOR.user_id)], schedule_recheck=0.2)
-    console = ConsoleAdapter()
-    runtime.add_adapter(console)
-    await runtime.start()
-    return runtime, console
+    world = await started_rooms(db_path, clock=clock, schedule_recheck=0.2)
+    assert world.console is not None
+    return world.runtime, world.console
 
 
 async def publish_text(runtime: Runtime, text: str, clock: Clock):
