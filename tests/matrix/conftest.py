@@ -17,17 +17,15 @@ from typing import Any
 
 import pytest
 
-from bridgebot.adapters.discord.endpoint import reset_api_base
-from bridgebot.core import relay as relay_module
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
-from bridgebot.sandbox.discord import FakeDiscord, Permissions
+from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.sandbox.discord import FakeDiscord
 from bridgebot.sandbox.telegram import FakeTelegram
 
-from ..discord.conftest import make_adapter as make_discord
-from ..telegram.conftest import make_adapter as make_telegram
+from ..auxil.world import DISCORD_UNLIMITED, QUICK_BACKOFF, TELEGRAM_UNLIMITED, allies
 
 try:
     from mautrix.client import Client
@@ -131,9 +129,11 @@ class MatrixWorld:
 
     async def start(self) -> Runtime:
         """Start (or restart) bridgebot with all three platforms on the same database."""
-        runtime = Runtime(self.tmp / "bridgebot.sqlite3", [self.bridge()])
-        runtime.add_adapter(make_telegram(self.tg, self.tg_token))
-        runtime.add_adapter(make_discord(self.dc, self.dc_token, self.guild["id"]))
+        runtime = Runtime(self.tmp / "bridgebot.sqlite3", [self.bridge()],
+                          relay_backoff=QUICK_BACKOFF)
+        runtime.add_adapter(telegram_adapter(self.tg, self.tg_token, limits=TELEGRAM_UNLIMITED))
+        runtime.add_adapter(discord_adapter(self.dc, self.dc_token, self.guild["id"],
+                                            limits=DISCORD_UNLIMITED))
         runtime.add_adapter(self.matrix_adapter())
         await runtime.start()
         self.runtime = runtime
@@ -181,32 +181,22 @@ async def _person(synapse: LocalSynapse, name: str, displayname: str) -> Person:
 
 @pytest.fixture
 async def matrix_world(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MatrixWorld]:
-    relay_module.BACKOFF_BASE = 0.2
+    """The Allies world's Telegram group and Discord channel (from the builder, not started:
+    MatrixWorld starts and restarts bridgebot itself) and a Matrix room on one bridge."""
     moderator = await _person(synapse, "kristin", "Kristin Antin")
     member = await _person(synapse, "amal", "Amal Haddad")
     bot = synapse.appservice.bot_user_id
     room = str(await moderator.client.create_room(name="Allies", invitees=[bot, member.user_id]))
     await member.client.join_room(RoomID(room))
-    async with FakeTelegram() as tg, FakeDiscord(heartbeat_interval_ms=500) as dc:
-        tg_token = tg.add_bot(username="bridgebot_test_bot")
-        kristin = tg.add_user("Kristin", "Antin")
-        group = tg.add_chat("Allies", owner=kristin)
-        brittany = tg.add_user("Brittany", "Landorf", username="brittany_l")
-        dc_token = dc.add_bot("bridgebot")
-        guild = dc.add_guild("New Tactics")
-        channel = dc.add_text_channel(guild["id"], "allies")
-        role = dc.add_role(guild["id"], "Facilitator", Permissions.MANAGE_THREADS)
-        dc.add_member(guild["id"], "kristin", global_name="Kristin Antin", roles=[role["id"]])
-        jessica = dc.add_member(guild["id"], "jessica", global_name="Jessica")
-        world = MatrixWorld(synapse, tmp_path, tg, dc, room, moderator, member, group, kristin,
-                            brittany, guild, channel, jessica, tg_token, dc_token,
-                            people=[moderator, member])
+    async with allies(tmp_path, start=False) as w:
+        assert w.tg is not None and w.dc is not None
+        world = MatrixWorld(synapse, tmp_path, w.tg, w.dc, room, moderator, member, w.group,
+                            w.kristin.tg, w.brittany.tg, w.guild, w.channel, w.jessica.dc,
+                            w.tokens["telegram"], w.tokens["discord"], people=[moderator, member])
         try:
             await world.start()
             yield world
         finally:
-            relay_module.BACKOFF_BASE = 1.0
             await world.stop()
-            reset_api_base()
             for person in world.people:
                 await person.client.api.session.close()

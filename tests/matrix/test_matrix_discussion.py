@@ -61,7 +61,7 @@ async def test_a_discord_reply_appears_in_matrix_as_a_ghost_answering_in_the_thr
     assert "@room" not in answer["content"]["body"]
     assert "&lt;b&gt;liaison&lt;/b&gt;" in answer["content"]["formatted_body"]
     profile = await w.member.client.get_profile(answer["sender"])
-    assert profile.displayname == "Jessica (Discord)"
+    assert profile.displayname == "Jessica Okafor (Discord)"
     assert not profile.avatar_url
     # The ghost's id says nothing about who the person is on Discord.
     localpart = answer["sender"][1:].split(":")[0]
