@@ -20,7 +20,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.settings import Settings
 from bridgebot.store.db import Database
 
-from .conftest import FACILITATOR, FORUM, LOUNGE, person
+from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
 BRIDGE = Bridge("allies", (FORUM, LOUNGE))
 RETENTION = timedelta(days=7)

@@ -15,8 +15,7 @@ from bridgebot.runtime import Runtime
 from bridgebot.store import sqlite_storage
 from bridgebot.store.db import Database
 
-from ..conftest import FORUM, LOUNGE
-from .conftest import START, Clock
+from ..auxil.world import FORUM, LOUNGE, START, Clock
 from .test_schedule import CHICAGO_9AM, console_plan
 
 
