@@ -272,15 +272,15 @@ async def test_a_command_that_fails_inside_answers_politely_and_logs_only_its_na
 # -- long answers arrive whole ----------------------------------------------------------
 
 
-async def test_a_long_catchup_arrives_whole_on_discord_in_several_messages(bridged: Bridged):
+async def test_a_long_catchup_arrives_whole_on_discord_in_several_messages(bridged: World):
     """Fifteen new posts with long subjects and a link each pass Discord's 2,000 characters:
     the list used to be cut there, while the read marker moved past every post."""
     w = bridged
     for n in range(15):
-        w.tg.user_sends(w.group["id"], w.brittany, f"{'Allies in the ministry, case ' * 2}{n}\n\n"
+        w.tg.user_sends(w.group["id"], w.brittany.tg, f"{'Allies in the ministry, case ' * 2}{n}\n\n"
                         "What worked for us.", reply_to=w.root["message_id"])
     await w.until(lambda: len(w.discord_mirrors()) >= 15)
-    handle = w.dc.invoke_command(w.jessica, w.guild["id"], w.thread["id"], "catchup", {})
+    handle = w.dc.invoke_command(w.jessica.dc, w.guild["id"], w.thread["id"], "catchup", {})
     await handle.response(timeout=5)
     pieces = [m["content"] for m in await handle.wait_for_followups(2)]
     assert all(len(piece) <= 2000 for piece in pieces)
@@ -289,12 +289,12 @@ async def test_a_long_catchup_arrives_whole_on_discord_in_several_messages(bridg
     assert answer.endswith("…and 1 more: send /catchup again for the next ones.")
 
 
-async def test_a_long_help_text_arrives_whole_on_telegram_and_discord(bridged: Bridged):
+async def test_a_long_help_text_arrives_whole_on_telegram_and_discord(bridged: World):
     w = bridged
     sentence = "Please be kind and write in your own words; links to sources are welcome. "
     w.runtime.core.help_text = sentence * 80  # ~6,000 characters: over both platforms' limits
     ending = "it asks you to confirm first."
-    sent = w.tg.user_sends(w.group["id"], w.brittany, "/help")
+    sent = w.tg.user_sends(w.group["id"], w.brittany.tg, "/help")
 
     def on_telegram() -> list[str]:
         pieces = [c.params["text"] for c in w.tg.calls_to("sendMessage") if c.status == 200
@@ -302,7 +302,7 @@ async def test_a_long_help_text_arrives_whole_on_telegram_and_discord(bridged: B
                   == sent["message_id"]]
         return pieces if pieces and pieces[-1].endswith(ending) else []
 
-    handle = w.dc.invoke_command(w.jessica, w.guild["id"], w.thread["id"], "help", {})
+    handle = w.dc.invoke_command(w.jessica.dc, w.guild["id"], w.thread["id"], "help", {})
     first = await handle.response(timeout=5)
 
     def on_discord() -> list[str]:

@@ -217,7 +217,7 @@ class Relay:
             self._maybe_sent.add(row.id)
             self.metrics.maybe_duplicated += 1
             self.metrics.retried += 1
-            delay = backoff(row.attempts)
+            delay = self.backoff.delay(row.attempts)
             log.warning("delivery %d to %s went unanswered (%s); sending it once more in %.1fs",
                         row.id, row.target, err, delay)
             await self.core.outbox.retry_later(row.id, self.clock() + delay,

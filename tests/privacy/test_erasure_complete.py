@@ -7,7 +7,7 @@ import random
 
 from bridgebot.core.privacy import REMOVED_BY_AUTHOR
 
-from .conftest import TwoPlatforms
+from ..auxil.world import World
 
 WORDS = ("river", "harbour", "lantern", "meadow", "quarry", "saffron", "timber", "willow",
          "cobalt", "juniper", "orchard", "pepper", "granite", "thistle", "velvet", "amber")
@@ -26,16 +26,16 @@ def pieces(text: str, size: int = 20) -> list[bytes]:
 
 
 async def test_forgetme_edits_every_piece_and_leaves_no_page_with_the_words(two_platforms):
-    w: TwoPlatforms = two_platforms
+    w: World = two_platforms
     tg, dc, group = w.tg, w.dc, w.group["id"]
     secret = long_text(13, 3500)  # three Discord messages (2000 each), one Telegram message
-    tg.user_sends(group, w.brittany, secret, reply_to=w.root["message_id"])
+    tg.user_sends(group, w.brittany.tg, secret, reply_to=w.root["message_id"])
     copies = await w.until(lambda: len(w.discord_mirrors()) >= 2 and w.discord_mirrors())
     assert len(copies) >= 2
-    tg.user_sends(group, w.brittany, "/forgetme")
+    tg.user_sends(group, w.brittany.tg, "/forgetme")
     await w.settle()
-    tg.user_sends(group, w.brittany, "/forgetme confirm")
-    await w.until(lambda: [m for m in w.telegram_bot_messages()
+    tg.user_sends(group, w.brittany.tg, "/forgetme confirm")
+    await w.until(lambda: [m for m in w.bot_messages()
                            if m.get("text", "").startswith("Done: I have forgotten you")])
     await w.settle()
     shown = [dc.message(m["id"])["content"] for m in copies]
