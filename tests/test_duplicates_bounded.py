@@ -16,7 +16,7 @@ async def test_a_send_answered_after_five_seconds_is_sent_once(bridged):
     w = bridged
     # python-telegram-bot's default read timeout is 5 s; the adapter waits longer.
     w.tg.answer_slowly("sendMessage", 6.0)
-    w.dc.user_sends(w.thread["id"], w.jessica, "Slow but once")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "Slow but once")
     await w.until(lambda: copies(w, "Slow but once"), timeout=20)
     await w.runtime.drain(timeout=20)
     assert len(copies(w, "Slow but once")) == 1
@@ -27,8 +27,8 @@ async def test_an_unanswered_send_is_sent_again_once_and_counted(bridged):
     w = bridged
     w.runtime.adapters["telegram"].send_timeout = 0.5
     w.tg.answer_slowly("sendMessage", 1.5, times=3)
-    w.dc.user_sends(w.thread["id"], w.jessica, "Possibly twice")
-    w.dc.user_sends(w.thread["id"], w.jessica, "Behind it")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "Possibly twice")
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "Behind it")
     await w.dead_letters(timeout=20)
     await w.until(lambda: copies(w, "Behind it"), timeout=20)
     await asyncio.sleep(1.6)  # every slow answer is in

@@ -69,9 +69,9 @@ async def test_a_15_second_write_lock_loses_nothing_on_either_platform(bridged):
     path = w.runtime.store.db.path
     with write_locked(path, 15):
         started = time.monotonic()
-        tg_post = w.tg.user_sends(w.group["id"], w.brittany, "Written on Telegram during the lock",
+        tg_post = w.tg.user_sends(w.group["id"], w.brittany.tg, "Written on Telegram during the lock",
                                   reply_to=w.root["message_id"])
-        w.dc.user_sends(w.thread["id"], w.jessica, "Written on Discord during the lock")
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, "Written on Discord during the lock")
         await asyncio.sleep(6)  # past the busy timeout: the database has refused both
         # Telegram still holds the update: its offset was not confirmed.
         assert any(u["update_id"] >= 0 and u.get("message", {}).get("message_id") ==
@@ -82,8 +82,8 @@ async def test_a_15_second_write_lock_loses_nothing_on_either_platform(bridged):
                   and any("during the lock" in m.get("text", "") for m in w.telegram_mirrors()),
                   timeout=30)
     # Intake is alive on both platforms afterwards.
-    w.tg.user_sends(w.group["id"], w.brittany, "After the lock (Telegram)", reply_to=w.root["message_id"])
-    w.dc.user_sends(w.thread["id"], w.jessica, "After the lock (Discord)")
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "After the lock (Telegram)", reply_to=w.root["message_id"])
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "After the lock (Discord)")
     await w.until(lambda: any("After the lock (Telegram)" in m["content"] for m in w.discord_mirrors())
                   and any("After the lock (Discord)" in m.get("text", "")
                           for m in w.telegram_mirrors()), timeout=20)
@@ -97,16 +97,16 @@ async def test_a_15_second_write_lock_loses_nothing_on_either_platform(bridged):
 async def test_a_full_disk_during_polling_holds_the_update_until_it_can_be_written(bridged):
     w = bridged
     with disk_full(2.0):
-        w.tg.user_sends(w.group["id"], w.brittany, "Sent while the disk is full",
+        w.tg.user_sends(w.group["id"], w.brittany.tg, "Sent while the disk is full",
                         reply_to=w.root["message_id"])
-        w.dc.user_sends(w.thread["id"], w.jessica, "Discord, disk full")
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, "Discord, disk full")
         await asyncio.sleep(1.0)
         assert w.tg.pending_updates()  # not confirmed
     await w.until(lambda: any("disk is full" in m["content"] for m in w.discord_mirrors())
                   and any("Discord, disk full" in m.get("text", "") for m in w.telegram_mirrors()))
     saved = await w.runtime.store.cursor(CURSOR)
     assert saved is not None
-    w.tg.user_sends(w.group["id"], w.brittany, "And later", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "And later", reply_to=w.root["message_id"])
     await w.until(lambda: any("And later" in m["content"] for m in w.discord_mirrors()))
     assert [p.text for p in await w.runtime.store.posts(1)].count("Sent while the disk is full") == 1
 
@@ -123,8 +123,8 @@ async def test_an_update_that_fails_for_another_reason_is_passed_over_and_intake
         return await real(msg, **kw)
 
     monkeypatch.setattr(core, "receive", receive)
-    w.tg.user_sends(w.group["id"], w.brittany, "poison", reply_to=w.root["message_id"])
-    w.tg.user_sends(w.group["id"], w.brittany, "healthy", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "poison", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "healthy", reply_to=w.root["message_id"])
     await w.until(lambda: any("healthy" in m["content"] for m in w.discord_mirrors()))
     adapter = w.runtime.adapters["telegram"]
     assert adapter.parked == 1
