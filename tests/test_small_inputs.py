@@ -59,8 +59,8 @@ async def test_a_message_of_only_zero_width_characters_is_not_a_post(tmp_path):
 
 async def test_a_command_for_another_bot_is_neither_run_nor_a_post(bridged):
     w = bridged
-    w.tg.user_sends(w.group["id"], w.brittany, "/status@otherbot", reply_to=w.root["message_id"])
-    w.tg.user_sends(w.group["id"], w.brittany, "A real post", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "/status@otherbot", reply_to=w.root["message_id"])
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "A real post", reply_to=w.root["message_id"])
     await w.until(lambda: any("A real post" in m["content"] for m in w.discord_mirrors()))
     assert [p.text for p in await w.runtime.store.posts(1)][1:] == ["A real post"]
     assert not any("otherbot" in m["content"] for m in w.discord_mirrors())
