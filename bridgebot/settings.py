@@ -35,6 +35,7 @@ from bridgebot.adapters.platform import Platform, SettingsSection
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_locale
+from bridgebot.secretfiles import EnvWithSecretFiles
 
 
 def _language(value: str) -> str:
@@ -168,7 +169,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
+            EnvWithSecretFiles(settings_cls),  # BRIDGEBOT_…_FILE: Docker secrets
             dotenv_settings,
             TomlConfigSettingsSource(settings_cls),
             file_secret_settings,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from bridgebot.settings import load_settings
 
@@ -77,6 +80,9 @@ def test_settings_come_from_env_file_and_the_health_check_asks_healthz(monkeypat
     # The environment the file sets is understood by bridgebot's settings.
     monkeypatch.chdir(tmp_path)
     for key, value in env.items():
+        if key.endswith("_FILE"):  # a Docker secret: a file under /run/secrets in the container
+            (tmp_path / Path(value).name).write_text("a-token-from-a-secret-file", encoding="utf-8")
+            value = str(tmp_path / Path(value).name)
         monkeypatch.setenv(key, value)
     settings = load_settings()
     assert str(settings.database) == DB_PATH
@@ -88,7 +94,8 @@ def test_settings_come_from_env_file_and_the_health_check_asks_healthz(monkeypat
 def test_the_image_runs_as_a_non_root_user_from_a_slim_base_with_a_health_check():
     steps = dockerfile()
     bases = [args for word, args in steps if word == "FROM"]
-    assert bases and bases[-1].startswith("python:3.11-slim")
+    assert bases and re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?@sha256:[0-9a-f]{64}", bases[-1]), (
+        f"the base image is python 3.11 slim pinned by digest: {bases[-1]}")
     users = [args for word, args in steps if word == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert any(word == "HEALTHCHECK" and "/healthz" in args for word, args in steps)
@@ -111,8 +118,84 @@ def test_no_secret_is_baked_into_the_image_or_the_compose_file():
     for word, args in dockerfile():
         if word in ("ENV", "ARG"):
             assert not re.search(r"(TOKEN|SECRET|PASSWORD)", args, re.I), args
-    assert not any(re.search(r"(TOKEN|SECRET)", key, re.I) for key in env_of(compose()["services"]
-                                                                           ["bridgebot"]))
+    for key, value in env_of(compose()["services"]["bridgebot"]).items():
+        if key.endswith("_FILE"):  # a pointer to a Docker secret, not a secret
+            assert value.startswith("/run/secrets/"), (key, value)
+        else:
+            assert not re.search(r"(TOKEN|SECRET)", key, re.I), key
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    for private in (".env", ".venv", "data", ".git"):
+    for private in (".env", ".venv", "data", ".git", "secrets"):
         assert private in ignored, f"{private} would be sent to the Docker build"
+    assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as {name: (version, hashes)}."""
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for entry in re.split(r"\n(?=[A-Za-z0-9])", re.sub(r"(?m)^\s*#.*$", "", text)):
+        head = re.match(r"([A-Za-z0-9_.-]+)==([^\s\\;]+)", entry.strip())
+        if head:
+            pins[canonicalize_name(head[1])] = (head[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
+    return pins
+
+
+def test_the_image_installs_exactly_the_locked_versions_with_their_hashes():
+    runs = [args for word, args in dockerfile() if word == "RUN"]
+    copies = [args for word, args in dockerfile() if word == "COPY"]
+    lock_install = next(i for i, r in enumerate(runs) if "-r requirements.lock" in r)
+    assert "--require-hashes" in runs[lock_install]
+    assert any(c.split()[0] == "requirements.lock" for c in copies)
+    package = next(i for i, r in enumerate(runs) if re.search(r"pip install .*\s\.(\s|$)", r))
+    assert package > lock_install and "--no-deps" in runs[package], "bridgebot adds no unlocked package"
+    assert "--no-build-isolation" in runs[package], "the build backend comes from the lock too"
+
+    pins = locked()
+    assert pins and all(hashes for _, hashes in pins.values()), "every pin has its hashes"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [Requirement(r) for r in project["project"]["dependencies"]]
+    wanted += [Requirement(r) for r in project["build-system"]["requires"]]
+    for req in wanted:
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in requirements.lock: run pip-compile (README)"
+        assert req.specifier.contains(pins[name][0], prereleases=True), (
+            f"requirements.lock pins {req.name}=={pins[name][0]}, outside {req.specifier}: run pip-compile")
+    assert "babel" not in pins, "Babel is a development tool; the image reads compiled .mo files"
+
+
+def test_compose_rotates_logs_and_reads_tokens_from_docker_secrets(monkeypatch, tmp_path):
+    spec = compose()
+    for name, service in spec["services"].items():
+        logging_ = service.get("logging") or {}
+        options = logging_.get("options") or {}
+        assert logging_.get("driver", "json-file") in ("json-file", "local"), name
+        assert options.get("max-size") and int(options.get("max-file", 0)) >= 1, f"{name} logs grow forever"
+    service = spec["services"]["bridgebot"]
+    env = env_of(service)
+    for secret in service["secrets"]:
+        name = secret if isinstance(secret, str) else secret["source"]
+        assert spec["secrets"][name]["file"].startswith("./secrets/")
+        assert f"/run/secrets/{name}" in env.values(), f"no BRIDGEBOT_…_FILE reads secret {name}"
+    # What compose mounts is what bridgebot reads.
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        if key.endswith("_FILE"):
+            secret = tmp_path / Path(value).name
+            secret.write_text(f"{key}-value-123456\n", encoding="utf-8")
+            value = str(secret)
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.telegram.token.get_secret_value() == "BRIDGEBOT_TELEGRAM__TOKEN_FILE-value-123456"
+    assert settings.discord.token.get_secret_value() == "BRIDGEBOT_DISCORD__TOKEN_FILE-value-123456"
+
+
+def test_the_archive_pages_are_an_optional_compose_service_on_the_same_volume():
+    spec = compose()
+    serve = spec["services"]["serve"]
+    assert serve["profiles"] == ["serve"], "off unless `docker compose --profile serve up`"
+    assert "serve" in serve["command"] and serve["image"] == spec["services"]["bridgebot"]["image"]
+    assert any(v.split(":")[:2] == ["bridgebot-data", "/data"] for v in serve["volumes"])
+    assert env_of(serve)["BRIDGEBOT_DATABASE"] == DB_PATH
+    port = serve["command"][serve["command"].index("--port") + 1]
+    assert serve["ports"] == [f"127.0.0.1:{port}:{port}"], "published on this machine only"
+    assert not serve.get("secrets"), "the archive needs no token"
