@@ -4,8 +4,11 @@ Off unless the ``[health]`` settings section is present. ``/healthz`` answers
 200 ``ok`` only when the database answers a query and every platform adapter is
 connected; otherwise 503 and one line per thing that is down, so an orchestrator
 restarts a bot that lost its platform and an operator sees why. ``/metrics`` is the
-Prometheus text format: posts and deliveries come from the database (they survive
-restarts), 429s and retries from :class:`~bridgebot.core.metrics.Metrics`.
+Prometheus text format, written by ``prometheus_client``: posts, deliveries and the
+outbox depth per platform come from the database (they survive restarts); 429s, retries,
+outcomes per platform and the mirror-latency histogram from
+:class:`~bridgebot.core.metrics.Metrics`; the process (CPU, memory, open files) and Python
+series from the library's own collectors.
 
 Whether an adapter is up is its own answer: the optional ``health_problem()``
 capability (core/adapter.py), which reads what its library exposes; an adapter may
@@ -16,10 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from bridgebot.core.adapter import CanReportHealth
 from bridgebot.core.models import DeliveryState, TopicStatus
@@ -29,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
 DB_TIMEOUT = 2.0  # a database that takes longer than this to count is not healthy
 
 
@@ -53,6 +65,7 @@ class Snapshot:
     posts: int = 0
     topics: dict[str, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
+    depth: dict[str, int] = field(default_factory=dict)  # platform -> deliveries waiting
 
     @property
     def problems(self) -> list[str]:
@@ -81,6 +94,8 @@ async def _count(runtime: Runtime, snap: Snapshot) -> None:
         snap.topics[topic.status.value] = snap.topics.get(topic.status.value, 0) + 1
         snap.posts += (await store.stats(topic.id, None)).posts
     pending = await store.outbox([DeliveryState.PENDING])
+    for entry in pending:
+        snap.depth[entry.target.platform] = snap.depth.get(entry.target.platform, 0) + 1
     snap.deliveries = {
         "pending": len(pending),
         "retrying": sum(1 for e in pending if e.last_error),
@@ -88,48 +103,72 @@ async def _count(runtime: Runtime, snap: Snapshot) -> None:
     }
 
 
-def _metric(out: list[str], name: str, kind: str, help_: str,
-            values: dict[str, float] | float, label: str = "state") -> None:
-    out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
-    if isinstance(values, dict):
-        out += [f'{name}{{{label}="{key}"}} {value:g}' for key, value in sorted(values.items())]
-    else:
-        out.append(f"{name} {values:g}")
+class _Collector:
+    """The series of one scrape, from its snapshot and the process-lifetime counters."""
+
+    def __init__(self, runtime: Runtime, snap: Snapshot) -> None:
+        self.runtime = runtime
+        self.snap = snap
+
+    def collect(self) -> Iterator[Metric]:
+        snap, counters = self.snap, self.runtime.metrics
+        yield GaugeMetricFamily("bridgebot_up", "1 when the database and every platform adapter are up.",
+                                value=float(not snap.problems))
+        yield GaugeMetricFamily("bridgebot_database_up", "1 when the database answers.",
+                                value=float(snap.database_error is None))
+        up = GaugeMetricFamily("bridgebot_platform_up", "1 when the platform adapter is connected.",
+                               labels=["platform"])
+        for name, problem in sorted(snap.platforms.items()):
+            up.add_metric([name], float(problem is None))
+        yield up
+        if snap.database_error is None:
+            yield GaugeMetricFamily("bridgebot_posts_accepted",
+                                    "Posts stored, each topic's opening included (hidden posts excluded).",
+                                    value=float(snap.posts))
+            topics = GaugeMetricFamily("bridgebot_topics", "Topics by status.", labels=["status"])
+            for status, n in sorted(snap.topics.items()):
+                topics.add_metric([status], float(n))
+            yield topics
+            deliveries = GaugeMetricFamily(
+                "bridgebot_deliveries", "Outbox deliveries: pending (retrying included), retrying "
+                "(failed, will retry), dead (failed for good).", labels=["state"])
+            for state, n in sorted(snap.deliveries.items()):
+                deliveries.add_metric([state], float(n))
+            yield deliveries
+            depth = GaugeMetricFamily("bridgebot_outbox_depth",
+                                      "Deliveries waiting to be sent, per target platform.",
+                                      labels=["platform"])
+            for platform in sorted(set(snap.platforms) | set(snap.depth)):
+                depth.add_metric([platform], float(snap.depth.get(platform, 0)))
+            yield depth
+        for name, help_, value in (
+            ("bridgebot_rate_limited", "429 (rate limit) answers from the platforms since start.",
+             counters.rate_limited),
+            ("bridgebot_retries", "Deliveries put back for another attempt after a transient error "
+             "since start.", counters.retried),
+            ("bridgebot_buried", "Deliveries that failed for good since start.", counters.dead),
+            ("bridgebot_maybe_duplicated", "Sends retried once after the platform did not answer in "
+             "time (each may have left one untracked copy) since start.", counters.maybe_duplicated),
+            ("bridgebot_delivered", "Deliveries confirmed by a platform since start.", counters.delivered),
+        ):
+            yield CounterMetricFamily(name, help_, value=float(value))
+        outcomes = CounterMetricFamily(
+            "bridgebot_delivery_outcomes", "Delivery attempts since start by target platform and outcome "
+            "(delivered, combined, rate_limited, retried, dead).", labels=["platform", "outcome"])
+        for (platform, outcome), n in sorted(counters.outcomes.items()):
+            outcomes.add_metric([platform, outcome], float(n))
+        yield outcomes
+        yield from counters.registry.collect()  # bridgebot_mirror_latency_seconds
 
 
 def render_metrics(runtime: Runtime, snap: Snapshot) -> str:
-    """The Prometheus text exposition (version 0.0.4)."""
-    out: list[str] = []
-    _metric(out, "bridgebot_up", "gauge",
-            "1 when the database and every platform adapter are up.", float(not snap.problems))
-    _metric(out, "bridgebot_database_up", "gauge", "1 when the database answers.",
-            float(snap.database_error is None))
-    _metric(out, "bridgebot_platform_up", "gauge", "1 when the platform adapter is connected.",
-            {name: float(problem is None) for name, problem in snap.platforms.items()},
-            label="platform")
-    if snap.database_error is None:
-        _metric(out, "bridgebot_posts_accepted", "gauge",
-                "Posts stored, each topic's opening included (hidden posts excluded).",
-                float(snap.posts))
-        _metric(out, "bridgebot_topics", "gauge", "Topics by status.",
-                {k: float(v) for k, v in snap.topics.items()}, label="status")
-        _metric(out, "bridgebot_deliveries", "gauge",
-                "Outbox deliveries: pending (retrying included), retrying (failed, will retry), "
-                "dead (failed for good).", {k: float(v) for k, v in snap.deliveries.items()})
-    counters = runtime.metrics
-    _metric(out, "bridgebot_rate_limited_total", "counter",
-            "429 (rate limit) answers from the platforms since start.", counters.rate_limited)
-    _metric(out, "bridgebot_retries_total", "counter",
-            "Deliveries put back for another attempt after a transient error since start.",
-            counters.retried)
-    _metric(out, "bridgebot_buried_total", "counter",
-            "Deliveries that failed for good since start.", counters.dead)
-    _metric(out, "bridgebot_maybe_duplicated_total", "counter",
-            "Sends retried once after the platform did not answer in time (each may have "
-            "left one untracked copy) since start.", counters.maybe_duplicated)
-    _metric(out, "bridgebot_delivered_total", "counter",
-            "Deliveries confirmed by a platform since start.", counters.delivered)
-    return "\n".join(out) + "\n"
+    """The Prometheus text exposition (version 0.0.4), process and Python series included."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(runtime, snap))  # type: ignore[arg-type]
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return generate_latest(registry).decode("utf-8")
 
 
 class HealthServer:

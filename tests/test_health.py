@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.core.models import ChannelRef, DeliveryState
@@ -116,15 +117,30 @@ async def test_metrics_count_posts_deliveries_by_state_and_429s(tmp_path: Path):
         status, metrics, content_type = await get(f"{health.url}/metrics")
         assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
         lines = set(metrics.splitlines())
-        assert "bridgebot_posts_accepted 3" in lines  # the opening and two replies
-        assert 'bridgebot_deliveries{state="pending"} 2' in lines
-        assert 'bridgebot_deliveries{state="retrying"} 1' in lines
-        assert 'bridgebot_deliveries{state="dead"} 1' in lines
-        assert 'bridgebot_topics{state="open"} 1' not in lines
-        assert 'bridgebot_topics{status="open"} 1' in lines
-        assert "bridgebot_rate_limited_total 4" in lines
+        assert "bridgebot_posts_accepted 3.0" in lines  # the opening and two replies
+        assert 'bridgebot_deliveries{state="pending"} 2.0' in lines
+        assert 'bridgebot_deliveries{state="retrying"} 1.0' in lines
+        assert 'bridgebot_deliveries{state="dead"} 1.0' in lines
+        assert 'bridgebot_topics{state="open"} 1.0' not in lines
+        assert 'bridgebot_topics{status="open"} 1.0' in lines
+        assert "bridgebot_rate_limited_total 4.0" in lines
         assert "# TYPE bridgebot_rate_limited_total counter" in lines
-        assert 'bridgebot_platform_up{platform="console"} 1' in lines
+        assert 'bridgebot_platform_up{platform="console"} 1.0' in lines
+        # Outbox depth per platform: the Telegram chat has no adapter, so its pending rows wait.
+        assert 'bridgebot_outbox_depth{platform="telegram"} 2.0' in lines
+        assert 'bridgebot_outbox_depth{platform="console"} 0.0' in lines
+        # Outcomes per platform (the topic in both rooms, two posts to the lounge), and how long
+        # each post took to reach the other room.
+        assert 'bridgebot_delivery_outcomes_total{outcome="delivered",platform="console"} 4.0' in lines
+        assert 'bridgebot_mirror_latency_seconds_count{platform="console"} 2.0' in lines
+        assert 'bridgebot_mirror_latency_seconds_bucket{le="+Inf",platform="console"} 2.0' in lines
+        # The process itself, from the library's collectors.
+        assert any(line.startswith("process_resident_memory_bytes ") for line in lines)
+        assert any(line.startswith("process_cpu_seconds_total ") for line in lines)
+        assert any(line.startswith("python_info{") for line in lines)
+        families = {f.name for f in text_string_to_metric_families(metrics)}
+        assert {"bridgebot_up", "bridgebot_rate_limited", "bridgebot_mirror_latency_seconds",
+                "bridgebot_outbox_depth", "process_open_fds"} <= families
         # Every sample line is "name{labels} number", as Prometheus parses it.
         samples = [line for line in lines if line and not line.startswith("#")]
         assert all(len(s.rsplit(" ", 1)) == 2 and float(s.rsplit(" ", 1)[1]) >= 0 for s in samples)

@@ -23,8 +23,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bridgebot.core import errors
 from bridgebot.core.adapter import Adapter, CanCombine, CanEdit, CanHide, CanLock, CanReconcile
@@ -194,12 +195,13 @@ class Relay:
                 await self.core.held(lambda: self.core.delivered_combined(
                     [r for r, _ in batch], [d for _, d in batch], combined.message_ids),
                     f"the record of delivery {row.id}")
-                self.metrics.combined += len(batch)
+                self.metrics.count("combined", row.target.platform, len(batch))
+                self._latency([d for _, d in batch])
                 return
             result = await self._call(adapter, delivery)
             self.budget.record(row.target, max(1, len(result.message_ids)))
         except errors.RateLimited as err:
-            self.metrics.rate_limited += 1
+            self.metrics.count("rate_limited", row.target.platform)
             self.budget.hold(row.target, err.retry_after)  # answers to that chat wait too
             log.info("%s rate-limited %s; retrying in %.1fs", row.target, row.action, err.retry_after)
             await self.core.outbox.retry_later(row.id, self.clock() + err.retry_after, str(err))
@@ -216,7 +218,7 @@ class Relay:
                 return
             self._maybe_sent.add(row.id)
             self.metrics.maybe_duplicated += 1
-            self.metrics.retried += 1
+            self.metrics.count("retried", row.target.platform)
             delay = self.backoff.delay(row.attempts)
             log.warning("delivery %d to %s went unanswered (%s); sending it once more in %.1fs",
                         row.id, row.target, err, delay)
@@ -225,7 +227,7 @@ class Relay:
         except (errors.TransientError, OSError, TimeoutError) as err:
             if self._is_storage(err):
                 raise
-            self.metrics.retried += 1
+            self.metrics.count("retried", row.target.platform)
             delay = self.backoff.delay(row.attempts)
             log.info("delivery %d to %s failed (%s); retrying in %.1fs", row.id, row.target, err, delay)
             await self.core.outbox.retry_later(row.id, self.clock() + delay, str(err) or type(err).__name__)
@@ -243,11 +245,22 @@ class Relay:
             await self.core.held(
                 lambda: self.core.delivered(row, delivery, result.message_ids, result.thread_id),
                 f"the record of delivery {row.id}")
-            self.metrics.delivered += 1
+            self.metrics.count("delivered", row.target.platform)
+            self._latency([delivery])
 
     async def _bury(self, row: PendingDelivery, reason: str) -> None:
-        self.metrics.dead += 1
+        self.metrics.count("dead", row.target.platform)
         await self.core.outbox.bury(row.id, reason)
+
+    def _latency(self, deliveries: Sequence[Delivery]) -> None:
+        """How long each post took from acceptance to its copy on the target, retries included."""
+        now = datetime.now(UTC)
+        for d in deliveries:
+            if d.action is Action.POST and d.post is not None:
+                accepted = d.post.created_at
+                if accepted.tzinfo is None:
+                    accepted = accepted.replace(tzinfo=UTC)
+                self.metrics.observe_latency(d.target.platform, (now - accepted).total_seconds())
 
     def _is_storage(self, err: BaseException) -> bool:
         """The database failed (locked, full, gone): the row is fine, the store is not."""
