@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bridgebot.adapters import registry
 from bridgebot.adapters.platform import PlatformCommand
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
+from bridgebot.cli_table import table
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core import export
 from bridgebot.core.export import FORMATS, Archive
@@ -114,14 +115,14 @@ async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
         if not topics:
             print("No topics yet. Open one with /newtopic from a chat, or in `bridgebot shell`.")
             return 0
-        print(f"{'id':>4}  {'status':<7} {'posts':>5}  {'last post':<34} title")
+        rows = []
         for topic in topics:
             stats = await runtime.store.stats(topic.id, None)
             last = ""
             if stats.last_post_at:
                 last = f"{stats.last_post_author}, {stats.last_post_at:%Y-%m-%d %H:%M}"
-            print(f"{topic.id:>4}  {topic.status.value:<7} {stats.posts:>5}  {last[:34]:<34} "
-                  f"{topic.title}")
+            rows.append((topic.id, topic.status.value, stats.posts, last, topic.title))
+        print(table(("id", "status", "posts", "last post", "title"), rows, right=(0, 2)))
         return 0
 
     return await _with_store(settings, work)
@@ -234,15 +235,31 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
                   "all": [DeliveryState.PENDING, DeliveryState.DEAD]}[args.state]
         entries = await store.outbox(states)
         if not entries:
-            print("Nothing waiting and nothing failed: every delivery went through.")
+            print(await _nothing_listed(store, args.state))
             return 0
-        print(f"{'id':>6}  {'state':<7} {'tries':>5}  {'action':<10} {'target':<32} reason")
-        for e in entries:
-            print(f"{e.id:>6}  {e.state.value:<7} {e.attempts:>5}  {e.action.value:<10} "
-                  f"{e.target!s:<32} {e.last_error or ''}")
+        print(table(("id", "state", "tries", "action", "target", "reason"),
+                    [(e.id, e.state.value, e.attempts, e.action.value, e.target, e.last_error or "")
+                     for e in entries], right=(0, 2)))
         return 0
 
     return await _with_store(settings, work)
+
+
+async def _nothing_listed(store, state: str) -> str:
+    """What an empty ``outbox`` listing means, exactly: the other state may still hold rows."""
+    from bridgebot.core.models import DeliveryState
+
+    pending = len(await store.outbox([DeliveryState.PENDING])) if state != "pending" else 0
+    dead = len(await store.outbox([DeliveryState.DEAD])) if state != "dead" else 0
+    if state == "all":
+        return "Nothing waiting and nothing failed: every delivery went through."
+    if state == "dead":
+        more = (f" {pending} still waiting to be sent: `bridgebot outbox --state pending`."
+                if pending else " Nothing is waiting either.")
+        return "No delivery failed for good." + more
+    more = (f" {dead} failed for good: `bridgebot outbox --state dead`." if dead
+            else " Nothing failed for good either.")
+    return "No delivery is waiting." + more
 
 
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]], str]] = {
