@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -281,18 +282,43 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Coroutine[Any
 }
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("bridgebot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--config", type=Path, default=default(None),
+                        help="TOML settings file (or BRIDGEBOT_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                        help="log debug details (never message texts or names: see --log-content)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=default("text"),
+                        help="text for people, json for log collectors (one object per line)")
+    parser.add_argument("--log-content", action="store_true", default=default(False),
+                        help="let message texts and people's names into the logs, for debugging a "
+                        "problem on a test bridge; never on a live discussion")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridgebot",
         description="Carry facilitated forum-style discussions into Discord and Telegram.",
     )
-    parser.add_argument("--config", type=Path, help="TOML settings file (or BRIDGEBOT_CONFIG)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
-                        help="text for people, json for log collectors (one object per line)")
+    parser.add_argument("--version", action="version", version=f"bridgebot {version()}")
+    _add_global_options(parser, defaults=True)
+    # The same options after the command too (`bridgebot run --config x.toml`); there they only
+    # override what was given before it.
+    after = argparse.ArgumentParser(add_help=False)
+    _add_global_options(after, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, summary) in COMMANDS.items():
-        p = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        p = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                           parents=[after])
         if name == "outbox":
             p.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
             p.add_argument("id", nargs="?", type=int, help="delivery id (for retry and drop)")
@@ -344,9 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget", "backup",
                              "restore")
     setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
-                  args.log_format)
-    for noisy in ("httpx", "aiosqlite", "discord.gateway", "discord.http"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+                  args.log_format, log_content=args.log_content)
+    if not args.verbose:  # a line per request is for debugging (and filtered even then: logs.py)
+        for noisy in ("httpx", "aiosqlite", "discord.gateway", "discord.http"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
     except ConfigError as err:

@@ -147,6 +147,9 @@ class IncomingMessage:
     # The writer's language as their app reports it (Telegram ``language_code``, Discord
     # interaction ``locale``): answers to them (e.g. "this topic is locked") use it.
     locale: str | None = None
+    # A group's or channel's title (never a private chat's, whose title is a person's name):
+    # logged once when such a chat is in no bridge, so an operator can find its id.
+    chat_title: str | None = None
 
 
 @dataclass(frozen=True)

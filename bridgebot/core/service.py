@@ -46,6 +46,7 @@ REASON_MAX = 500
 HOLD_FIRST = 0.5  # seconds before a message the database refused is tried again
 HOLD_CAP = 10.0
 OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
+UNBRIDGED_NOTED_MAX = 1000  # chats in no bridge remembered (logged once each), a bounded set
 AUTHOR_DELETED = "author (deleted)"
 
 
@@ -138,6 +139,7 @@ class Discussions:
         self.help_text = help_text
         self._chat_locks: dict[ChannelRef, asyncio.Lock] = {}
         self._opening: dict[ChannelRef, asyncio.Event] = {}
+        self._unbridged: set[ChannelRef] = set()
         self._marker_writes: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._listeners: list[Callable[[], None]] = []
         self.held_count = 0  # times intake was held because the database refused a write
@@ -418,8 +420,20 @@ class Discussions:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, HOLD_CAP)
 
+    def _note_unbridged(self, msg: IncomingMessage) -> None:
+        """The first message from a group in no bridge: its id and title at info, once per chat
+        (bounded), so the operator sees which id to configure. No name, no text."""
+        chat = msg.where.chat
+        if msg.chat_title is None or chat in self._unbridged or len(self._unbridged) >= UNBRIDGED_NOTED_MAX:
+            return
+        self._unbridged.add(chat)
+        log.info("%s chat %s “%s” is in no bridge, so its messages are not carried; to bridge it, "
+                 "add %s to a [[bridges]] entry", msg.where.platform, msg.where.chat_id,
+                 msg.chat_title, msg.where.chat_id)
+
     async def _receive(self, msg: IncomingMessage) -> ReceiveOutcome:
         if not self.is_bridged(msg.where):
+            self._note_unbridged(msg)
             return ReceiveOutcome(ignored_reason="chat is not bridged")
         topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         opening = self._opening.get(msg.where.chat)
@@ -593,7 +607,7 @@ class Discussions:
                 reader_id = await self.store.ensure_participant(reader, self.clock())
             await self.store.mark_read(reader_id, topic_id, number)
         except Exception:  # a lost marker only shows a few posts as new again
-            log.exception("could not record what %s has read", reader.display_name)
+            log.exception("could not record what a reader has read")
 
     async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None,
                      *, platform_admin: bool = False, lang: str | None = None) -> str:

@@ -94,6 +94,16 @@ class _Client(discord.Client):
         self.adapter.add_commands(self.tree)
 
 
+def channel_title(channel: object) -> str | None:
+    """``#name in Server`` for a server channel (a thread: its parent's), None for a DM."""
+    if isinstance(channel, discord.Thread):
+        channel = channel.parent
+    name, guild = getattr(channel, "name", None), getattr(channel, "guild", None)
+    if not name or guild is None:
+        return None
+    return f"#{name} in {guild.name}"
+
+
 class DiscordAdapter(SlashCommands):
     """Discord through discord.py; the relay keeps sends inside ``limits``."""
 
@@ -295,6 +305,7 @@ class DiscordAdapter(SlashCommands):
             text=message_text(message), sent_at=message.created_at,
             reply_to_message_id=str(reference.message_id) if reference and reference.message_id
             else None,
+            chat_title=channel_title(message.channel),
         )
         # Messages carry no locale on Discord (only interactions do): answers use the chat's.
         outcome = await self.core.receive(incoming)  # the first await: arrival order kept

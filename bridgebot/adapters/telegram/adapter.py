@@ -372,6 +372,7 @@ class TelegramAdapter:
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
             cursor=self._cursor, locale=locale,
+            chat_title=message.chat.title if message.chat.type != "private" else None,
         ), patience=self._patience)
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
