@@ -9,7 +9,9 @@ failure into one sentence that names the key, never the value.
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
@@ -36,6 +38,14 @@ from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_locale
 from bridgebot.secretfiles import EnvWithSecretFiles
+from bridgebot.settings_errors import describe_env_parse_error, describe_validation
+
+log = logging.getLogger(__name__)
+
+# What example files and tutorials put where a token goes: such a value is no token, and
+# calling a platform's real API with it would only fail (or worse, look like an attack).
+PLACEHOLDER = re.compile(r"(set[-_ ]?me\b.*|change[-_ ]?me.*|replace[-_ ]?me.*|your[-_ ].*|<[^>]*>|"
+                         r"x{3,}|\.{3}|…|todo|fixme|placeholder|token|secret)", re.IGNORECASE)
 
 
 def _language(value: str) -> str:
@@ -129,6 +139,23 @@ class Settings(BaseSettings):
     )
     health: HealthSettings | None = None
     bridges: list[BridgeSettings] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _placeholders_are_not_set(cls, data: Any) -> Any:
+        """A platform whose token is a placeholder ("set-me-in-the-environment") is not configured."""
+        if not isinstance(data, dict):
+            return data
+        for platform in cls.platforms:
+            section = data.get(platform.name)
+            token = section.get("token") if isinstance(section, dict) else None
+            raw = token.get_secret_value() if isinstance(token, SecretStr) else token
+            if isinstance(raw, str) and PLACEHOLDER.fullmatch(raw.strip()):
+                log.warning("%s.token is a placeholder, not a token, so %s is not configured: set "
+                            "BRIDGEBOT_%s__TOKEN (or BRIDGEBOT_%s__TOKEN_FILE)", platform.name,
+                            platform.display_name, platform.name.upper(), platform.name.upper())
+                data = {k: v for k, v in data.items() if k != platform.name}
+        return data
 
     @field_validator("facilitators")
     @classmethod
@@ -266,6 +293,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     try:
         return cls(**overrides)
     except ValidationError as err:
-        raise ConfigError(f"bad setting {describe_error(err)}") from None
+        raise ConfigError(f"bad setting {describe_validation(err, cls, path)}") from None
     except ValueError as err:  # e.g. an env var that is not valid JSON for a list
-        raise ConfigError(f"bad setting: {str(err).splitlines()[0]}") from None
+        detail = describe_env_parse_error(cls) or str(err).splitlines()[0]
+        raise ConfigError(f"bad setting: {detail}") from None

@@ -55,7 +55,11 @@ async def test_a_forum_without_admin_rights_and_a_channel_without_webhooks_are_t
     assert len(permissions) == 1 and " FIX " in permissions[0]
     assert "Manage Webhooks" in permissions[0] and "Manage Threads" not in permissions[0]
     assert " ok " in rows(out, "token")[0] and "@allies_bridge_bot" in rows(out, "token")[0]
-    assert "2 of 9 checks need fixing" in out
+    # Hiding a post deletes its original only where the bot is an admin allowed to delete.
+    can_delete = rows(out, "can delete messages")
+    assert [" FIX " in r for r in can_delete if "Allies forum" in r] == [True]
+    assert [" ok " in r for r in can_delete if "Allies group" in r] == [True]
+    assert "3 of 11 checks need fixing" in out
     assert tg_token not in out + err and dc_token not in out + err
 
 
@@ -75,7 +79,8 @@ async def test_everything_in_order_exits_0(tmp_path):
         lines: list[str] = []
         code = await run_checks(settings, lines.append)
     assert code == 0, "\n".join(lines)
-    assert lines[-1] == "All 10 checks passed."
+    assert lines[-1] == "All 11 checks passed."
+    assert any("can delete messages" in line and " ok " in line for line in lines)
     assert any("can manage topics" in line and " ok " in line for line in lines)
     assert any("forum channel" in line for line in lines)
 
@@ -131,3 +136,19 @@ def test_the_table_lines_up_and_marks_what_to_fix():
     assert lines[0].split() == ["platform", "where", "check", "result"]
     assert lines[2].split()[-3:] == ["FIX", "grant", "X"]
     assert len({line.index("ok") if " ok " in line else line.index("FIX") for line in lines[1:]}) == 1
+
+
+async def test_a_bot_that_may_not_delete_messages_is_told_what_hide_needs(tmp_path):
+    async with FakeDiscord() as dc:
+        dc_token = dc.add_bot("bridgebot")
+        guild = dc.add_guild("New Tactics")
+        channel = dc.add_text_channel(guild["id"], "allies")
+        dc.set_bot_permissions(guild["id"], Permissions.BOT_DEFAULT & ~Permissions.MANAGE_MESSAGES)
+        settings = load_settings(
+            discord={"token": dc_token, "api_base_url": dc.api_base},
+            bridges=[{"name": "allies", "discord_channels": [int(channel["id"])]}])
+        lines: list[str] = []
+        code = await run_checks(settings, lines.append)
+    assert code == 1
+    row = next(line for line in lines if "  permissions  " in line)
+    assert " FIX " in row and "Manage Messages" in row and "/hide" in row

@@ -47,14 +47,14 @@ def test_environment_nests_with_double_underscores(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("toml", "env", "expected"),
     [
-        ("[telegram]\nbase_url = 'x'\n", {}, "bad setting telegram.token: is required but not set"),
+        ("[telegram]\nbase_url = 'x'\n", {}, "bad setting telegram.token ({config}): is required but not set"),
         ("[[bridges]]\nname = 'a'\ntelegram_chats = ['not-a-number']\n", {},
-         "bad setting bridges.0.telegram_chats.0: Input should be a valid integer"),
+         "bad setting bridges.0.telegram_chats.0 ({config}): expected a whole number"),
         ("[discord]\ntoken = 'x'\nguild = [1]\n", {},
-         "bad setting discord.guild: is not a known setting (check the spelling)"),
+         "bad setting discord.guild ({config}): is not a known setting (check the spelling"),
         ("this is = not toml [", {}, "is not valid TOML"),
         ("[telegram]\nmode = 'carrier-pigeon'\n", {"BRIDGEBOT_TELEGRAM__TOKEN": SECRET},
-         "bad setting telegram.mode: Input should be 'polling' or 'webhook'"),
+         'bad setting telegram.mode ({config}): expected one of "polling", "webhook"'),
     ],
 )
 def test_a_bad_setting_is_one_clear_line_with_exit_code_2(tmp_path, toml, env, expected):
@@ -62,7 +62,7 @@ def test_a_bad_setting_is_one_clear_line_with_exit_code_2(tmp_path, toml, env, e
     config.write_text(toml)
     result = bridgebot("--config", str(config), "check-config", cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert expected in result.stderr
+    assert expected.format(config=config) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
 

@@ -26,6 +26,7 @@ DISCORD_NEEDS: tuple[tuple[str, str, str], ...] = (
     ("create_public_threads", "Create Public Threads", "to open a topic's thread"),
     ("manage_threads", "Manage Threads", "to lock topics"),
     ("manage_webhooks", "Manage Webhooks", "to show mirrored posts under each author's name"),
+    ("manage_messages", "Manage Messages", "to delete a hidden post's original (/hide)"),
     ("read_message_history", "Read Message History", "to answer replies"),
 )
 DISCORD_CHANNEL_KINDS = {0: "text", 5: "announcement", 15: "forum"}

@@ -77,6 +77,12 @@ async def _telegram_chat(bot: Bot, me: User, chat_id: int) -> list[Finding]:
     else:
         found.append(Finding("telegram", where, "bot is admin", True,
                              "not an administrator, but privacy mode is off: it sees every message"))
+    can_delete = status == ChatMemberStatus.OWNER or (
+        admin and bool(getattr(member, "can_delete_messages", False)))
+    found.append(Finding("telegram", where, "can delete messages", can_delete,
+                         "/hide can delete a hidden post's original" if can_delete else
+                         "make the bot an administrator with Delete Messages, so /hide can remove "
+                         "the author's original (without it, /hide says so in the chat)"))
     if chat.is_forum and admin:
         can_manage = status == ChatMemberStatus.OWNER or bool(
             getattr(member, "can_manage_topics", False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bridgebot.adapters.platform import SettingsSection
 
@@ -31,3 +31,10 @@ class TelegramSettings(SettingsSection):
     mode: Literal["polling", "webhook"] = "polling"
     webhook: WebhookSettings | None = None
     facilitators: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _webhook_mode_has_its_section(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError('mode = "webhook" needs a [telegram.webhook] section with public_url and '
+                             "secret_token")
+        return self
