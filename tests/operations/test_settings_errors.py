@@ -116,3 +116,51 @@ def test_the_documented_invite_link_grants_what_the_checks_require():
         assert name in listed, f"README's list lacks {name}"
     assert granted.use_application_commands
     assert not granted.administrator
+
+
+def _model_defaults() -> dict[str, str]:
+    """Every leaf setting of the model with its default as README writes it."""
+    from typing import get_args, get_origin
+
+    from pydantic import BaseModel
+
+    from bridgebot.adapters import registry
+    from bridgebot.settings import settings_class
+    from bridgebot.settings_errors import _unwrap
+
+    found: dict[str, str] = {}
+
+    def shown(field) -> str:
+        if field.is_required():
+            return "required"
+        value = field.default_factory() if field.default_factory else field.default
+        if value is None:
+            return "unset"
+        if isinstance(value, str | Path):
+            return f'`"{value}"`'
+        return f"`{value!r}`".replace("'", '"')
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            kind = _unwrap(field.annotation)
+            items = get_args(kind)
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, f"{prefix}{name}.")
+            elif (get_origin(kind) is list and items and isinstance(items[0], type)
+                  and issubclass(items[0], BaseModel)):
+                walk(items[0], f"{prefix}{name}[].")
+            else:
+                found[f"{prefix}{name}"] = shown(field)
+
+    walk(settings_class(registry.platforms()), "")
+    return found
+
+
+def test_readme_and_the_settings_model_agree_on_every_default():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = {m[1]: m[2].strip() for m in re.finditer(r"^\| `([\w.\[\]]+)` \| ([^|]+) \|", readme, re.M)
+                  if "." in m[1] or m[1] in ("database", "help_text", "facilitators")}
+    model = _model_defaults()
+    assert documented == model
