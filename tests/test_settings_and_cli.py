@@ -47,7 +47,8 @@ def test_environment_nests_with_double_underscores(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("toml", "env", "expected"),
     [
-        ("[telegram]\nbase_url = 'x'\n", {}, "bad setting telegram.token ({config}): is required but not set"),
+        ("[telegram]\nbase_url = 'x'\n", {},
+         "bad setting telegram.token ({config}): is required but not set"),
         ("[[bridges]]\nname = 'a'\ntelegram_chats = ['not-a-number']\n", {},
          "bad setting bridges.0.telegram_chats.0 ({config}): expected a whole number"),
         ("[discord]\ntoken = 'x'\nguild = [1]\n", {},
