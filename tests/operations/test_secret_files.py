@@ -30,7 +30,7 @@ def test_a_token_comes_from_the_file_a_file_variable_names(clean_env, tmp_path):
     clean_env.setenv("BRIDGEBOT_TELEGRAM__TOKEN_FILE", str(secret))
     guilds = tmp_path / "guilds"
     guilds.write_text("[42, 43]", encoding="utf-8")
-    clean_env.setenv("BRIDGEBOT_DISCORD__TOKEN", "x" * 30)
+    clean_env.setenv("BRIDGEBOT_DISCORD__TOKEN", "MTA4NzY1NDMyMTA5ODc2NTQzMg.GhIjKl.a-discord-token")
     clean_env.setenv("BRIDGEBOT_DISCORD__GUILDS_FILE", str(guilds))
     settings_ = load_settings()
     assert settings_.telegram.token.get_secret_value() == TOKEN
