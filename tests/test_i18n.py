@@ -176,7 +176,8 @@ def test_rule_errors_are_english_as_text_and_translated_on_request():
 def test_a_language_bridgebot_does_not_speak_is_a_configuration_error(tmp_path):
     config = tmp_path / "bridgebot.toml"
     config.write_text("[[bridges]]\nname = 'a'\ntelegram_chats = [-100]\nlanguage = 'de'\n")
-    with pytest.raises(ConfigError, match=r"bridges\.0\.language: Value error, \"de\" is not a language"):
+    with pytest.raises(ConfigError,
+                       match=r"bridges\.0\.language \(.*bridgebot\.toml\): \"de\" is not a language"):
         load_settings(config)
     config.write_text("[[bridges]]\nname = 'a'\ntelegram_chats = [-100]\nlanguage = 'fr'\n"
                       "[bridges.chat_languages]\n'-100' = 'ar'\n")

@@ -102,8 +102,8 @@ async def test_digests_catchup_and_status_name_authors_as_the_bridge_does(rooms)
 def test_an_unknown_authors_rule_is_one_clear_line(tmp_path):
     config = tmp_path / "b.toml"
     config.write_text("[[bridges]]\nname = 'a'\nauthors = 'nicknames'\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"bridges\.0\.authors: Input should be 'display_name', "
-                                          r"'first_name' or 'pseudonym'"):
+    with pytest.raises(ConfigError, match=r"bridges\.0\.authors \(.*b\.toml\): expected one of "
+                                          r'"display_name", "first_name", "pseudonym"'):
         load_settings(config)
     config.write_text("[[bridges]]\nname = 'a'\nretention_days = 0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bridges\.0\.retention_days"):
