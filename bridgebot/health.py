@@ -164,7 +164,7 @@ class _Collector:
 def render_metrics(runtime: Runtime, snap: Snapshot) -> str:
     """The Prometheus text exposition (version 0.0.4), process and Python series included."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(runtime, snap))  # type: ignore[arg-type]
+    registry.register(_Collector(runtime, snap))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

@@ -293,7 +293,8 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     try:
         return cls(**overrides)
     except ValidationError as err:
-        raise ConfigError(f"bad setting {describe_validation(err, cls, path)}") from None
+        toml_file = path if isinstance(path, Path) else None
+        raise ConfigError(f"bad setting {describe_validation(err, cls, toml_file)}") from None
     except ValueError as err:  # e.g. an env var that is not valid JSON for a list
         detail = describe_env_parse_error(cls) or str(err).splitlines()[0]
         raise ConfigError(f"bad setting: {detail}") from None
