@@ -7,7 +7,7 @@ import asyncio
 import importlib.metadata
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,15 +130,18 @@ async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def load_archive(store: DiscussionPort, topic_id: int,
-                       platforms: Platforms | None = None) -> Archive | None:
-    """A topic's archive, bylines naming ``platforms`` (default: the registered ones)."""
+                       platforms: Platforms | None = None,
+                       languages: Mapping[str, str] | None = None) -> Archive | None:
+    """A topic's archive, bylines naming ``platforms`` (default: the registered ones), in
+    its bridge's language (``languages`` by bridge name)."""
     chosen = platforms if platforms is not None else registry.core_platforms()
-    return await export.load_archive(store, topic_id, chosen)
+    return await export.load_archive(store, topic_id, chosen, languages)
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     async def work(runtime) -> int:
-        archive = await load_archive(runtime.store, args.topic, runtime.platforms)
+        archive = await load_archive(runtime.store, args.topic, runtime.platforms,
+                                     {b.name: b.language for b in settings.bridges})
         if archive is None:
             print(f"There is no topic {args.topic}; `bridgebot topics` lists them.",
                   file=sys.stderr)

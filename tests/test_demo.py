@@ -53,11 +53,18 @@ def test_the_demo_replays_the_seed_discussion_across_both_platforms(tmp_path: Pa
     html_path = Path(re.search(r"^HTML export: (.+)$", result.stdout, re.M)[1])
     assert html_path.parent == (tmp_path / "demo").resolve()
     page = html_path.read_text(encoding="utf-8")
-    assert '<p class="count">9 posts' in page
+    assert '<li class="count">9 posts' in page
+    # The questions stand where the seed's introduction introduces them ("Consider these
+    # questions below: ... Share your thoughts"), and its addresses are links.
+    seed = load_seed()
+    assert (page.index("Consider these questions below") < page.index(html.escape(seed.questions[0]))
+            < page.index("Share your thoughts") < page.index("<article"))
+    assert ('<a href="http://www.aaas.org/oncallscientists" rel="nofollow ugc noopener">'
+            in page)
     assert page.count("<article") == 8  # the topic's opening is post 1, not an article
     for scripted in load_seed().posts:
         if not scripted.subject.startswith("Re: "):
-            assert html.escape(scripted.subject) in page
+            assert f">{scripted.subject}<" in html.unescape(page)
     assert '<p class="locked">Topic locked</p>' in page
     discord_file = (tmp_path / "demo" / "discord-transcript.txt").read_text(encoding="utf-8")
     assert "Women Peacemakers Program · Telegram (webhook)" in discord_file

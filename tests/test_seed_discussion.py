@@ -66,7 +66,7 @@ async def test_seed_export_nests_replies_and_ends_locked(runtime, console):
     archive = await load_archive(runtime.store, topic_id)
     markdown = to_markdown(archive)
     seed = load_seed()
-    assert markdown.startswith(f"# {seed.title}\n\n9 posts\n")
+    assert markdown.startswith(f"# {seed.title}\n\n9 posts · Last post by Practitioner, Sri Lanka")
     for question in seed.questions:
         assert question in markdown
     headings = re.findall(r"^(#{2,6}) (.+)$", markdown, flags=re.M)
@@ -86,6 +86,7 @@ async def test_seed_export_nests_replies_and_ends_locked(runtime, console):
     assert "Engaging Men &amp; Faith-based groups" in html
     assert html.count("<article") == 8 == html.count("</article>")
     assert '<p class="locked">Topic locked</p>' in html
+    assert "http://www.aaas.org/oncallscientists" in html
     data = __import__("json").loads(to_json(archive))
     assert data["post_count"] == 9
     assert [p["parent"] for p in data["posts"]] == [None, None, None, 4, 5, None, None, None]

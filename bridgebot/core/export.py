@@ -1,19 +1,24 @@
 """The archive of a topic, shaped like the forum page it replaces.
 
-Title, introduction, guiding questions, "N posts", then each comment with its
-subject, author, platform and time, replies nested under it and titled
-"Re: <parent subject>", and "Topic locked" at the end when it is.
+Title, a header ("N posts", last post, opened by, status), the introduction with the
+guiding questions where it introduces them, then each comment with its subject, author,
+platform, time and the question it answers, replies nested under it and titled
+"Re: <parent subject>", and "Topic locked" at the end when it is. The html, markdown and
+json exports show the same facts; the html comes from a Jinja2 template that escapes
+every piece of user text (``bridgebot/templates/topic.html.j2``).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bridgebot.core import richtext
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort
@@ -32,10 +37,25 @@ class Archive:
     prompts: list[Prompt]
     posts: list[Post]
     platform_names: Mapping[str, str] = field(default_factory=dict)
+    # The bridge's language: the page's ``lang`` (people's own texts carry ``dir="auto"``).
+    language: str = "en"
 
     @property
     def comments(self) -> list[Post]:
         return [p for p in self.posts if not p.is_opening]
+
+    @property
+    def last_post(self) -> Post | None:
+        return max(self.posts, key=lambda p: p.number, default=None)
+
+    def answers(self, post: Post) -> Prompt | None:
+        """The guiding question ``post`` answers, unless its parent answers the same one
+        (a reply to an answer need not say it again)."""
+        prompt = next((q for q in self.prompts if q.id == post.prompt_id), None)
+        parent = self._by_id.get(post.parent_id) if post.parent_id else None
+        if prompt is None or (parent is not None and parent.prompt_id == post.prompt_id):
+            return None
+        return prompt
 
     def subject(self, post: Post) -> str:
         """The post's own subject, else "Re: <parent>", else its first words."""
@@ -70,24 +90,28 @@ class Archive:
         yield from walk(None, 0)
 
 
-async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms) -> Archive | None:
+async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms,
+                       languages: Mapping[str, str] | None = None) -> Archive | None:
     """A topic with its questions and visible posts, as exports and archive pages show it,
-    bylines naming ``platforms``."""
+    bylines naming ``platforms``, in its bridge's language (``languages`` by bridge name)."""
     topic = await store.topic(topic_id)
     if topic is None:
         return None
     return Archive(topic, await store.prompts(topic_id), await store.posts(topic_id),
-                   platforms.display_names)
+                   platforms.display_names, (languages or {}).get(topic.bridge, "en"))
 
 
 def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _platform(archive: Archive, post: Post) -> str:
+    return archive.platform_names.get(post.author_platform, post.author_platform)
+
+
 def _byline(archive: Archive, post: Post) -> str:
-    platform = archive.platform_names.get(post.author_platform, post.author_platform)
     edited = f" (edited {_when(post.edited_at)})" if post.edited_at else ""
-    return f"{post.author_name} · {platform} · {_when(post.created_at)}{edited}"
+    return f"{post.author_name} · {_platform(archive, post)} · {_when(post.created_at)}{edited}"
 
 
 def _count(archive: Archive) -> str:
@@ -95,36 +119,70 @@ def _count(archive: Archive) -> str:
     return f"{n} post{'s' if n != 1 else ''}"
 
 
+@dataclass(frozen=True)
+class Header:
+    """The facts the forum showed above a topic, for every export alike."""
+
+    count: str
+    last_by: str | None
+    last_at: str | None
+    opened_by: str
+    opened_at: str
+    status: str
+    locked_at: str | None
+
+    def lines(self) -> list[str]:
+        out = [self.count]
+        if self.last_by is not None:
+            out.append(f"Last post by {self.last_by} on {self.last_at}")
+        out.append(f"Opened by {self.opened_by} on {self.opened_at}")
+        if self.status == "locked":
+            out.append(f"Locked on {self.locked_at}" if self.locked_at else "Locked")
+        else:
+            out.append("Open")
+        return out
+
+
+def header(archive: Archive) -> Header:
+    topic, last = archive.topic, archive.last_post
+    return Header(
+        count=_count(archive),
+        last_by=last.author_name if last is not None else None,
+        last_at=_when(last.created_at) if last is not None else None,
+        opened_by=topic.opened_by,
+        opened_at=_when(topic.opened_at),
+        status=topic.status.value,
+        locked_at=_when(topic.locked_at) if topic.is_locked and topic.locked_at else None,
+    )
+
+
+def _question_line(prompt: Prompt) -> str:
+    return f"Question {prompt.position}: {short_subject(prompt.question, words=12)}"
+
+
 def to_markdown(archive: Archive) -> str:
     topic = archive.topic
-    out = [f"# {topic.title}", "", _count(archive), ""]
-    if topic.introduction:
-        out += [topic.introduction, ""]
+    before, after = topic.introduction_parts
+    out = [f"# {topic.title}", "", " · ".join(header(archive).lines()), ""]
+    if before:
+        out += [richtext.to_markdown(before), ""]
     if archive.prompts:
         out += ["Guiding questions:", ""]
         out += [f"{p.position}. {p.question}" for p in archive.prompts]
         out.append("")
-    out += [f"Opened by {topic.opened_by}, {_when(topic.opened_at)}", ""]
+    if after:
+        out += [richtext.to_markdown(after), ""]
     for depth, post in archive.threads():
         level = "#" * min(2 + depth, 6)
-        out += [f"{level} {archive.subject(post)}", "", f"#{post.number} · {_byline(archive, post)}", ""]
-        out += [post.text, ""]
+        out += [f"{level} {archive.subject(post)}", "", f"#{post.number} · {_byline(archive, post)}"]
+        prompt = archive.answers(post)
+        if prompt is not None:
+            out.append(f"*{_question_line(prompt)}*")
+        out += ["", richtext.to_markdown(post.text), ""]
     if topic.is_locked:
         reason = f": {topic.lock_reason}" if topic.lock_reason else ""
         out.append(f"Topic locked{reason}")
     return "\n".join(out).rstrip() + "\n"
-
-
-_CSS = """
-body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.6rem;margin-bottom:.2rem}.count{color:#555}
-article{border-left:3px solid #ccd;padding:.2rem 0 .2rem 1rem;margin:1.2rem 0}
-article article{margin-left:.5rem}.byline{color:#666;font-size:.9rem}
-.text{white-space:pre-wrap}.locked{font-weight:bold;color:#8a1c1c;margin-top:2rem}
-.new>h2::after{content:"new";font-size:.7rem;vertical-align:middle;margin-left:.5rem;
-padding:.1rem .4rem;border-radius:.5rem;background:#1c5d8a;color:#fff}
-nav{font-size:.9rem;margin-bottom:1rem}
-"""
 
 
 @dataclass(frozen=True)
@@ -138,60 +196,95 @@ class PageExtras:
     new_after: int | None = None
 
 
+# Past this depth replies stop indenting (a 7-deep thread keeps its text width) and say
+# which post they answer instead.
+MAX_INDENT = 4
+
+TEMPLATES = Environment(
+    loader=PackageLoader("bridgebot", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+TEMPLATES.filters["rich"] = richtext.to_html
+
+
+@dataclass(frozen=True)
+class ShownPost:
+    """One comment as the page shows it; ``close`` is how many articles end after it."""
+
+    post: Post
+    depth: int
+    subject: str
+    author: str
+    platform: str
+    when: str
+    edited: str | None
+    answers: Prompt | None
+    reply_to: int | None
+    new: bool
+    close: int
+
+
+def _shown_posts(archive: Archive, new_after: int | None) -> list[ShownPost]:
+    """Comments in reading order with how many ``<article>`` elements close after each."""
+    threads = list(archive.threads())
+    by_id = {p.id: p for p in archive.posts}
+    shown = []
+    for i, (depth, post) in enumerate(threads):
+        next_depth = threads[i + 1][0] if i + 1 < len(threads) else 0
+        parent = by_id.get(post.parent_id) if post.parent_id else None
+        shown.append(ShownPost(
+            post=post, depth=depth, subject=archive.subject(post), author=post.author_name,
+            platform=_platform(archive, post), when=_when(post.created_at),
+            edited=_when(post.edited_at) if post.edited_at else None,
+            answers=archive.answers(post),
+            reply_to=parent.number if parent is not None and depth > MAX_INDENT else None,
+            new=new_after is not None and post.number > new_after,
+            close=depth + 1 - next_depth,
+        ))
+    return shown
+
+
 def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
-    """One self-contained page; every piece of user text is escaped."""
-    e = html.escape
+    """One self-contained page; every piece of user text is escaped by the template."""
+    from markupsafe import Markup
+
     extras = extras or PageExtras()
-    topic = archive.topic
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(topic.title)}</title><style>{_CSS}</style>{extras.head}</head><body>",
-        extras.top,
-        f'<header><h1>{e(topic.title)}</h1><p class="count">{_count(archive)}</p></header>',
-        f'<section class="introduction"><p class="text">{e(topic.introduction)}</p>',
-    ]
-    if archive.prompts:
-        parts.append('<ul class="prompts">')
-        parts += [f"<li>{e(p.question)}</li>" for p in archive.prompts]
-        parts.append("</ul>")
-    parts.append("</section>")
-    depth_open = 0
-    for depth, post in archive.threads():
-        while depth_open > depth:
-            parts.append("</article>")
-            depth_open -= 1
-        new = extras.new_after is not None and post.number > extras.new_after
-        css_class = ' class="new"' if new else ""
-        parts.append(
-            f'<article id="post-{post.number}"{css_class}>'
-            f"<h2>{e(archive.subject(post))}</h2>"
-            f'<p class="byline">#{post.number} · {e(_byline(archive, post))}</p>'
-            f'<p class="text">{e(post.text)}</p>'
-        )
-        depth_open = depth + 1
-    parts += ["</article>"] * depth_open
-    if topic.is_locked:
-        reason = f": {e(topic.lock_reason)}" if topic.lock_reason else ""
-        parts.append(f'<p class="locked">Topic locked{reason}</p>')
-    parts += [extras.bottom, "</body></html>"]
-    return "\n".join(parts) + "\n"
+    before, after = archive.topic.introduction_parts
+    posts = archive.posts
+    new = (sum(1 for p in posts if p.number > extras.new_after)
+           if extras.new_after is not None else None)
+    return TEMPLATES.get_template("topic.html.j2").render(
+        archive=archive, topic=archive.topic, header=header(archive), new=new,
+        before=before, after=after, posts=_shown_posts(archive, extras.new_after),
+        max_indent=MAX_INDENT, head=Markup(extras.head), top=Markup(extras.top),
+        bottom=Markup(extras.bottom),
+    )
 
 
 def to_json(archive: Archive) -> str:
     topic = archive.topic
     by_id = {p.id: p for p in archive.posts}
+    before, after = topic.introduction_parts
+    last = archive.last_post
     data = {
         "id": topic.id,
         "title": topic.title,
-        "introduction": topic.introduction,
+        "language": archive.language,
+        "introduction": topic.chat_introduction,
+        # The introduction around the guiding questions, as the page shows them.
+        "introduction_before_questions": before,
+        "introduction_after_questions": after,
         "status": topic.status.value,
         "opened_by": topic.opened_by,
         "opened_at": topic.opened_at.isoformat(),
         "locked_at": topic.locked_at.isoformat() if topic.locked_at else None,
         "lock_reason": topic.lock_reason,
         "post_count": len(archive.posts),
+        "last_post": None if last is None else {
+            "number": last.number, "author": last.author_name,
+            "created_at": last.created_at.isoformat(),
+        },
         "prompts": [{"position": p.position, "question": p.question} for p in archive.prompts],
         "posts": [
             {

@@ -78,6 +78,10 @@ class Author:
         return self.platform == SYSTEM_PLATFORM
 
 
+# Where a topic's guiding questions stand in its introduction (a line of its own).
+QUESTIONS_MARKER = "{questions}"
+
+
 @dataclass(frozen=True)
 class Topic:
     id: int
@@ -94,6 +98,30 @@ class Topic:
     @property
     def is_locked(self) -> bool:
         return self.status is TopicStatus.LOCKED
+
+    @property
+    def introduction_parts(self) -> tuple[str, str]:
+        """The introduction before and after the guiding questions.
+
+        A line holding only ``{questions}`` (in a topic file or ``/newtopic``) says where
+        they stand; without it they follow the first paragraph, as in most forum topics
+        ("Consider these questions below: ... [questions] ... Share your thoughts").
+        """
+        lines = self.introduction.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == QUESTIONS_MARKER:
+                return "\n".join(lines[:i]).strip(), "\n".join(lines[i + 1:]).strip()
+        first, _, rest = self.introduction.strip().partition("\n\n")
+        return first.strip(), rest.strip()
+
+    @property
+    def chat_introduction(self) -> str:
+        """The introduction as the chats show it: the questions follow as their own messages,
+        so the marker line goes."""
+        if QUESTIONS_MARKER not in self.introduction:
+            return self.introduction
+        before, after = self.introduction_parts
+        return "\n\n".join(part for part in (before, after) if part)
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,15 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 
 from aiohttp import web
 
 from bridgebot.adapters import registry
-from bridgebot.core.export import FORMATS, Archive, PageExtras, to_html
-from bridgebot.core.models import Topic
+from bridgebot.core.export import FORMATS, TEMPLATES, Archive, PageExtras, to_html
+from bridgebot.core.models import Post, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort
 
@@ -64,8 +65,11 @@ class ArchiveServer:
     """The aiohttp application over a store; :meth:`start` binds it."""
 
     def __init__(self, store: DiscussionPort, *, refresh_seconds: float = REFRESH_SECONDS,
-                 present: Presenter | None = None, platforms: Platforms | None = None) -> None:
+                 present: Presenter | None = None, platforms: Platforms | None = None,
+                 languages: Mapping[str, str] | None = None) -> None:
         self.store = store
+        # Each bridge's language (by bridge name): its pages' ``lang``.
+        self.languages = dict(languages or {})
         # Display names in bylines: the registered platforms unless the runtime says otherwise.
         self.platforms = platforms if platforms is not None else registry.core_platforms()
         self.present = present
@@ -107,41 +111,32 @@ class ArchiveServer:
                 '<a href="../../">All topics</a></p>')), content_type="text/html")
         return await self._presented(
             Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id),
-                    self.platforms.display_names))
+                    self.platforms.display_names, self.language(topic)))
+
+    def language(self, topic: Topic) -> str:
+        return self.languages.get(topic.bridge, "en")
 
     async def _presented(self, archive: Archive) -> Archive:
         return await self.present(archive) if self.present is not None else archive
 
     async def index(self, request: web.Request) -> web.Response:
         seen = parse_seen(request.cookies.get(COOKIE))
-        rows = []
-        for topic in reversed(await self.store.topics()):
-            rows.append(await self._index_row(topic, seen.get(topic.id, 0)))
-        body = ["<h1>Discussions</h1>"]
-        if rows:
-            body.append("<table><thead><tr><th>Topic</th><th>Posts</th><th>Last post</th>"
-                        "<th>Status</th></tr></thead><tbody>")
-            body += rows
-            body.append("</tbody></table>")
-        else:
-            body.append("<p>No topics yet.</p>")
-        return web.Response(text=_page("Discussions", "\n".join(body), _INDEX_CSS),
-                            content_type="text/html")
+        rows = [await self._index_row(topic, seen.get(topic.id, 0))
+                for topic in reversed(await self.store.topics())]
+        languages = set(self.languages.values()) or {"en"}
+        page = TEMPLATES.get_template("index.html.j2").render(
+            rows=rows, language=languages.pop() if len(languages) == 1 else "en")
+        return web.Response(text=page, content_type="text/html")
 
-    async def _index_row(self, topic: Topic, seen: int) -> str:
-        e = html.escape
+    async def _index_row(self, topic: Topic, seen: int) -> IndexRow:
         posts = (await self._presented(Archive(topic, [], await self.store.posts(topic.id)))).posts
-        new = sum(1 for p in posts if p.number > seen)
         last = posts[-1] if posts else None
-        counts = f"{len(posts)} post{'s' if len(posts) != 1 else ''} / {new} new"
-        last_text = ""
-        if last is not None:
-            when = last.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            last_text = f"by {e(last.author_name)}, {when}"
-        css = ' class="counts new"' if new else ' class="counts"'
-        return (f'<tr id="topic-{topic.id}"><td><a href="topics/{topic.id}/">{e(topic.title)}</a></td>'
-                f"<td{css}>{counts}</td><td>{last_text}</td>"
-                f'<td class="status">{topic.status.value}</td></tr>')
+        return IndexRow(
+            topic=topic, language=self.language(topic),
+            count=f"{len(posts)} post{'s' if len(posts) != 1 else ''}",
+            new=sum(1 for p in posts if p.number > seen), last=last,
+            when=last.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else "",
+        )
 
     async def to_slash(self, request: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect(f"{request.match_info['id']}/")
@@ -191,6 +186,18 @@ class ArchiveServer:
         fmt = {"md": "markdown"}.get(request.match_info["fmt"], request.match_info["fmt"])
         types = {"markdown": "text/markdown", "json": "application/json", "html": "text/html"}
         return web.Response(text=FORMATS[fmt](archive), content_type=types[fmt], charset="utf-8")
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One topic on the index: what the template shows."""
+
+    topic: Topic
+    language: str
+    count: str
+    new: int
+    last: Post | None
+    when: str
 
 
 def _version(archive: Archive) -> str:

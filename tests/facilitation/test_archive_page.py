@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from bridgebot.web.archive import ArchiveServer, format_seen, parse_seen
 
 from ..auxil.world import FACILITATOR, FORUM, person
 from ..test_seed_discussion import replay_seed
+from .browser import FLAGS, chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -100,25 +100,11 @@ async def served(runtime: Runtime) -> AsyncIterator[tuple[ArchiveServer, str]]:
         await server.stop()
 
 
-def chromium() -> str:
-    """The browser binary; in CI its absence is a failure, elsewhere a skip with the reason."""
-    found = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
-    if found:
-        return found
-    reason = "chromium is not installed (apt-get install chromium); the archive page is not " \
-             "checked in a real browser"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: .ci/run installs it, so CI must have it")
-    pytest.skip(reason)
-
-
 async def browse(*args: str) -> str:
     """Run headless Chromium with a fresh profile and return what it printed."""
     with tempfile.TemporaryDirectory() as profile:
         proc = await asyncio.create_subprocess_exec(
-            chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", *args,
+            chromium(), *FLAGS, f"--user-data-dir={profile}", *args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         try:
@@ -139,7 +125,7 @@ async def test_the_seed_discussion_page_renders_in_a_real_browser(runtime, conso
     seed = load_seed()
     assert page.title == seed.title
     text = page.all_text
-    assert text.startswith(f"← All topics · markdown · json {seed.title} 9 posts")
+    assert text.startswith(f"← All topics · markdown · json {seed.title} 9 posts / 9 new")
     assert page.headings == SEED_HEADINGS
     assert all(q in text for q in seed.questions)
     assert "#6 · Jessica(2) · console" in text

@@ -110,8 +110,8 @@ class ConsoleAdapter:
         if delivery.action is Action.OPEN_TOPIC:
             thread = f"topic-{topic.id}"
             text = t("Topic #{id}: {title}", id=topic.id, title=topic.title)
-            if topic.introduction:
-                text += f"\n{topic.introduction}"
+            if topic.chat_introduction:
+                text += f"\n{topic.chat_introduction}"
             shown = self._show(room, "bridgebot", text, thread_id=thread)
             self.thread_of_room[room] = thread
             return DeliveryResult((shown.message_id,), thread)

@@ -53,7 +53,7 @@ def topic_pieces(topic: Topic, t: Translator | None = None) -> list[str]:
     t = t or translator()
     footer = "-# " + t(
         "Reply in this thread, to a question or to any post, to take part. `/help` explains more.")
-    return _pieces(head, topic.introduction, footer)
+    return _pieces(head, topic.chat_introduction, footer)
 
 
 def prompt_pieces(prompt: Prompt, t: Translator | None = None) -> list[str]:

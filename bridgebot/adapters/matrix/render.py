@@ -86,7 +86,7 @@ def topic_contents(topic: Topic, t: Translator | None = None) -> list[Content]:
     t = t or translator()
     foot = t("Reply in this thread, to a question or to any post, to take part. `/help` explains more.")
     foot_html = "<p><em>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(foot, quote=False)) + "</em></p>"
-    return _pieces(topic.title, f"<h3>{escape(topic.title, quote=False)}</h3>", topic.introduction,
+    return _pieces(topic.title, f"<h3>{escape(topic.title, quote=False)}</h3>", topic.chat_introduction,
                    foot.replace("`", ""), foot_html)
 
 

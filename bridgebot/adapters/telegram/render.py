@@ -35,7 +35,7 @@ def topic_message(topic: Topic, t: Translator | None = None) -> list[tuple[str, 
     t = t or translator()
     header = f"<b>{escape(topic.title)}</b>"
     footer = t("Reply to this message, a question or any post to take part. /help explains more.")
-    return _pieces(header, topic.title, topic.introduction, f"<i>{escape(footer)}</i>", footer)
+    return _pieces(header, topic.title, topic.chat_introduction, f"<i>{escape(footer)}</i>", footer)
 
 
 def prompt_message(prompt: Prompt, t: Translator | None = None) -> list[tuple[str, str]]:
