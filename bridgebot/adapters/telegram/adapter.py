@@ -91,6 +91,13 @@ def display_name(user: object) -> str:
     return f"{first} {last}".strip() or "Telegram user"
 
 
+def is_service(message: Message) -> bool:
+    """A service message (topic created/renamed/closed/reopened, a pin, members joining or
+    leaving, a new title or photo): what the app shows as a grey line, never a person's post.
+    People's messages carry text, a caption or content (``effective_attachment``)."""
+    return message.text is None and message.caption is None and not message.effective_attachment
+
+
 def message_text(message: Message) -> str:
     """The text of a message, with a placeholder for media so nothing silently vanishes."""
     caption = message.caption or ""
@@ -351,6 +358,8 @@ class TelegramAdapter:
         assert self.core is not None
         message = update.message or update.edited_message
         if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        if is_service(message):
             return
         where = self._where(message)
         author = Author(PLATFORM, str(message.from_user.id), display_name(message.from_user))

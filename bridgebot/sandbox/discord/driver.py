@@ -227,6 +227,17 @@ class DiscordDriver(DiscordCore):
             attachments=files or None,
         )
 
+    def user_system_message(
+        self, channel_id: str, user: JSON | str, message_type: int, content: str = ""
+    ) -> JSON:
+        """A system message caused by a member (MESSAGE_CREATE of ``message_type``): a pin
+        (6, CHANNEL_PINNED_MESSAGE), a join (7, USER_JOIN), a thread member added (1,
+        RECIPIENT_ADD), a renamed thread (4, CHANNEL_NAME_CHANGE, ``content`` the new name)."""
+        world = self.world
+        author = world._public_user(world.users[_uid(user)])
+        return world.create_message(str(channel_id), author, content=content,
+                                    message_type=message_type, allow_empty=True)
+
     def user_edits(self, channel_id: str, message_id: str, content: str) -> JSON:
         channel_id, message_id = str(channel_id), str(message_id)
         msg = self.world.message(channel_id, message_id)

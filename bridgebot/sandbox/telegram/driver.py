@@ -324,6 +324,23 @@ class TelegramDriver(TelegramCore):
         topic = self._create_topic(chat, person, name, icon_color, None)
         return topic.to_json()
 
+    def user_service_message(
+        self, chat_id: int, user: UserRef, content: JSONDict, *, thread_id: int | None = None
+    ) -> JSONDict:
+        """A person's action the app shows as a service message, delivered to bots as a
+        ``message`` update: ``content`` is one of the Bot API's service fields, e.g.
+        ``{"forum_topic_edited": {"name": ...}}``, ``{"new_chat_title": ...}``,
+        ``{"pinned_message": {...}}``, ``{"new_chat_members": [...]}``."""
+        chat = self._chat_for_driver(chat_id)
+        person = self._user(user)
+        try:
+            placement = self._placement(chat, thread_id, None)
+        except ApiError as exc:
+            raise DriverError(exc.description) from None
+        message = self._store_message(chat, person, content, placement, None, None)
+        self._deliver(chat, message, "message")
+        return copy.deepcopy(message)
+
     def fail_next(
         self,
         method: str,
