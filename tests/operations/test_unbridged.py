@@ -8,14 +8,14 @@ import logging
 async def test_the_first_message_from_a_chat_in_no_bridge_logs_its_id_and_title_once(bridged, caplog):
     caplog.set_level(logging.INFO, logger="bridgebot")
     tg, dc = bridged.tg, bridged.dc
-    youth = tg.add_chat("Youth Circle", owner=bridged.brittany)
+    youth = tg.add_chat("Youth Circle", owner=bridged.brittany.tg)
     lounge = dc.add_text_channel(bridged.guild["id"], "lounge")
     for i in range(3):
-        tg.user_sends(youth["id"], bridged.brittany, f"Brittany's secret note {i}")
-        dc.user_sends(lounge["id"], bridged.jessica, f"Jessica's secret note {i}")
+        tg.user_sends(youth["id"], bridged.brittany.tg, f"Brittany's secret note {i}")
+        dc.user_sends(lounge["id"], bridged.jessica.dc, f"Jessica's secret note {i}")
     # A private chat with the bot is no group to bridge: its title would be a person's name.
-    private = tg.private_chat(bridged.brittany)
-    tg.user_sends(private["id"], bridged.brittany, "a private hello")
+    private = tg.private_chat(bridged.brittany.tg)
+    tg.user_sends(private["id"], bridged.brittany.tg, "a private hello")
 
     def noted() -> list[str]:
         return [r.getMessage() for r in caplog.records if "is in no bridge" in r.getMessage()]
@@ -28,6 +28,6 @@ async def test_the_first_message_from_a_chat_in_no_bridge_logs_its_id_and_title_
     assert all("[[bridges]]" in line for line in lines)
     everything = "\n".join(r.getMessage() for r in caplog.records)
     for private in ("secret note", "Brittany", "Jessica", "Landorf", "a private hello",
-                    str(bridged.brittany["id"])):
+                    str(bridged.brittany.tg["id"])):
         assert private not in everything
     assert all(r.levelno == logging.INFO for r in caplog.records if "is in no bridge" in r.getMessage())
