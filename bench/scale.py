@@ -341,10 +341,12 @@ def _memory(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
-def write_config(tmp: Path, world: World, database: Path) -> Path:
+def write_config(tmp: Path, world: World, database: Path, extra: str = "") -> Path:
+    """``bridgebot run``'s settings for ``world``'s sandboxes; ``extra`` adds top-level keys."""
     config = tmp / "bridgebot.toml"
     config.write_text(f"""
 database = "{database}"
+{extra}
 [telegram]
 token = "{world.tg_token}"
 base_url = "{world.tg.url}"

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import World, load_average, machine, quiet_logs, sandbox, wait_until
+from bench.scale import write_config
 
 RSS_SLOPE_TARGET = 2.0  # MB per hour, after warm-up
 
@@ -85,26 +86,6 @@ def _db_counts(database: Path) -> tuple[int, dict[str, int]]:
         posts = db.execute("SELECT COUNT(*) FROM posts WHERE number > 1").fetchone()[0]
         states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
     return int(posts), {k: int(v) for k, v in states.items()}
-
-
-def write_config(tmp: Path, world: World, database: Path, retention_hours: float) -> Path:
-    config = tmp / "bridgebot.toml"
-    config.write_text(f"""
-database = "{database}"
-outbox_retention_hours = {retention_hours}
-[telegram]
-token = "{world.tg_token}"
-base_url = "{world.tg.url}"
-[discord]
-token = "{world.dc_token}"
-api_base_url = "{world.dc.api_base}"
-guilds = [{world.guild['id']}]
-[[bridges]]
-name = "soak"
-telegram_chats = [{world.group['id']}]
-discord_channels = [{world.channel['id']}]
-""")
-    return config
 
 
 class Discussion:
@@ -230,7 +211,8 @@ async def soak(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         database = tmp / "bridgebot.sqlite3"
         async with sandbox(enforce_rate_limits=True) as world:
-            config = write_config(tmp, world, database, args.outbox_retention_hours)
+            config = write_config(tmp, world, database,
+                                  extra=f"outbox_retention_hours = {args.outbox_retention_hours}")
             proc = await _start_bot(config, result)
             try:
                 discussion = Discussion(world, result)
