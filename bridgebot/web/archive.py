@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 COOKIE = "bridgebot_seen"
 COOKIE_MAX_TOPICS = 200
 COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at about 400 days
+# SQLite's integers are 64-bit: a larger id names no topic (and must not reach the database).
+MAX_TOPIC_ID = 2**63 - 1
 REFRESH_SECONDS = 5.0
 # Names authors on the pages as the bridge does, or with pseudonyms (core/privacy.py).
 Presenter = Callable[[Archive], Awaitable[Archive]]
@@ -103,11 +105,14 @@ class ArchiveServer:
     # -- pages -------------------------------------------------------------------
 
     async def _archive(self, request: web.Request) -> Archive:
-        topic_id = int(request.match_info["id"])
-        topic = await self.store.topic(topic_id)
+        digits = request.match_info["id"].lstrip("0") or "0"
+        # Python refuses int() of over 4300 digits: such an id is simply too large.
+        topic_id = int(digits) if len(digits) <= 19 else MAX_TOPIC_ID + 1
+        topic = await self.store.topic(topic_id) if topic_id <= MAX_TOPIC_ID else None
         if topic is None:
+            shown = str(topic_id) if topic_id <= MAX_TOPIC_ID else f"{digits[:20]}…"
             raise web.HTTPNotFound(text=_page("No such topic", (
-                f"<h1>No such topic</h1><p>There is no topic {topic_id}. "
+                f"<h1>No such topic</h1><p>There is no topic {shown}. "
                 '<a href="../../">All topics</a></p>')), content_type="text/html")
         return await self._presented(
             Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id),
@@ -129,10 +134,13 @@ class ArchiveServer:
         return web.Response(text=page, content_type="text/html")
 
     async def _index_row(self, topic: Topic, seen: int) -> IndexRow:
-        posts = (await self._presented(Archive(topic, [], await self.store.posts(topic.id)))).posts
+        # The row shows what the topic page shows: the presented title (anonymized pages
+        # scrub names from it) and the presented author of the last post.
+        shown = await self._presented(Archive(topic, [], await self.store.posts(topic.id)))
+        posts = shown.posts
         last = posts[-1] if posts else None
         return IndexRow(
-            topic=topic, language=self.language(topic),
+            topic=shown.topic, language=self.language(topic),
             count=f"{len(posts)} post{'s' if len(posts) != 1 else ''}",
             new=sum(1 for p in posts if p.number > seen), last=last,
             when=last.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else "",

@@ -224,3 +224,14 @@ async def test_bridgebot_serve_runs_until_stopped(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_a_topic_id_too_large_for_the_database_is_no_such_topic(runtime, console, served):
+    await replay_seed(runtime, console, lock=False)
+    _, base = served
+    async with aiohttp.ClientSession() as http:
+        for huge in ("99999999999999999999", str(2**63), "0" * 30 + "1" * 25, "7" * 5000):
+            for path in ("/", "/state.json", "/archive.md", "/archive.json"):
+                async with http.get(f"{base}/topics/{huge}{path}") as response:
+                    assert response.status == 404, (huge, path)
+                    assert "There is no topic" in await response.text()

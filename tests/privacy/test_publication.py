@@ -117,3 +117,31 @@ async def test_archive_pages_name_authors_as_the_bridge_does_or_anonymously(runt
     assert "by Participant 7" in pages["pseudonym"] and "Participant 1 · console" in pages["pseudonym"]
     assert "Brittany Landorf · console" not in pages["pseudonym"]
     assert not any(name in pages["anonymized"] for name in seed_people())
+
+
+async def test_the_anonymized_index_names_nobody_the_topic_page_leaves_out(rooms_world):
+    """The index's titles and "last post by" are the topic page's, scrubbed the same way."""
+    from ..auxil.world import FACILITATOR, person
+
+    w = rooms_world
+    answer = await w.command(FACILITATOR, "/newtopic Kristin Antin asks Brittany Landorf about "
+                                          "allies\nShare your examples.")
+    assert "is open" in answer
+    await w.say(person("Brittany Landorf"), "Engaging governmental allies\n\nIn Jordan we met "
+                                            "the ministry first.")
+    present = archive_presenter(w.runtime.core.privacy, {}, platforms=w.runtime.platforms,
+                                anonymize=True)
+    server = ArchiveServer(w.runtime.store, present=present)
+    port = await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}"
+            async with http.get(f"{base}/") as index, http.get(f"{base}/topics/1/") as page:
+                shown = {"index": await index.text(), "page": await page.text()}
+    finally:
+        await server.stop()
+    for where, markup in shown.items():
+        text = re.sub(r"<[^>]+>", "", markup)
+        assert "Facilitator asks Participant 1 about allies" in text, where
+        for name in ("Kristin Antin", "Brittany Landorf"):
+            assert name not in markup, f"{name!r} on the anonymized {where}"
