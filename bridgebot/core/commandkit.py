@@ -18,6 +18,7 @@ from typing import Literal
 
 from bridgebot.core import errors
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.names import AuthorMode, mode_of
 from bridgebot.core.reading import LinkMaker
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator
@@ -39,6 +40,11 @@ Value = int | str | bool | None
 NUMBER_MAX = 2**63 - 1
 SORRY = N_("Sorry, something went wrong on our side; nothing was changed. Please try again.")
 UNKNOWN = N_("I don't know /{name}. /help lists what I understand.")
+# A discreet command run in a group of a pseudonym bridge (see Command.discreet):
+ANSWERED_PRIVATELY = N_("I have answered you in a private message.")
+ANSWER_ONLY_PRIVATELY = N_(
+    "So that nobody here learns who takes part, I answer /{name} only in a private chat: open "
+    "a chat with me ({bot}), press Start and send /{name} there. Nothing was changed.")
 PRIVATE_ONLY_HINT = N_("Use this command in a bridged group chat. Here, "
                        "/status and /catchup show what is new for you.")
 
@@ -118,6 +124,9 @@ class Command:
     aliases: tuple[str, ...] = ()
     admin_view: bool = False  # platform admins see more: ask the platform who they are
     instant: bool = False  # needs no storage: a platform may answer without deferring
+    # Its answer can tell who takes part ("… is the name of someone else in this discussion"):
+    # on a bridge that shows pseudonyms it is given to the person alone (see answer_privately).
+    discreet: bool = False
 
     @property
     def needs_rights(self) -> bool:
@@ -195,7 +204,7 @@ class CommandTable:
     def command(self, name: str, description: str, *params: Param, facilitator: bool = False,
                 scope: Scope = "bridged", usage: str | None = None,
                 aliases: tuple[str, ...] = (), admin_view: bool = False,
-                instant: bool = False) -> Callable[[Runner], Runner]:
+                instant: bool = False, discreet: bool = False) -> Callable[[Runner], Runner]:
         """Declare the decorated ``async def f(call, **arguments) -> str`` as ``/name``."""
         def register(run: Runner) -> Runner:
             declared = list(inspect.signature(run).parameters)[1:]
@@ -203,7 +212,7 @@ class CommandTable:
                 raise TypeError(f"/{name}: {run.__qualname__} takes {declared}, "
                                 f"the table says {[p.name for p in params]}")
             self.commands[name] = Command(name, description, run, params, facilitator, scope,
-                                          usage, aliases, admin_view, instant)
+                                          usage, aliases, admin_view, instant, discreet)
             return run
         return register
 
@@ -260,6 +269,15 @@ class CommandTable:
             # The command's name only: what people type is never logged.
             log.exception("command /%s failed", command.name)
             return t(SORRY)
+
+
+def answer_privately(core: Discussions, ctx: CommandContext, command: Command | None) -> bool:
+    """Whether this answer must reach the person alone: a discreet command typed in a
+    group of a bridge that shows pseudonyms, where the group must not learn who takes part.
+    Platforms whose answers are private anyway (Discord's ephemeral ones) need not ask."""
+    if command is None or not command.discreet or ctx.private or not core.is_bridged(ctx.where):
+        return False
+    return mode_of(core.bridges, core.bridge_of(ctx.where).name) is AuthorMode.PSEUDONYM
 
 
 def _gate(core: Discussions, ctx: CommandContext, scope: Scope) -> None:

@@ -235,7 +235,7 @@ async def digest(call: Call) -> str:
 @COMMANDS.command(
     "alias", N_("Choose the name the other linked chats see"),
     Param("name", "text", N_("Your alias (“off” removes it; empty: see what they see)")),
-    scope="private",
+    scope="private", discreet=True,
 )
 async def alias(call: Call, name: str) -> str:
     ctx = call.ctx

@@ -32,13 +32,18 @@ from telegram import (
     Update,
 )
 from telegram import error as tg
-from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.ext import Application, ApplicationBuilder
 
 from bridgebot.adapters.telegram import render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
+from bridgebot.core.commandkit import (
+    ANSWER_ONLY_PRIVATELY,
+    ANSWERED_PRIVATELY,
+    answer_privately,
+)
 from bridgebot.core.commands import (
     COMMANDS,
     CommandContext,
@@ -408,7 +413,44 @@ class TelegramAdapter:
         reply = message.reply_to_message
         if reply is not None and not reply.forum_topic_created:
             ctx = replace(ctx, reply_to=str(reply.message_id))
+        if answer_privately(self.core, ctx, command):
+            await self._command_privately(message, ctx, name, args)
+            return
         await self._answer(message, await run_command(self.core, ctx, name, args))
+
+    async def _command_privately(self, message: Message, ctx: CommandContext, name: str,
+                                 args: str) -> None:
+        """Run a discreet command typed in a group and answer in the private chat with the
+        person; the group only reads a sentence that is the same whatever the answer was.
+
+        A bot may not write first to someone who never started it: a chat action (nothing
+        the person sees as a message) asks Telegram whether it may, before anything is
+        changed, so that a person who cannot be told is not changed either.
+        """
+        assert self.app is not None and self.core is not None
+        t = self.core.translator_for(ctx.locale, ctx.where)
+        private = ChannelRef(PLATFORM, ctx.actor.user_id)
+        try:
+            await self.app.bot.send_chat_action(int(ctx.actor.user_id), ChatAction.TYPING)
+        except tg.TelegramError as err:  # Forbidden: never started, or blocked the bot
+            log.info("could not write privately to a telegram user: %s", err)
+            await self._answer(message, t(ANSWER_ONLY_PRIVATELY, name=name,
+                                          bot=f"@{self.username}" if self.username else "t.me"))
+            return
+        answer = await run_command(self.core, ctx, name, args)
+
+        def sender(piece: str) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
+                assert self.app is not None
+                try:
+                    await self.app.bot.send_message(int(ctx.actor.user_id), piece)
+                except tg.TelegramError as err:
+                    raise classify(err, "a private chat") from err
+            return send
+
+        for piece in split_text(answer, render.LIMIT, render.length) or [answer]:
+            await self.budget.send(private, sender(piece))
+        await self._answer(message, t(ANSWERED_PRIVATELY))
 
     async def _private(self, ctx: CommandContext) -> CommandContext:
         """In a private chat, /status, /catchup and /alias are about the bridged groups this
