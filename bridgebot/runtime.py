@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bridgebot.adapters import registry
-from bridgebot.core.adapter import Adapter
+from bridgebot.core.adapter import Adapter, CanStopIntake
 from bridgebot.core.housekeeping import DEFAULT_RETENTION, OutboxKeeper
 from bridgebot.core.metrics import Metrics
 from bridgebot.core.platforms import Platforms
@@ -80,6 +80,7 @@ class Runtime:
         self.metrics = Metrics()  # shared with the relay, read by /metrics
         self._relay_task: asyncio.Task[None] | None = None
         self._relay_backoff = relay_backoff
+        self._stopped = False
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -102,6 +103,7 @@ class Runtime:
     async def start(self) -> None:
         """Open the database, start every adapter (side by side: each waits on its own
         platform), then the relay. If one adapter cannot start, the others are stopped."""
+        self._stopped = False
         await self.open()
         adapters = list(self.adapters.values())
         outcomes = await asyncio.gather(*(a.start(self.core) for a in adapters),
@@ -122,7 +124,17 @@ class Runtime:
         self._outbox_task = asyncio.create_task(self.outbox_keeper.run(), name="outbox-keeper")
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop intake first, let deliveries in flight finish, then close the database."""
+        """Stop intake, deliver what is due (bounded by ``grace``), then stop the adapters
+        and close the database.
+
+        In that order so that nothing is handed to a closed client: an adapter that can
+        (:class:`~bridgebot.core.adapter.CanStopIntake`) stops taking events first and keeps
+        its client open while the relay delivers what is due and answers waiting out a 429
+        are sent; only then are the adapters stopped. Calling it again does nothing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         if self._scheduler_task is not None:  # nothing new is scheduled while stopping
             self._scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -134,18 +146,29 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._keeper_task = self._outbox_task = None
-        await self.budget.settle(min(grace, 5.0))  # answers waiting out a 429, while connected
-        for adapter in reversed(list(self.adapters.values())):
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("stopping the %s adapter failed", adapter.platform)
-        if self.relay is not None:
-            await self.relay.stop(grace)
+        adapters = list(self.adapters.values())
+        for adapter in adapters:
+            if isinstance(adapter, CanStopIntake):
+                try:
+                    await adapter.stop_intake()
+                except Exception:
+                    log.exception("stopping the %s adapter's intake failed", adapter.platform)
+        # The relay's due deliveries and the answers waiting out a 429, side by side, while
+        # every client is still open.
+        await asyncio.gather(
+            self.budget.settle(min(grace, 5.0)),
+            self.relay.stop(grace) if self.relay is not None else asyncio.sleep(0),
+        )
         if self._relay_task is not None:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
+            self._relay_task = None
+        for adapter in reversed(adapters):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
         await self.core.settle()
         await self.db.close()
 

@@ -6,6 +6,10 @@ sent before a crash are separate protocols that an adapter implements only when 
 platform can do them. The relay checks for a capability with ``isinstance`` and skips
 what a platform cannot do. (Catching up after downtime is the adapter's own business,
 done on start.)
+
+Shutdown goes in two steps where an adapter can take them (:class:`CanStopIntake`): its
+intake stops first, the relay then delivers what is due through the still open client,
+and only then is the adapter stopped; nothing is handed to a closed client.
 """
 
 from __future__ import annotations
@@ -81,3 +85,11 @@ class CanCombine(Protocol):
 class CanReconcile(Protocol):
     async def find_sent(self, delivery: Delivery) -> DeliveryResult | None:
         """After a crash mid-send: the messages this delivery already produced, if any."""
+
+
+@runtime_checkable
+class CanStopIntake(Protocol):
+    async def stop_intake(self) -> None:
+        """Take no more events (stop polling, refuse webhook calls so the platform sends
+        them again, ignore gateway messages a later catch-up reads) while the client stays
+        open for sending; :meth:`Adapter.stop` follows once the relay has drained."""

@@ -38,6 +38,9 @@ from bridgebot.core.service import Discussions
 log = logging.getLogger(__name__)
 
 COMBINE_MAX = 50  # posts looked at for one combined message
+# After the shutdown's grace, a send already under way may take this long to be answered
+# (and recorded) before it is cancelled.
+STOP_IN_FLIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._busy: dict[ChannelRef, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
+        self._quiet = asyncio.Event()  # no delivery to a configured platform is due now
         self._stopping = False
         self._warned: set[str] = set()
         self._failures: dict[ChannelRef, int] = {}
@@ -118,8 +122,10 @@ class Relay:
                     next_due = row.not_before if next_due is None else min(next_due, row.not_before)
                     continue
                 self._busy[row.target] = asyncio.create_task(self._work(row.target))
-            if not self._busy and not any(r.target.platform in self.adapters for r in heads):
-                self._idle.set()
+            if not self._busy:  # every due head of a configured target has a worker
+                self._quiet.set()
+                if not any(r.target.platform in self.adapters for r in heads):
+                    self._idle.set()
             timeout = None if next_due is None else max(0.0, next_due - now)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -325,10 +331,32 @@ class Relay:
                     return
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Let in-flight deliveries finish (bounded), then stop; pending rows stay pending."""
+        """Deliver what is due now, then stop; within ``grace`` seconds in all.
+
+        Shutdown comes after intake has stopped (:class:`~bridgebot.core.adapter.
+        CanStopIntake`) and before the adapters close, so a lock notice waiting behind a
+        rate budget still goes out through an open client. Rows waiting for a retry later
+        than now, and whatever is still due when ``grace`` runs out, stay pending for the
+        next start.
+        """
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, grace)
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    self._quiet.clear()
+                    self.wake()
+                    await self._quiet.wait()
+                    if not self._busy:
+                        break
+        except TimeoutError:
+            log.warning("stopping with deliveries still due after %.0fs; they stay pending "
+                        "for the next start", grace)
         self._stopping = True
         self.wake()
-        if self._busy:
-            await asyncio.wait(list(self._busy.values()), timeout=grace)
+        if self._busy:  # a send under way gets a moment to be answered and recorded
+            await asyncio.wait(list(self._busy.values()), timeout=STOP_IN_FLIGHT)
         for task in list(self._busy.values()):
             task.cancel()

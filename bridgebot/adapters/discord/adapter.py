@@ -135,6 +135,7 @@ class DiscordAdapter(SlashCommands):
         self.client_options = {"guild_ready_timeout": 0.25, "max_messages": None,
                                **(client_options or {})}
         self._catching_up: asyncio.Task[None] | None = None
+        self._taking = True  # False once intake stopped for shutdown
         self.core: Discussions | None = None
         self.client: _Client | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -147,6 +148,7 @@ class DiscordAdapter(SlashCommands):
 
     async def start(self, core: Discussions) -> None:
         self.core = core
+        self._taking = True
         use_api_base(self.settings.api_base_url)
         self.client = _Client(self, **self.client_options)
         self._wire_events(self.client)
@@ -184,11 +186,19 @@ class DiscordAdapter(SlashCommands):
         except Exception:
             log.exception("the Discord gateway connection ended")
 
-    async def stop(self) -> None:
+    async def stop_intake(self) -> None:
+        """Take no more messages, edits or deletions while the client stays open for the
+        relay's last deliveries. What people write meanwhile is not recorded, so the next
+        start's catch-up reads it from the thread's history."""
+        self._taking = False
         if self._catching_up is not None:
             self._catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._catching_up
+            self._catching_up = None
+
+    async def stop(self) -> None:
+        await self.stop_intake()
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()
@@ -294,6 +304,8 @@ class DiscordAdapter(SlashCommands):
 
     async def _on_message(self, message: discord.Message) -> None:
         assert self.core is not None
+        if not self._taking:
+            return
         if self._is_ours(message.author.id, message.webhook_id) or message.author.bot:
             return
         if message.type not in POST_TYPES:
@@ -322,6 +334,8 @@ class DiscordAdapter(SlashCommands):
 
     async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         assert self.core is not None
+        if not self._taking:
+            return
         data = payload.data
         author = data.get("author") or {}
         if "content" not in data or data.get("webhook_id") or author.get("bot"):
@@ -336,6 +350,8 @@ class DiscordAdapter(SlashCommands):
 
     async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         assert self.core is not None
+        if not self._taking:
+            return
         place = await self._where_id(payload.channel_id)
         core = self.core
         await core.held(lambda: core.removed(place, str(payload.message_id)),

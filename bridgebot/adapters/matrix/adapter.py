@@ -129,12 +129,16 @@ class _AppService(AppService):
 
     def __init__(self, *args: Any, on_transaction: Any, **kwargs: Any) -> None:
         self._on_transaction = on_transaction
+        self.taking = True  # False once intake stopped for shutdown: transactions come again
         super().__init__(*args, **kwargs)
 
     async def _http_handle_transaction(self, request: web.Request) -> web.Response:
         if not self._check_token(request):
             return web.json_response({"errcode": "M_FORBIDDEN", "error": "Invalid auth token"},
                                      status=403)
+        if not self.taking:
+            return web.json_response({"errcode": "M_UNKNOWN", "error": "shutting down, send "
+                                      "it again later"}, status=503)
         txn_id = request.match_info["transaction_id"]
         try:
             body = await request.json()
@@ -214,6 +218,12 @@ class MatrixAdapter:
         for room in rooms:
             await self._enter(RoomID(room))
         await self.catch_up()
+
+    async def stop_intake(self) -> None:
+        """Answer the homeserver's transactions "send it again later" while the relay
+        delivers what is due; the appservice's client stays open for that."""
+        if self.service is not None:
+            self.service.taking = False
 
     async def stop(self) -> None:
         if self.service is not None:

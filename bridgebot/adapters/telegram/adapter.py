@@ -198,7 +198,10 @@ class TelegramAdapter:
                 await self.app.bot.delete_webhook(drop_pending_updates=False)
             self._intake = asyncio.create_task(self._poll(), name="telegram-poll")
 
-    async def stop(self) -> None:
+    async def stop_intake(self) -> None:
+        """Stop the getUpdates loop (or the webhook's listener) and keep the bot open for
+        sending: the relay delivers what is due before :meth:`stop`. An update not yet
+        committed keeps its offset unconfirmed, so Telegram sends it again next start."""
         if self._intake is not None:
             self._intake.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -207,6 +210,9 @@ class TelegramAdapter:
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
             self._webhook_runner = None
+
+    async def stop(self) -> None:
+        await self.stop_intake()
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await self.app.shutdown()

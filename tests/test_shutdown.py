@@ -1,0 +1,66 @@
+"""Shutting down: intake stops first, what is due is delivered, then the clients close."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from .conftest import Build
+
+
+@pytest.mark.timeout(30)
+async def test_a_lock_queued_behind_a_budget_wait_reaches_telegram_before_shutdown_ends(
+        build: Build, caplog: pytest.LogCaptureFixture):
+    # The published limits on: Telegram takes about one message a second in a chat.
+    w = await build(rate_limits=True)
+    await w.open_topic()
+    for i in range(3):
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, f"Point {i} from Discord")
+    await w.posts(4)  # the topic and the three points, recorded and queued for Telegram
+    handle = w.dc.invoke_command(w.kristin.dc, w.guild["id"], w.thread["id"], "lock", {})
+    await handle.response(timeout=5)
+    async with asyncio.timeout(5):
+        while True:
+            if any(e.action.value == "lock" for e in await w.runtime.store.outbox()):
+                break
+            await asyncio.sleep(0.02)
+    assert not any("Topic locked" in t for t in w.bot_texts()), \
+        "the lock notice waits behind the chat's budget when shutdown begins"
+
+    with caplog.at_level(logging.WARNING):
+        await w.runtime.stop()  # what SIGTERM does
+
+    assert any("Topic locked" in t for t in w.bot_texts()), "the lock notice reached Telegram"
+    assert any("Point 2 from Discord" in t for t in w.bot_texts()), "and the posts before it"
+    pending = [e for e in await _outbox_after(w) if e.state.value != "done"]
+    assert pending == [], "nothing left pending or dead"
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "not initialized" not in messages, "nothing was handed to a closed client"
+
+
+async def _outbox_after(w) -> list:
+    """The outbox as the next start finds it (the runtime has closed its database)."""
+    from bridgebot.store.db import Database
+    from bridgebot.store.repo import Store
+
+    db = Database(w.runtime.db.path)
+    await db.open()
+    try:
+        return await Store(db).outbox()
+    finally:
+        await db.close()
+
+
+async def test_messages_written_while_stopping_are_left_for_the_next_start(build: Build):
+    w = await build()
+    await w.open_topic()
+    telegram = w.runtime.adapters["telegram"]
+    await telegram.stop_intake()  # type: ignore[attr-defined]
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "Written during shutdown",
+                    reply_to=w.root["message_id"])
+    await asyncio.sleep(0.2)
+    assert [p.text for p in await w.runtime.store.posts(1)] == ["Share your examples."], \
+        "not taken while stopping"
+    assert w.tg.pending_updates(), "Telegram keeps the update for the next start"
