@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bridgebot.core import errors
-from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.models import Author, ChannelRef, TopicStatus
 from bridgebot.core.names import AuthorMode, mode_of
 from bridgebot.core.reading import LinkMaker
-from bridgebot.core.service import Discussions
+from bridgebot.core.service import Discussions, TopicChoice
 from bridgebot.i18n import N_, Translator
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,9 @@ class Command:
     # Its answer can tell who takes part ("… is the name of someone else in this discussion"):
     # on a bridge that shows pseudonyms it is given to the person alone (see answer_privately).
     discreet: bool = False
+    # The topics it acts on when several could be meant (open ones; locked ones for /unlock):
+    # it then takes a topic number (``/lock 2``, Discord's ``topic`` option). None: no number.
+    about: TopicStatus | None = None
 
     @property
     def needs_rights(self) -> bool:
@@ -204,7 +207,8 @@ class CommandTable:
     def command(self, name: str, description: str, *params: Param, facilitator: bool = False,
                 scope: Scope = "bridged", usage: str | None = None,
                 aliases: tuple[str, ...] = (), admin_view: bool = False,
-                instant: bool = False, discreet: bool = False) -> Callable[[Runner], Runner]:
+                instant: bool = False, discreet: bool = False,
+                about: TopicStatus | None = None) -> Callable[[Runner], Runner]:
         """Declare the decorated ``async def f(call, **arguments) -> str`` as ``/name``."""
         def register(run: Runner) -> Runner:
             declared = list(inspect.signature(run).parameters)[1:]
@@ -212,7 +216,7 @@ class CommandTable:
                 raise TypeError(f"/{name}: {run.__qualname__} takes {declared}, "
                                 f"the table says {[p.name for p in params]}")
             self.commands[name] = Command(name, description, run, params, facilitator, scope,
-                                          usage, aliases, admin_view, instant, discreet)
+                                          usage, aliases, admin_view, instant, discreet, about)
             return run
         return register
 
@@ -240,27 +244,36 @@ class CommandTable:
                 raise errors.InvalidInput(UNKNOWN, name=name)
         except errors.RuleError as err:
             return err.render(t)
-        return await self._run(core, ctx, command, lambda: command.parse(args, ctx), t)
+        number, args = await _topic_number(core, ctx, command, args)
+        return await self._run(core, ctx, command, lambda: command.parse(args, ctx), t, number)
 
     async def invoke(self, core: Discussions, ctx: CommandContext, command: Command,
                      values: Mapping[str, Value]) -> str:
-        """A command whose arguments the platform already split into named options (Discord)."""
+        """A command whose arguments the platform already split into named options (Discord);
+        ``topic`` is the topic number option of commands :attr:`Command.about` topics."""
         t = core.translator_for(ctx.locale, ctx.where)
         try:
             _gate(core, ctx, command.scope)
         except errors.RuleError as err:
             return err.render(t)
-        return await self._run(core, ctx, command, lambda: dict(values), t)
+        options = dict(values)
+        number = options.pop("topic", None)
+        chosen = number if isinstance(number, int) and not isinstance(number, bool) else None
+        return await self._run(core, ctx, command, lambda: options, t, chosen)
 
     async def _run(self, core: Discussions, ctx: CommandContext, command: Command,
-                   arguments: Callable[[], dict[str, Value]], t: Translator) -> str:
+                   arguments: Callable[[], dict[str, Value]], t: Translator,
+                   topic_number: int | None = None) -> str:
         """Check rights, then arguments, then run: refusals are polite answers in the
         person's language, and nothing a person types raises."""
+        choice = TopicChoice(command.name, topic_number, command.about or TopicStatus.OPEN,
+                             numbered=command.about is not None, named_options=ctx.named_options)
         try:
             if command.facilitator and not await core.is_facilitator(ctx.actor, ctx.platform_admin):
                 raise errors.NotFacilitator(command.name)
             values = command.check(arguments(), ctx)
-            return await command.run(Call(core, ctx, t, command), **values)
+            with core.choosing(choice):
+                return await command.run(Call(core, ctx, t, command), **values)
         except errors.RuleError as err:
             return err.render(t)
         except Exception as err:
@@ -278,6 +291,22 @@ def answer_privately(core: Discussions, ctx: CommandContext, command: Command | 
     if command is None or not command.discreet or ctx.private or not core.is_bridged(ctx.where):
         return False
     return mode_of(core.bridges, core.bridge_of(ctx.where).name) is AuthorMode.PSEUDONYM
+
+
+async def _topic_number(core: Discussions, ctx: CommandContext, command: Command,
+                        args: str) -> tuple[int | None, str]:
+    """``/lock 2 reason``: a leading number names a topic only where several could be meant
+    and it is one of them; anywhere else it stays part of the text (``/prompt 3 ways …``)."""
+    if command.about is None or not core.is_bridged(ctx.where):
+        return None, args
+    word, rest = _next_word(args)
+    digits = word.removeprefix("#")
+    if not digits.isdecimal() or len(digits) > 18:
+        return None, args
+    choices = await core.topic_choices(ctx.where, ctx.reply_to, command.about)
+    if int(digits) not in {t.id for t in choices}:
+        return None, args
+    return int(digits), rest
 
 
 def _gate(core: Discussions, ctx: CommandContext, scope: Scope) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bridgebot.core import errors
 from bridgebot.core.commandkit import Call, CommandContext, CommandTable, Param
 from bridgebot.core.digest import digest_command
+from bridgebot.core.models import TopicStatus
 from bridgebot.core.moderation import set_post_hidden
 from bridgebot.core.privacy import alias_command, forgetme_command
 from bridgebot.core.reading import catchup_command, overview
@@ -107,7 +108,7 @@ POST_NUMBER = N_("The post's number (#N)")
 
 
 @COMMANDS.command("status", N_("How many posts, how many new for you"), scope="private",
-                  admin_view=True)
+                  admin_view=True, about=TopicStatus.OPEN)
 async def status(call: Call) -> str:
     core, ctx = call.core, call.ctx
     if not core.is_bridged(ctx.where):  # a private chat: all of this person's discussions
@@ -143,7 +144,8 @@ async def reply(call: Call, number: int, text: str) -> str:
     return call.t("Nothing was posted: the message was empty.")
 
 
-@COMMANDS.command("catchup", N_("The posts that are new for you, with links"), scope="private")
+@COMMANDS.command("catchup", N_("The posts that are new for you, with links"), scope="private",
+                  about=TopicStatus.OPEN)
 async def catchup(call: Call) -> str:
     ctx = call.ctx
     return await catchup_command(call.core, ctx.actor, ctx.where, ctx.link, bridges=ctx.bridges,
@@ -168,7 +170,7 @@ async def newtopic(call: Call, title: str, intro: str) -> str:
 @COMMANDS.command(
     "prompt", N_("Add a guiding question to this topic"),
     Param("question", "text", N_("The question"), required=True),
-    facilitator=True, usage=N_("Usage: /prompt <question>"),
+    facilitator=True, usage=N_("Usage: /prompt <question>"), about=TopicStatus.OPEN,
 )
 async def prompt(call: Call, question: str) -> str:
     ctx = call.ctx
@@ -180,12 +182,13 @@ async def prompt(call: Call, question: str) -> str:
 
 
 @COMMANDS.command("lock", N_("Lock this topic on every linked chat"),
-                  Param("reason", "text", N_("Why (shown in the lock notice)")), facilitator=True)
+                  Param("reason", "text", N_("Why (shown in the lock notice)")), facilitator=True,
+                  about=TopicStatus.OPEN)
 async def lock(call: Call, reason: str) -> str:
     return await _set_locked(call, True, reason or None)
 
 
-@COMMANDS.command("unlock", N_("Reopen this topic"), facilitator=True)
+@COMMANDS.command("unlock", N_("Reopen this topic"), facilitator=True, about=TopicStatus.LOCKED)
 async def unlock(call: Call) -> str:
     return await _set_locked(call, False, None)
 
@@ -225,7 +228,7 @@ async def _set_hidden(call: Call, hidden: bool, number: int | None) -> str:
 
 
 @COMMANDS.command("digest", N_("Post a digest of this topic to every linked chat"),
-                  facilitator=True)
+                  facilitator=True, about=TopicStatus.OPEN)
 async def digest(call: Call) -> str:
     ctx = call.ctx
     return await digest_command(call.core, ctx.actor, ctx.where, platform_admin=ctx.platform_admin,

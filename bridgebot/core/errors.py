@@ -63,6 +63,27 @@ class NoTopicHere(RuleError):
         )
 
 
+class WhichTopic(RuleError):
+    """A command in a chat where several topics are open, with nothing saying which one:
+    asked instead of guessed (a wrong guess locked the wrong topic)."""
+
+    def __init__(self, topics: str, example: str | None) -> None:
+        if example is None:
+            super().__init__(
+                N_("Several topics are open here, so I did not guess which one you mean:\n"
+                   "{topics}\nSend the command in reply to the topic's message, or inside its "
+                   "thread."),
+                topics=topics,
+            )
+            return
+        super().__init__(
+            N_("Several topics are open here, so I did not guess which one you mean:\n{topics}\n"
+               "Send the command in reply to the topic's message (or inside its thread), or give "
+               "the topic's number: {example}"),
+            topics=topics, example=example,
+        )
+
+
 class UnknownTopic(RuleError):
     def __init__(self, ref: object) -> None:
         super().__init__(N_("There is no topic {ref}. `bridgebot topics` lists them."), ref=ref)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -69,6 +70,31 @@ class Bridge:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    """What the command being run says about its topic, for :meth:`Discussions.topic_here`:
+    its name (to spell the example when asking), the topic number given (``/lock 2``,
+    Discord's ``topic:2``), which topics it can mean (open ones; locked ones for /unlock), and
+    whether the topic can be given by number at all."""
+
+    command: str
+    number: int | None = None
+    wanted: TopicStatus = TopicStatus.OPEN
+    numbered: bool = True
+    named_options: bool = False
+
+    def example(self, topic_id: int) -> str | None:
+        if not self.numbered:
+            return None
+        return f"/{self.command} topic:{topic_id}" if self.named_options else f"/{self.command} {topic_id}"
+
+
+# Set by the command layer around one command: every rule that asks "which topic is here"
+# (prompting, locking, digests, reading) sees it without each signature carrying it.
+_CHOICE: contextvars.ContextVar[TopicChoice | None] = contextvars.ContextVar("topic_choice",
+                                                                             default=None)
 
 
 # One whole sentence per field, not "The {what} is empty": other languages inflect the noun.
@@ -236,20 +262,62 @@ class Discussions:
         if not await self.is_facilitator(actor, platform_admin):
             raise errors.NotFacilitator(command)
 
-    async def topic_here(self, where: ChannelRef, reply_to: str | None = None) -> Topic:
-        """The topic a command in ``where`` is about.
+    @contextlib.contextmanager
+    def choosing(self, choice: TopicChoice) -> Iterator[None]:
+        """Run a command with what it says about its topic (see :meth:`topic_here`)."""
+        token = _CHOICE.set(choice)
+        try:
+            yield
+        finally:
+            _CHOICE.reset(token)
 
-        Inside a topic's thread it is that topic; in reply to a topic's message it is
-        that message's topic; otherwise the newest topic of the chat's bridge.
-        """
-        bridge = self.bridge_of(where)
+    async def _placed_topic(self, where: ChannelRef, reply_to: str | None) -> Topic | None:
+        """The topic the place itself names: the thread it lives in, or the message answered."""
         topic_id = await self.store.topic_for_thread(where)
         if topic_id is None and reply_to is not None:
             hit = await self.store.resolve_message(where.platform, where.chat_id, reply_to)
             topic_id = hit.topic_id if hit else None
-        topic = await self.store.topic(topic_id) if topic_id else None
-        if topic is None:
-            topic = await self.store.latest_topic(bridge.name)
+        return await self.store.topic(topic_id) if topic_id else None
+
+    async def topic_choices(self, where: ChannelRef, reply_to: str | None,
+                            wanted: TopicStatus = TopicStatus.OPEN) -> list[Topic]:
+        """The topics a command here could mean when neither a thread nor a reply says:
+        empty when the place names one or there is at most one to mean."""
+        if not self.is_bridged(where) or await self._placed_topic(where, reply_to) is not None:
+            return []
+        candidates = await self.store.bridge_topics(self.bridge_of(where).name, wanted)
+        return candidates if len(candidates) > 1 else []
+
+    async def topic_here(self, where: ChannelRef, reply_to: str | None = None) -> Topic:
+        """The topic a command in ``where`` is about.
+
+        Inside a topic's thread it is that topic; in reply to a topic's message it is
+        that message's topic; a topic number given with the command names it; otherwise
+        the only open topic of the chat's bridge (the only locked one, for /unlock), or the
+        newest topic when there is none such. When several could be meant the command asks
+        which one, listing them, instead of guessing.
+        """
+        bridge = self.bridge_of(where)
+        topic = await self._placed_topic(where, reply_to)
+        if topic is not None:
+            return topic
+        choice = _CHOICE.get()
+        if choice is not None and choice.number is not None:
+            topic = await self.store.topic(choice.number)
+            if topic is None or topic.bridge != bridge.name:
+                raise errors.UnknownTopic(f"#{choice.number}")
+            return topic
+        candidates = await self.store.bridge_topics(
+            bridge.name, choice.wanted if choice else TopicStatus.OPEN)
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            listing = "\n".join(f"#{t.id} “{t.title}”" for t in candidates[:10])
+            example = (choice or TopicChoice("status")).example(candidates[0].id)
+            if example is None:
+                raise errors.WhichTopic(listing, None)
+            raise errors.WhichTopic(listing, example)
+        topic = await self.store.latest_topic(bridge.name)
         if topic is None:
             raise errors.NoTopicHere()
         return topic

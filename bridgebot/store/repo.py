@@ -155,6 +155,14 @@ class Store(Queries):
         )
         return _topic(row) if row else None
 
+    async def bridge_topics(self, bridge: str, status: TopicStatus) -> list[Topic]:
+        """A bridge's topics with this status, newest first."""
+        rows = await self._all(
+            f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE bridge = ? AND status = ? ORDER BY id DESC",
+            (bridge, status.value),
+        )
+        return [_topic(r) for r in rows]
+
     async def prompt(self, prompt_id: int) -> Prompt | None:
         row = await self._one(
             "SELECT id, topic_id, position, question, created_at FROM prompts WHERE id = ?",

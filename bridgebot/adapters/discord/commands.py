@@ -29,6 +29,8 @@ from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, catalog_messages, normalize_locale
 
+TOPIC_OPTION = N_("Which topic (its number), when several are open in this channel")
+
 # Discord's option type for each kind of parameter (the core's numbers are post numbers).
 OPTION_TYPES: dict[Kind, type] = {"number": int, "line": str, "text": str, "flag": bool}
 
@@ -105,9 +107,14 @@ class SlashCommands:
                 annotation=kind if required else kind | None,
                 default=inspect.Parameter.empty if required else None,
             ))
+        if command.about is not None:  # where several topics could be meant: which one
+            params.append(inspect.Parameter("topic", inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=int | None, default=None))
         callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         callback.__name__ = callback.__qualname__ = command.name
         descriptions = {p.name: p.description for p in command.params}
+        if command.about is not None:
+            descriptions["topic"] = TOPIC_OPTION
         if descriptions:
             callback = app_commands.describe(**descriptions)(callback)
         if command.scope != "anywhere":
