@@ -341,6 +341,15 @@ class DiscordWorld:
             raise unknown_channel()
         return channel
 
+    def refuse_if_archived(self, channel_id: str) -> None:
+        """Discord refuses to edit or delete a message in an archived thread (400, code
+        50083 "Thread is archived"), whoever asks and whether or not it is locked: the
+        thread must be unarchived first (PATCH the channel with ``archived: false``).
+        Only a new message into an archived, unlocked thread unarchives it by itself."""
+        channel = self.channel(channel_id)
+        if self.is_thread(channel) and channel["thread_metadata"]["archived"]:
+            raise thread_archived()
+
     def is_thread(self, channel: JSON) -> bool:
         return channel["type"] in ChannelType.THREAD_TYPES
 

@@ -402,6 +402,13 @@ class TelegramDriver(TelegramCore):
             result.append(copy.deepcopy(message))
         return result
 
+    def age_messages(self, chat_id: int, hours: float) -> None:
+        """Every message of a chat was sent ``hours`` earlier than it was (the 48-hour
+        rule on deletions then applies to them)."""
+        for message in self._chats[chat_id].messages.values():
+            if "date" in message:
+                message["date"] = int(message["date"] - hours * 3600)
+
     def topics(self, chat_id: int) -> list[JSONDict]:
         """Forum topics of a chat: ``ForumTopic`` fields plus ``is_closed``."""
         return [

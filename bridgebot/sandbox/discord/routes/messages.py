@@ -136,6 +136,7 @@ class MessageRoutes(DiscordCore):
         if msg["author"]["id"] != self._bot(ctx).id or "webhook_id" in msg:
             if set(ctx.body or {}) - {"flags"} or not perms & Permissions.MANAGE_MESSAGES:
                 raise DiscordAPIError(403, 50005, "Cannot edit a message authored by another user")
+        self.world.refuse_if_archived(channel["id"])
         return 200, self.world.edit_message(channel["id"], msg["id"], ctx.body or {}, editor_perms=perms)
 
     async def _delete_message(self, ctx: _Ctx) -> tuple[int, Any]:
@@ -144,6 +145,7 @@ class MessageRoutes(DiscordCore):
         own = msg["author"]["id"] == self._bot(ctx).id and "webhook_id" not in msg
         if not own and not self._perms(ctx, channel) & Permissions.MANAGE_MESSAGES:
             raise missing_permissions()
+        self.world.refuse_if_archived(channel["id"])
         self.world.delete_message(channel["id"], msg["id"])
         return 204, None
 

@@ -13,7 +13,6 @@ from bridgebot.sandbox.discord.state import (
     MessageFlags,
     Permissions,
     missing_permissions,
-    thread_archived,
     validate_webhook_name,
 )
 
@@ -176,14 +175,13 @@ class WebhookRoutes(DiscordCore):
 
     async def _patch_webhook_message(self, ctx: _Ctx) -> tuple[int, Any]:
         channel_id, message_id = self._webhook_target(ctx)
-        channel = self.world.channel(channel_id)
-        if self.world.is_thread(channel) and channel["thread_metadata"]["archived"]:
-            if channel["thread_metadata"]["locked"]:
-                raise thread_archived()
-            self.world.update_thread(channel_id, {"archived": False})
+        if self._interaction_for_webhook(ctx) is None:  # an interaction's answer is not refused
+            self.world.refuse_if_archived(channel_id)
         return 200, self.world.edit_message(channel_id, message_id, ctx.body or {})
 
     async def _delete_webhook_message(self, ctx: _Ctx) -> tuple[int, Any]:
         channel_id, message_id = self._webhook_target(ctx)
+        if self._interaction_for_webhook(ctx) is None:
+            self.world.refuse_if_archived(channel_id)
         self.world.delete_message(channel_id, message_id)
         return 204, None

@@ -38,6 +38,9 @@ def _reply_params(params: JSONDict) -> tuple[int | None, bool, str | None]:
     )
 
 
+DELETE_WINDOW = 48 * 3600.0  # seconds after which nobody can delete a message (deleteMessage)
+
+
 class MessageRoutes(TelegramCore):
     """Bot API methods that post or change messages.
     """
@@ -179,6 +182,11 @@ class MessageRoutes(TelegramCore):
             raise bad_request("message to delete not found")
         own = message.get("from", {}).get("id") == bot.id
         if "forum_topic_created" in message:
+            raise bad_request("message can't be deleted")
+        # "A message can only be deleted if it was sent less than 48 hours ago" (deleteMessage,
+        # for every bot, admin or not, its own messages too); Telegram answers as it does
+        # for a missing right.
+        if self.wall_clock() - float(message.get("date", 0)) >= DELETE_WINDOW:
             raise bad_request("message can't be deleted")
         if not own and chat.type != "private":
             member = chat.members.get(bot.id)
