@@ -183,8 +183,9 @@ async def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
               f"in {len(report.topic_ids)} topic(s)")
         print(f"  copies queued for editing: {edited} (the running bot edits them; "
               "`bridgebot outbox` lists what waits)")
-        print(f"  copies inside combined messages, which cannot be edited: {combined}")
+        print(f"  copies inside combined messages, rewritten without their posts: {combined}")
         print(f"  others' posts where their name was replaced: {report.others_posts_renamed}")
+        print(f"  others' replies whose quote of their words is shown again: {report.replies_quoting}")
         print(f"  digest messages already posted that name them (not editable): {report.digests_naming}")
         print(f"  topics they opened (title and introduction kept): {report.topics_opened}")
         print("  alias, reading marks and lock notices deleted; their user id is now a random token")

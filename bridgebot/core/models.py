@@ -181,6 +181,17 @@ class IncomingMessage:
 
 
 @dataclass(frozen=True)
+class CombinedCopy:
+    """A message on a target that holds several posts (a burst combined by the relay), as
+    an edit must show it again: its message ids and every post it holds, in order, each
+    with its parent (named as the bridge names authors). Editing one post inside it means
+    re-rendering the whole message, so the other posts stay as they were."""
+
+    message_ids: tuple[str, ...]
+    parts: tuple[tuple[Post, Post | None], ...]
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One thing to show on one target channel, handed by the relay to an adapter.
 
@@ -204,6 +215,8 @@ class Delivery:
     # original messages (deleting those needs moderator rights on the platform).
     notice: str | None = None
     original_ids: tuple[str, ...] = ()
+    # EDIT: the combined messages on this target that hold the post (re-rendered whole).
+    combined: tuple[CombinedCopy, ...] = ()
 
 
 @dataclass(frozen=True)

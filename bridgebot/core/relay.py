@@ -303,7 +303,7 @@ class Relay:
         if action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST):
             return await adapter.deliver(delivery)
         if action is Action.EDIT:
-            if isinstance(adapter, CanEdit) and delivery.message_ids:
+            if isinstance(adapter, CanEdit) and (delivery.message_ids or delivery.combined):
                 await adapter.edit(delivery)
             return DeliveryResult()
         if action is Action.HIDE:

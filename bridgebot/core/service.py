@@ -23,6 +23,7 @@ from bridgebot.core.models import (
     Action,
     Author,
     ChannelRef,
+    CombinedCopy,
     Delivery,
     IncomingMessage,
     Post,
@@ -720,6 +721,7 @@ class Discussions:
         reply_is_parent = False
         message_ids: tuple[str, ...] = ()
         original_ids: tuple[str, ...] = ()
+        combined: tuple[CombinedCopy, ...] = ()
         if row.action is Action.POST and post is not None:
             reply_to, reply_is_parent = await self._nearest_reply_target(post, row.target)
             if reply_to is None and thread_id is None:
@@ -728,9 +730,10 @@ class Discussions:
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
             )
-            if row.action is Action.EDIT:  # a combined copy also holds others' posts: left alone
-                combined = await self.privacy.combined_message_ids(row.target, post.id)
-                message_ids = tuple(i for i in message_ids if i not in combined)
+            if row.action is Action.EDIT:  # a combined copy also holds others' posts: whole
+                combined = await self._combined_copies(row.target, post.id)
+                inside = {i for copy in combined for i in copy.message_ids}
+                message_ids = tuple(i for i in message_ids if i not in inside)
             if row.action is Action.HIDE:  # a facilitator's hide also deletes the original
                 everything = await self.store.messages_on(row.target, post_id=post.id)
                 original_ids = tuple(i for i in everything if i not in message_ids)
@@ -743,8 +746,26 @@ class Discussions:
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
             parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,
             message_ids=message_ids, attempts=row.attempts, notice=notice,
-            original_ids=original_ids,
+            original_ids=original_ids, combined=combined,
         )
+
+    async def _combined_copies(self, target: ChannelRef, post_id: int) -> tuple[CombinedCopy, ...]:
+        """The combined messages on ``target`` holding this post, with every post they hold
+        (and its parent) as they are now, named as the bridge names authors."""
+        copies = []
+        for message_ids, post_ids in await self.privacy.combined_copies(target, post_id):
+            parts: list[tuple[Post, Post | None]] = []
+            for part_id in post_ids:
+                part = await self.store.post(part_id)
+                if part is None:
+                    continue
+                parent = await self.store.post(part.parent_id) if part.parent_id else None
+                shown = await name_posts(self.privacy, self.bridges,
+                                         [part] + ([parent] if parent else []), for_delivery=True)
+                parts.append((shown[0], shown[1] if parent else None))
+            if message_ids and parts:
+                copies.append(CombinedCopy(message_ids, tuple(parts)))
+        return tuple(copies)
 
     async def _nearest_reply_target(self, post: Post, target: ChannelRef) -> tuple[str | None, bool]:
         """The message on ``target`` a mirrored post should answer natively, and whether

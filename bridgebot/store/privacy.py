@@ -82,6 +82,26 @@ class PrivacyStore(Queries):
         )
         return {r[0] for r in rows}
 
+    async def combined_copies(self, target: ChannelRef,
+                              post_id: int) -> list[tuple[tuple[str, ...], list[int]]]:
+        """The combined messages on ``target`` that hold this post: for each, its message ids
+        (in order) and the ids of every post it holds, in the order they were shown."""
+        rows = await self._all(
+            "SELECT DISTINCT m.delivery_id FROM combined_parts c JOIN message_map m "
+            "ON m.delivery_id = c.delivery_id WHERE c.post_id = ? AND m.platform = ? AND m.chat_id = ?",
+            (post_id, target.platform, target.chat_id),
+        )
+        copies: list[tuple[tuple[str, ...], list[int]]] = []
+        for (delivery_id,) in rows:
+            messages = await self._all(
+                "SELECT message_id FROM message_map WHERE delivery_id = ? ORDER BY part",
+                (delivery_id,))
+            posts = await self._all(
+                "SELECT c.post_id FROM combined_parts c JOIN posts p ON p.id = c.post_id "
+                "WHERE c.delivery_id = ? ORDER BY p.number", (delivery_id,))
+            copies.append((tuple(r[0] for r in messages), [r[0] for r in posts]))
+        return copies
+
     # -- aliases -----------------------------------------------------------------
 
     async def alias_of(self, bridge: str, platform: str, user_id: str) -> str | None:
@@ -192,10 +212,16 @@ class PrivacyStore(Queries):
                                  (report.anonymous_name, *opened))
             renamed = await self._rename_everywhere(tx, [name, *aliases], report, now,
                                                     generic_names)
-            to_edit = [(post_id, topic) for post_id, topic, hidden in own if not hidden] + renamed
+            # Others' replies quote the first words of the post they answer (where the reply
+            # cannot be native, and in combined messages): shown again, they quote the
+            # placeholder instead.
+            replies = await self._replies_to(tx, own_ids)
+            report.replies_quoting = len(replies)
+            to_edit = list(dict.fromkeys([(post_id, topic) for post_id, topic, _ in own]
+                                         + renamed + replies))
             for post_id, topic_id in to_edit:
                 await self._queue_edits(tx, post_id, topic_id, now, report,
-                                        count_combined=post_id in own_ids)
+                                        count=post_id in own_ids)
             await tx.execute(
                 "UPDATE participants SET display_name = ?, user_id = ?, forgotten_at = ? WHERE id = ?",
                 (report.anonymous_name, f"forgotten-{secrets.token_hex(16)}", _ts(now), participant),
@@ -267,26 +293,51 @@ class PrivacyStore(Queries):
         return changed
 
     @staticmethod
+    async def _replies_to(tx: aiosqlite.Connection, post_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """(post id, topic id) of the visible, not erased replies to these posts."""
+        if not post_ids:
+            return []
+        rows = await tx.execute_fetchall(
+            f"SELECT id, topic_id FROM posts WHERE parent_id IN ({_marks(post_ids)}) "
+            "AND hidden = 0 AND erased_at IS NULL AND number > 1 ORDER BY id", tuple(post_ids))
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    @staticmethod
     async def _queue_edits(tx: aiosqlite.Connection, post_id: int, topic_id: int, now: datetime,
-                           report: ForgetReport, *, count_combined: bool) -> None:
-        """An EDIT for each chat that shows this post on its own; combined copies are counted."""
-        places = await tx.execute_fetchall(
+                           report: ForgetReport, *, count: bool) -> None:
+        """An EDIT for each chat that shows this post, on its own or inside a combined
+        message (re-rendered whole, the other posts as they are); ``count``: the person's
+        own post, counted in the report."""
+        alone = await tx.execute_fetchall(
             "SELECT DISTINCT platform, chat_id FROM message_map WHERE post_id = ? AND mirrored = 1 "
             "AND (delivery_id IS NULL OR delivery_id NOT IN (SELECT delivery_id FROM combined_parts))",
             (post_id,),
         )
-        targets = [ChannelRef(r[0], r[1]) for r in places]
+        combined = await tx.execute_fetchall(
+            "SELECT DISTINCT m.platform, m.chat_id FROM combined_parts c "
+            "JOIN message_map m ON m.delivery_id = c.delivery_id WHERE c.post_id = ?",
+            (post_id,),
+        )
+        targets = list(dict.fromkeys([ChannelRef(r[0], r[1]) for r in (*alone, *combined)]))
+        cur = await tx.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")
+        before = int((await cur.fetchone() or (0,))[0])
         await Store._enqueue(tx, topic_id, Action.EDIT, targets, now, post_id=post_id)
-        for target in targets:
-            report.copies_edited[target.platform] += 1
-        if count_combined:
-            combined = await tx.execute_fetchall(
-                "SELECT DISTINCT o.platform, o.chat_id FROM combined_parts c "
-                "JOIN outbox o ON o.id = c.delivery_id WHERE c.post_id = ?",
-                (post_id,),
-            )
+        report.deliveries += [int(r[0]) for r in await tx.execute_fetchall(
+            "SELECT id FROM outbox WHERE id > ? ORDER BY id", (before,))]
+        for platform, _ in alone:
+            report.copies_edited[platform] += 1
+        if count:
             for platform, _ in combined:
                 report.copies_combined[platform] += 1
+
+    async def delivery_outcomes(self, delivery_ids: Sequence[int]) -> list[tuple[str, str, str | None]]:
+        """(platform, state, last error) of these outbox rows (pruned ones are done)."""
+        if not delivery_ids:
+            return []
+        rows = await self._all(
+            f"SELECT id, platform, state, last_error FROM outbox WHERE id IN ({_marks(delivery_ids)})",
+            tuple(delivery_ids))
+        return [(r[1], r[2], r[3]) for r in rows]
 
     # -- retention ---------------------------------------------------------------
 

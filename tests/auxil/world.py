@@ -366,6 +366,7 @@ async def allies(
     database: Path | None = None,
     console_adapter: ConsoleAdapter | None = None,
     telegram_options: Mapping[str, Any] | None = None,
+    adapter_limits: Mapping[str, PlatformLimits] | None = None,
 ) -> AsyncIterator[World]:
     """The "allies" bridge over the places named (see the module's docstring).
 
@@ -374,7 +375,8 @@ async def allies(
     a person to their Telegram app's language; ``bot_rights`` are the bot's admin rights
     in the Telegram group. ``rate_limits`` turns on the fakes' flood control and the
     adapters' budgets. With ``start=False`` nothing runs in process (for tests that start
-    bridgebot as a command from :meth:`World.config_toml`).
+    bridgebot as a command from :meth:`World.config_toml`). ``adapter_limits`` gives a
+    platform's adapter its own send budget (a slow one, so that bursts are combined).
     """
     async with contextlib.AsyncExitStack() as stack:
         tg = dc = None
@@ -435,12 +437,15 @@ async def allies(
             runtime.add_adapter(adapter)
         if tg is not None:
             runtime.add_adapter(telegram_adapter(
-                tg, tokens["telegram"], limits=None if rate_limits else TELEGRAM_UNLIMITED,
+                tg, tokens["telegram"],
+                limits=(adapter_limits or {}).get("telegram",
+                                                  None if rate_limits else TELEGRAM_UNLIMITED),
                 **(telegram_options or {})))
         if dc is not None:
             runtime.add_adapter(discord_adapter(
                 dc, tokens["discord"], places["guild"]["id"],
-                limits=None if rate_limits else DISCORD_UNLIMITED))
+                limits=(adapter_limits or {}).get("discord",
+                                                  None if rate_limits else DISCORD_UNLIMITED)))
         world = World(runtime, clock, tg, dc, adapter, people, places, bridge, tokens)
         if start:
             await runtime.start()

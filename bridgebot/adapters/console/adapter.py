@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bridgebot.adapters.registry import display_name
@@ -165,10 +165,17 @@ class ConsoleAdapter:
 
     async def edit(self, delivery: Delivery) -> None:
         assert delivery.post is not None
+        combined = {message_id: "\n".join(self._line(replace(delivery, post=post))
+                                          for post, _ in copy.parts)
+                    for copy in delivery.combined for message_id in copy.message_ids[:1]}
         for shown in self.rooms[delivery.target.chat_id]:
             if shown.message_id in delivery.message_ids:
                 shown.text = f"#{delivery.post.number} {delivery.post.text}"
-                self.out(f"[{shown.room} {shown.message_id}] (edited) {shown.text}")
+            elif shown.message_id in combined:  # the whole message again, the others' posts kept
+                shown.text = combined[shown.message_id]
+            else:
+                continue
+            self.out(f"[{shown.room} {shown.message_id}] (edited) {shown.text}")
 
     async def hide(self, delivery: Delivery) -> None:
         for shown in self.rooms[delivery.target.chat_id]:

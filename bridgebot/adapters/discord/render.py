@@ -113,6 +113,11 @@ def reply_quote(parent: Post, link: str | None) -> str:
     return f"> ↪ {escape(clip(parent.author_name, NAME_MAX))} ({target}): {excerpt}"
 
 
+def clip_message(text: str) -> str:
+    """One message's text within the limit (an edit may not become two messages)."""
+    return text if len(text) <= LIMIT else text[: LIMIT - 1] + CONTINUED
+
+
 def notice(text: str) -> list[str]:
     return [escape(text)]
 
