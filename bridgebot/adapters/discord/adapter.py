@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,7 @@ from bridgebot.i18n import Translator, translator
 log = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "bridgebot"
+THREAD_ARCHIVED = 50083  # Discord's code for an edit or deletion in an archived thread
 POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -573,22 +574,57 @@ class DiscordAdapter(SlashCommands):
         post = delivery.post
         assert post is not None
         webhook = await self._webhook(int(delivery.target.chat_id))
-        pieces = render.post_pieces(post, with_author=webhook is None)
+        pieces = render.post_pieces(post, quote=self._quote(delivery, None),
+                                    with_author=webhook is None)
         thread = await self._topic_thread(delivery.target)
         if len(pieces) < len(delivery.message_ids):  # shrank (an erasure): the rest keep no words
             pieces = [*pieces, *[render.CONTINUED] * (len(delivery.message_ids) - len(pieces))]
-        for message_id, piece in zip(delivery.message_ids, pieces, strict=False):
-            try:
-                if webhook is not None:
-                    in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
-                    await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
-                                               allowed_mentions=NO_MENTIONS)
-                else:
-                    await thread.get_partial_message(int(message_id)).edit(content=piece)  # type: ignore[attr-defined]
-            except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
-                log.info("discord message to edit is gone in %s", delivery.target)
-            except Exception as err:
-                raise classify(err, f"channel {delivery.target}") from err
+        edits = list(zip(delivery.message_ids, pieces, strict=False))
+        for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
+            text = "\n\n".join(render.post_block(part, parent) for part, parent in copy.parts)
+            edits.append((copy.message_ids[0], render.clip_message(text)))
+
+        async def edit_all() -> None:
+            for message_id, piece in edits:
+                try:
+                    if webhook is not None:
+                        in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+                        await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
+                                                   allowed_mentions=NO_MENTIONS)
+                    else:
+                        await thread.get_partial_message(int(message_id)).edit(content=piece)  # type: ignore[attr-defined]
+                except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
+                    log.info("discord message to edit is gone in %s", delivery.target)
+
+        try:
+            await self._unarchived(delivery.target, edit_all)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
+
+    async def _unarchived(self, target: ChannelRef, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` (edits or deletions in the topic's thread). Discord refuses both in an
+        archived thread (400, 50083 "Thread is archived": every locked topic's thread, and
+        any thread after its auto-archive time), so then the thread is unarchived (and
+        unlocked) for the work and archived (and locked) again afterwards, as it was."""
+        try:
+            await work()
+            return
+        except discord.HTTPException as err:
+            if err.code != THREAD_ARCHIVED or target.thread_id is None:
+                raise
+        assert self.client is not None
+        thread = await self.client.fetch_channel(int(target.thread_id))
+        if not isinstance(thread, discord.Thread):
+            raise errors.PermanentError(f"Discord channel {target}: archived, and not a thread")
+        locked = thread.locked
+        log.info("discord thread %s is archived: unarchiving it for an edit", target.thread_id)
+        thread = await thread.edit(archived=False, locked=False)
+        try:
+            await work()
+        finally:
+            await thread.edit(archived=True, locked=locked)
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete our mirrors (through the webhook that sent them) and, when a facilitator
@@ -598,21 +634,29 @@ class DiscordAdapter(SlashCommands):
         thread = await self._topic_thread(delivery.target)
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
         refused: list[str] = []
-        for message_id in delivery.message_ids:
-            original = message_id in delivery.original_ids
-            try:
-                if webhook is not None and not original:
-                    await webhook.delete_message(int(message_id), thread=in_thread)
-                else:
-                    await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
-            except discord.NotFound:
-                continue
-            except discord.Forbidden as err:
-                log.warning("discord refused to delete message %s in %s: %s", message_id,
-                            delivery.target, err.text)
-                refused.append(message_id)
-            except Exception as err:
-                raise classify(err, f"channel {delivery.target}") from err
+
+        async def delete_all() -> None:
+            refused.clear()
+            for message_id in delivery.message_ids:
+                original = message_id in delivery.original_ids
+                try:
+                    if webhook is not None and not original:
+                        await webhook.delete_message(int(message_id), thread=in_thread)
+                    else:
+                        await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
+                except discord.NotFound:
+                    continue
+                except discord.Forbidden as err:
+                    log.warning("discord refused to delete message %s in %s: %s", message_id,
+                                delivery.target, err.text)
+                    refused.append(message_id)
+
+        try:
+            await self._unarchived(delivery.target, delete_all)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
         if refused:
             number = f" #{delivery.post.number}" if delivery.post else ""
             t = self._chat_translator(delivery.target)
