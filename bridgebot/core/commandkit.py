@@ -85,6 +85,10 @@ class CommandContext:
     locale: str | None = None
     private: bool = False  # a one-to-one chat with the bot
     named_options: bool = False  # arguments are named options (Discord): ``confirm:True``
+    # Where intake must not wait for a slow answer (Telegram takes updates one at a time):
+    # a command whose answer comes later (/forgetme confirm, after the copies were edited)
+    # hands it here to be sent when ready, and answers nothing at once.
+    answer_later: Callable[[Awaitable[str]], None] | None = None
 
     def spell(self, command: str, flag: Param) -> str:
         """How a person sets a flag on this platform: ``/forgetme confirm`` or

@@ -253,4 +253,5 @@ CONFIRM = Param("confirm", "flag", N_("True, after reading the first answer, to 
                   scope="private", usage=N_("Usage: /forgetme, then {command} to confirm."))
 async def forgetme(call: Call, confirm: bool) -> str:
     return await forgetme_command(call.core, call.ctx.actor, "confirm" if confirm else "",
-                                  lang=call.lang, confirm=call.ctx.spell("forgetme", CONFIRM))
+                                  lang=call.lang, confirm=call.ctx.spell("forgetme", CONFIRM),
+                                  later=call.ctx.answer_later)

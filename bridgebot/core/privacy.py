@@ -25,8 +25,9 @@ import functools
 import logging
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,7 @@ _RESERVED = re.compile(r"^(?:former\s+)?participant\b.*|^(?:the\s+)?facilitators
                        re.IGNORECASE)
 _CONFUSABLES: dict[str, list[dict[str, str]]] = _homoglyphs.confusables_data
 RECHECK_SECONDS = 5.0
+FORGET_PATIENCE = 30.0  # seconds the answer to /forgetme confirm waits for the copies' edits
 RETENTION_EVERY = timedelta(days=1)
 
 
@@ -249,11 +251,55 @@ async def forget_person(core: Discussions, platform: str, user_id: str) -> Forge
     return report
 
 
+@dataclass
+class Carried:
+    """What became of the deliveries that carry an erasure to the platforms."""
+
+    edited: Counter[str] = field(default_factory=Counter)  # platform -> edits made
+    waiting: Counter[str] = field(default_factory=Counter)  # platform -> still queued
+    failed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (platform, reason)
+
+
+async def carried_out(core: Discussions, report: ForgetReport,
+                      patience: float = FORGET_PATIENCE) -> Carried:
+    """Wait (up to ``patience`` seconds) until the relay has run every edit the erasure
+    queued, then say which were made, which failed for good (with the platform's reason)
+    and which still wait (rate limits)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        outcomes = await core.privacy.delivery_outcomes(report.deliveries)
+        if loop.time() >= deadline or all(state != "pending" for _, state, _ in outcomes):
+            break
+        core.wake_relay()
+        await asyncio.sleep(0.05)
+    carried = Carried()
+    for platform, state, error in outcomes:
+        if state == "done":
+            carried.edited[platform] += 1
+        elif state == "dead":
+            carried.failed[(platform, _reason(error))] += 1
+        else:
+            carried.waiting[platform] += 1
+    return carried
+
+
+def _reason(error: str | None) -> str:
+    """A dead letter's reason, one short line."""
+    text = " ".join((error or "unknown").split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 async def forgetme_command(core: Discussions, actor: Author, args: str, *, lang: str | None = None,
-                           confirm: str = "/forgetme confirm") -> str:
+                           confirm: str = "/forgetme confirm",
+                           later: Callable[[Awaitable[str]], None] | None = None,
+                           patience: float = FORGET_PATIENCE) -> str:
     """``/forgetme``: first explain and ask; ``/forgetme confirm`` within ten minutes erases.
 
-    ``confirm`` is how this platform spells the confirmation (Discord: an option).
+    ``confirm`` is how this platform spells the confirmation (Discord: an option). The
+    answer to the confirmation comes once the copies were edited (or ``patience`` ran
+    out), so that it says what was done; ``later`` (see ``CommandContext.answer_later``)
+    takes it where intake must not wait, and the command then answers nothing at once.
     """
     t = translator(lang)
     key = (actor.platform, actor.user_id)
@@ -290,31 +336,43 @@ async def forgetme_command(core: Discussions, actor: Author, args: str, *, lang:
     report = await forget_person(core, actor.platform, actor.user_id)
     if report is None:
         return t("I hold nothing about you any more: there is nothing to erase.")
-    return await describe_forgetting(core, report, t)
+
+    async def answer() -> str:
+        return await describe_forgetting(core, report, t, await carried_out(core, report, patience))
+
+    if later is not None:
+        later(answer())
+        return ""
+    return await answer()
 
 
-async def describe_forgetting(core: Discussions, report: ForgetReport, t: Translator) -> str:
-    """What forgetting did and what it could not do, in the reader's language."""
+async def describe_forgetting(core: Discussions, report: ForgetReport, t: Translator,
+                              carried: Carried | None = None) -> str:
+    """What forgetting did and what it could not do, in the reader's language; with
+    ``carried``, what became of the edits on the platforms."""
     lines = [t.ngettext(
         "Done: I have forgotten you. Your {n} post now reads “{removed}” in my records, and your "
         "name there is now “{name}”. Your alias and reading marks are deleted.",
         "Done: I have forgotten you. Your {n} posts now read “{removed}” in my records, and your "
         "name there is now “{name}”. Your alias and reading marks are deleted.",
         report.posts_erased, removed=REMOVED_BY_AUTHOR, name=report.anonymous_name)]
-    edited = sum(report.copies_edited.values())
-    if edited:
-        lines.append(t.ngettext("The copy on another chat is being edited.",
-                                "The {n} copies on the other chats are being edited.", edited))
+    if carried is None:
+        edited = sum(report.copies_edited.values()) + sum(report.copies_combined.values())
+        if edited:
+            lines.append(t.ngettext("The copy on another chat is being edited.",
+                                    "The {n} copies on the other chats are being edited.", edited))
+    else:
+        lines += _carried_lines(core, t, carried)
     combined = sum(report.copies_combined.values())
     if combined:
         lines.append(t.ngettext(
-            "{n} copy went out inside a combined message with other people's posts; I cannot "
-            "change it without changing theirs: ask a facilitator of that chat to delete it.",
-            "{n} copies went out inside combined messages with other people's posts; I cannot "
-            "change them without changing theirs: ask a facilitator of those chats to delete them.",
-            combined))
+            "{n} copy went out inside a combined message with other people's posts: that "
+            "message is rewritten without your post, theirs kept.",
+            "{n} copies went out inside combined messages with other people's posts: those "
+            "messages are rewritten without your posts, theirs kept.", combined))
+    made = carried.edited if carried is not None else report.copies_edited + report.copies_combined
     stuck = [info.display_name for info in core.platforms
-             if info.edits_keep_names and report.copies_edited.get(info.name)]
+             if info.edits_keep_names and made.get(info.name)]
     if stuck and not report.had_alias:
         modes = {author_mode(core, topic.bridge) for topic in
                  [await core.store.topic(i) for i in sorted(report.topic_ids)] if topic is not None}
@@ -335,6 +393,31 @@ async def describe_forgetting(core: Discussions, report: ForgetReport, t: Transl
     lines.append(t("Your own messages in the chats are yours: delete them there if you wish. If you "
                    "write again, you start as a new participant."))
     return "\n".join(lines)
+
+
+def _carried_lines(core: Discussions, t: Translator, carried: Carried) -> list[str]:
+    """Sentences on the edits: made, failed for good (with the reason), still waiting."""
+    shown = core.platforms.display_name
+    lines = []
+    edited = sum(carried.edited.values())
+    if edited:
+        lines.append(t.ngettext(
+            "The copy on another chat was edited: it no longer holds your words.",
+            "{n} copies on the other chats were edited: they no longer hold your words.",
+            edited))
+    for (platform, reason), n in sorted(carried.failed.items()):
+        lines.append(t.ngettext(
+            "{n} copy on {platform} could not be edited: {reason}. A moderator there can "
+            "delete it.",
+            "{n} copies on {platform} could not be edited: {reason}. A moderator there can "
+            "delete them.", n, platform=shown(platform), reason=reason))
+    for platform, n in sorted(carried.waiting.items()):
+        lines.append(t.ngettext(
+            "{n} copy on {platform} is still waiting to be edited ({platform} limits how fast "
+            "I may send); it will be.",
+            "{n} copies on {platform} are still waiting to be edited ({platform} limits how fast "
+            "I may send); they will be.", n, platform=shown(platform)))
+    return lines
 
 
 # -- exports for publication -----------------------------------------------------------

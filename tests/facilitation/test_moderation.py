@@ -135,3 +135,25 @@ async def test_only_facilitators_hide_and_bad_requests_get_a_polite_answer(runti
     assert not [s for s in console.visible("lounge") if "My example" in s.text]
     status = await run_command(runtime.core, ctx, "status", "")
     assert "1 post / " in status, "a hidden post is not counted"
+
+
+async def test_after_48_hours_hide_explains_telegrams_rule_and_blanks_the_bots_own_copy(tmp_path):
+    async with allies(tmp_path, schedule_recheck=0.2) as w:
+        original, _ = await open_topic_with_a_telegram_post(w)
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, "A case from Lagos, told in confidence.")
+        copy = (await w.until(lambda: [m for m in w.bot_messages() if "Lagos" in m["text"]]))[0]
+        w.tg.age_messages(w.group["id"], hours=49)  # Telegram deletes nothing this old
+        w.tg.user_sends(w.group["id"], w.kristin.tg, "/hide 3")
+        await w.until(lambda: answers(w, "Post #3 by Jessica Okafor is hidden"))
+        # The bot's own copy cannot be deleted any more, but it can be edited: its words go.
+        shown = await w.until(lambda: next(m for m in w.tg.chat_messages(w.group["id"])
+                                           if m["message_id"] == copy["message_id"]
+                                           and "Lagos" not in m["text"]))
+        assert shown["text"] == "[hidden by a facilitator]"
+        # Brittany's own message: the bot is an admin, so the reason given is the 48 hours.
+        w.tg.user_sends(w.group["id"], w.kristin.tg, "/hide 2")
+        notice = (await w.until(lambda: answers(w, "48 hours")))[0]
+        assert "make me an admin" not in notice and "author or an admin can delete it" in notice
+        dead = [e for e in await w.runtime.store.outbox() if e.state is DeliveryState.DEAD]
+        assert len(dead) == 1 and "older than 48 hours" in dead[0].last_error
+        assert original["message_id"] in [m["message_id"] for m in w.tg.chat_messages(w.group["id"])]

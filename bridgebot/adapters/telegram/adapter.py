@@ -59,12 +59,13 @@ from bridgebot.core.models import (
     Delivery,
     DeliveryResult,
     IncomingMessage,
+    Post,
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.relay import describe
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
-from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
+from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ ALLOWED_UPDATES = ["message", "edited_message"]
 # sent again. Telegram answers well within this unless something is badly wrong.
 SEND_TIMEOUT = 30.0
 WEBHOOK_PATIENCE = 10.0  # seconds an update waits for the database before Telegram is told to resend
-CURSOR = "telegram.offset"  # getUpdates offset: saved with the post the update carried
+CURSOR = "telegram.offset"
+# What a mirror too old to delete (Telegram: 48 hours) reads after /hide.
+HIDDEN_TEXT = N_("[hidden by a facilitator]")  # getUpdates offset: saved with the post the update carried
 ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 MEMBER_STATUSES = ADMIN_STATUSES | {ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED}
 
@@ -160,6 +163,7 @@ class TelegramAdapter:
         # Telegram with an error instead so that it sends the update again.
         self._patience = WEBHOOK_PATIENCE if settings.mode == "webhook" else None
         self.parked = 0  # updates passed over after a failure that was not the database's
+        self._late: set[asyncio.Task[None]] = set()  # answers sent when ready (_answer_later)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -207,6 +211,8 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._intake
             self._intake = None
+        for task in list(self._late):  # late answers wait for the relay, which stops now
+            task.cancel()
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
             self._webhook_runner = None
@@ -411,7 +417,8 @@ class TelegramAdapter:
         command = COMMANDS.find(name)
         private = message.chat.type == "private"
         ctx = CommandContext(author, where, message_id=str(message.message_id), link=message_link,
-                             locale=locale, private=private)
+                             locale=locale, private=private,
+                             answer_later=lambda answer: self._answer_later(message, answer))
         if private and command is not None and command.scope == "private":
             ctx = await self._private(ctx)
         elif command is not None and command.needs_rights and self.core.is_bridged(where):
@@ -420,9 +427,24 @@ class TelegramAdapter:
         if reply is not None and not reply.forum_topic_created:
             ctx = replace(ctx, reply_to=str(reply.message_id))
         if answer_privately(self.core, ctx, command):
-            await self._command_privately(message, ctx, name, args)
+            await self._command_privately(message, replace(ctx, answer_later=None), name, args)
             return
-        await self._answer(message, await run_command(self.core, ctx, name, args))
+        answer = await run_command(self.core, ctx, name, args)
+        if answer:
+            await self._answer(message, answer)
+
+    def _answer_later(self, message: Message, answer: Awaitable[str]) -> None:
+        """Send an answer that takes a while (/forgetme confirm waits for the copies' edits)
+        in the background: updates are taken one at a time, and the next must not wait."""
+        async def send() -> None:
+            try:
+                await self._answer(message, await answer)
+            except Exception:
+                log.exception("a late answer in chat %s could not be sent", message.chat.id)
+
+        task = asyncio.create_task(send(), name="telegram-late-answer")
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
 
     async def _command_privately(self, message: Message, ctx: CommandContext, name: str,
                                  args: str) -> None:
@@ -579,11 +601,10 @@ class TelegramAdapter:
         Blocks quote their parent instead of replying natively: one message can only
         answer one other.
         """
-        blocks = [render.post_block(d.post, d.parent) for d in deliveries if d.post is not None]
+        html, plain = self._combined_text([(d.post, d.parent) for d in deliveries
+                                           if d.post is not None])
         target = deliveries[0].target
-        sent = await self._send_one(target.chat_id, target.thread_id, None,
-                                    "\n\n".join(h for h, _ in blocks),
-                                    "\n\n".join(p for _, p in blocks))
+        sent = await self._send_one(target.chat_id, target.thread_id, None, html, plain)
         return DeliveryResult((str(sent.message_id),))
 
     async def _send(self, chat_id: str, thread_id: str | None, reply_to: str | None,
@@ -626,6 +647,39 @@ class TelegramAdapter:
 
     async def edit(self, delivery: Delivery) -> None:
         assert self.app is not None and delivery.post is not None
+        await self._edit_own(delivery)
+        for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
+            html, plain = self._combined_text([(post, parent) for post, parent in copy.parts])
+            if render.length(plain) > render.LIMIT:  # longer names than before: cut the end
+                plain = clip_units(plain, render.LIMIT - 1, render.length) + "…"
+                html = render.notice(plain)[0][0]
+            await self._edit_message(delivery.target, copy.message_ids[0], html)
+
+    @staticmethod
+    def _combined_text(parts: Sequence[tuple[Post, Post | None]]) -> tuple[str, str]:
+        """A combined message's (html, plain): one block per post, joined by a blank line."""
+        blocks = [render.post_block(post, parent) for post, parent in parts]
+        return "\n\n".join(h for h, _ in blocks), "\n\n".join(p for _, p in blocks)
+
+    async def _edit_message(self, target: ChannelRef, message_id: str, html: str) -> None:
+        assert self.app is not None
+        try:
+            await self.app.bot.edit_message_text(
+                html, chat_id=int(target.chat_id), message_id=int(message_id),
+                parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+            )
+        except tg.BadRequest as err:
+            if "not modified" in err.message or "to edit not found" in err.message:
+                return
+            raise classify(err, f"chat {target.chat_id}") from err
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {target.chat_id}") from err
+
+    async def _edit_own(self, delivery: Delivery) -> None:
+        """The post's own messages (every piece of a long one)."""
+        assert delivery.post is not None
+        if not delivery.message_ids:
+            return
         quoted = delivery.parent if not delivery.reply_is_parent else None
         pieces = render.post_message(delivery.post, quoted)
         ids = delivery.message_ids
@@ -636,25 +690,23 @@ class TelegramAdapter:
         if len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
             pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
         for message_id, (html, _) in zip(ids, pieces, strict=False):
-            try:
-                await self.app.bot.edit_message_text(
-                    html, chat_id=int(delivery.target.chat_id), message_id=int(message_id),
-                    parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                )
-            except tg.BadRequest as err:
-                if "not modified" in err.message or "to edit not found" in err.message:
-                    continue
-                raise classify(err, f"chat {delivery.target.chat_id}") from err
-            except tg.TelegramError as err:
-                raise classify(err, f"chat {delivery.target.chat_id}") from err
+            await self._edit_message(delivery.target, message_id, html)
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete the post's messages here: our mirrors, and the author's original when a
-        facilitator hid it. Telegram lets a bot delete others' messages only as an admin
-        with "Delete messages": if it refuses, say so in the chat (in reply to the message)
-        and fail the delivery so facilitators see it in /status."""
+        facilitator hid it.
+
+        Telegram refuses two deletions alike ("message can't be deleted"): another's
+        message without the admin right "Delete messages", and any message sent 48 hours
+        ago or more (deleteMessage: "A message can only be deleted if it was sent less than
+        48 hours ago", for bots of any rank). A mirror is the bot's own, which it may always
+        delete while it is young: refused, it is too old, and its text is replaced instead
+        (bots edit their own messages at any age), so its words still leave the chat. An
+        original that cannot be deleted is said in the chat with the right reason (in reply
+        to it) and fails the delivery, so facilitators see it in /status."""
         assert self.app is not None
         chat_id = delivery.target.chat_id
+        t = self._chat_translator(delivery.target)
         refused: list[tuple[str, str]] = []
         for message_id in delivery.message_ids:
             try:
@@ -662,6 +714,12 @@ class TelegramAdapter:
             except tg.BadRequest as err:
                 if "not found" in err.message.lower():
                     continue  # already gone: deleted by its author or a moderator
+                if message_id not in delivery.original_ids and "can't be deleted" in err.message:
+                    log.info("telegram message %s in %s is too old to delete; replacing its text",
+                             message_id, chat_id)
+                    await self._edit_message(delivery.target, message_id,
+                                             render.notice(t(HIDDEN_TEXT))[0][0])
+                    continue
                 log.warning("telegram refused to delete message %s in %s: %s", message_id, chat_id,
                             err.message)
                 refused.append((message_id, err.message))
@@ -669,12 +727,21 @@ class TelegramAdapter:
                 raise classify(err, f"chat {chat_id}") from err
         if not refused:
             return
-        number = f" #{delivery.post.number}" if delivery.post else ""
-        t = self._chat_translator(delivery.target)
-        notice = t(
-            "A facilitator hid this post #{number} from the discussion, but I am not allowed "
-            "to delete messages in this chat. An admin can delete it, or make me an admin "
-            "with the right to delete messages.", number=delivery.post.number if delivery.post else "?")
+        number = delivery.post.number if delivery.post else "?"
+        too_old = await self._may_delete_others(chat_id)
+        if too_old:
+            notice = t(
+                "A facilitator hid this post #{number} from the discussion, but Telegram lets no "
+                "bot delete a message sent more than 48 hours ago. Its author or an admin can "
+                "delete it in the app.", number=number)
+            why = ("older than 48 hours: Telegram lets bots delete messages only within 48 "
+                   "hours of sending; its author or an admin can delete it in the app")
+        else:
+            notice = t(
+                "A facilitator hid this post #{number} from the discussion, but I am not allowed "
+                "to delete messages in this chat. An admin can delete it, or make me an admin "
+                "with the right to delete messages.", number=number)
+            why = f"{refused[0][1]}; the bot needs to be an admin allowed to delete messages"
         try:
             await self.budget.acquire(delivery.target)
             await self._send(chat_id, delivery.target.thread_id, refused[0][0], render.notice(notice))
@@ -682,9 +749,23 @@ class TelegramAdapter:
             log.warning("could not tell chat %s about the hidden post: %s", chat_id, err)
         ids = ", ".join(m for m, _ in refused)
         raise errors.PermanentError(
-            f"Telegram chat {chat_id}: could not delete message {ids} of hidden post{number} "
-            f"({refused[0][1]}); the bot needs to be an admin allowed to delete messages"
+            f"Telegram chat {chat_id}: could not delete message {ids} of hidden post #{number} ({why})"
         )
+
+    async def _may_delete_others(self, chat_id: str) -> bool:
+        """Whether the bot may delete others' messages in this chat (an admin of a basic
+        group, or with "Delete messages" in a supergroup): then a refusal means the 48 hours
+        are over."""
+        assert self.app is not None
+        try:
+            me = await self.app.bot.get_chat_member(int(chat_id), self.app.bot.id)
+        except tg.TelegramError as err:
+            log.info("could not check the bot's rights in chat %s: %s", chat_id, err)
+            return False
+        if me.status == ChatMemberStatus.OWNER:
+            return True
+        return me.status == ChatMemberStatus.ADMINISTRATOR and bool(
+            getattr(me, "can_delete_messages", False))
 
     async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
         """Say so in the topic, then close the forum topic (or reopen it, then say so)."""
