@@ -211,14 +211,14 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._intake
             self._intake = None
-        for task in list(self._late):  # late answers wait for the relay, which stops now
-            task.cancel()
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
             self._webhook_runner = None
 
     async def stop(self) -> None:
         await self.stop_intake()
+        for task in list(self._late):  # late answers wait for the relay, which has stopped
+            task.cancel()
         if self.app is not None:
             with contextlib.suppress(Exception):
                 await self.app.shutdown()
