@@ -134,6 +134,7 @@ class Command:
     # The topics it acts on when several could be meant (open ones; locked ones for /unlock):
     # it then takes a topic number (``/lock 2``, Discord's ``topic`` option). None: no number.
     about: TopicStatus | None = None
+    refusal: str | None = None  # N_ id answered to non-facilitators instead of the usual one
 
     @property
     def needs_rights(self) -> bool:
@@ -212,7 +213,8 @@ class CommandTable:
                 scope: Scope = "bridged", usage: str | None = None,
                 aliases: tuple[str, ...] = (), admin_view: bool = False,
                 instant: bool = False, discreet: bool = False,
-                about: TopicStatus | None = None) -> Callable[[Runner], Runner]:
+                about: TopicStatus | None = None,
+                refusal: str | None = None) -> Callable[[Runner], Runner]:
         """Declare the decorated ``async def f(call, **arguments) -> str`` as ``/name``."""
         def register(run: Runner) -> Runner:
             declared = list(inspect.signature(run).parameters)[1:]
@@ -220,7 +222,8 @@ class CommandTable:
                 raise TypeError(f"/{name}: {run.__qualname__} takes {declared}, "
                                 f"the table says {[p.name for p in params]}")
             self.commands[name] = Command(name, description, run, params, facilitator, scope,
-                                          usage, aliases, admin_view, instant, discreet, about)
+                                          usage, aliases, admin_view, instant, discreet, about,
+                                          refusal)
             return run
         return register
 
@@ -274,7 +277,7 @@ class CommandTable:
                              numbered=command.about is not None, named_options=ctx.named_options)
         try:
             if command.facilitator and not await core.is_facilitator(ctx.actor, ctx.platform_admin):
-                raise errors.NotFacilitator(command.name)
+                raise errors.NotFacilitator(command.name, command.refusal)
             values = command.check(arguments(), ctx)
             with core.choosing(choice):
                 return await command.run(Call(core, ctx, t, command), **values)

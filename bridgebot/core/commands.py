@@ -235,6 +235,23 @@ async def digest(call: Call) -> str:
                                 reply_to=ctx.reply_to, lang=call.lang)
 
 
+@COMMANDS.command("chatid", N_("This chat's id, to list it in a bridge (admins)"), scope="anywhere",
+                  facilitator=True,
+                  refusal=N_("Sorry, /{command} is for this chat's admins: it tells them the id "
+                             "to put in bridgebot's settings."))
+async def chatid(call: Call) -> str:
+    """The id an operator puts in a ``[[bridges]]`` entry, asked in the chat itself: it
+    works in chats no bridge lists yet. For the chat's admins (and configured
+    facilitators) only, since it helps configure the bot, not take part."""
+    where = call.ctx.where
+    if where.thread_id:
+        return call.t("This chat's id is {chat}; this thread's id is {thread}. A [[bridges]] "
+                      "entry in bridgebot's settings lists the chat's id to bridge it.",
+                      chat=where.chat_id, thread=where.thread_id)
+    return call.t("This chat's id is {chat}. A [[bridges]] entry in bridgebot's settings lists "
+                  "it to bridge this chat.", chat=where.chat_id)
+
+
 @COMMANDS.command(
     "alias", N_("Choose the name the other linked chats see"),
     Param("name", "text", N_("Your alias (“off” removes it; empty: see what they see)")),

@@ -32,10 +32,13 @@ class RuleError(Exception):
 
 
 class NotFacilitator(RuleError):
-    def __init__(self, command: str) -> None:
+    """``refusal``: the command's own sentence (an ``N_`` id with ``{command}``), for a
+    command that is not about a discussion (``/chatid``)."""
+
+    def __init__(self, command: str, refusal: str | None = None) -> None:
         super().__init__(
-            N_("Sorry, /{command} is for facilitators of this discussion. "
-               "You can take part by replying to the topic or to any post."),
+            refusal or N_("Sorry, /{command} is for facilitators of this discussion. "
+                          "You can take part by replying to the topic or to any post."),
             command=command,
         )
 

@@ -421,7 +421,9 @@ class TelegramAdapter:
                              answer_later=lambda answer: self._answer_later(message, answer))
         if private and command is not None and command.scope == "private":
             ctx = await self._private(ctx)
-        elif command is not None and command.needs_rights and self.core.is_bridged(where):
+        elif (command is not None and command.needs_rights and not private
+              and (command.scope == "anywhere" or self.core.is_bridged(where))):
+            # Elsewhere the command is refused before rights matter: no getChatMember for it.
             ctx = replace(ctx, platform_admin=await self._is_chat_admin(message))
         reply = message.reply_to_message
         if reply is not None and not reply.forum_topic_created:
