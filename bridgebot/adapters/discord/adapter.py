@@ -21,13 +21,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 
 from bridgebot.adapters.discord import render
 from bridgebot.adapters.discord.commands import CommandTranslator, SlashCommands
-from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, member_name
+from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, classify, member_name
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
@@ -49,21 +48,6 @@ log = logging.getLogger(__name__)
 WEBHOOK_NAME = "bridgebot"
 THREAD_ARCHIVED = 50083  # Discord's code for an edit or deletion in an archived thread
 POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
-
-
-def classify(err: Exception, where: str) -> errors.DeliveryError:
-    """Rate-limited, transient or permanent, with the channel and Discord's reason."""
-    if isinstance(err, discord.RateLimited):
-        return errors.RateLimited(err.retry_after, f"Discord {where}: rate limited")
-    if isinstance(err, discord.DiscordServerError):
-        return errors.TransientError(f"Discord {where}: {err.status} {err.text}")
-    if isinstance(err, discord.HTTPException):
-        if err.status == 429:
-            return errors.RateLimited(5.0, f"Discord {where}: rate limited")
-        return errors.PermanentError(f"Discord {where}: {err.status} {err.text or err}")
-    if isinstance(err, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):
-        return errors.TransientError(f"Discord {where}: {type(err).__name__}: {err}")
-    return errors.PermanentError(f"Discord {where}: {err}")
 
 
 def message_text(message: discord.Message) -> str:

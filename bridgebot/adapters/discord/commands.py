@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import discord
 from discord import app_commands
 
 from bridgebot.adapters.discord import render
-from bridgebot.adapters.discord.common import FACILITATOR_PERMISSIONS, NO_MENTIONS, PLATFORM, member_name
+from bridgebot.adapters.discord.common import (
+    FACILITATOR_PERMISSIONS,
+    NO_MENTIONS,
+    PLATFORM,
+    classify,
+    member_name,
+)
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core.commandkit import SORRY, Command, CommandContext, Kind, Value
 from bridgebot.core.commands import COMMANDS
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.ratelimit import RateBudget
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, catalog_messages, normalize_locale
@@ -70,6 +77,7 @@ class SlashCommands:
     core: Discussions | None
     settings: DiscordSettings
     client: discord.Client | None
+    budget: RateBudget
 
     def _where(self, channel: object) -> ChannelRef:
         raise NotImplementedError  # the adapter's: a channel or thread as the core names it
@@ -143,10 +151,21 @@ class SlashCommands:
     async def _run(self, interaction: discord.Interaction, command: Command,
                    values: Mapping[str, Value], *, reply_to: str | None = None) -> None:
         """Defer at once (Discord's 3-second window) unless the command needs no storage,
-        then answer ephemerally, in the person's language."""
+        then answer ephemerally, in the person's language.
+
+        Every piece of the answer goes through the send budget, keyed by the interaction
+        (its follow-ups are a webhook of their own, with its own limits, valid for 15
+        minutes): a 429 that discord.py's own five tries did not get past is waited out
+        and the piece sent again, in order, in the background; a failure is logged with
+        the command's name, never lost silently.
+        """
         assert self.core is not None
         if not command.instant:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            except Exception as err:  # not acknowledged: the answer tries the response itself
+                log.warning("discord could not acknowledge /%s: %s", command.name,
+                            classify(err, "interaction"))
         where = self._where(interaction.channel)
         # The answer is for this person alone: their client's locale ("es-ES", "fr"), else the
         # chat's language (Discord has no Arabic locale: Arabic comes from the bridge setting).
@@ -162,9 +181,24 @@ class SlashCommands:
             log.exception("discord command /%s failed", command.name)
             answer = self.core.translator_for(locale, where)(SORRY)
         # A long answer (/catchup's list, a long help_text) arrives whole, in several messages.
-        pieces = split_text(answer, render.LIMIT) or [answer]
-        if command.instant:
-            await interaction.response.send_message(pieces.pop(0), ephemeral=True,
-                                                    allowed_mentions=NO_MENTIONS)
-        for piece in pieces:
-            await interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        target = ChannelRef(PLATFORM, f"interaction:{interaction.id}")
+        for piece in split_text(answer, render.LIMIT) or [answer]:
+            await self.budget.send(target, _answer_piece(interaction, command, piece),
+                                   what=f"answer to /{command.name}")
+
+
+def _answer_piece(interaction: discord.Interaction, command: Command,
+                  piece: str) -> Callable[[], Awaitable[None]]:
+    """Send one piece: the interaction's response if nothing answered it yet, else a
+    follow-up; Discord's refusals become the core's delivery errors."""
+    async def send() -> None:
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(piece, ephemeral=True,
+                                                allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(piece, ephemeral=True,
+                                                        allowed_mentions=NO_MENTIONS)
+        except Exception as err:
+            raise classify(err, f"interaction /{command.name}") from err
+    return send
