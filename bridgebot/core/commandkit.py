@@ -49,6 +49,24 @@ PRIVATE_ONLY_HINT = N_("Use this command in a bridged group chat. Here, "
                        "/status and /catchup show what is new for you.")
 
 
+class Answer(str):
+    """A command's answer that is about one topic ("Topic #1 … is open", "Question 2
+    added", a /status): platforms remember where they sent it (:meth:`Discussions.note_answer`),
+    so that a reply to it is a reply to the topic, as a reply to the topic's message is."""
+
+    topic_id: int
+
+    def __new__(cls, text: str, topic_id: int) -> Answer:
+        answer = super().__new__(cls, text)
+        answer.topic_id = topic_id
+        return answer
+
+
+def answer_topic(answer: str) -> int | None:
+    """The topic an answer is about, when it is an :class:`Answer`."""
+    return answer.topic_id if isinstance(answer, Answer) else None
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a command; ``description`` is an ``N_`` message id."""

@@ -9,7 +9,7 @@ menu, Discord's slash commands and the console's parsing are all generated from
 from __future__ import annotations
 
 from bridgebot.core import errors
-from bridgebot.core.commandkit import Call, CommandContext, CommandTable, Param
+from bridgebot.core.commandkit import Answer, Call, CommandContext, CommandTable, Param
 from bridgebot.core.digest import digest_command
 from bridgebot.core.models import TopicStatus
 from bridgebot.core.moderation import set_post_hidden
@@ -113,8 +113,9 @@ async def status(call: Call) -> str:
     core, ctx = call.core, call.ctx
     if not core.is_bridged(ctx.where):  # a private chat: all of this person's discussions
         return await overview(core, ctx.actor, ctx.bridges, lang=call.lang)
-    return await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=ctx.platform_admin,
+    text = await core.status(ctx.actor, ctx.where, ctx.reply_to, platform_admin=ctx.platform_admin,
                              lang=call.lang)
+    return Answer(text, (await core.topic_here(ctx.where, ctx.reply_to)).id)
 
 
 @COMMANDS.command("help", N_("How to take part"), scope="anywhere", aliases=("start",),
@@ -140,7 +141,8 @@ async def reply(call: Call, number: int, text: str) -> str:
     if outcome.answer:  # e.g. too long, with the limit
         return outcome.answer
     if outcome.post:
-        return call.t("Posted as #{number}.", number=outcome.post.number)
+        return Answer(call.t("Posted as #{number}.", number=outcome.post.number),
+                      outcome.post.topic_id)
     return call.t("Nothing was posted: the message was empty.")
 
 
@@ -163,8 +165,8 @@ async def newtopic(call: Call, title: str, intro: str) -> str:
     ctx = call.ctx
     topic = await call.core.open_topic(ctx.actor, ctx.where, title, intro,
                                        platform_admin=ctx.platform_admin)
-    return call.t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id,
-                  title=topic.title)
+    return Answer(call.t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id,
+                         title=topic.title), topic.id)
 
 
 @COMMANDS.command(
@@ -177,8 +179,8 @@ async def prompt(call: Call, question: str) -> str:
     topic, added = await call.core.add_prompt(ctx.actor, ctx.where, question,
                                               platform_admin=ctx.platform_admin,
                                               reply_to=ctx.reply_to)
-    return call.t("Question {position} added to “{title}”.", position=added.position,
-                  title=topic.title)
+    return Answer(call.t("Question {position} added to “{title}”.", position=added.position,
+                         title=topic.title), topic.id)
 
 
 @COMMANDS.command("lock", N_("Lock this topic on every linked chat"),

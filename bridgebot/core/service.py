@@ -678,6 +678,17 @@ class Discussions:
         except Exception:  # a lost marker only shows a few posts as new again
             log.exception("could not record what a reader has read")
 
+    async def note_answer(self, where: ChannelRef, topic_id: int,
+                          message_ids: Sequence[str]) -> None:
+        """Remember the bot's answer about a topic where it was sent, so that a person who
+        replies to it ("Topic #1 is open…", "Question 1 added…", a /status) writes a post in
+        that topic. Best effort: the answer is already out, so a failure is only logged."""
+        try:
+            await self.store.map_answer(where, topic_id, message_ids)
+        except Exception as err:
+            log.warning("could not remember the bot's answer in %s as part of topic %d: %s",
+                        where, topic_id, " ".join(str(err).split())[:200])
+
     async def status(self, reader: Author, where: ChannelRef, reply_to: str | None = None,
                      *, platform_admin: bool = False, lang: str | None = None) -> str:
         """``/status`` in a bridged chat, for ``reader`` in ``lang`` (default: the chat's)."""

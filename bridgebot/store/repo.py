@@ -563,6 +563,19 @@ class Store(Queries):
             await self._enqueue(tx, topic_id, action, targets, now, post_id=post_id)
         return True
 
+    async def map_answer(self, where: ChannelRef, topic_id: int,
+                         message_ids: Sequence[str]) -> None:
+        """The bot's answer about a topic (its confirmation, a /status): mapped to the topic
+        alone, like a lock notice, so a reply to it is a reply to the topic. No post or
+        question: it never stands for one when the relay looks for a reply target."""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
+                "topic_id, part, mirrored) VALUES (?, ?, ?, ?, ?, ?, 1)",
+                [(where.platform, where.chat_id, mid, where.thread_id, topic_id, part)
+                 for part, mid in enumerate(message_ids)],
+            )
+
     async def note_lock_notice(self, topic_id: int, platform: str, user_id: str) -> bool:
         """Remember that this person was told the topic is locked; True the first time."""
         async with self.db.transaction() as tx:

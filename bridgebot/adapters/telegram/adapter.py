@@ -43,6 +43,7 @@ from bridgebot.core.commandkit import (
     ANSWER_ONLY_PRIVATELY,
     ANSWERED_PRIVATELY,
     answer_privately,
+    answer_topic,
 )
 from bridgebot.core.commands import (
     COMMANDS,
@@ -525,13 +526,19 @@ class TelegramAdapter:
         A 429 is waited out (Telegram's ``retry_after``) and the answer sent again, in the
         background when the wait is long, so the chat's next updates are not held up; the
         pieces keep their order; a failure is logged, never raised (see :meth:`RateBudget.send`).
+        An answer about a topic is remembered where it was sent: a reply to it is a post.
         """
+        topic_id = answer_topic(text)
+
         def sender(piece: str) -> Callable[[], Awaitable[None]]:
             async def send() -> None:
                 try:
-                    await message.reply_text(piece, do_quote=True)
+                    sent = await message.reply_text(piece, do_quote=True)
                 except tg.TelegramError as err:
                     raise classify(err, f"chat {message.chat.id}") from err
+                if topic_id is not None and self.core is not None:
+                    await self.core.note_answer(self._where(message), topic_id,
+                                                [str(sent.message_id)])
             return send
 
         for piece in split_text(text, render.LIMIT, render.length) or [text]:
