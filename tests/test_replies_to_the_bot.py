@@ -46,3 +46,22 @@ async def test_a_reply_to_the_topic_message_in_the_discord_channel_is_a_post(bri
     copy = await w.until(lambda: [m for m in w.bot_messages()
                                   if "Answering the topic" in m.get("text", "")])
     assert copy[0]["text"].startswith("Jessica Okafor · Discord")
+
+
+async def test_a_discord_slash_reply_is_shown_on_discord_too(bridged):
+    """Discord shows a slash command only to the person who ran it (the ephemeral "Posted as
+    #3"): without a copy, the people in the thread never see the post."""
+    w = bridged
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "An example from Jordan.",
+                    reply_to=w.root["message_id"])
+    await w.until(lambda: w.discord_mirrors())
+    answer = await w.slash(w.jessica.dc, "reply", number=2, text="Answered by number from Discord.")
+    assert answer["content"] == "Posted as #3." and answer["flags"] & 64
+    in_thread = await w.until(lambda: [m for m in w.discord_mirrors()
+                                       if "Answered by number" in m["content"]])
+    on_telegram = await w.until(lambda: [m for m in w.bot_messages()
+                                         if "Answered by number" in m.get("text", "")])
+    await w.settle()
+    assert len(in_thread) == 1 and len(on_telegram) == 1
+    assert in_thread[0]["author"]["username"].startswith("Jessica Okafor")
+    assert on_telegram[0]["text"].startswith("Jessica Okafor · Discord · #3")

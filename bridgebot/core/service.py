@@ -561,7 +561,11 @@ class Discussions:
                 topic_id=topic.id, author=author, text=body, subject=subject,
                 parent_id=parent.id if parent else None, prompt_id=prompt_id,
                 created_at=sent_at, origin=origin, message_id=message_id,
-                targets=self._targets(topic, exclude=origin), cursor=cursor,
+                # A post written through a command that leaves no message of the person in
+                # the chat (Discord's /reply: only its author sees the ephemeral answer) is
+                # shown there too; otherwise the person's own message is its copy there.
+                targets=self._targets(topic, exclude=origin if message_id is not None else None),
+                cursor=cursor,
             )
         except DuplicateMessage:
             assert message_id is not None
