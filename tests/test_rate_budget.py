@@ -129,3 +129,34 @@ def test_idle_chats_leave_the_budget():
     assert budget.tracked() == 0
     assert budget.wait_time(ChannelRef("telegram", "5")) == 0 and budget.tracked() == 0, \
         "a look adds no entry"
+
+
+async def test_topics_of_one_chat_take_turns_so_none_starves():
+    time = FakeTime()
+    budget = budget_with(time, Window(1, 1.0))
+    sent: list[str] = []
+
+    async def topic(name: str) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)  # the relay reads the topic's next row
+            async with budget.turn(ChannelRef("telegram", "-1001", name)):
+                sent.append(name)
+
+    await asyncio.gather(topic("busy"), topic("quiet"), topic("third"))
+    assert sent == ["busy", "quiet", "third"] * 3, "a topic that just sent waits behind the others"
+    assert time.now - 1000.0 >= 8.0, "still one message a second in the chat"
+    assert budget.tracked() <= 1, "no turn is kept once nobody waits"
+
+
+async def test_each_discord_thread_has_its_own_channel_window_under_the_webhooks():
+    time = FakeTime()
+    budget = RateBudget({"discord": PlatformLimits(per_target=(Window(5, 2.0),),
+                                                   per_thread=(Window(30, 60.0),))},
+                        clock=time.clock, sleep=time.sleep)
+    forum = ChannelRef("discord", "900")
+    for _ in range(30):
+        await budget.acquire(ChannelRef("discord", "900", "1"))
+    assert budget.wait_time(ChannelRef("discord", "900", "1")) > 30, "that thread's minute is used"
+    assert budget.wait_time(ChannelRef("discord", "900", "2")) < 2.5, "another thread only waits " \
+        "for the webhook's 5 per 2 s"
+    assert budget.wait_time(forum) == budget.wait_time(ChannelRef("discord", "900", "2"))

@@ -7,23 +7,34 @@ to one person, forum-topic creation, notices. Limits are sliding windows ("20 pe
 60 s"), checked against the sends actually made, with a small safety margin so a
 clock edge never tips a burst over the platform's own count.
 
-Who reserves what: the relay reserves one send before each delivery (and combines
-queued posts when a target is behind); an adapter reserves every further message it
-sends for that delivery (a second piece of a long post, the forum topic it creates
-first) with :meth:`RateBudget.acquire`. Messages outside the outbox (answers to one
-person) go through :meth:`RateBudget.send`, which waits out a 429's ``retry_after`` and
-sends again. A 429 anywhere holds that chat for everyone (:meth:`RateBudget.hold`).
+Three scopes model the platforms' buckets: ``per_target`` counts every send into one
+chat or channel (a Telegram group with all its forum topics; the Discord channel whose
+webhook carries the mirrors), ``per_thread`` every send into one thread of it (Discord
+counts each thread as a channel of its own), ``per_platform`` every send of the bot.
+
+Who reserves what: the relay sends each topic of a chat as its own stream. A stream first
+waits for its thread's windows, then takes its :meth:`RateBudget.turn` in the chat: turns
+are handed out first come, first served (a stream that just sent queues behind the
+others), so the chat's budget is shared fairly between topics and none starves. A turn
+reserves the first message when the windows allow it; the relay counts further
+messages of that delivery with :meth:`RateBudget.record`, and an adapter reserves those it
+sends on its own (a forum topic it creates first) with :meth:`RateBudget.acquire`.
+Messages outside the outbox (answers to one person) go through :meth:`RateBudget.send`,
+which waits out a 429's ``retry_after`` and sends again. A 429 anywhere holds that chat
+for everyone (:meth:`RateBudget.hold`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridgebot.core import errors
 from bridgebot.core.models import ChannelRef
@@ -53,9 +64,12 @@ class Window:
 
 @dataclass(frozen=True)
 class PlatformLimits:
+    """A platform's published limits as sliding windows, per scope (see the module)."""
+
     per_target: tuple[Window, ...] = ()
     per_platform: tuple[Window, ...] = ()
     max_length: int = 2000  # what one combined message may hold
+    per_thread: tuple[Window, ...] = ()
 
 
 @dataclass
@@ -89,7 +103,10 @@ class RateBudget:
         self.clock = clock
         self._sleep = sleep
         self._targets: dict[ChannelRef, _Windowed] = {}
+        self._threads: dict[ChannelRef, _Windowed] = {}
         self._platforms: dict[str, _Windowed] = {}
+        # chat -> (whose turn: a FIFO lock, how many streams hold or wait for it)
+        self._turns: dict[ChannelRef, tuple[asyncio.Lock, int]] = {}
         self._held: dict[ChannelRef, float] = {}  # chat -> until when a 429 asked to wait
         self._later: dict[ChannelRef, asyncio.Task[None]] = {}  # answers being retried
         self._since_prune = 0
@@ -98,26 +115,37 @@ class RateBudget:
         """Keep sends to ``platform`` inside ``limits`` (an adapter's declared limits)."""
         self.limits[platform] = limits
 
-    def _for(self, target: ChannelRef, *, create: bool = True) -> Iterable[_Windowed]:
-        """The target's and its platform's windows; a look (``create=False``) adds no entry."""
+    def _for(self, target: ChannelRef, *, create: bool = True,
+             scopes: tuple[str, ...] = ("thread", "target", "platform")) -> Iterable[_Windowed]:
+        """The windows of ``target``'s thread, chat and platform (those in ``scopes``); a look
+        (``create=False``) adds no entry."""
         limits = self.limits.get(target.platform)
         if limits is None:
             return ()
-        key = target.chat
-        if key not in self._targets:
-            if not create:
-                return (_Windowed(limits.per_target),
-                        self._platforms.get(target.platform) or _Windowed(limits.per_platform))
-            self._targets[key] = _Windowed(limits.per_target)
-        if target.platform not in self._platforms:
-            self._platforms[target.platform] = _Windowed(limits.per_platform)
-        return (self._targets[key], self._platforms[target.platform])
+        found: list[_Windowed] = []
+        places: tuple[tuple[str, dict[Any, _Windowed], object, tuple[Window, ...]], ...] = (
+            ("thread", self._threads, target, limits.per_thread),
+            ("target", self._targets, target.chat, limits.per_target),
+            ("platform", self._platforms, target.platform, limits.per_platform),
+        )
+        for scope, table, key, windows in places:
+            if scope not in scopes or not windows:
+                continue
+            if key not in table:
+                if not create:
+                    found.append(_Windowed(windows))
+                    continue
+                table[key] = _Windowed(windows)
+            found.append(table[key])
+        return found
 
-    def wait_time(self, target: ChannelRef, sends: int = 1) -> float:
-        """Seconds until ``sends`` more messages to ``target`` fit every window."""
+    def wait_time(self, target: ChannelRef, sends: int = 1, *,
+                  scopes: tuple[str, ...] = ("thread", "target", "platform")) -> float:
+        """Seconds until ``sends`` more messages to ``target`` fit every window (of the
+        ``scopes`` named: the thread's, the chat's, the platform's)."""
         now = self.clock()
         wait = max(0.0, self._held.get(target.chat, now) - now)
-        for budget in self._for(target, create=False):
+        for budget in self._for(target, create=False, scopes=scopes):
             trial = _Windowed(budget.windows, deque(budget.sent))
             for _ in range(sends):
                 step = trial.delay(now + wait)
@@ -126,6 +154,9 @@ class RateBudget:
         return wait
 
     def record(self, target: ChannelRef, sends: int = 1) -> None:
+        """Count ``sends`` messages to ``target`` as sent now (in every scope)."""
+        if sends <= 0:
+            return
         now = self.clock()
         for budget in self._for(target):
             for _ in range(sends):
@@ -133,6 +164,39 @@ class RateBudget:
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self.prune()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, target: ChannelRef) -> AsyncIterator[float]:
+        """One stream's turn to send into ``target``'s chat, the first message reserved.
+
+        Streams of one chat (the topics of a forum) wait for their thread's windows on their
+        own, then queue for the chat: asyncio's lock hands turns out in arrival order, so a
+        stream that just sent waits behind every other one that was waiting. Yields the
+        seconds waited, which tells the relay the chat is behind (and posts should be
+        combined). The turn lasts until the send is answered, so two streams never both
+        count on the last free place. Waiting for other streams' sends is not counted:
+        only the budget's own waits say the chat is behind.
+        """
+        slept = 0.0
+        while (wait := self.wait_time(target, scopes=("thread",))) > 0:
+            await self._sleep(wait)
+            slept += wait
+        key = target.chat
+        lock, users = self._turns.get(key) or (asyncio.Lock(), 0)
+        self._turns[key] = (lock, users + 1)
+        try:
+            async with lock:
+                while (wait := self.wait_time(target)) > 0:
+                    await self._sleep(wait)
+                    slept += wait
+                self.record(target)
+                yield slept
+        finally:
+            lock, users = self._turns[key]
+            if users <= 1:
+                del self._turns[key]  # nobody waits: the chat's entry goes
+            else:
+                self._turns[key] = (lock, users - 1)
 
     async def acquire(self, target: ChannelRef, sends: int = 1) -> None:
         """Wait until ``sends`` messages to ``target`` fit, and count them as sent.
@@ -153,17 +217,19 @@ class RateBudget:
         """Forget chats whose windows are empty and holds that are over."""
         self._since_prune = 0
         now = self.clock()
-        for key, budget in list(self._targets.items()):
-            longest = max((w.seconds * SAFETY for w in budget.windows), default=0.0)
-            if not budget.sent or budget.sent[-1] <= now - longest:
-                del self._targets[key]
+        for table in (self._targets, self._threads):
+            for key, budget in list(table.items()):
+                longest = max((w.seconds * SAFETY for w in budget.windows), default=0.0)
+                if not budget.sent or budget.sent[-1] <= now - longest:
+                    del table[key]
         for key, until in list(self._held.items()):
             if until <= now:
                 del self._held[key]
 
     def tracked(self) -> int:
         """How many chats the budget holds anything about (tests, the soak benchmark)."""
-        return len(self._targets) + len(self._held) + len(self._later)
+        return (len(self._targets) + len(self._threads) + len(self._held) + len(self._later)
+                + len(self._turns))
 
     def max_length(self, platform: str) -> int:
         limits = self.limits.get(platform)

@@ -1,10 +1,14 @@
 """The relay: carries outbox rows to the adapters, in order per target, once.
 
-One worker per target chat takes that chat's deliveries strictly in outbox order,
-so a reply never overtakes its parent and a lock never overtakes the last post.
-Rate limits are handled here and nowhere else: every send first asks the
-:class:`~bridgebot.core.ratelimit.RateBudget`; when a target must wait, the posts
-that queued up meanwhile are combined into as few messages as fit. A failing
+A stream is one topic on one target chat. One worker per stream takes its deliveries
+strictly in outbox order, so a reply never overtakes its parent and a lock never
+overtakes the last post; the topics of one chat (a Discord forum channel, a Telegram
+forum group) are independent streams, so a busy topic never holds up a quiet one.
+Rate limits are handled here and nowhere else: every send first takes its turn in the
+:class:`~bridgebot.core.ratelimit.RateBudget` (turns in a chat go round the topics
+waiting, so none starves); when a stream had to wait, the posts of its topic that
+queued up meanwhile are combined into as few messages as fit, however they interleave
+with other topics' posts in the outbox. A failing
 target waits (rate limit, transient error, with backoff and jitter) or buries the
 delivery (permanent error) without holding up the other targets. The relay is
 woken by new work, never by a polling interval.
@@ -36,6 +40,9 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.service import Discussions
 
 log = logging.getLogger(__name__)
+
+#: One topic on one target chat: the unit the relay keeps in order.
+Stream = tuple[ChannelRef, int]
 
 COMBINE_MAX = 50  # posts looked at for one combined message
 # After the shutdown's grace, a send already under way may take this long to be answered
@@ -95,12 +102,12 @@ class Relay:
         for name, platform_limits in limits.items():
             self.budget.limits.setdefault(name, platform_limits)
         self._wake = asyncio.Event()
-        self._busy: dict[ChannelRef, asyncio.Task[None]] = {}
+        self._busy: dict[Stream, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._quiet = asyncio.Event()  # no delivery to a configured platform is due now
         self._stopping = False
         self._warned: set[str] = set()
-        self._failures: dict[ChannelRef, int] = {}
+        self._failures: dict[Stream, int] = {}
         self._maybe_sent: set[int] = set()  # rows whose send went unanswered once
         core.on_enqueue(self.wake)
 
@@ -114,14 +121,15 @@ class Relay:
             heads = await self.core.outbox.pending_heads()
             now = self.clock()
             next_due: float | None = None
-            for row in heads:  # the oldest row of each target decides: order per target
-                if row.target in self._busy or row.target.platform not in self.adapters:
+            for row in heads:  # the oldest row of each stream decides: order per topic
+                stream = (row.target, row.topic_id)
+                if stream in self._busy or row.target.platform not in self.adapters:
                     self._warn_unconfigured(row.target.platform)
                     continue
                 if row.not_before > now:
                     next_due = row.not_before if next_due is None else min(next_due, row.not_before)
                     continue
-                self._busy[row.target] = asyncio.create_task(self._work(row.target))
+                self._busy[stream] = asyncio.create_task(self._work(stream))
             if not self._busy:  # every due head of a configured target has a worker
                 self._quiet.set()
                 if not any(r.target.platform in self.adapters for r in heads):
@@ -139,36 +147,49 @@ class Relay:
                 "deliveries to %s are waiting: no %s adapter is configured", platform, platform
             )
 
-    async def _work(self, target: ChannelRef) -> None:
+    async def _work(self, stream: Stream) -> None:
+        target, topic_id = stream
+        place: ChannelRef | None = None
         try:
             while not self._stopping:
-                row = await self.core.outbox.next_pending(target)
+                row = await self.core.outbox.next_pending(target, topic_id)
                 if row is None or row.not_before > self.clock():
                     return
-                wait = self.budget.wait_time(target)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                await self._deliver(row)
-                self._failures.pop(target, None)
+                if place is None or row.action is Action.OPEN_TOPIC:
+                    place = await self._place(row)
+                async with self.budget.turn(place) as waited:
+                    await self._deliver(row, place, behind=waited > 0)
+                self._failures.pop(stream, None)
         except Exception:  # the store failed (locked, disk full): the row stays pending
-            failures = self._failures[target] = self._failures.get(target, 0) + 1
+            failures = self._failures[stream] = self._failures.get(stream, 0) + 1
             delay = self.backoff.delay(failures)
             log.exception("relay worker for %s failed; trying again in %.1fs", target, delay)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(delay)  # never a tight loop over the same row
         finally:
-            self._busy.pop(target, None)
+            self._busy.pop(stream, None)
             self.wake()
 
-    async def _deliver(self, row: PendingDelivery) -> None:
+    async def _place(self, row: PendingDelivery) -> ChannelRef:
+        """Where a stream's messages land, thread included, for the budget's per-thread
+        windows (Discord counts each thread as a channel); the chat where none apply."""
+        limits = self.budget.limits.get(row.target.platform)
+        if limits is None or not limits.per_thread:
+            return row.target
+        thread_id, _ = await self.core.store.topic_place(row.topic_id, row.target)
+        return ChannelRef(row.target.platform, row.target.chat_id, thread_id)
+
+    async def _deliver(self, row: PendingDelivery, place: ChannelRef, *, behind: bool) -> None:
         if row.action is Action.OPEN_TOPIC:  # messages in the new thread wait for its record
             async with self.core.opening(row.target):
-                await self._deliver_row(row)
+                await self._deliver_row(row, place, behind=behind)
         else:
-            await self._deliver_row(row)
+            await self._deliver_row(row, place, behind=behind)
 
-    async def _deliver_row(self, row: PendingDelivery) -> None:
-        """Build, send and record one row; whatever goes wrong becomes a classified error.
+    async def _deliver_row(self, row: PendingDelivery, place: ChannelRef, *,
+                           behind: bool) -> None:
+        """Build, send and record one row (its first message already reserved by the
+        stream's turn); whatever goes wrong becomes a classified error.
 
         A row that cannot even be built (a rendering bug on odd content) is dead-lettered
         with its reason at once, so it never holds up the rows behind it.
@@ -179,7 +200,7 @@ class Relay:
             if delivery is None:
                 await self.core.outbox.bury(row.id, "its topic no longer exists")
                 return
-            batch = await self._batch(adapter, row, delivery)
+            batch = await self._batch(adapter, row, delivery, place, behind=behind)
         except Exception as err:
             if self._is_storage(err):
                 raise  # the database, not the row: the worker backs off and tries again
@@ -197,7 +218,7 @@ class Relay:
             if len(batch) > 1:
                 assert isinstance(adapter, CanCombine)
                 combined = await adapter.deliver_combined([d for _, d in batch])
-                self.budget.record(row.target, max(1, len(combined.message_ids)))
+                self.budget.record(place, len(combined.message_ids) - 1)  # the first: the turn's
                 await self.core.held(lambda: self.core.delivered_combined(
                     [r for r, _ in batch], [d for _, d in batch], combined.message_ids),
                     f"the record of delivery {row.id}")
@@ -205,7 +226,7 @@ class Relay:
                 self._latency([d for _, d in batch])
                 return
             result = await self._call(adapter, delivery)
-            self.budget.record(row.target, max(1, len(result.message_ids)))
+            self.budget.record(place, len(result.message_ids) - 1)  # the first: the turn's
         except errors.RateLimited as err:
             self.metrics.count("rate_limited", row.target.platform)
             self.budget.hold(row.target, err.retry_after)  # answers to that chat wait too
@@ -272,22 +293,24 @@ class Relay:
         """The database failed (locked, full, gone): the row is fine, the store is not."""
         return self.core.storage.is_failure(err)
 
-    async def _batch(self, adapter: Adapter, row: PendingDelivery,
-                     delivery: Delivery) -> list[tuple[PendingDelivery, Delivery]]:
-        """Posts of the same topic queued behind this one, when the target is behind.
+    async def _batch(self, adapter: Adapter, row: PendingDelivery, delivery: Delivery,
+                     place: ChannelRef, *, behind: bool) -> list[tuple[PendingDelivery, Delivery]]:
+        """Posts of the same topic queued behind this one, when the stream is behind.
 
-        A target is behind when more posts wait than it may receive right now; those
-        are combined (the adapter decides how many fit one message).
+        A stream is behind when it had to wait for its turn, or when more of its posts
+        wait than the target may receive right now; those are combined (the adapter
+        decides how many fit one message). Other topics' rows in between do not matter:
+        they are other streams.
         """
         if row.action is not Action.POST or not isinstance(adapter, CanCombine) or row.attempts:
             return [(row, delivery)]
-        queued = await self.core.outbox.pending_for(row.target, limit=COMBINE_MAX)
+        queued = await self.core.outbox.pending_for(row.target, row.topic_id, limit=COMBINE_MAX)
         run: list[PendingDelivery] = []
         for other in queued:
-            if other.action is not Action.POST or other.topic_id != row.topic_id or other.attempts:
+            if other.action is not Action.POST or other.attempts:
                 break
             run.append(other)
-        if len(run) < 2 or self.budget.wait_time(row.target, sends=len(run)) <= 0:
+        if len(run) < 2 or not (behind or self.budget.wait_time(place, sends=len(run) - 1) > 0):
             return [(row, delivery)]
         batch = [(row, delivery)]
         for other in run[1:]:

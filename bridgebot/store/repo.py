@@ -325,28 +325,32 @@ class Store(Queries):
         return row[0] if row else 0
 
     async def pending_heads(self) -> list[PendingDelivery]:
-        """The oldest pending delivery of every target: what the relay can start on."""
+        """The oldest pending delivery of every stream (a topic on a target chat): what the
+        relay can start on."""
         rows = await self._all(
             "SELECT o.id, o.topic_id, o.action, o.platform, o.chat_id, o.prompt_id, o.post_id, "
             "o.attempts, o.not_before FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox "
-            "WHERE state = 'pending' GROUP BY platform, chat_id) h ON h.id = o.id ORDER BY o.id"
+            "WHERE state = 'pending' GROUP BY platform, chat_id, topic_id) h ON h.id = o.id "
+            "ORDER BY o.id"
         )
         return [_pending(r) for r in rows]
 
-    async def pending_for(self, target: ChannelRef, limit: int) -> list[PendingDelivery]:
+    async def pending_for(self, target: ChannelRef, topic_id: int,
+                          limit: int) -> list[PendingDelivery]:
+        """The first ``limit`` pending deliveries of one topic on one target, in order."""
         rows = await self._all(
             f"SELECT {_PENDING_COLUMNS} FROM outbox WHERE state = 'pending' AND platform = ? "
-            "AND chat_id = ? ORDER BY id LIMIT ?",
-            (target.platform, target.chat_id, limit),
+            "AND chat_id = ? AND topic_id = ? ORDER BY id LIMIT ?",
+            (target.platform, target.chat_id, topic_id, limit),
         )
         return [_pending(r) for r in rows]
 
-    async def next_pending(self, target: ChannelRef) -> PendingDelivery | None:
-        """The oldest pending delivery to one target (served by the outbox_pending index)."""
+    async def next_pending(self, target: ChannelRef, topic_id: int) -> PendingDelivery | None:
+        """The oldest pending delivery of one topic on one target."""
         row = await self._one(
             f"SELECT {_PENDING_COLUMNS} FROM outbox WHERE state = 'pending' AND platform = ? "
-            "AND chat_id = ? ORDER BY id LIMIT 1",
-            (target.platform, target.chat_id),
+            "AND chat_id = ? AND topic_id = ? ORDER BY id LIMIT 1",
+            (target.platform, target.chat_id, topic_id),
         )
         return _pending(row) if row is not None else None
 

@@ -93,11 +93,14 @@ class DiscordAdapter(SlashCommands):
     """Discord through discord.py; the relay keeps sends inside ``limits``."""
 
     platform = PLATFORM
-    # Discord's limits: about 5 per 2 s per webhook, 30 per minute per channel's
-    # webhooks, 50 requests per second in all. discord.py also honours the
-    # rate-limit headers of every answer.
+    # Discord's buckets (docs/rate-limits.md has each number's source): 5 requests per 2 s
+    # per webhook (one webhook per bridged channel carries every thread's mirrors), about
+    # 30 messages a minute per channel, where each thread is a channel of its own, and 50
+    # requests a second for the bot. discord.py also honours every answer's X-RateLimit-*
+    # headers (it waits when Remaining reaches 0) and a 429's retry_after.
     limits = PlatformLimits(
-        per_target=(Window(5, 2.0), Window(30, 60.0)),
+        per_target=(Window(5, 2.0),),
+        per_thread=(Window(30, 60.0),),
         per_platform=(Window(50, 1.0),),
         max_length=render.LIMIT,
     )

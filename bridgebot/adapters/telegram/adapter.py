@@ -134,8 +134,9 @@ class TelegramAdapter:
     """Telegram through python-telegram-bot; the relay keeps sends inside ``limits``."""
 
     platform = PLATFORM
-    # Telegram's published limits: about 1 message per second in a chat, 20 per minute
-    # in a group, 30 per second in all (core.telegram.org/bots/faq).
+    # Telegram's published limits (core.telegram.org/bots/faq, "My bot is hitting limits"):
+    # about 1 message per second in a chat, 20 per minute in a group (its forum topics
+    # share both: a topic is not a chat of its own), 30 per second in all.
     limits = PlatformLimits(
         per_target=(Window(1, 1.0), Window(20, 60.0)),
         per_platform=(Window(30, 1.0),),

@@ -82,7 +82,8 @@ class RateLimitConfig:
     * channel_messages: bot messages are limited to 5 per 5 s per channel.
     * webhook_execute: 5 requests per 2 s per webhook.
     * webhook_channel: webhooks share roughly 30 messages per minute per channel
-      (observed, undocumented; answered with scope ``shared``).
+      (observed, undocumented; answered with scope ``shared``); a thread is a channel of
+      its own, so each thread of a forum has its own 30.
     * global_requests: 50 requests per second per bot token.
     * default: every other route gets its own 50 per 1 s bucket, so headers are
       present on every response as on Discord.

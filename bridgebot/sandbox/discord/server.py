@@ -175,7 +175,7 @@ class FakeDiscord(
             if bot is None:
                 return self._finish(request, method, path, query, body, 401, _UNAUTHORIZED, headers)
         if self.enforce_rate_limits:
-            limited = self._rate_limit(route, params, bot, headers)
+            limited = self._rate_limit(route, params, bot, headers, query)
             if limited is not None:
                 return self._finish(request, method, path, query, body, 429, limited, headers)
         ctx = _Ctx(request, params, query, body, files, bot)
@@ -262,9 +262,14 @@ class FakeDiscord(
         return None, {}, allowed
 
     def _rate_limit(
-        self, route: _Route, params: dict[str, str], bot: BotAccount | None, headers: dict[str, str]
+        self, route: _Route, params: dict[str, str], bot: BotAccount | None, headers: dict[str, str],
+        query: dict[str, str] | None = None,
     ) -> JSON | None:
-        """Fixed windows per bucket; returns a 429 body, or None after consuming a slot."""
+        """Fixed windows per bucket; returns a 429 body, or None after consuming a slot.
+
+        A webhook's shared per-channel window counts the channel the message lands in: a
+        thread (``?thread_id=``) is a channel of its own, as everywhere in Discord's API.
+        """
         config = self.rate_limits
         now = self.clock()
         major = "+".join(
@@ -278,7 +283,8 @@ class FakeDiscord(
         if route.rule == "webhook_execute" and config.webhook_channel is not None:
             hook = self.world.webhook_records.get(params.get("webhook_id", ""))
             if hook is not None:
-                checks.append(("shared", ("webhook-channel", hook["channel_id"]), config.webhook_channel))
+                landing = (query or {}).get("thread_id") or hook["channel_id"]
+                checks.append(("shared", ("webhook-channel", landing), config.webhook_channel))
         windows = []
         for scope, key, limit in checks:
             window = self._windows.get(key)

@@ -1,0 +1,57 @@
+"""Many topics at once in one forum: each topic is its own stream, in order, and a burst is
+combined per topic inside Discord's real buckets."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from bridgebot.adapters.discord.adapter import DiscordAdapter
+
+from .conftest import Build
+
+TOPICS = 10
+POSTS_EACH = 10
+
+
+def tokens(messages: list[dict]) -> list[tuple[int, int]]:
+    """The (topic, post) marks the mirrored messages carry, in the order shown."""
+    return [(int(t), int(p)) for m in messages for t, p in re.findall(r"t(\d+)p(\d+)", m["content"])]
+
+
+@pytest.mark.timeout(90)
+async def test_a_ten_topic_burst_into_one_forum_channel_is_combined_per_topic_in_order(
+        build: Build):
+    w = await build(telegram=("forum",), discord=("forum",))
+    for i in range(TOPICS):
+        w.tg.user_sends(w.forum["id"], w.kristin.tg, f"/newtopic Topic {i}\nWhat do you think?")
+        await w.until(lambda n=i + 1: len(w.dc.threads(w.forum_channel["id"])) == n
+                      and len(w.tg.topics(w.forum["id"])) == n)
+    threads = {t["name"]: t["id"] for t in w.dc.threads(w.forum_channel["id"])}
+    places = {t["name"]: t["message_thread_id"] for t in w.tg.topics(w.forum["id"])}
+    # From here on Discord counts as it does for real, and the bot keeps to the shipped budget.
+    w.dc.enforce_rate_limits = True
+    w.runtime.budget.add("discord", DiscordAdapter.limits)
+    people = [w.brittany.tg, w.jessica.tg, w.quiet.tg]
+    for p in range(POSTS_EACH):  # the topics' posts interleave, as in a lively forum
+        for t in range(TOPICS):
+            w.tg.user_sends(w.forum["id"], people[(p + t) % 3], f"t{t}p{p} my view",
+                            thread_id=places[f"Topic {t}"])
+        await asyncio.sleep(0.05)
+
+    def carried() -> bool:
+        return all(len(tokens(w.mirrors(threads[f"Topic {t}"]))) >= POSTS_EACH
+                   for t in range(TOPICS))
+
+    await w.until(carried, timeout=60)
+    messages = 0
+    for t in range(TOPICS):
+        mirrored = w.mirrors(threads[f"Topic {t}"])
+        assert tokens(mirrored) == [(t, p) for p in range(POSTS_EACH)], "each once, in order"
+        messages += len(mirrored)
+    total = TOPICS * POSTS_EACH
+    assert messages <= total // 5, f"{messages} messages for {total} posts"
+    assert w.dc.stats.too_many_requests == 0
+    assert w.runtime.metrics.rate_limited == 0
