@@ -13,6 +13,7 @@ from bridgebot.core.commandkit import Answer, Call, CommandContext, CommandTable
 from bridgebot.core.digest import digest_command
 from bridgebot.core.models import TopicStatus
 from bridgebot.core.moderation import set_post_hidden
+from bridgebot.core.people import who_command
 from bridgebot.core.privacy import alias_command, forgetme_command
 from bridgebot.core.reading import catchup_command, overview
 from bridgebot.core.service import Discussions
@@ -164,7 +165,7 @@ async def catchup(call: Call) -> str:
 async def newtopic(call: Call, title: str, intro: str) -> str:
     ctx = call.ctx
     topic = await call.core.open_topic(ctx.actor, ctx.where, title, intro,
-                                       platform_admin=ctx.platform_admin)
+                                       platform_admin=ctx.platform_admin, message_id=ctx.message_id)
     return Answer(call.t("Topic #{id} “{title}” is open on every linked chat.", id=topic.id,
                          title=topic.title), topic.id)
 
@@ -178,9 +179,46 @@ async def prompt(call: Call, question: str) -> str:
     ctx = call.ctx
     topic, added = await call.core.add_prompt(ctx.actor, ctx.where, question,
                                               platform_admin=ctx.platform_admin,
-                                              reply_to=ctx.reply_to)
+                                              reply_to=ctx.reply_to, message_id=ctx.message_id)
     return Answer(call.t("Question {position} added to “{title}”.", position=added.position,
                          title=topic.title), topic.id)
+
+
+@COMMANDS.command(
+    "editprompt", N_("Reword guiding question N of this topic everywhere"),
+    Param("number", "number", N_("The question's number"), required=True),
+    Param("question", "text", N_("The new wording"), required=True),
+    facilitator=True,
+    usage=N_("Usage: /editprompt N <question> — for example /editprompt 2 What changed for you?"),
+)
+async def editprompt(call: Call, number: int, question: str) -> str:
+    ctx = call.ctx
+    topic, prompt, changed = await call.core.edit_prompt(
+        ctx.actor, ctx.where, number, question, platform_admin=ctx.platform_admin,
+        reply_to=ctx.reply_to)
+    if not changed:
+        return Answer(call.t("Question {position} of “{title}” already reads so.",
+                             position=prompt.position, title=topic.title), topic.id)
+    return Answer(call.t("Question {position} of “{title}” now reads, on every linked chat and in "
+                         "the archive: {question}", position=prompt.position, title=topic.title,
+                         question=prompt.question), topic.id)
+
+
+@COMMANDS.command(
+    "editintro", N_("Replace this topic's introduction everywhere"),
+    Param("intro", "text", N_("The new introduction"), required=True),
+    facilitator=True, usage=N_("Usage: /editintro <introduction>"), about=TopicStatus.OPEN,
+)
+async def editintro(call: Call, intro: str) -> str:
+    ctx = call.ctx
+    topic, changed = await call.core.edit_topic(ctx.actor, ctx.where, intro,
+                                                platform_admin=ctx.platform_admin,
+                                                reply_to=ctx.reply_to)
+    if not changed:
+        return Answer(call.t("The introduction of “{title}” already reads so.", title=topic.title),
+                      topic.id)
+    return Answer(call.t("The introduction of “{title}” was replaced on every linked chat and in "
+                         "the archive.", title=topic.title), topic.id)
 
 
 @COMMANDS.command("lock", N_("Lock this topic on every linked chat"),
@@ -227,6 +265,14 @@ async def _set_hidden(call: Call, hidden: bool, number: int | None) -> str:
     return await set_post_hidden(call.core, ctx.actor, ctx.where, hidden, number=number,
                                  reply_to=ctx.reply_to, platform_admin=ctx.platform_admin,
                                  lang=call.lang)
+
+
+@COMMANDS.command("who", N_("Who has taken part in this topic, with their posts"),
+                  facilitator=True, about=TopicStatus.OPEN, discreet=True)
+async def who(call: Call) -> str:
+    ctx = call.ctx
+    return await who_command(call.core, ctx.actor, ctx.where, platform_admin=ctx.platform_admin,
+                             reply_to=ctx.reply_to, lang=call.lang)
 
 
 @COMMANDS.command("digest", N_("Post a digest of this topic to every linked chat"),

@@ -149,12 +149,19 @@ class DiscussionPort(Protocol):
     async def create_topic(
         self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
         targets: Sequence[ChannelRef], *, within: UnitOfWork | None = None,
+        command: tuple[ChannelRef, str] | None = None,
     ) -> int: ...
 
     async def add_prompt(
         self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef],
-        *, within: UnitOfWork | None = None,
+        *, within: UnitOfWork | None = None, command: tuple[ChannelRef, str] | None = None,
     ) -> int: ...
+
+    async def edit_prompt(self, prompt_id: int, question: str, now: datetime,
+                          targets: Sequence[ChannelRef]) -> bool: ...
+
+    async def edit_topic(self, topic_id: int, title: str, introduction: str, now: datetime,
+                         targets: Sequence[ChannelRef]) -> bool: ...
 
     async def set_status(
         self, topic_id: int, status: TopicStatus, who: str, reason: str | None, now: datetime,

@@ -130,6 +130,17 @@ def _check_length(what: str, text: str, limit: int) -> str:
     return text
 
 
+def _topic_texts(title: str, introduction: str) -> tuple[str, str]:
+    """A topic's title and introduction, checked as the rules want them."""
+    title = _check_length("title", title, TITLE_MAX)
+    if "\n" in title:
+        raise errors.InvalidInput(N_("The title must be a single line."))
+    introduction = introduction.strip()
+    if len(introduction) > TEXT_MAX:
+        _check_length("introduction", introduction, TEXT_MAX)
+    return title, introduction
+
+
 def counts_text(t: Translator, posts: int, new: int) -> str:
     """"9 posts / 2 new" in ``t``'s language (Russian needs a plural form for each count)."""
     return t("{posts} / {new}", posts=t.ngettext("{n} post", "{n} posts", posts),
@@ -327,11 +338,14 @@ class Discussions:
 
     async def open_topic(
         self, actor: Author, where: ChannelRef, title: str, introduction: str = "",
-        *, platform_admin: bool = False,
+        *, platform_admin: bool = False, message_id: str | None = None,
     ) -> Topic:
+        """``/newtopic`` in ``where``; ``message_id`` is the command's own message, which
+        then stands for the topic (editing it edits the topic)."""
         await self._require_facilitator(actor, platform_admin, "newtopic")
         topic_id = await self.open_topic_on(actor, self.bridge_of(where), title, introduction,
-                                            platform_admin=platform_admin)
+                                            platform_admin=platform_admin,
+                                            command=(where, message_id) if message_id else None)
         topic = await self.store.topic(topic_id)
         assert topic is not None
         return topic
@@ -339,19 +353,14 @@ class Discussions:
     async def open_topic_on(
         self, actor: Author, bridge: Bridge, title: str, introduction: str = "",
         *, platform_admin: bool = False, within: UnitOfWork | None = None,
-        now: datetime | None = None,
+        now: datetime | None = None, command: tuple[ChannelRef, str] | None = None,
     ) -> int:
         """Open a topic on every chat of ``bridge``; its id (committed with ``within``)."""
         await self._require_facilitator(actor, platform_admin, "newtopic")
-        title = _check_length("title", title, TITLE_MAX)
-        if "\n" in title:
-            raise errors.InvalidInput(N_("The title must be a single line."))
-        introduction = introduction.strip()
-        if len(introduction) > TEXT_MAX:
-            _check_length("introduction", introduction, TEXT_MAX)
+        title, introduction = _topic_texts(title, introduction)
         topic_id = await self.store.create_topic(
             bridge.name, title, introduction, actor, now or self.clock(), bridge.channels,
-            within=within,
+            within=within, command=command,
         )
         if within is None:
             self._enqueued()
@@ -360,12 +369,15 @@ class Discussions:
 
     async def add_prompt(
         self, actor: Author, where: ChannelRef, question: str, *, platform_admin: bool = False,
-        reply_to: str | None = None,
+        reply_to: str | None = None, message_id: str | None = None,
     ) -> tuple[Topic, Prompt]:
+        """``/prompt`` in ``where``; ``message_id`` is the command's own message, which then
+        stands for the question (editing it rewords the question everywhere)."""
         await self._require_facilitator(actor, platform_admin, "prompt")
         question = _check_length("question", question, PROMPT_MAX)
         topic = await self.topic_here(where, reply_to)
-        prompt_id = await self.prompt_topic(actor, topic, question, platform_admin=platform_admin)
+        prompt_id = await self.prompt_topic(actor, topic, question, platform_admin=platform_admin,
+                                            command=(where, message_id) if message_id else None)
         prompt = await self.store.prompt(prompt_id)
         assert prompt is not None
         return topic, prompt
@@ -373,6 +385,7 @@ class Discussions:
     async def prompt_topic(
         self, actor: Author, topic: Topic, question: str, *, platform_admin: bool = False,
         within: UnitOfWork | None = None, now: datetime | None = None,
+        command: tuple[ChannelRef, str] | None = None,
     ) -> int:
         """Ask a guiding question in ``topic`` on every chat; the prompt's id. A locked topic
         takes no more questions."""
@@ -384,10 +397,86 @@ class Discussions:
                 title=topic.title,
             )
         prompt_id = await self.store.add_prompt(topic.id, question, now or self.clock(),
-                                                self.bridges[topic.bridge].channels, within=within)
+                                                self.bridges[topic.bridge].channels, within=within,
+                                                command=command)
         if within is None:
             self._enqueued()
         return prompt_id
+
+    async def edit_prompt(
+        self, actor: Author, where: ChannelRef, position: int, question: str, *,
+        platform_admin: bool = False, reply_to: str | None = None,
+    ) -> tuple[Topic, Prompt, bool]:
+        """``/editprompt N``: reword question N of the topic here in every copy (the archive
+        reads the new wording); the bool says whether anything changed."""
+        await self._require_facilitator(actor, platform_admin, "editprompt")
+        question = _check_length("question", question, PROMPT_MAX)
+        topic = await self.topic_here(where, reply_to)
+        prompt = next((p for p in await self.store.prompts(topic.id) if p.position == position),
+                      None)
+        if prompt is None:
+            raise errors.InvalidInput(N_("“{title}” has no question {position}."),
+                                      title=topic.title, position=position)
+        changed = await self._reword(topic, prompt, question)
+        fresh = await self.store.prompt(prompt.id)
+        assert fresh is not None
+        return topic, fresh, changed
+
+    async def _reword(self, topic: Topic, prompt: Prompt, question: str) -> bool:
+        changed = await self.store.edit_prompt(prompt.id, question, self.clock(),
+                                               self._targets(topic))
+        if changed:
+            self._enqueued()
+        return changed
+
+    async def edit_topic(
+        self, actor: Author, where: ChannelRef, introduction: str, *, title: str | None = None,
+        platform_admin: bool = False, reply_to: str | None = None,
+    ) -> tuple[Topic, bool]:
+        """``/editintro``: a new introduction (and title, when the ``/newtopic`` message was
+        edited) for the topic here, in every copy of the topic message and in the archive."""
+        await self._require_facilitator(actor, platform_admin, "editintro")
+        topic = await self.topic_here(where, reply_to)
+        return await self._retext(topic, title or topic.title, introduction)
+
+    async def _retext(self, topic: Topic, title: str, introduction: str) -> tuple[Topic, bool]:
+        title, introduction = _topic_texts(title, introduction)
+        changed = await self.store.edit_topic(topic.id, title, introduction, self.clock(),
+                                              self._targets(topic))
+        if changed:
+            self._enqueued()
+        fresh = await self.store.topic(topic.id)
+        assert fresh is not None
+        return fresh, changed
+
+    async def edited_command(self, where: ChannelRef, message_id: str, name: str,
+                             args: str) -> bool:
+        """A facilitator edited the message of their ``/prompt`` or ``/newtopic``: the
+        question (or the topic's title and introduction) takes the new text everywhere.
+
+        Only a message that created one (mapped when the command ran) counts, and only its
+        author can edit it, so the facilitator check was made when it was sent. A new text
+        the rules refuse (empty, too long) changes nothing; False then, or when the message
+        created nothing.
+        """
+        async with self._intake(where):
+            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+            if hit is None or hit.post_id is not None:
+                return False
+            topic = await self.store.topic(hit.topic_id)
+            if topic is None:
+                return False
+            try:
+                if name == "prompt" and hit.prompt_id is not None:
+                    prompt = await self.store.prompt(hit.prompt_id)
+                    question = _check_length("question", args, PROMPT_MAX)
+                    return prompt is not None and await self._reword(topic, prompt, question)
+                if name == "newtopic" and hit.prompt_id is None:
+                    title, _, introduction = args.partition("\n")
+                    return (await self._retext(topic, title, introduction))[1]
+            except errors.InvalidInput:
+                return False
+            return False
 
     async def set_locked(
         self, actor: Author, where: ChannelRef, locked: bool, reason: str | None = None,
@@ -741,6 +830,11 @@ class Discussions:
             reply_to, reply_is_parent = await self._nearest_reply_target(post, row.target)
             if reply_to is None and thread_id is None:
                 reply_to = root
+        elif row.action is Action.EDIT and post is None and prompt is not None:
+            # A reworded question: the bot's own copies of it (the facilitator's command
+            # message, an original, is theirs).
+            message_ids = tuple(await self.store.messages_on(row.target, prompt_id=prompt.id,
+                                                             mirrored_only=True))
         elif row.action in (Action.EDIT, Action.HIDE) and post is not None:
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
@@ -800,7 +894,7 @@ class Discussions:
             ancestor = await self.store.post(ancestor_id)
             ancestor_id = ancestor.parent_id if ancestor else None
         if post.prompt_id is not None:
-            ids = await self.store.messages_on(target, prompt_id=post.prompt_id)
+            ids = await self.store.messages_on(target, prompt_id=post.prompt_id, mirrored_only=True)
             if ids:
                 return ids[0], False
         return None, False

@@ -449,8 +449,11 @@ class Store(Queries):
     async def create_topic(
         self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
         targets: Sequence[ChannelRef], *, within: UnitOfWork | None = None,
+        command: tuple[ChannelRef, str] | None = None,
     ) -> int:
-        """The topic, its opening post (#1) and one OPEN_TOPIC delivery per target."""
+        """The topic, its opening post (#1) and one OPEN_TOPIC delivery per target; the
+        facilitator's ``/newtopic`` message (``command``: where, message id) is mapped to the
+        topic, so editing it edits the topic and a reply to it is a post in it."""
         async with self.db.within(within) as tx:
             participant = await self._participant(tx, author, now)
             async with tx.execute(
@@ -465,11 +468,26 @@ class Store(Queries):
                 (topic_id, participant, author.platform, introduction, title, _ts(now)),
             )
             await self._enqueue(tx, topic_id, Action.OPEN_TOPIC, targets, now)
+            await self._map_command(tx, command, topic_id, None)
         return topic_id
+
+    @staticmethod
+    async def _map_command(tx: aiosqlite.Connection, command: tuple[ChannelRef, str] | None,
+                           topic_id: int, prompt_id: int | None) -> None:
+        """A facilitator's command message, mapped as an original (not a mirror) of the
+        topic or question it created."""
+        if command is None:
+            return
+        where, message_id = command
+        await tx.execute(
+            "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+            "prompt_id, mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            (where.platform, where.chat_id, message_id, where.thread_id, topic_id, prompt_id),
+        )
 
     async def add_prompt(
         self, topic_id: int, question: str, now: datetime, targets: Sequence[ChannelRef],
-        *, within: UnitOfWork | None = None,
+        *, within: UnitOfWork | None = None, command: tuple[ChannelRef, str] | None = None,
     ) -> int:
         async with self.db.within(within) as tx:
             async with tx.execute(
@@ -480,7 +498,50 @@ class Store(Queries):
             ) as cur:
                 prompt_id = await inserted_id(cur)
             await self._enqueue(tx, topic_id, Action.PROMPT, targets, now, prompt_id=prompt_id)
+            await self._map_command(tx, command, topic_id, prompt_id)
         return prompt_id
+
+    async def edit_prompt(self, prompt_id: int, question: str, now: datetime,
+                          targets: Sequence[ChannelRef]) -> bool:
+        """Reword a guiding question and queue the edit of its copies; False if unchanged."""
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE prompts SET question = ? WHERE id = ? AND question != ?",
+                (question, prompt_id, question),
+            )
+            if cur.rowcount == 0:
+                return False
+            async with tx.execute("SELECT topic_id FROM prompts WHERE id = ?", (prompt_id,)) as c2:
+                found = await c2.fetchone()
+            assert found is not None  # the UPDATE above just changed it
+            await self._enqueue(tx, int(found[0]), Action.EDIT, targets, now, prompt_id=prompt_id)
+        return True
+
+    async def edit_topic(self, topic_id: int, title: str, introduction: str, now: datetime,
+                         targets: Sequence[ChannelRef]) -> bool:
+        """New title or introduction: the topic and its opening post (#1, whose old text goes
+        to its history) change together, and every copy of the topic message is edited."""
+        async with self.db.transaction() as tx:
+            async with tx.execute(
+                "SELECT p.id, p.text, p.subject FROM posts p JOIN topics t ON t.id = p.topic_id "
+                "WHERE p.topic_id = ? AND p.number = 1 AND (t.title != ? OR t.introduction != ?)",
+                (topic_id, title, introduction),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return False
+            await tx.execute("UPDATE topics SET title = ?, introduction = ? WHERE id = ?",
+                             (title, introduction, topic_id))
+            await tx.execute(
+                "INSERT INTO post_history (post_id, text, subject, replaced_at) VALUES (?, ?, ?, ?)",
+                (row["id"], row["text"], row["subject"], _ts(now)),
+            )
+            await tx.execute(
+                "UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
+                (introduction, title, _ts(now), row["id"]),
+            )
+            await self._enqueue(tx, topic_id, Action.EDIT, targets, now, post_id=row["id"])
+        return True
 
     async def set_status(
         self, topic_id: int, status: TopicStatus, who: str, reason: str | None, now: datetime,

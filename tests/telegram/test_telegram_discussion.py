@@ -129,7 +129,8 @@ async def test_commands_are_registered_with_facilitator_ones_for_admins_only(wor
     admins = {c["command"] for c in w.tg.commands("all_chat_administrators")}
     assert everyone == {"status", "help", "reply", "catchup", "alias", "forgetme"}
     assert admins == {"status", "help", "reply", "catchup", "newtopic", "prompt", "lock", "unlock",
-                      "hide", "unhide", "digest", "chatid", "alias", "forgetme"}
+                      "hide", "unhide", "digest", "chatid", "alias", "forgetme", "editprompt",
+                      "editintro", "who"}
 
 
 async def test_commands_addressed_with_the_bot_name_work_in_groups(world):

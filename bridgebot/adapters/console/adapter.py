@@ -164,13 +164,23 @@ class ConsoleAdapter:
         return DeliveryResult((shown.message_id,))
 
     async def edit(self, delivery: Delivery) -> None:
-        assert delivery.post is not None
+        t = self._room_translator(delivery.target)
+        if delivery.post is None:  # a reworded question
+            assert delivery.prompt is not None
+            head = t("Question {position}", position=delivery.prompt.position)
+            text = f"{head}: {delivery.prompt.question}"
+        elif delivery.post.is_opening:  # a new introduction
+            topic = delivery.topic
+            text = t("Topic #{id}: {title}", id=topic.id, title=topic.title)
+            text += f"\n{topic.chat_introduction}" if topic.chat_introduction else ""
+        else:
+            text = f"#{delivery.post.number} {delivery.post.text}"
         combined = {message_id: "\n".join(self._line(replace(delivery, post=post))
                                           for post, _ in copy.parts)
                     for copy in delivery.combined for message_id in copy.message_ids[:1]}
         for shown in self.rooms[delivery.target.chat_id]:
             if shown.message_id in delivery.message_ids:
-                shown.text = f"#{delivery.post.number} {delivery.post.text}"
+                shown.text = text
             elif shown.message_id in combined:  # the whole message again, the others' posts kept
                 shown.text = combined[shown.message_id]
             else:

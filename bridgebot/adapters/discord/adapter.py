@@ -559,7 +559,9 @@ class DiscordAdapter(SlashCommands):
 
     async def edit(self, delivery: Delivery) -> None:
         post = delivery.post
-        assert post is not None
+        if post is None or post.is_opening:
+            await self._edit_bot_pieces(delivery)
+            return
         webhook = await self._webhook(int(delivery.target.chat_id))
         pieces = render.post_pieces(post, quote=self._quote(delivery, None),
                                     with_author=webhook is None)
@@ -612,6 +614,35 @@ class DiscordAdapter(SlashCommands):
             await work()
         finally:
             await thread.edit(archived=True, locked=locked)
+
+    async def _edit_bot_pieces(self, delivery: Delivery) -> None:
+        """A reworded question or a new introduction: the bot's own messages that show it.
+        A text channel's topic message is the thread's starter, in the channel itself."""
+        t = self._chat_translator(delivery.target)
+        if delivery.post is None:
+            assert delivery.prompt is not None
+            pieces = render.prompt_pieces(delivery.prompt, t)
+        else:
+            pieces = render.topic_pieces(delivery.topic, t)
+        ids = delivery.message_ids
+        if len(pieces) > len(ids):  # grew: keep the message count, the last one takes the rest
+            pieces = [*pieces[: len(ids) - 1], render.CONTINUED]
+        pieces += [render.CONTINUED] * (len(ids) - len(pieces))
+        try:
+            thread = await self._topic_thread(delivery.target)
+            parent = await self._channel(int(delivery.target.chat_id))
+            for message_id, piece in zip(ids, pieces, strict=False):
+                starter = (delivery.post is not None and message_id == ids[0]
+                           and isinstance(parent, discord.TextChannel))
+                where = parent if starter else thread
+                await where.get_partial_message(int(message_id)).edit(  # type: ignore[union-attr]
+                    content=piece, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound:
+            log.info("discord message to edit is gone in %s", delivery.target)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete our mirrors (through the webhook that sent them) and, when a facilitator

@@ -514,11 +514,26 @@ class MatrixAdapter:
         return tuple(ids)
 
     async def edit(self, delivery: Delivery) -> None:
-        """The author's ghost replaces its message(s) (``m.replace``)."""
-        assert delivery.post is not None
+        """The author's ghost replaces its message(s) (``m.replace``); the bot replaces its
+        own for a reworded question or a new introduction."""
         if delivery.target.chat_id in self.encrypted:
             raise errors.PermanentError(f"Matrix room {delivery.target.chat_id} is encrypted")
         room = RoomID(delivery.target.chat_id)
+        if delivery.post is None or delivery.post.is_opening:
+            t = self._chat_translator(delivery.target)
+            own = (render.prompt_contents(delivery.prompt, t) if delivery.prompt is not None
+                   and delivery.post is None else render.topic_contents(delivery.topic, t))
+            try:
+                for i, (message_id, piece) in enumerate(zip(delivery.message_ids, own,
+                                                            strict=False)):
+                    await self.bot.send_message_event(
+                        room, EventType.ROOM_MESSAGE,
+                        as_content(render.replacement(message_id, piece)),
+                        txn_id=f"bridgebot.{delivery.id}.{i}")
+            except Exception as err:
+                raise classify(err, f"room {room}") from err
+            return
+        assert delivery.post is not None
         quoted = delivery.parent if not delivery.reply_is_parent else None
         pieces = render.post_contents(delivery.post, quoted)
         ids = delivery.message_ids

@@ -385,7 +385,10 @@ class TelegramAdapter:
         locale = message.from_user.language_code  # "ru", "pt-br", or None: answers to them use it
         text = message_text(message)
         if update.edited_message is not None:
-            if not text.startswith("/"):
+            edited = parse_command(text, self.username) if message.text else None
+            if edited is not None:  # an edited /prompt or /newtopic rewords what it made
+                await self.core.edited_command(where, str(message.message_id), *edited)
+            elif not text.startswith("/"):
                 await self.core.edit(where, str(message.message_id), text,
                                      message.edit_date or datetime.now(UTC))
             return
@@ -656,8 +659,13 @@ class TelegramAdapter:
             raise classify(err, f"chat {chat_id}") from err
 
     async def edit(self, delivery: Delivery) -> None:
-        assert self.app is not None and delivery.post is not None
+        """A post's copies take its new text (combined copies are re-rendered whole); a
+        reworded question or a new introduction (the topic's opening post) edits the bot's own
+        messages that show them."""
+        assert self.app is not None
         await self._edit_own(delivery)
+        if delivery.post is None or delivery.post.is_opening:
+            return
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
             html, plain = self._combined_text([(post, parent) for post, parent in copy.parts])
             if render.length(plain) > render.LIMIT:  # longer names than before: cut the end
@@ -686,12 +694,19 @@ class TelegramAdapter:
             raise classify(err, f"chat {target.chat_id}") from err
 
     async def _edit_own(self, delivery: Delivery) -> None:
-        """The post's own messages (every piece of a long one)."""
-        assert delivery.post is not None
+        """The post's own messages (every piece of a long one), or the question's, or the
+        topic message's."""
         if not delivery.message_ids:
             return
-        quoted = delivery.parent if not delivery.reply_is_parent else None
-        pieces = render.post_message(delivery.post, quoted)
+        t = self._chat_translator(delivery.target)
+        if delivery.post is None:
+            assert delivery.prompt is not None
+            pieces = render.prompt_message(delivery.prompt, t)
+        elif delivery.post.is_opening:
+            pieces = render.topic_message(delivery.topic, t)
+        else:
+            quoted = delivery.parent if not delivery.reply_is_parent else None
+            pieces = render.post_message(delivery.post, quoted)
         ids = delivery.message_ids
         if len(pieces) > len(ids):  # the edit grew: keep the message count, cut the end
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
