@@ -100,6 +100,33 @@ def display_name(user: object) -> str:
     return f"{first} {last}".strip() or "Telegram user"
 
 
+def message_author(message: Message) -> Author | None:
+    """Who wrote a message, as the bridge names them; None for bots (our own messages too).
+
+    A message sent on behalf of a chat carries it in ``sender_chat`` and a placeholder user
+    (GroupAnonymousBot, Channel_Bot: bots) in ``from``. An anonymous administrator writes as
+    the group itself: named by their custom title (``author_signature``) or the group's
+    title, never as the person; a person writing as a channel is the channel, by its title.
+    Their id is the chat's (negative, so it never meets a person's).
+    """
+    sender = message.sender_chat
+    if sender is not None:
+        if sender.id == message.chat.id:
+            name = message.author_signature or sender.title or "Group administrator"
+        else:
+            name = sender.title or "Telegram channel"
+        return Author(PLATFORM, str(sender.id), name)
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None
+    return Author(PLATFORM, str(user.id), display_name(user))
+
+
+def is_anonymous_admin(message: Message) -> bool:
+    """Written by an administrator as the group itself: only administrators can."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
 def is_service(message: Message) -> bool:
     """A service message (topic created/renamed/closed/reopened, a pin, members joining or
     leaving, a new title or photo): what the app shows as a grey line, never a person's post.
@@ -376,13 +403,15 @@ class TelegramAdapter:
     async def _on_update(self, update: Update) -> None:
         assert self.core is not None
         message = update.message or update.edited_message
-        if message is None or message.from_user is None or message.from_user.is_bot:
+        if message is None or is_service(message):
             return
-        if is_service(message):
+        author = message_author(message)
+        if author is None:
             return
         where = self._where(message)
-        author = Author(PLATFORM, str(message.from_user.id), display_name(message.from_user))
-        locale = message.from_user.language_code  # "ru", "pt-br", or None: answers to them use it
+        # "ru", "pt-br", or None (also for chats: a placeholder user has no language).
+        locale = message.from_user.language_code if message.sender_chat is None and \
+            message.from_user is not None else None
         text = message_text(message)
         if update.edited_message is not None:
             edited = parse_command(text, self.username) if message.text else None
@@ -466,6 +495,8 @@ class TelegramAdapter:
         t = self.core.translator_for(ctx.locale, ctx.where)
         private = ChannelRef(PLATFORM, ctx.actor.user_id)
         try:
+            if ctx.actor.user_id.startswith("-"):  # written as a group or channel: no one to ask
+                raise tg.Forbidden("a chat has no private chat with the bot")
             await self.app.bot.send_chat_action(int(ctx.actor.user_id), ChatAction.TYPING)
         except tg.TelegramError as err:  # Forbidden: never started, or blocked the bot
             log.info("could not write privately to a telegram user: %s", err)
@@ -515,7 +546,10 @@ class TelegramAdapter:
         return found
 
     async def _is_chat_admin(self, message: Message) -> bool:
-        assert self.app is not None and message.from_user is not None
+        assert self.app is not None
+        if message.sender_chat is not None:  # the group itself (its admins alone), or a channel
+            return is_anonymous_admin(message)
+        assert message.from_user is not None
         try:
             member = await self.app.bot.get_chat_member(message.chat.id, message.from_user.id)
         except tg.TelegramError as err:

@@ -34,6 +34,14 @@ from bridgebot.sandbox.telegram.state import (
     Member,
 )
 
+#: The placeholder users Telegram puts in ``from`` of a message sent on behalf of a chat
+#: (Bot API, Message.from: "for backward compatibility ... a fake sender user in non-channel
+#: chats"): an anonymous administrator of the group, and a channel ("send as" channel).
+GROUP_ANONYMOUS_BOT: JSONDict = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                                 "username": "GroupAnonymousBot"}
+CHANNEL_BOT: JSONDict = {"id": 136817688, "is_bot": True, "first_name": "Channel",
+                         "username": "Channel_Bot"}
+
 
 class DriverError(RuntimeError):
     """A test asked a simulated human to do something Telegram would not let them do."""
@@ -132,6 +140,17 @@ class TelegramDriver(TelegramCore):
         self._change_member(chat, bot.id, bot_status, bot_rights or {}, actor=owner_user)
         return chat.to_json()
 
+    def add_channel(self, title: str, owner: UserRef, *, username: str | None = None) -> JSONDict:
+        """A channel ``owner`` created (the bot is not in it): people can write in groups
+        "as" it, and the group's members then see its title, not the person."""
+        person = self._user(owner)
+        chat = ChatState(id=-next(self._supergroup_ids), type="channel", title=title,
+                         username=username)
+        chat.owner_id = person["id"]
+        chat.members[person["id"]] = Member("creator")
+        self._chats[chat.id] = chat
+        return chat.to_json()
+
     def private_chat(self, user: UserRef, bot_token: str | None = None) -> JSONDict:
         """The private chat between ``user`` and the bot (the user has pressed Start)."""
         person = self._user(user)
@@ -220,6 +239,44 @@ class TelegramDriver(TelegramCore):
         if entities:
             content["entities"] = entities
         return self._user_post(chat_id, user, content, reply_to, thread_id, "text")
+
+    def user_sends_as(
+        self,
+        chat_id: int,
+        user: UserRef,
+        as_chat: int,
+        text: str,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        *,
+        signature: str | None = None,
+    ) -> JSONDict:
+        """``user`` writes on behalf of a chat, as Telegram sends it: ``as_chat`` is the group
+        itself (an anonymous administrator; ``signature`` is their custom title, if any) or a
+        channel ``user`` owns ("send as" that channel). ``from`` holds Telegram's placeholder
+        user (:data:`GROUP_ANONYMOUS_BOT`, :data:`CHANNEL_BOT`), ``sender_chat`` the chat."""
+        chat = self._chat_for_driver(chat_id)
+        person = self._user(user)
+        if as_chat == chat_id:
+            member = chat.members.get(person["id"])
+            if member is None or member.status not in ("creator", "administrator"):
+                raise DriverError("only administrators can write anonymously, as the group")
+            placeholder, sender = GROUP_ANONYMOUS_BOT, chat.to_json()
+        else:
+            channel = self._chat_for_driver(as_chat)
+            owner = channel.members.get(person["id"])
+            if channel.type != "channel" or owner is None or owner.status not in (
+                    "creator", "administrator"):
+                raise DriverError(f"user {person['id']} cannot write as chat {as_chat}")
+            placeholder, sender = CHANNEL_BOT, channel.to_json()
+        body, entities = self._user_text(text, None, MAX_TEXT_LENGTH, "message is too long")
+        content: JSONDict = {"sender_chat": sender, "text": body}
+        if signature and as_chat == chat_id:
+            content["author_signature"] = signature
+        if entities:
+            content["entities"] = entities
+        return self._user_post(chat_id, user, content, reply_to, thread_id, "text",
+                               shown_as=placeholder)
 
     def user_edits(self, chat_id: int, message_id: int, new_text: str) -> JSONDict:
         """The author edits a text message; the bot gets an ``edited_message`` update."""
@@ -494,6 +551,8 @@ class TelegramDriver(TelegramCore):
         reply_to: int | None,
         thread_id: int | None,
         kind: str,
+        *,
+        shown_as: JSONDict | None = None,
     ) -> JSONDict:
         chat = self._chat_for_driver(chat_id)
         person = self._user(user)
@@ -519,7 +578,7 @@ class TelegramDriver(TelegramCore):
         topic = chat.topics.get(placement[0] or 0) if placement[1] else None
         if topic is not None and topic.is_closed and not member.right("can_manage_topics"):
             raise DriverError("the topic is closed")
-        message = self._store_message(chat, person, content, placement, reply, None)
+        message = self._store_message(chat, shown_as or person, content, placement, reply, None)
         self.stats.user_messages += 1
         self._deliver(chat, message, "message")
         return copy.deepcopy(message)
