@@ -135,6 +135,35 @@ class Prompt:
     created_at: datetime
 
 
+# What kind of file an attachment is, as the chats tell them apart: a photo shows inline, a
+# voice note plays as one, anything else is a document.
+ATTACHMENT_KINDS = ("photo", "video", "animation", "voice", "audio", "video_note", "sticker",
+                    "document")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a post: stored once in the data directory under its SHA-256.
+
+    ``sha256`` is empty when the file could not be fetched (larger than the platform lets a
+    bot download): the post then carries a line naming it, never nothing.
+    """
+
+    name: str
+    mime_type: str
+    size: int
+    sha256: str = ""
+    kind: str = "document"
+
+    @property
+    def stored(self) -> bool:
+        return bool(self.sha256)
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind in ("photo", "sticker") or self.mime_type.startswith("image/")
+
+
 @dataclass(frozen=True)
 class Post:
     """A post in a topic. Number 1 is the topic's opening post, as on the forum."""
@@ -153,6 +182,7 @@ class Post:
     edited_at: datetime | None = None
     hidden: bool = False
     hidden_by: str | None = None  # who hid it: a facilitator's name, or "author (deleted)"
+    attachments: tuple[Attachment, ...] = ()  # in the order the author sent them
 
     @property
     def is_opening(self) -> bool:
@@ -178,6 +208,8 @@ class IncomingMessage:
     # A group's or channel's title (never a private chat's, whose title is a person's name):
     # logged once when such a chat is in no bridge, so an operator can find its id.
     chat_title: str | None = None
+    # Files that came with the message, already stored (see ``Discussions.files``).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

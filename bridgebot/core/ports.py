@@ -20,10 +20,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     DeliveryState,
@@ -172,7 +174,7 @@ class DiscussionPort(Protocol):
         self, *, topic_id: int, author: Author, text: str, subject: str | None,
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
-        cursor: tuple[str, str] | None = None,
+        cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
     ) -> tuple[int, int]: ...
 
     async def edit_post(
@@ -274,6 +276,20 @@ class PrivacyPort(Protocol):
     async def has_pending(self) -> bool: ...
 
 
+class FilePort(Protocol):
+    """The files people send with posts: stored once, by content, beside the database.
+
+    ``put`` takes a file an adapter fetched (a path it may move, or bytes), removes image
+    metadata (EXIF, GPS, XMP) before anything keeps it, and returns the record that goes
+    with the post; ``path`` is where a stored file can be read (to upload it elsewhere, to
+    serve it); ``discard`` deletes stored files no post refers to any more.
+    """
+
+    async def put(self, source: bytes | Path, name: str, mime_type: str, kind: str) -> Attachment: ...
+    def path(self, attachment: Attachment) -> Path | None: ...
+    async def discard(self, sha256s: Iterable[str]) -> int: ...
+
+
 @dataclass(frozen=True)
 class Storage:
     """Everything the core stores, as one value the runtime hands to :class:`Discussions`."""
@@ -287,3 +303,5 @@ class Storage:
     # Whether an exception is the storage failing (locked, full, gone) rather than the data:
     # the relay then keeps the delivery and backs off instead of dead-lettering it.
     is_failure: Callable[[BaseException], bool]
+    # The stored files of posts (photos, documents ...); None: this storage keeps no files.
+    files: FilePort | None = None

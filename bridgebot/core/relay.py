@@ -304,6 +304,8 @@ class Relay:
         """
         if row.action is not Action.POST or not isinstance(adapter, CanCombine) or row.attempts:
             return [(row, delivery)]
+        if delivery.post is not None and delivery.post.attachments:
+            return [(row, delivery)]  # files go as their own message, with the post as caption
         queued = await self.core.outbox.pending_for(row.target, row.topic_id, limit=COMBINE_MAX)
         run: list[PendingDelivery] = []
         for other in queued:
@@ -315,7 +317,7 @@ class Relay:
         batch = [(row, delivery)]
         for other in run[1:]:
             built = await self.core.build_delivery(other)
-            if built is None:
+            if built is None or (built.post is not None and built.post.attachments):
                 break
             batch.append((other, built))
         fits = adapter.combinable([d for _, d in batch])

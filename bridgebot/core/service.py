@@ -21,6 +21,7 @@ from typing import TypeVar
 from bridgebot.core import errors
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     CombinedCopy,
@@ -170,6 +171,8 @@ class Discussions:
         # Aliases, pseudonyms, forgetting, retention, and who asked /forgetme when
         # (in memory: after a restart, a person simply asks again).
         self.privacy = storage.privacy
+        # Where adapters put the files people send (None: this storage keeps none).
+        self.files = getattr(storage, "files", None)
         self.forget_requests: dict[tuple[str, str], datetime] = {}
         self.bridges = {b.name: b for b in bridges}
         self._bridge_of = {c: b for b in self.bridges.values() for c in b.channels}
@@ -607,7 +610,7 @@ class Discussions:
             return ReceiveOutcome(ignored_reason="not part of a topic")
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
                                   origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
-                                  locale=msg.locale)
+                                  locale=msg.locale, attachments=msg.attachments)
 
     async def reply_to_number(
         self, actor: Author, where: ChannelRef, number: int, text: str,
@@ -629,6 +632,7 @@ class Discussions:
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
         cursor: tuple[str, str] | None = None, locale: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> ReceiveOutcome:
         # Answers go to the writer alone: in their app's language, else the chat's.
         t = self.translator_for(locale, origin)
@@ -638,7 +642,7 @@ class Discussions:
             return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
                                   answer=answer)
         body = text.strip()
-        if not visible_text(body):  # blank, or only zero-width and control characters
+        if not visible_text(body) and not attachments:  # blank, or only invisible characters
             return ReceiveOutcome(topic=topic, ignored_reason="empty message")
         try:
             _check_length("message", body, TEXT_MAX)
@@ -655,6 +659,7 @@ class Discussions:
                 # shown there too; otherwise the person's own message is its copy there.
                 targets=self._targets(topic, exclude=origin if message_id is not None else None),
                 cursor=cursor,
+                attachments=attachments,
             )
         except DuplicateMessage:
             assert message_id is not None
@@ -666,6 +671,7 @@ class Discussions:
             id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
             author_platform=author.platform, author_id=author.user_id, text=body, subject=subject,
             parent_id=parent.id if parent else None, prompt_id=prompt_id, created_at=sent_at,
+            attachments=attachments,
         )
         return ReceiveOutcome(topic=topic, post=post)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bridgebot.core.ports import Storage
 from bridgebot.store.db import Database, is_failure
 from bridgebot.store.facilitation import FacilitationStore
+from bridgebot.store.files import FileStore
 from bridgebot.store.privacy import PrivacyStore
 from bridgebot.store.repo import Store
 
@@ -18,4 +19,4 @@ def sqlite_storage(db: Database, store: Store | None = None) -> Storage:
     store = store or Store(db)
     return Storage(discussions=store, outbox=store, facilitation=FacilitationStore(db),
                    privacy=PrivacyStore(db), unit_of_work=db.unit_of_work,
-                   is_failure=is_failure)
+                   is_failure=is_failure, files=FileStore(db))

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.models import Attachment, Author, ChannelRef
 from bridgebot.core.ports import DuplicateMessage
 from bridgebot.store.db import Database
 
@@ -44,6 +44,7 @@ class PostRequest:
     message_id: str | None
     targets: Sequence[ChannelRef]
     cursor: tuple[str, str] | None = None
+    attachments: Sequence[Attachment] = ()
     # Assigned inside the batch's transaction as MAX(id) + 1 onwards: safe because this
     # process is the database's single writer (a store with several writers numbers otherwise).
     post_id: int = field(default=0, init=False)
@@ -164,6 +165,12 @@ class PostWriter:
             "SELECT ?, ?, COALESCE(MAX(number), 0) + 1 FROM pseudonyms WHERE topic_id = ?",
             [(r.topic_id, participant[(r.author.platform, r.author.user_id)], r.topic_id)
              for r in batch],
+        )
+        await tx.executemany(
+            "INSERT INTO attachments (post_id, position, name, mime_type, size, sha256, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(r.post_id, position, a.name, a.mime_type, a.size, a.sha256, a.kind)
+             for r in batch for position, a in enumerate(r.attachments, start=1)],
         )
         await tx.executemany(
             "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, post_id, "

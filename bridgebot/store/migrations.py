@@ -223,8 +223,25 @@ V5 = [
     "CREATE INDEX message_map_by_thread ON message_map (platform, chat_id, thread_id, mirrored)",
 ]
 
+# Issue 14: the files that come with posts (photos, documents, voice notes ...), in the order
+# sent. The file itself is stored once under its SHA-256 in ``files/`` beside the database;
+# an empty sha256 is a file that could not be fetched (too large), kept as its name and size.
+V6 = [
+    """CREATE TABLE attachments (
+        post_id INTEGER NOT NULL REFERENCES posts (id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        mime_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (post_id, position)
+    )""",
+    "CREATE INDEX attachments_by_sha256 ON attachments (sha256)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)
 
 

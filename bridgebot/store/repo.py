@@ -17,12 +17,14 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import aiosqlite
 
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     DeliveryState,
@@ -184,7 +186,7 @@ class Store(Queries):
             "WHERE p.id = ?",
             (post_id,),
         )
-        return _post(row) if row else None
+        return (await self._with_files([_post(row)]))[0] if row else None
 
     async def post_by_number(self, topic_id: int, number: int) -> Post | None:
         row = await self._one(
@@ -192,7 +194,7 @@ class Store(Queries):
             "WHERE p.topic_id = ? AND p.number = ?",
             (topic_id, number),
         )
-        return _post(row) if row else None
+        return (await self._with_files([_post(row)]))[0] if row else None
 
     async def posts(self, topic_id: int, include_hidden: bool = False) -> list[Post]:
         hidden = "" if include_hidden else "AND p.hidden = 0"
@@ -201,7 +203,27 @@ class Store(Queries):
             f"WHERE p.topic_id = ? {hidden} ORDER BY p.number",
             (topic_id,),
         )
-        return [_post(r) for r in rows]
+        return await self._with_files([_post(r) for r in rows], topic_id=topic_id)
+
+    async def _with_files(self, posts: list[Post], topic_id: int | None = None) -> list[Post]:
+        """The posts with their attachments (one query for a post, or for a whole topic)."""
+        if not posts:
+            return posts
+        if topic_id is not None:
+            rows = await self._all(
+                "SELECT a.post_id, a.name, a.mime_type, a.size, a.sha256, a.kind FROM attachments a "
+                "JOIN posts p ON p.id = a.post_id WHERE p.topic_id = ? ORDER BY a.post_id, a.position",
+                (topic_id,))
+        else:
+            rows = await self._all(
+                "SELECT post_id, name, mime_type, size, sha256, kind FROM attachments "
+                "WHERE post_id = ? ORDER BY position", (posts[0].id,))
+        files: dict[int, list[Attachment]] = {}
+        for r in rows:
+            files.setdefault(r["post_id"], []).append(Attachment(
+                name=r["name"], mime_type=r["mime_type"], size=r["size"], sha256=r["sha256"],
+                kind=r["kind"]))
+        return [replace(p, attachments=tuple(files[p.id])) if p.id in files else p for p in posts]
 
     async def resolve_message(self, platform: str, chat_id: str, message_id: str) -> MapHit | None:
         row = await self._one(
@@ -570,7 +592,7 @@ class Store(Queries):
         self, *, topic_id: int, author: Author, text: str, subject: str | None,
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
-        cursor: tuple[str, str] | None = None,
+        cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
     ) -> tuple[int, int]:
         """Record a post, the message that carried it and its deliveries (and the intake
         cursor that delivered it) atomically; return (post id, number) once committed.
@@ -581,7 +603,7 @@ class Store(Queries):
         return await self.writer.add(PostRequest(
             topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
             prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
-            targets=targets, cursor=cursor,
+            targets=targets, cursor=cursor, attachments=attachments,
         ))
 
     async def edit_post(

@@ -1,0 +1,67 @@
+"""What the core knows about the files that come with posts: how one is named in a line
+when it cannot cross, and which of a post's files fit a platform's limits.
+
+A file that cannot cross (too large for the platform to let a bot download it, or for the
+target to accept it, or one too many for a message) is never dropped silently: the copy
+carries a line naming it, its type and its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bridgebot.core.models import Attachment
+
+MB = 1000 * 1000
+MIB = 1024 * 1024
+
+
+def human_size(size: int) -> str:
+    """``812 KB``, ``30.0 MB``: what a reader needs to judge a file, in decimal units."""
+    if size < 1000:
+        return f"{size} B"
+    if size < MB:
+        return f"{size / 1000:.0f} KB"
+    return f"{size / MB:.1f} MB"
+
+
+def file_line(attachment: Attachment) -> str:
+    """The line that stands for a file that did not cross: its name, type and size."""
+    return f"📎 {attachment.name} ({attachment.mime_type}, {human_size(attachment.size)})"
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What a platform accepts from a bot in one message.
+
+    ``per_file`` bytes for any file, ``per_photo`` for a photo shown as one (Telegram: 10 MB),
+    ``per_message`` bytes all files together (Discord: 10 MiB), ``count`` files per message.
+    """
+
+    per_file: int
+    per_message: int | None = None
+    per_photo: int | None = None
+    count: int = 10
+
+
+def split_fitting(attachments: Sequence[Attachment],
+                  limits: FileLimits) -> tuple[list[Attachment], list[Attachment]]:
+    """(the files that go as uploads, those that become lines), in the author's order."""
+    fit: list[Attachment] = []
+    left: list[Attachment] = []
+    total = 0
+    for a in attachments:
+        if not a.stored or a.size > limits.per_file or len(fit) >= limits.count:
+            left.append(a)
+            continue
+        if limits.per_message is not None and total + a.size > limits.per_message:
+            left.append(a)
+            continue
+        fit.append(a)
+        total += a.size
+    return fit, left
+
+
+def lines_for(attachments: Sequence[Attachment]) -> str:
+    return "\n".join(file_line(a) for a in attachments)

@@ -1,0 +1,78 @@
+"""Image metadata removal, before a file is relayed or stored.
+
+People in these discussions may be at risk: a phone photo's EXIF holds the GPS position
+where it was taken, the camera's serial number and the time; XMP and IPTC blocks can hold
+names. Every image bridgebot keeps or passes on is rewritten from its pixels alone with
+Pillow (the well-kept imaging library), for the formats below; the colour profile (ICC),
+which says nothing about a person, is kept so colours stay right. The EXIF orientation is
+applied to the pixels first, so a portrait photo stays upright without its tag.
+
+Other files (PDF, office documents, audio, video, GIF, HEIC) keep whatever metadata they
+carry: README says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# MIME type -> Pillow format name: the images whose metadata is removed.
+STRIPPED = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/tiff": "TIFF",
+}
+
+
+def strip_metadata(path: Path, mime_type: str) -> bool:
+    """Rewrite the image at ``path`` without EXIF, GPS, XMP or IPTC; True if it was rewritten.
+
+    A file Pillow cannot read as the type it claims is left as it is (it is not shown as an
+    image anywhere either); runs in a worker thread (see ``FileStore.put``).
+    """
+    fmt = STRIPPED.get(mime_type.lower())
+    if fmt is None:
+        return False
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            frames = getattr(opened, "n_frames", 1)
+            icc = opened.info.get("icc_profile")
+            if frames > 1:  # an animated WebP: every frame, without the metadata chunks
+                images = []
+                for index in range(frames):
+                    opened.seek(index)
+                    images.append(opened.copy())
+                clean, rest = images[0], images[1:]
+                extra: dict[str, object] = {"save_all": True, "append_images": rest,
+                                            "duration": opened.info.get("duration", 100),
+                                            "loop": opened.info.get("loop", 0)}
+            else:
+                upright = ImageOps.exif_transpose(opened)
+                clean = Image.new(upright.mode, upright.size)
+                clean.paste(upright)  # the pixels only: no info, exif or xmp
+                palette = upright.getpalette() if upright.mode == "P" else None
+                if palette is not None:
+                    clean.putpalette(palette)
+                extra = {}
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        log.info("a file that says it is %s is not a readable image (%s); kept as it is",
+                 mime_type, type(err).__name__)
+        return False
+    if icc:
+        extra["icc_profile"] = icc
+    if fmt == "JPEG":
+        if clean.mode not in ("RGB", "L", "CMYK"):
+            clean = clean.convert("RGB")
+        extra.update(quality=92, optimize=True)
+    elif fmt == "TIFF":
+        extra["compression"] = "tiff_deflate"
+    tmp = path.with_name(path.name + ".clean")
+    clean.save(tmp, fmt, **extra)
+    tmp.replace(path)
+    return True

@@ -1,0 +1,119 @@
+"""The files of posts, stored once by content beside the database (``files/`` next to it).
+
+A file is kept under its SHA-256 (``files/ab/abcdef…``): the same photo sent twice, or
+relayed from one chat into three, is one file on disk. It is written to a temporary name
+first, its image metadata removed (:mod:`bridgebot.media`), hashed, then renamed into
+place, so a file under its hash is always complete and clean. ``bridgebot backup`` copies
+the whole folder (``store/backup.py``); a file no post refers to any more (``/forgetme``,
+retention) is deleted by :meth:`FileStore.discard`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from bridgebot.core.models import ATTACHMENT_KINDS, Attachment
+from bridgebot.media import strip_metadata
+from bridgebot.store.backup import files_dir
+from bridgebot.store.db import Database
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    sha, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), size
+
+
+class FileStore:
+    """Content-addressed files in the data directory; implements ``core.ports.FilePort``."""
+
+    def __init__(self, db: Database, root: Path | None = None) -> None:
+        self.db = db
+        if root is None:
+            in_memory = str(db.path) == ":memory:"
+            root = Path(tempfile.mkdtemp(prefix="bridgebot-files-")) if in_memory \
+                else files_dir(db.path)
+        self.root = root
+
+    def _where(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def path(self, attachment: Attachment) -> Path | None:
+        """The stored file, or None when it was never stored or is gone; never a path outside
+        the store (the name on disk is the hash, checked to be one)."""
+        if not _SHA256.fullmatch(attachment.sha256):
+            return None
+        where = self._where(attachment.sha256)
+        return where if where.is_file() else None
+
+    def path_of(self, sha256: str) -> Path | None:
+        return self.path(Attachment("", "", 0, sha256))
+
+    async def put(self, source: bytes | Path, name: str, mime_type: str, kind: str) -> Attachment:
+        """Store one file (bytes, or a file the caller hands over: it is moved, not copied)."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / uuid.uuid4().hex
+        try:
+            if isinstance(source, Path):
+                await asyncio.to_thread(_move, source, tmp)
+            else:
+                await asyncio.to_thread(tmp.write_bytes, source)
+            await asyncio.to_thread(strip_metadata, tmp, mime_type)
+            sha256, size = await asyncio.to_thread(_digest, tmp)
+            final = self._where(sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return Attachment(name=clean_name(name), mime_type=mime_type or "application/octet-stream",
+                          size=size, sha256=sha256,
+                          kind=kind if kind in ATTACHMENT_KINDS else "document")
+
+    async def discard(self, sha256s: Iterable[str]) -> int:
+        """Delete the stored files among ``sha256s`` that no post refers to any more."""
+        removed = 0
+        for sha256 in set(sha256s):
+            if not _SHA256.fullmatch(sha256):
+                continue
+            rows = await self.db.reader.execute_fetchall(
+                "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,))
+            if list(rows):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                self._where(sha256).unlink()
+                removed += 1
+        return removed
+
+
+def _move(source: Path, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError:  # another file system: copy, then remove the original
+        import shutil
+
+        shutil.copyfile(source, target)
+        source.unlink()
+
+
+def clean_name(name: str) -> str:
+    """A file name as sent, without folders or control characters (it is shown and used
+    as a download name, never as a path on disk)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return base[:200] or "file"

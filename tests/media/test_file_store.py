@@ -1,0 +1,73 @@
+"""Files are stored once, by content, beside the database, without image metadata."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bridgebot.store.backup import files_dir
+from bridgebot.store.db import Database
+from bridgebot.store.files import FileStore
+
+from .images import GPS_IFD, SERIAL, jpeg_with_gps, metadata_of
+
+
+def _with_gps(fmt: str) -> bytes:
+    """An image of ``fmt`` carrying EXIF with a GPS position, and XMP where the format can."""
+    with Image.open(io.BytesIO(jpeg_with_gps())) as source:
+        exif = source.getexif()
+        out = io.BytesIO()
+        extra: dict[str, object] = {"exif": exif.tobytes()}
+        if fmt in ("JPEG", "PNG", "WEBP"):
+            extra["xmp"] = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">Nadia, Tunis</x:xmpmeta>'
+        source.convert("RGB").save(out, fmt, **extra)
+    return out.getvalue()
+
+
+@pytest.fixture
+async def files(tmp_path: Path):
+    db = Database(tmp_path / "data" / "bridgebot.sqlite3")
+    await db.open()
+    try:
+        yield FileStore(db)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("PNG", "image/png"),
+                                           ("WEBP", "image/webp"), ("TIFF", "image/tiff")])
+async def test_a_photo_is_stored_without_its_gps_position_serial_or_xmp(files, fmt, mime):
+    original = _with_gps(fmt)
+    assert GPS_IFD in metadata_of(original) and SERIAL in metadata_of(original)
+    stored = await files.put(original, "IMG_0042.x", mime, "photo")
+    path = files.path(stored)
+    assert path is not None and path.parent.parent == files.root
+    kept = metadata_of(path.read_bytes())
+    assert GPS_IFD not in kept and SERIAL not in kept and -1 not in kept, kept
+    assert b"Nadia" not in path.read_bytes()
+    with Image.open(path) as image:
+        assert image.size == (64, 48)
+
+
+async def test_the_same_file_twice_is_stored_once_under_its_hash(files):
+    one = await files.put(b"%PDF-1.4 notes", "notes.pdf", "application/pdf", "document")
+    two = await files.put(b"%PDF-1.4 notes", "copy of notes.pdf", "application/pdf", "document")
+    assert one.sha256 == two.sha256 and one.size == 14
+    assert files.root == files_dir(files.db.path)
+    assert [p for p in files.root.rglob("*") if p.is_file()] == [files.path(one)]
+    assert (one.name, two.name) == ("notes.pdf", "copy of notes.pdf")
+
+
+async def test_a_file_name_never_becomes_a_path(files):
+    stored = await files.put(b"data", "../../etc/passwd", "text/plain", "document")
+    assert stored.name == "passwd"
+    assert files.path_of("../../../etc/passwd") is None
+
+
+async def test_a_file_no_post_refers_to_is_discarded(files):
+    stored = await files.put(b"bye", "bye.txt", "text/plain", "document")
+    assert await files.discard([stored.sha256]) == 1
+    assert files.path(stored) is None
