@@ -664,3 +664,22 @@ async def test_a_moderator_locking_a_thread_by_hand_reaches_discord_py(world: Wo
         assert isinstance(thread, discord.Thread)
         await world.dc.wait_for(lambda: thread.locked and thread.archived)
         assert world.dc.channel(started["id"])["thread_metadata"]["locked"] is True
+
+
+async def test_uploads_over_the_guild_limit_are_refused_with_40005(world: World) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        channel = client.get_channel(int(world.general["id"]))
+        assert isinstance(channel, discord.TextChannel)
+        webhook = await channel.create_webhook(name="bridge")
+        big = discord.File(io.BytesIO(b"v" * (10 * 1024 * 1024 + 1)), "clip.mp4")
+        with pytest.raises(discord.HTTPException) as error:
+            await webhook.send("too big", file=big, username="Jessica", wait=True)
+        assert (error.value.status, error.value.code) == (413, 40005)
+        eleven = [discord.File(io.BytesIO(b"x"), f"f{i}.txt") for i in range(11)]
+        with pytest.raises(discord.HTTPException) as error:
+            await channel.send("eleven", files=eleven)
+        assert error.value.code == 50035
+        photos = [discord.File(io.BytesIO(b"\x89PNG"), f"p{i}.png") for i in range(2)]
+        sent = await webhook.send("two", files=photos, username="Jessica", wait=True)
+        assert [a.content_type for a in sent.attachments] == ["image/png", "image/png"]

@@ -546,3 +546,37 @@ async def test_a_topic_a_member_opens_by_hand_reaches_the_bot_as_a_service_messa
     assert created.message_thread_id == topic["message_thread_id"] and created.is_topic_message
     assert created.from_user is not None and created.from_user.id == alice["id"]
     assert [t["name"] for t in tg.topics(forum["id"])] == ["Introductions"]
+
+
+async def test_albums_videos_and_the_file_limits_follow_the_bot_api(tg: FakeTelegram, bot: Bot) -> None:
+    from telegram import InputFile, InputMediaDocument, InputMediaPhoto
+
+    chat = tg.add_chat("Discussion")
+    album = await bot.send_media_group(chat["id"], [
+        InputMediaPhoto(InputFile(b"\xff\xd8one", attach=True), caption="<b>Two</b>", parse_mode="HTML"),
+        InputMediaPhoto(InputFile(b"\xff\xd8two", attach=True)),
+    ])
+    assert len(album) == 2 and album[0].media_group_id == album[1].media_group_id
+    assert album[0].caption == "Two" and album[1].caption is None
+    with pytest.raises(BadRequest, match=r"(?i)media_invalid"):
+        await bot.send_media_group(chat["id"], [
+            InputMediaPhoto(InputFile(b"\xff\xd8one", attach=True)),
+            InputMediaDocument(InputFile(b"%PDF", attach=True, filename="a.pdf")),
+        ])
+    video = await bot.send_video(chat["id"], InputFile(b"\x00mp4", filename="march.mp4"),
+                                 caption="The march")
+    assert video.video.file_name == "march.mp4" and video.caption == "The march"
+    voice = await bot.send_voice(chat["id"], b"OggS")
+    audio = await bot.send_audio(chat["id"], InputFile(b"ID3", filename="song.mp3"))
+    gif = await bot.send_animation(chat["id"], InputFile(b"GIF89a", filename="dance.gif"))
+    assert voice.voice and audio.audio.file_name == "song.mp3" and gif.animation
+    with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
+        await bot.send_photo(chat["id"], b"\xff" * (10 * 1000 * 1000 + 1))
+    alice = tg.add_user("Alice")
+    big = tg.user_sends_media(chat["id"], alice, "video", b"\x00" * (20 * 1000 * 1000 + 1),
+                              file_name="long.mp4")
+    assert big["video"]["file_size"] == 20 * 1000 * 1000 + 1
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(big["video"]["file_id"])
+    photos = tg.user_sends_album(chat["id"], alice, [b"\xff\xd8a", b"\xff\xd8b", b"\xff\xd8c"], "Ours")
+    assert len({p["media_group_id"] for p in photos}) == 1 and photos[0]["caption"] == "Ours"

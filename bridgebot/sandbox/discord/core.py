@@ -24,6 +24,7 @@ from aiohttp import web
 from bridgebot.sandbox.discord.state import (
     JSON,
     BotAccount,
+    DiscordAPIError,
     DiscordWorld,
     Dispatch,
     Intents,
@@ -285,6 +286,17 @@ class DiscordCore:
         return self.world.permissions_for(channel["guild_id"], self._bot(ctx).id, channel["id"])
 
     def _attachments(self, channel_id: str, ctx: _Ctx) -> list[JSON] | None:
+        """Uploaded ``files[n]`` as attachment objects, within Discord's limits: at most 10
+        per message, and the guild's upload size (10 MiB; 50 MiB at boost tier 2, 100 MiB at
+        3) for all of them together, else 413 with code 40005."""
         if not ctx.files:
             return None
+        if len(ctx.files) > 10:
+            raise DiscordAPIError(400, 50035, "Invalid Form Body", {"files": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}]}})
+        guild = self.world.guilds.get(str(self.world.channel(channel_id).get("guild_id")))
+        tier = int(guild.data.get("premium_tier") or 0) if guild is not None else 0
+        limit = {2: 50, 3: 100}.get(tier, 10) * 1024 * 1024
+        if sum(len(d) for _, d, _ in ctx.files) > limit:
+            raise DiscordAPIError(413, 40005, "Request entity too large")
         return [self.world.add_attachment(channel_id, n, d, t) for n, d, t in ctx.files]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import mimetypes
 import re
 import secrets
 import time
@@ -1275,6 +1276,8 @@ class DiscordWorld:
         return [self.render_message(m) for m in reversed(result)]
 
     def add_attachment(self, channel_id: str, filename: str, data: bytes, content_type: str) -> JSON:
+        if content_type in ("", "application/octet-stream"):  # Discord infers it, as here
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         attachment_id = self.snowflakes.next()
         path = f"/attachments/{channel_id}/{attachment_id}/{filename}"
         self.attachments[path] = (content_type, data)

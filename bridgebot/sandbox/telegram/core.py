@@ -54,6 +54,10 @@ _MEDIA_RIGHTS = {
     "document": ("can_send_documents", "documents"),
     "voice": ("can_send_voice_notes", "voice notes"),
     "sticker": ("can_send_other_messages", "stickers"),
+    "video": ("can_send_videos", "videos"),
+    "audio": ("can_send_audios", "audio files"),
+    "animation": ("can_send_other_messages", "animations"),
+    "video_note": ("can_send_video_notes", "video notes"),
 }
 
 
@@ -62,7 +66,17 @@ _FILE_ID_PREFIX = {
     "document": "BQACAgIAAxkBAAI",
     "voice": "AwACAgIAAxkBAAI",
     "sticker": "CAACAgIAAxkBAAI",
+    "video": "BAACAgIAAxkBAAI",
+    "audio": "CQACAgIAAxkBAAI",
+    "animation": "CgACAgIAAxkBAAI",
+    "video_note": "DQACAgIAAxkBAAI",
 }
+
+# The Bot API's file limits for bots (core.telegram.org/bots/api#getfile, #sending-files):
+# getFile refuses files over 20 MB; uploads are refused over 50 MB, photos over 10 MB.
+DOWNLOAD_LIMIT = 20 * 1000 * 1000
+UPLOAD_LIMIT = 50 * 1000 * 1000
+PHOTO_UPLOAD_LIMIT = 10 * 1000 * 1000
 
 
 @dataclass(frozen=True)
@@ -548,8 +562,10 @@ class TelegramCore:
             "photo": ".jpg",
             "voice": ".oga",
             "sticker": ".webp",
+            "video_note": ".mp4",
         }.get(kind, "." + file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "")
-        folder = {"photo": "photos", "document": "documents", "voice": "voice"}.get(kind, kind + "s")
+        folder = {"photo": "photos", "document": "documents", "voice": "voice",
+                  "audio": "music", "video_note": "video_notes"}.get(kind, kind + "s")
         stored = StoredFile(
             file_id=_FILE_ID_PREFIX.get(kind, "BQACAgIAAxkBAAI") + secrets.token_urlsafe(40),
             file_unique_id=("AQAD" if kind == "photo" else "AgAD") + secrets.token_urlsafe(9),
@@ -572,7 +588,17 @@ class TelegramCore:
                  "is_video": False}
             )  # fmt: skip
         body.update(extra)
-        if stored.mime_type and kind in {"document", "voice"}:
+        if kind in {"video", "animation"}:
+            body = {"width": 640, "height": 360, "duration": 1, **body}
+            if stored.file_name:
+                body["file_name"] = stored.file_name
+        if kind == "audio":
+            body = {"duration": 1, **body}
+            if stored.file_name:
+                body["file_name"] = stored.file_name
+        if kind == "video_note":
+            body = {"length": 240, "duration": 1, **body}
+        if stored.mime_type and kind in {"document", "voice", "video", "animation", "audio"}:
             body["mime_type"] = stored.mime_type
         body.update(
             {

@@ -338,6 +338,65 @@ class TelegramDriver(TelegramCore):
         self._add_caption(content, caption)
         return self._user_post(chat_id, user, content, reply_to, thread_id, "document")
 
+    def user_sends_media(
+        self,
+        chat_id: int,
+        user: UserRef,
+        kind: str,
+        data: bytes,
+        *,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> JSONDict:
+        """A user posts a ``video``, ``animation``, ``audio`` or ``video_note`` (the object
+        Telegram would put in the update, with its file behind ``getFile``)."""
+        default = {"video": "video/mp4", "animation": "video/mp4", "audio": "audio/mpeg",
+                   "video_note": "video/mp4"}[kind]
+        stored = self._store_file(kind, data, mime_type or default,
+                                  None if kind == "video_note" else file_name)
+        content: JSONDict = {kind: self._media_json(kind, stored)}
+        if kind == "animation":
+            content["document"] = self._media_json("document", stored)
+        if kind != "video_note":
+            self._add_caption(content, caption)
+        return self._user_post(chat_id, user, content, reply_to, thread_id, kind)
+
+    def user_sends_album(
+        self,
+        chat_id: int,
+        user: UserRef,
+        photos: list[bytes],
+        caption: str | None = None,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> list[JSONDict]:
+        """A user sends 2-10 photos as one album: one message per photo, all with the same
+        ``media_group_id``, the caption on the first (as Telegram clients send them), queued
+        together so the bot gets them in one batch of updates."""
+        if not 2 <= len(photos) <= 10:
+            raise DriverError("an album has 2 to 10 items")
+        group_id = str(10**17 + len(self._files))
+        sent = []
+        for index, data in enumerate(photos):
+            stored = self._store_file("photo", data, "image/jpeg")
+            content: JSONDict = {"photo": self._photo_sizes(stored, 1280, 960),
+                                 "media_group_id": group_id}
+            if index == 0:
+                self._add_caption(content, caption)
+            sent.append(self._user_post(chat_id, user, content, reply_to, thread_id, "photo"))
+        return sent
+
+    def file_data(self, file_id: str) -> bytes:
+        """The bytes behind a ``file_id`` (what a bot would download), for inspection."""
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise DriverError(f"no file {file_id}")
+        return stored.data
+
     def user_sends_voice(
         self,
         chat_id: int,
