@@ -89,14 +89,16 @@ async def test_an_edit_is_carried_to_the_mirror(world):
     assert (await w.runtime.store.posts(1))[-1].text == "Engineers are my people"
 
 
-async def test_media_become_posts_with_a_placeholder(world):
+async def test_a_photo_crosses_as_a_photo_with_its_caption(world):
     w = world
     await open_topic_with_two_prompts(w)
     root = w.sent(w.group)[0].response["result"]["message_id"]
     w.tg.user_sends_photo(w.group["id"], w.brittany.tg, caption="Our open day", reply_to=root)
     await w.settle()
-    assert (await w.runtime.store.posts(1))[-1].text == "[photo] Our open day"
-    assert w.sent(w.forum)[-1].params["text"].endswith("[photo] Our open day")
+    post = (await w.runtime.store.posts(1))[-1]
+    assert post.text == "Our open day" and [a.kind for a in post.attachments] == ["photo"]
+    [sent] = [c for c in w.tg.calls_to("sendPhoto") if c.params["chat_id"] == w.forum["id"]]
+    assert sent.status == 200 and sent.params["caption"].endswith("Our open day")
 
 
 async def test_locking_closes_the_forum_topic_and_refuses_late_replies_once(world):

@@ -18,26 +18,31 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from bridgebot.adapters.discord import render
+from bridgebot.adapters.discord import media, render
 from bridgebot.adapters.discord.commands import CommandTranslator, SlashCommands
 from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, classify, member_name
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
+from bridgebot.core.attachments import lines_for, split_fitting
 from bridgebot.core.commands import lock_notice
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     Delivery,
     DeliveryResult,
     IncomingMessage,
+    Post,
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Discussions
@@ -51,12 +56,9 @@ POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
 def message_text(message: discord.Message) -> str:
-    """Content plus a placeholder per attachment or sticker, so nothing silently vanishes."""
+    """Content, and a sticker's name (its image is on Discord's CDN only), so nothing
+    silently vanishes; attachments travel as files (:mod:`.media`)."""
     parts = [message.content] if message.content else []
-    for attachment in message.attachments:
-        kind = (attachment.content_type or "").split("/")[0]
-        label = {"image": "photo", "video": "video", "audio": "audio"}.get(kind, "file")
-        parts.append(f"[{label}: {attachment.filename}]")
     parts += [f"[sticker {sticker.name}]" for sticker in message.stickers]
     return "\n".join(parts)
 
@@ -131,6 +133,7 @@ class DiscordAdapter(SlashCommands):
         self._webhooks: dict[int, discord.Webhook | None] = {}
         self._own_webhook_ids: set[int] = set()
         self._warned_no_webhooks = False
+        self._intake_locks: dict[str, asyncio.Lock] = {}  # per bridged channel: posts in order
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -298,6 +301,19 @@ class DiscordAdapter(SlashCommands):
             return
         if message.type not in POST_TYPES:
             return
+        where = self._where(message.channel)
+        # Reading files awaits: messages of a channel wait for the one before them, so
+        # posts keep the order people wrote them in (the lock is taken before any await).
+        lock = self._intake_locks.setdefault(where.chat_id, asyncio.Lock())
+        async with lock:
+            await self._take_message(message, where)
+
+    async def _take_message(self, message: discord.Message, where: ChannelRef) -> None:
+        assert self.core is not None
+        attachments: tuple[Attachment, ...] = ()
+        if message.attachments and self.core.is_bridged(where):
+            attachments = tuple([await media.fetch(self.core.files, a)
+                                 for a in message.attachments])
         reference = message.reference
         incoming = IncomingMessage(
             where=self._where(message.channel), message_id=str(message.id),
@@ -305,7 +321,7 @@ class DiscordAdapter(SlashCommands):
             text=message_text(message), sent_at=message.created_at,
             reply_to_message_id=str(reference.message_id) if reference and reference.message_id
             else None,
-            chat_title=channel_title(message.channel),
+            chat_title=channel_title(message.channel), attachments=attachments,
         )
         # Messages carry no locale on Discord (only interactions do): answers use the chat's.
         outcome = await self.core.receive(incoming)  # the first await: arrival order kept
@@ -483,16 +499,54 @@ class DiscordAdapter(SlashCommands):
     async def _mirror_post(self, delivery: Delivery, thread: discord.abc.Messageable) -> tuple[str, ...]:
         post = delivery.post
         assert post is not None
+        paths: list[tuple[Attachment, Path]] = []
+        if post.attachments:
+            post, paths = self._files_for(post, thread)
+        try:
+            return await self._send_post(delivery, post, thread, paths)
+        except discord.HTTPException as err:
+            if err.code != media.TOO_LARGE or not paths:
+                raise
+            # Larger than this guild takes after all: the files become lines.
+            log.info("discord channel %s refused files as too large; sending their names",
+                     delivery.target)
+            shown = replace(post, text="\n\n".join(
+                x for x in (post.text, lines_for([a for a, _ in paths])) if x))
+            return await self._send_post(delivery, shown, thread, [])
+
+    def _files_for(self, post: Post, thread: object) -> tuple[Post, list[tuple[Attachment, Path]]]:
+        """The files that go as uploads, and the post with a line for each one that cannot."""
+        assert self.core is not None
+        fit, _ = split_fitting(post.attachments, media.limits_for(thread))
+        files = self.core.files
+        paths = [(a, p) for a in fit if files is not None and (p := files.path(a)) is not None]
+        going = {id(a) for a, _ in paths}
+        lines = lines_for([a for a in post.attachments if id(a) not in going])
+        return replace(post, text="\n\n".join(x for x in (post.text, lines) if x)), paths
+
+    async def _send_post(self, delivery: Delivery, post: Post, thread: discord.abc.Messageable,
+                         paths: Sequence[tuple[Attachment, Path]]) -> tuple[str, ...]:
+        """The post's pieces, the files with the last piece (under the author's name)."""
         webhook = await self._webhook(int(delivery.target.chat_id))
         if webhook is None:
-            return await self._send_bot(thread, render.post_pieces(post, with_author=True),
-                                        reply_to=delivery.reply_to, nonce=f"bb{delivery.id}")
+            pieces = render.post_pieces(post, with_author=True)
+            ids = list(await self._send_bot(thread, pieces[:-1] if paths else pieces,
+                                            reply_to=delivery.reply_to, nonce=f"bb{delivery.id}"))
+            if paths:
+                sent = await thread.send(pieces[-1], files=media.uploads(paths),
+                                         allowed_mentions=NO_MENTIONS)
+                ids.append(str(sent.id))
+            return tuple(ids)
         quote = self._quote(delivery, thread)
-        ids: list[str] = []
+        ids = []
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
-        for piece in render.post_pieces(post, quote=quote):
+        pieces = render.post_pieces(post, quote=quote)
+        for index, piece in enumerate(pieces):
+            extra: dict[str, Any] = {}
+            if paths and index == len(pieces) - 1:
+                extra["files"] = media.uploads(paths)
             sent = await webhook.send(piece, username=render.webhook_username(post), wait=True,
-                                      thread=in_thread, allowed_mentions=NO_MENTIONS)
+                                      thread=in_thread, allowed_mentions=NO_MENTIONS, **extra)
             ids.append(str(sent.id))
         return tuple(ids)
 

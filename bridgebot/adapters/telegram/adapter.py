@@ -35,10 +35,11 @@ from telegram import error as tg
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.ext import Application, ApplicationBuilder
 
-from bridgebot.adapters.telegram import render
+from bridgebot.adapters.telegram import media, render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
+from bridgebot.core.attachments import human_size, lines_for, split_fitting
 from bridgebot.core.commandkit import (
     ANSWER_ONLY_PRIVATELY,
     ANSWERED_PRIVATELY,
@@ -55,6 +56,7 @@ from bridgebot.core.commands import (
 )
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     Delivery,
@@ -155,6 +157,23 @@ def message_text(message: Message) -> str:
                 label = name
                 break
     return f"{label} {caption}".strip()
+
+
+def albums(updates: Sequence[Update]) -> list[list[Update]]:
+    """Updates in order, the photos and videos of one album (``media_group_id``) together:
+    they become one post. Telegram sends an album's items one after the other, in one
+    batch of updates."""
+    groups: list[list[Update]] = []
+    for update in updates:
+        message = update.message
+        group_id = message.media_group_id if message is not None else None
+        previous = groups[-1][-1].message if groups else None
+        if (group_id is not None and previous is not None
+                and previous.media_group_id == group_id and previous.chat.id == message.chat.id):  # type: ignore[union-attr]
+            groups[-1].append(update)
+        else:
+            groups.append([update])
+    return groups
 
 
 class TelegramAdapter:
@@ -312,11 +331,11 @@ class TelegramAdapter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 continue
-            for update in updates:
-                await self._take(update)
-                offset = update.update_id + 1  # confirmed by the next getUpdates
+            for group in albums(updates):
+                await self._take(group[-1], group)
+                offset = group[-1].update_id + 1  # confirmed by the next getUpdates
 
-    async def _take(self, update: Update) -> None:
+    async def _take(self, update: Update, album: Sequence[Update] = ()) -> None:
         """Handle one update and save the offset after it, never acknowledging what was not
         committed: while the database refuses writes the update is held and tried again
         (the offset stays where it is, so Telegram keeps it); an update that fails for any
@@ -325,7 +344,7 @@ class TelegramAdapter:
         assert self.core is not None
         core = self.core
         self._cursor = (CURSOR, str(update.update_id + 1))
-        await self._handle(update)
+        await self._handle(update, album=album)
         if self._cursor is not None:  # no post carried it: save it on its own
             cursor = self._cursor
             await core.held(lambda: core.save_intake_cursor(*cursor), "the Telegram offset")
@@ -375,7 +394,8 @@ class TelegramAdapter:
     def _storage_failure(self, err: BaseException) -> bool:
         return self.core is not None and self.core.storage.is_failure(err)
 
-    async def _handle(self, update: Update, patience: float | None = None) -> None:
+    async def _handle(self, update: Update, patience: float | None = None,
+                      album: Sequence[Update] = ()) -> None:
         """Hand one update to :meth:`_on_update`, held while the database refuses writes.
 
         A storage failure past ``patience`` is raised (the update was not committed and must
@@ -391,7 +411,7 @@ class TelegramAdapter:
         """
         assert self.core is not None
         try:
-            await self.core.held(lambda: self._on_update(update),
+            await self.core.held(lambda: self._on_update(update, album),
                                  f"telegram update {update.update_id}", patience)
         except Exception as err:
             if self._storage_failure(err):
@@ -400,7 +420,7 @@ class TelegramAdapter:
             log.error("telegram update %d could not be handled and was passed over: %s",
                       update.update_id, describe(err))
 
-    async def _on_update(self, update: Update) -> None:
+    async def _on_update(self, update: Update, album: Sequence[Update] = ()) -> None:
         assert self.core is not None
         message = update.message or update.edited_message
         if message is None or is_service(message):
@@ -413,6 +433,16 @@ class TelegramAdapter:
         locale = message.from_user.language_code if message.sender_chat is None and \
             message.from_user is not None else None
         text = message_text(message)
+        items = [u.message for u in album if u.message is not None] or [message]
+        incoming: list[media.Incoming] = []
+        for item in items:
+            found, stand_in = media.files_of(item)
+            incoming += found
+            if stand_in is not None:  # an animated sticker: its emoji
+                text = stand_in
+        if incoming:  # the caption is the post's text (an album's one caption)
+            text = next((m.caption for m in items if m.caption), "") or ""
+            message = items[0] if update.message is not None else message
         if update.edited_message is not None:
             edited = parse_command(text, self.username) if message.text else None
             if edited is not None:  # an edited /prompt or /newtopic rewords what it made
@@ -428,16 +458,31 @@ class TelegramAdapter:
             await self._command(message, where, author, *command, locale=locale)
             return
         reply_to = message.reply_to_message
+        attachments: tuple[Attachment, ...] = ()
+        if incoming and self.core.is_bridged(where):
+            attachments = tuple([await media.fetch(self.app.bot if self.app else None,  # type: ignore[arg-type]
+                                                   self.core.files, f, self.send_timeout)
+                                 for f in incoming])
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
             cursor=self._cursor, locale=locale,
             chat_title=message.chat.title if message.chat.type != "private" else None,
+            attachments=attachments,
         ), patience=self._patience)
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
         if outcome.answer:
             await self._answer(message, outcome.answer)
+        if outcome.post is not None and not outcome.duplicate:
+            too_big = media.too_big(attachments)
+            if too_big:  # told once, in their language, why the others see only a line
+                t = self.core.translator_for(locale, where)
+                await self._answer(message, "\n".join(t(
+                    "{name} ({size}) is larger than the {limit} Telegram lets a bot fetch, so "
+                    "the other chats see only its name, type and size.", name=a.name,
+                    size=human_size(a.size), limit=human_size(media.DOWNLOAD_MAX))
+                    for a in too_big))
 
     def _where(self, message: Message) -> ChannelRef:
         thread = str(message.message_thread_id) if message.is_topic_message else None
@@ -620,6 +665,8 @@ class TelegramAdapter:
             pieces = render.prompt_message(delivery.prompt, t)
         elif delivery.action is Action.POST and delivery.post is not None:
             quoted = delivery.parent if not delivery.reply_is_parent else None
+            if delivery.post.attachments:
+                return DeliveryResult(await self._send_with_files(delivery, quoted))
             pieces = render.post_message(delivery.post, quoted)
         elif delivery.action is Action.NOTICE and delivery.notice:
             # Telegram counts the limit after parsing, so escaping does not lengthen it.
@@ -629,6 +676,42 @@ class TelegramAdapter:
             return DeliveryResult()
         ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
         return DeliveryResult(ids)
+
+    async def _send_with_files(self, delivery: Delivery, quoted: Post | None) -> tuple[str, ...]:
+        """A post with files: one upload or media group with the post as its caption (the
+        caption goes first as its own message when longer than Telegram's 1024); files that
+        cannot go (over 50 MB, 10 MB for a photo shown as one is sent as a document, more
+        than ten) become lines naming them."""
+        assert self.app is not None and delivery.post is not None and self.core is not None
+        target, post = delivery.target, delivery.post
+        fit, left = split_fitting(post.attachments, media.LIMITS)
+        files = self.core.files
+        paths = [(a, p) for a in fit if files is not None and (p := files.path(a)) is not None]
+        left += [a for a in fit if all(a is not b for b, _ in paths)]
+        lines = lines_for([a for a in post.attachments if a in left])
+        shown = replace(post, text="\n\n".join(x for x in (post.text, lines) if x))
+        pieces = render.post_message(shown, quoted)
+        if not paths:
+            return await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
+        ids: tuple[str, ...] = ()
+        reply_to = delivery.reply_to
+        caption: str | None = None
+        if len(pieces) == 1 and render.length(pieces[0][1]) <= media.CAPTION_LIMIT:
+            caption = pieces[0][0]
+        else:
+            ids = await self._send(target.chat_id, target.thread_id, reply_to, pieces)
+            reply_to = ids[-1]
+        try:
+            sent = await media.send_files(
+                self.app.bot, int(target.chat_id), paths, caption,
+                message_thread_id=int(target.thread_id) if target.thread_id else None,
+                reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                if reply_to else None,
+                read_timeout=self.send_timeout, write_timeout=self.send_timeout)
+        except tg.TelegramError as err:
+            log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
+            raise classify(err, f"chat {target.chat_id}") from err
+        return ids + tuple(str(m.message_id) for m in sent)
 
     def combinable(self, deliveries: Sequence[Delivery]) -> int:
         """How many queued posts fit one message (blocks joined by a blank line)."""
@@ -723,6 +806,9 @@ class TelegramAdapter:
         except tg.BadRequest as err:
             if "not modified" in err.message or "to edit not found" in err.message:
                 return
+            if "no text in the message" in err.message:  # a file's caption
+                await self._edit_caption(target, message_id, html)
+                return
             raise classify(err, f"chat {target.chat_id}") from err
         except tg.TelegramError as err:
             raise classify(err, f"chat {target.chat_id}") from err
@@ -746,10 +832,25 @@ class TelegramAdapter:
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
             cut = clip_units(merged_plain, render.LIMIT - 1, render.length) + "…"
             pieces = [*pieces[: len(ids) - 1], (render.notice(cut)[0][0], cut)]
-        if len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
+        if len(pieces) < len(ids) and delivery.post.attachments:
+            ids = ids[: len(pieces)]  # the files' messages follow the text: they stay
+        elif len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
             pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
         for message_id, (html, _) in zip(ids, pieces, strict=False):
             await self._edit_message(delivery.target, message_id, html)
+
+    async def _edit_caption(self, target: ChannelRef, message_id: str, html: str) -> None:
+        assert self.app is not None
+        try:
+            await self.app.bot.edit_message_caption(
+                chat_id=int(target.chat_id), message_id=int(message_id), caption=html,
+                parse_mode=ParseMode.HTML)
+        except tg.BadRequest as err:
+            if "not modified" in err.message or "to edit not found" in err.message:
+                return
+            raise classify(err, f"chat {target.chat_id}") from err
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {target.chat_id}") from err
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete the post's messages here: our mirrors, and the author's original when a

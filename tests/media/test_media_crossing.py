@@ -1,0 +1,107 @@
+"""Photos and files cross as files, both ways, under their author's name, with the post's
+text as caption; what cannot cross becomes a line naming it, and its author is told why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.auxil.world import World
+
+from .images import GPS_IFD, jpeg_with_gps, metadata_of, png
+
+
+async def _download(url: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200, url
+        return await response.read()
+
+
+def _tg_files(w: World, kind: str) -> list[dict[str, Any]]:
+    assert w.tg is not None
+    return [m for m in w.tg.chat_messages(w.group["id"]) if m.get("from", {}).get("is_bot")
+            and kind in m]
+
+
+async def test_a_telegram_photo_with_caption_arrives_on_discord_as_an_upload_under_her_name(
+        bridged: World):
+    w = bridged
+    photo = jpeg_with_gps()
+    w.tg.user_sends_photo(w.group["id"], w.jessica.tg, "Our open day", data=photo,
+                          reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    assert mirror["author"]["username"].startswith("Jessica")
+    assert "Our open day" in mirror["content"] and "[photo]" not in mirror["content"]
+    [upload] = mirror["attachments"]
+    assert upload["content_type"] == "image/jpeg" and upload["filename"].endswith(".jpg")
+    received = await _download(upload["url"])
+    assert GPS_IFD not in metadata_of(received), "the GPS position crossed"
+    [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert post.text == "Our open day"
+    [stored] = post.attachments
+    path = w.runtime.core.files.path(stored)
+    assert path is not None and path.read_bytes() == received
+    assert metadata_of(path.read_bytes()) == {} or GPS_IFD not in metadata_of(path.read_bytes())
+
+
+async def test_a_discord_pdf_arrives_on_telegram_as_a_document(bridged: World):
+    w = bridged
+    pdf = b"%PDF-1.4\n% notes from the workshop\n" + b"x" * 2000
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "The notes from Tuesday",
+                    attachments=[("notes.pdf", pdf, "application/pdf")])
+    [sent] = await w.until(lambda: _tg_files(w, "document"))
+    assert sent["document"]["file_name"] == "notes.pdf"
+    assert "The notes from Tuesday" in sent["caption"] and "Brittany" in sent["caption"]
+    call = w.tg.calls_to("sendDocument")[-1]
+    assert call.status == 200 and "http" not in str(call.params.get("document"))
+    assert w.tg.file_data(sent["document"]["file_id"]) == pdf
+
+
+async def test_an_album_of_three_photos_is_one_post_and_one_message(bridged: World):
+    w = bridged
+    photos = [png((i * 80, 100, 50)) for i in range(3)]
+    w.tg.user_sends_album(w.group["id"], w.jessica.tg, photos, "Three moments",
+                          reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    await w.settle()
+    assert len(w.discord_mirrors()) == 1
+    assert len(mirror["attachments"]) == 3 and "Three moments" in mirror["content"]
+    posts = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert len(posts) == 1 and len(posts[0].attachments) == 3
+
+
+async def test_several_discord_images_arrive_on_telegram_as_one_album(bridged: World):
+    w = bridged
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "Before and after",
+                    attachments=[("before.png", png((1, 2, 3)), "image/png"),
+                                 ("after.png", png((3, 2, 1)), "image/png")])
+    photos = await w.until(lambda: [m for m in _tg_files(w, "photo")] if len(
+        _tg_files(w, "photo")) == 2 else None)
+    assert photos[0]["media_group_id"] == photos[1]["media_group_id"]
+    assert "Before and after" in photos[0]["caption"]
+
+
+async def test_a_30_mb_video_becomes_a_line_and_its_author_is_told(bridged: World):
+    w = bridged
+    video = b"\x00" * (30 * 1000 * 1000)
+    w.tg.user_sends_media(w.group["id"], w.jessica.tg, "video", video, file_name="march.mp4",
+                          caption="The march", reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    assert "The march" in mirror["content"]
+    assert "march.mp4" in mirror["content"] and "video/mp4" in mirror["content"]
+    assert "30.0 MB" in mirror["content"] and not mirror["attachments"]
+    told = await w.until(lambda: [t for t in w.bot_texts() if "march.mp4" in t])
+    assert len(told) == 1 and "20" in told[0]
+
+
+async def test_a_discord_file_too_large_for_telegram_becomes_a_line(bridged: World, monkeypatch):
+    from bridgebot.adapters.telegram import media
+
+    w = bridged
+    monkeypatch.setattr(media, "LIMITS", media.FileLimits(per_file=1000, per_photo=1000))
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "Big report",
+                    attachments=[("report.pdf", b"%PDF" + b"y" * 5000, "application/pdf")])
+    [mirror] = await w.until(w.telegram_mirrors)
+    assert "report.pdf (application/pdf, 5 KB)" in mirror["text"]
+    assert not _tg_files(w, "document")
