@@ -9,9 +9,9 @@ carries a line naming it, its type and its size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bridgebot.core.models import Attachment
+from bridgebot.core.models import Attachment, Delivery, Post
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
@@ -65,3 +65,17 @@ def split_fitting(attachments: Sequence[Attachment],
 
 def lines_for(attachments: Sequence[Attachment]) -> str:
     return "\n".join(file_line(a) for a in attachments)
+
+
+def with_lines(post: Post, attachments: Sequence[Attachment]) -> Post:
+    """The post with a line for each of ``attachments`` after its text."""
+    lines = lines_for(attachments)
+    return replace(post, text="\n\n".join(x for x in (post.text, lines) if x))
+
+
+def as_lines(delivery: Delivery) -> Delivery:
+    """For a platform that carries no files yet: every file of the post as a line."""
+    post = delivery.post
+    if post is None or not post.attachments:
+        return delivery
+    return replace(delivery, post=replace(with_lines(post, post.attachments), attachments=()))

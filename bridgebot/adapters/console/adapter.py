@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bridgebot.adapters.registry import display_name
+from bridgebot.core.attachments import as_lines
 from bridgebot.core.errors import DeliveryError
 from bridgebot.core.models import (
     Action,
@@ -104,6 +105,7 @@ class ConsoleAdapter:
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         if self._faults:
             raise self._faults.pop(0)
+        delivery = as_lines(delivery)  # files cross here as lines naming them
         room = delivery.target.chat_id
         topic = delivery.topic
         t = self._room_translator(delivery.target)

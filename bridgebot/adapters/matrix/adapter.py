@@ -60,6 +60,7 @@ from mautrix.types import (
 from bridgebot.adapters.matrix import render
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
+from bridgebot.core.attachments import as_lines
 from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
@@ -479,6 +480,7 @@ class MatrixAdapter:
 
     async def _deliver(self, delivery: Delivery) -> DeliveryResult:
         target = delivery.target
+        delivery = as_lines(delivery)  # files cross here as lines naming them
         t = self._chat_translator(target)
         room = RoomID(target.chat_id)
         sender = self.bot
