@@ -832,7 +832,7 @@ class TelegramAdapter:
             merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
             cut = clip_units(merged_plain, render.LIMIT - 1, render.length) + "…"
             pieces = [*pieces[: len(ids) - 1], (render.notice(cut)[0][0], cut)]
-        if len(pieces) < len(ids) and delivery.post.attachments:
+        if len(pieces) < len(ids) and delivery.post is not None and delivery.post.attachments:
             ids = ids[: len(pieces)]  # the files' messages follow the text: they stay
         elif len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
             pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
