@@ -108,7 +108,7 @@ async def test_discord_hides_by_message_menu_and_unhides_by_number(tmp_path):
         await w.until(lambda: answers(w, "Thanks Brittany!"))
         back = await w.until(lambda: [m for m in w.dc.channel_messages(thread["id"])
                                       if "Thanks Brittany!" in m["content"]])
-        assert back[0]["author"]["username"] == "Jessica Okafor · Disc\u200bord"
+        assert back[0]["author"]["username"] == "Jessica Okafor · Disc\u043erd"
 
 
 async def test_only_facilitators_hide_and_bad_requests_get_a_polite_answer(runtime, console):

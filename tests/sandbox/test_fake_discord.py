@@ -683,3 +683,20 @@ async def test_uploads_over_the_guild_limit_are_refused_with_40005(world: World)
         photos = [discord.File(io.BytesIO(b"\x89PNG"), f"p{i}.png") for i in range(2)]
         sent = await webhook.send("two", files=photos, username="Jessica", wait=True)
         assert [a.content_type for a in sent.attachments] == ["image/png", "image/png"]
+
+
+@pytest.mark.parametrize("username", ["Discord Admin", "disc\u200bord fan", "CLYDE",
+                                      "Clyd\u2060e", "everyone", "Groundsphere", "Therese · Telegram",
+                                      "Every\u200bone"])
+async def test_webhook_usernames_discord_refuses_are_refused(world: World, username: str) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        channel = client.get_channel(int(world.general["id"]))
+        assert isinstance(channel, discord.TextChannel)
+        webhook = await channel.create_webhook(name="bridge")
+        with pytest.raises(discord.HTTPException) as error:
+            await webhook.send("x", username=username, wait=True)
+        assert error.value.status == 400 and error.value.code == 50035
+        assert "In username:" in error.value.text
+        sent = await webhook.send("x", username="Brittany Landorf · Telegram", wait=True)
+        assert sent.author.name == "Brittany Landorf · Telegram"

@@ -63,6 +63,12 @@ def message_text(message: discord.Message) -> str:
     return "\n".join(parts)
 
 
+def refused_username(err: discord.HTTPException) -> bool:
+    """Discord's "Invalid Form Body" about a webhook's username (400, 50035): its rules on
+    names are wider than it documents, so any such refusal is retried under a safe name."""
+    return err.status == 400 and err.code == 50035 and "In username" in (err.text or "")
+
+
 class _Client(discord.Client):
     """discord.py's client with the hooks bridgebot needs (gateway from the API base)."""
 
@@ -538,15 +544,33 @@ class DiscordAdapter(SlashCommands):
                 ids.append(str(sent.id))
             return tuple(ids)
         quote = self._quote(delivery, thread)
-        ids = []
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
-        pieces = render.post_pieces(post, quote=quote)
+        username = render.webhook_username(post)
+        if username is not None:
+            try:
+                return await self._webhook_pieces(webhook, render.post_pieces(post, quote=quote),
+                                                  username, in_thread, paths)
+            except discord.HTTPException as err:
+                if not refused_username(err):
+                    raise
+                log.info("Discord refused a webhook username (%s); the post goes under a "
+                         "neutral name, its author's name in the text", err.code)
+        # A name Discord refuses: a neutral one, and the author's name in the text.
+        return await self._webhook_pieces(
+            webhook, render.post_pieces(post, quote=quote, with_author=True),
+            render.safe_username({post.author_platform}), in_thread, paths)
+
+    async def _webhook_pieces(self, webhook: discord.Webhook, pieces: list[str], username: str,
+                              thread: Any, paths: Sequence[tuple[Attachment, Path]] = (),
+                              ) -> tuple[str, ...]:
+        """The pieces under ``username``, the files with the last one."""
+        ids: list[str] = []
         for index, piece in enumerate(pieces):
             extra: dict[str, Any] = {}
             if paths and index == len(pieces) - 1:
                 extra["files"] = media.uploads(paths)
-            sent = await webhook.send(piece, username=render.webhook_username(post), wait=True,
-                                      thread=in_thread, allowed_mentions=NO_MENTIONS, **extra)
+            sent = await webhook.send(piece, username=username, wait=True, thread=thread,
+                                      allowed_mentions=NO_MENTIONS, **extra)
             ids.append(str(sent.id))
         return tuple(ids)
 
@@ -572,11 +596,17 @@ class DiscordAdapter(SlashCommands):
                 ids = await self._send_bot(thread, ["\n\n".join(blocks)],
                                            nonce=f"bb{deliveries[0].id}c")
                 return DeliveryResult(ids)
-            sent = await webhook.send(
-                "\n\n".join(blocks), username=render.combined_username(posts), wait=True,
-                thread=thread if isinstance(thread, discord.Thread) else discord.utils.MISSING,
-                allowed_mentions=NO_MENTIONS,
-            )
+            in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+            try:
+                sent = await webhook.send("\n\n".join(blocks), username=render.combined_username(posts),
+                                          wait=True, thread=in_thread, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as err:
+                if not refused_username(err):
+                    raise
+                # Each block names its author already: only the name above them changes.
+                sent = await webhook.send(
+                    "\n\n".join(blocks), wait=True, thread=in_thread, allowed_mentions=NO_MENTIONS,
+                    username=render.safe_username({p.author_platform for p in posts}))
         except errors.DeliveryError:
             raise
         except Exception as err:

@@ -7,12 +7,11 @@ inert text here.
 
 from __future__ import annotations
 
-import re
-
 from discord.utils import escape_markdown
 
 from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.names import SOMEONE
 from bridgebot.core.text import clip, short_subject, split_text
 from bridgebot.i18n import Translator, translator
 
@@ -20,10 +19,18 @@ LIMIT = 2000  # characters (code points: the OpenAPI spec's maxLength for messag
 USERNAME_MAX = 80
 CONTINUED = "…"  # what a piece of a post becomes when an edit no longer needs it
 NAME_MAX = 100  # characters of a name inside a message's text
-# Discord refuses webhook usernames containing these; a look-alike keeps the name readable.
+# Discord's documented rules for names (no "@", "#", ":", "```"); a look-alike keeps the
+# name readable.
 _FORBIDDEN_IN_NAMES = {"@": "＠", "#": "＃", ":": "：", "```": "ˋˋˋ"}
-_DISCORD_WORD = re.compile("discord", re.IGNORECASE)
-_CLYDE_WORD = re.compile("clyde", re.IGNORECASE)
+# What Discord's API refuses in webhook usernames (400, 50035), more than it documents: these
+# words anywhere, in any case, zero-width characters ignored ("Disc\u200bord" and
+# "Groundsphere" are refused). A name with one of them goes out under a neutral name with
+# the author's name in the text (see safe_username); so does any other name Discord refuses.
+REFUSED_IN_USERNAMES = ("discord", "clyde", "everyone", "here")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"), None)
+# Discord's own name, beside authors from another Discord channel: with a Cyrillic "о" it
+# reads the same and is not the word Discord refuses.
+DISCORD_LABEL = "Disc\u043erd"
 
 
 def escape(text: str) -> str:
@@ -41,10 +48,31 @@ def split_escaped(text: str, limit: int) -> list[str]:
     return [escape(piece) for piece in split_text(text, limit, escaped_len)]
 
 
-def webhook_username(post: Post) -> str:
-    """"Kristin Antin · Telegram", made acceptable to Discord's username rules."""
-    platform = display_name(post.author_platform)
-    return _clean_username(f"{post.author_name} · {platform}")
+def webhook_username(post: Post) -> str | None:
+    """"Kristin Antin · Telegram", made acceptable to Discord's username rules; None when
+    the name itself has a word Discord refuses (then :func:`safe_username`, and the name in
+    the text: people's names are not respelled)."""
+    name = _clean_username(f"{post.author_name} · {_label(post.author_platform)}")
+    return None if username_refused(name) else name
+
+
+def username_refused(name: str) -> bool:
+    """Whether Discord refuses ``name`` as a webhook username, by the rules known here."""
+    folded = name.translate(_INVISIBLE).casefold()
+    return any(word in folded for word in REFUSED_IN_USERNAMES)
+
+
+def safe_username(platforms: set[str]) -> str:
+    """The neutral name a post goes under when its author's would be refused:
+    "Participant · Telegram" (the author's name is then in the text)."""
+    labels = {_label(p) for p in platforms}
+    name = f"{SOMEONE} · {labels.pop()}" if len(labels) == 1 else SOMEONE
+    return SOMEONE if username_refused(name) else name
+
+
+def _label(platform: str) -> str:
+    shown = display_name(platform)
+    return DISCORD_LABEL if shown.casefold() == "discord" else shown
 
 
 def topic_pieces(topic: Topic, t: Translator | None = None) -> list[str]:
@@ -90,19 +118,19 @@ def post_block(post: Post, parent: Post | None) -> str:
 
 
 def combined_username(posts: list[Post]) -> str:
-    """"Brittany Landorf, Jessica +2 · Telegram" for a combined webhook message."""
+    """"Brittany Landorf, Jessica +2 · Telegram" for a combined webhook message (each block
+    names its author too), or a neutral name when Discord would refuse that one."""
     names = list(dict.fromkeys(p.author_name for p in posts))
-    platforms = {display_name(p.author_platform) for p in posts}
+    platforms = {_label(p.author_platform) for p in posts}
     shown = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
     where = platforms.pop() if len(platforms) == 1 else "several chats"
-    return _clean_username(f"{shown} · {where}")
+    name = _clean_username(f"{shown} · {where}")
+    return safe_username({p.author_platform for p in posts}) if username_refused(name) else name
 
 
 def _clean_username(name: str) -> str:
     for bad, good in _FORBIDDEN_IN_NAMES.items():
         name = name.replace(bad, good)
-    name = _DISCORD_WORD.sub(lambda m: m.group(0)[:4] + "\u200b" + m.group(0)[4:], name)
-    name = _CLYDE_WORD.sub(lambda m: m.group(0)[:2] + "\u200b" + m.group(0)[2:], name)
     return name[:USERNAME_MAX]
 
 

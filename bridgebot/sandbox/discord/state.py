@@ -1509,16 +1509,27 @@ class DiscordWorld:
         raise KeyError(f"no command {name!r} of type {command_type} registered for guild {guild_id}")
 
 
+# Characters Discord's name check looks through: "disc\u200bord" is still "discord".
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"), None)
+
+
 def validate_webhook_name(name: str, field_name: str) -> None:
-    """Discord refuses webhook names/usernames containing 'discord' or 'clyde', or over 80."""
-    lowered = name.lower()
+    """Discord's refusals of webhook names and usernames, as its API answers them (400,
+    50035), not only as documented (discord-api-docs #1229, #4293): "discord" and "clyde"
+    anywhere (USERNAME_INVALID_CONTAINS), "everyone" and "here" anywhere too ("groundsphere"
+    is refused with 'Username cannot be "here"', USERNAME_INVALID), in any case and with
+    zero-width characters ignored; and 1 to 80 characters."""
+    folded = name.translate(_INVISIBLE).casefold()
     for word in ("discord", "clyde"):
-        if word in lowered:
+        if word in folded:
             raise form_error(
                 [field_name],
                 "USERNAME_INVALID_CONTAINS",
                 f'Username cannot contain "{word}"',
             )
+    for word in ("everyone", "here"):
+        if word in folded:
+            raise form_error([field_name], "USERNAME_INVALID", f'Username cannot be "{word}"')
     if not 1 <= len(name) <= 80:
         raise form_error([field_name], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.")
 
