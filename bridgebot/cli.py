@@ -186,7 +186,9 @@ async def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  copies inside combined messages, rewritten without their posts: {combined}")
         print(f"  others' posts where their name was replaced: {report.others_posts_renamed}")
         print(f"  others' replies whose quote of their words is shown again: {report.replies_quoting}")
-        print(f"  digest messages already posted that name them (not editable): {report.digests_naming}")
+        print(f"  digest messages already posted that name them: {report.digests_naming}; "
+              f"topics whose bot messages (topic, questions, lock notices, digests) are "
+              f"rewritten: {len(report.bot_texts_in)}")
         print(f"  topics they opened (title and introduction kept): {report.topics_opened}")
         print("  alias, reading marks and lock notices deleted; their user id is now a random token")
         return 0

@@ -54,6 +54,13 @@ class CanEdit(Protocol):
 
 
 @runtime_checkable
+class CanRewrite(Protocol):
+    async def rewrite(self, delivery: Delivery) -> None:
+        """Show ``delivery.rewrites`` (the bot's own messages of a topic) with their texts as
+        they are now: the topic, questions, lock notices and digests, after an erasure."""
+
+
+@runtime_checkable
 class CanHide(Protocol):
     async def hide(self, delivery: Delivery) -> None:
         """Remove ``delivery.message_ids`` (the bot's own mirror messages)."""

@@ -30,6 +30,9 @@ class Action(enum.StrEnum):
     UNLOCK = "unlock"
     # A bot message (a digest) whose text travels in the outbox row: ``Delivery.notice``.
     NOTICE = "notice"
+    # The bot's own messages of a topic on a target shown again with today's texts (the
+    # topic, its questions, lock notices, digests): after /forgetme renamed someone in them.
+    REWRITE = "rewrite"
 
 
 class DeliveryState(enum.StrEnum):
@@ -224,6 +227,17 @@ class CombinedCopy:
 
 
 @dataclass(frozen=True)
+class BotText:
+    """One bot message (or several pieces of one) to show again, for a REWRITE: ``kind`` is
+    "topic", "prompt", "lock", "unlock" or "notice"; ``text`` a digest's text."""
+
+    kind: str
+    message_ids: tuple[str, ...]
+    prompt: Prompt | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One thing to show on one target channel, handed by the relay to an adapter.
 
@@ -249,6 +263,8 @@ class Delivery:
     original_ids: tuple[str, ...] = ()
     # EDIT: the combined messages on this target that hold the post (re-rendered whole).
     combined: tuple[CombinedCopy, ...] = ()
+    # REWRITE: the bot's messages of the topic on this target.
+    rewrites: tuple[BotText, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -381,12 +381,6 @@ async def describe_forgetting(core: Discussions, report: ForgetReport, t: Transl
                         "already sent: those copies now hold no words of yours, but your name "
                         "stays above them until a {platform} moderator deletes them.",
                         platform=platform) for platform in stuck]
-    if report.digests_naming:
-        lines.append(t.ngettext(
-            "{n} digest message already posted mentions your name; I cannot edit it: a "
-            "facilitator can delete it.",
-            "{n} digest messages already posted mention your name; I cannot edit them: a "
-            "facilitator can delete them.", report.digests_naming))
     if report.topics_opened:
         lines.append(t("Topics you opened keep their title and introduction; your name is removed "
                        "from them."))

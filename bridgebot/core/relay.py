@@ -32,7 +32,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bridgebot.core import errors
-from bridgebot.core.adapter import Adapter, CanCombine, CanEdit, CanHide, CanLock, CanReconcile
+from bridgebot.core.adapter import (
+    Adapter,
+    CanCombine,
+    CanEdit,
+    CanHide,
+    CanLock,
+    CanReconcile,
+    CanRewrite,
+)
 from bridgebot.core.metrics import Metrics
 from bridgebot.core.models import Action, ChannelRef, Delivery, DeliveryResult
 from bridgebot.core.ports import PendingDelivery
@@ -330,6 +338,14 @@ class Relay:
         if action is Action.EDIT:
             if isinstance(adapter, CanEdit) and (delivery.message_ids or delivery.combined):
                 await adapter.edit(delivery)
+            return DeliveryResult()
+        if action is Action.REWRITE:
+            if not delivery.rewrites:
+                return DeliveryResult()
+            if not isinstance(adapter, CanRewrite):  # said, not silently marked done
+                raise errors.PermanentError(
+                    f"{delivery.target}: bridgebot cannot edit its own messages on this platform")
+            await adapter.rewrite(delivery)
             return DeliveryResult()
         if action is Action.HIDE:
             if isinstance(adapter, CanHide) and delivery.message_ids:

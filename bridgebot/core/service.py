@@ -23,6 +23,7 @@ from bridgebot.core.models import (
     Action,
     Attachment,
     Author,
+    BotText,
     ChannelRef,
     CombinedCopy,
     Delivery,
@@ -832,6 +833,7 @@ class Discussions:
         message_ids: tuple[str, ...] = ()
         original_ids: tuple[str, ...] = ()
         combined: tuple[CombinedCopy, ...] = ()
+        rewrites: tuple[BotText, ...] = ()
         if row.action is Action.POST and post is not None:
             reply_to, reply_is_parent = await self._nearest_reply_target(post, row.target)
             if reply_to is None and thread_id is None:
@@ -853,6 +855,10 @@ class Discussions:
                 everything = await self.store.messages_on(row.target, post_id=post.id)
                 original_ids = tuple(i for i in everything if i not in message_ids)
                 message_ids += original_ids
+        elif row.action is Action.REWRITE:
+            rewrites = tuple([
+                BotText(kind, ids, await self.store.prompt(prompt_id) if prompt_id else None, text)
+                for kind, ids, prompt_id, text in await self.privacy.bot_texts(topic.id, row.target)])
         elif (row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK, Action.NOTICE)
               and thread_id is None):
             reply_to = root
@@ -861,7 +867,7 @@ class Discussions:
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
             parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,
             message_ids=message_ids, attempts=row.attempts, notice=notice,
-            original_ids=original_ids, combined=combined,
+            original_ids=original_ids, combined=combined, rewrites=rewrites,
         )
 
     async def _combined_copies(self, target: ChannelRef, post_id: int) -> tuple[CombinedCopy, ...]:

@@ -222,6 +222,8 @@ class PrivacyStore(Queries):
             for post_id, topic_id in to_edit:
                 await self._queue_edits(tx, post_id, topic_id, now, report,
                                         count=post_id in own_ids)
+            for topic_id in sorted(report.bot_texts_in):
+                await self._queue_rewrite(tx, topic_id, now, report)
             await tx.execute(
                 "UPDATE participants SET display_name = ?, user_id = ?, forgotten_at = ? WHERE id = ?",
                 (report.anonymous_name, f"forgotten-{secrets.token_hex(16)}", _ts(now), participant),
@@ -273,24 +275,72 @@ class PrivacyStore(Queries):
                 report.others_posts_renamed += 1
                 if not hidden and number > 1:  # an opening post's copies are the topic itself
                     changed.append((post_id, topic_id))
-        for table, key, columns in (("post_history", "id", ("text", "subject")),
-                                    ("topics", "id", ("title", "introduction", "lock_reason")),
-                                    ("prompts", "id", ("question",))):
+        # The bot's own texts (topic title and introduction, lock reason, questions, digests)
+        # also stand in messages on the platforms: their topics are noted, to be rewritten.
+        for table, key, topic, columns in (
+                ("post_history", "id", "NULL", ("text", "subject")),
+                ("topics", "id", "id", ("title", "introduction", "lock_reason")),
+                ("prompts", "id", "topic_id", ("question",))):
             where, args = having(*columns)
             for row in await tx.execute_fetchall(
-                f"SELECT {key}, {', '.join(columns)} FROM {table} WHERE {where}", args
+                f"SELECT {key}, {topic}, {', '.join(columns)} FROM {table} WHERE {where}", args
             ):
-                values = [scrub(v) for v in row[1:]]
+                values = [scrub(v) for v in row[2:]]
                 sets = ", ".join(f"{c} = ?" for c in columns)
                 await tx.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", (*values, row[0]))
+                if row[1] is not None and values != list(row[2:]):
+                    report.bot_texts_in.add(int(row[1]))
         where, args = having("notice")
-        for delivery_id, notice, state in await tx.execute_fetchall(
-            f"SELECT id, notice, state FROM outbox WHERE notice IS NOT NULL AND ({where})", args
+        for delivery_id, topic_id, notice, state in await tx.execute_fetchall(
+            f"SELECT id, topic_id, notice, state FROM outbox WHERE notice IS NOT NULL AND ({where})",
+            args,
         ):
             if state != "pending":
-                report.digests_naming += 1  # already on a platform: a bot message we cannot edit
+                report.digests_naming += 1  # already on a platform: rewritten there too
+                report.bot_texts_in.add(int(topic_id))
             await tx.execute("UPDATE outbox SET notice = ? WHERE id = ?", (scrub(notice), delivery_id))
         return changed
+
+    @staticmethod
+    async def _queue_rewrite(tx: aiosqlite.Connection, topic_id: int, now: datetime,
+                             report: ForgetReport) -> None:
+        """A REWRITE for each chat the topic is shown in: its bot messages shown again."""
+        places = await tx.execute_fetchall(
+            "SELECT platform, chat_id FROM topic_channels WHERE topic_id = ?", (topic_id,))
+        cur = await tx.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")
+        before = int((await cur.fetchone() or (0,))[0])
+        await Store._enqueue(tx, topic_id, Action.REWRITE, [ChannelRef(r[0], r[1]) for r in places],
+                             now)
+        report.deliveries += [int(r[0]) for r in await tx.execute_fetchall(
+            "SELECT id FROM outbox WHERE id > ? ORDER BY id", (before,))]
+
+    async def bot_texts(self, topic_id: int, target: ChannelRef
+                        ) -> list[tuple[str, tuple[str, ...], int | None, str | None]]:
+        """The bot's own messages of a topic on ``target``, grouped by the delivery that sent
+        them: (kind, message ids in order, prompt id, notice text). Kinds: "topic" (the
+        topic's opening message), "prompt", "lock", "unlock", "notice" (a digest). Lock
+        notices whose outbox row was pruned no longer say which they were, and are left."""
+        rows = await self._all(
+            "SELECT m.delivery_id, m.message_id, m.prompt_id, m.post_id, p.number, o.action, o.notice "
+            "FROM message_map m LEFT JOIN posts p ON p.id = m.post_id "
+            "LEFT JOIN outbox o ON o.id = m.delivery_id "
+            "WHERE m.topic_id = ? AND m.platform = ? AND m.chat_id = ? AND m.mirrored = 1 "
+            "AND (m.prompt_id IS NOT NULL OR p.number = 1 OR (m.post_id IS NULL AND o.action IN "
+            "('lock', 'unlock', 'notice'))) ORDER BY m.delivery_id, m.part",
+            (topic_id, target.platform, target.chat_id),
+        )
+        grouped: dict[object, tuple[str, list[str], int | None, str | None]] = {}
+        for delivery_id, message_id, prompt_id, post_id, number, action, notice in rows:
+            if prompt_id is not None:
+                kind = "prompt"
+            elif post_id is not None and number == 1:
+                kind = "topic"
+            else:
+                kind = str(action)
+            key = delivery_id if delivery_id is not None else (kind, prompt_id, message_id)
+            grouped.setdefault(key, (kind, [], prompt_id, notice))[1].append(message_id)
+        return [(kind, tuple(ids), prompt_id, notice) for kind, ids, prompt_id, notice
+                in grouped.values()]
 
     @staticmethod
     async def _replies_to(tx: aiosqlite.Connection, post_ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -178,3 +178,28 @@ async def test_the_forgetme_answer_comes_after_the_edits_and_says_what_could_not
                 if str(c.params.get("text", "")).startswith("Done: I have forgotten you"))
     patches = dc.calls_to("PATCH", r"/webhooks/")
     assert patches and all(p.at <= done.at for p in patches)
+
+
+async def test_forgetme_rewrites_the_bots_questions_and_lock_notices_that_name_her(bridged):
+    w: World = bridged
+    tg, dc, group = w.tg, w.dc, w.group["id"]
+    tg.user_sends(group, w.brittany.tg, "An example from Jordan.", reply_to=w.root["message_id"])
+    await w.until(lambda: w.discord_mirrors())
+    tg.user_sends(group, w.kristin.tg, "/prompt What did Brittany Landorf learn in Jordan?")
+    await w.until(lambda: [m for m in w.bot_texts() if m.startswith("❓ Question 1")])
+    tg.user_sends(group, w.kristin.tg, "/lock thanks to Brittany Landorf for the example",
+                  reply_to=w.root["message_id"])
+    await w.until(lambda: dc.channel(w.thread["id"])["thread_metadata"]["archived"])
+
+    def naming() -> list[str]:
+        shown = [m["content"] for m in dc.channel_messages(w.thread["id"])]
+        shown += w.bot_texts()
+        return [text for text in shown if "Landorf" in text]
+
+    assert len(naming()) == 4  # the question and the lock notice, on each platform
+    await forget_on_telegram(w, w.brittany.tg)
+    assert naming() == []
+    assert "Former participant 1" in next(m for m in w.bot_texts() if m.startswith("❓ Question 1"))
+    meta = dc.channel(w.thread["id"])["thread_metadata"]
+    assert meta["archived"] and meta["locked"]
+    assert await w.runtime.store.dead_count() == 0

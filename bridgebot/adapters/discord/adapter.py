@@ -676,6 +676,54 @@ class DiscordAdapter(SlashCommands):
         except Exception as err:
             raise classify(err, f"channel {delivery.target}") from err
 
+    async def rewrite(self, delivery: Delivery) -> None:
+        """The bot's own messages of a topic here, shown again with the texts as they are now
+        (a forgotten person's name replaced): the topic (and the thread's name), its
+        questions, lock notices and digests; in an archived thread, unarchived for it."""
+        t = self._chat_translator(delivery.target)
+        topic = delivery.topic
+        thread = await self._topic_thread(delivery.target)
+        parent = await self._channel(int(delivery.target.chat_id))
+        edits: list[tuple[str, str, bool]] = []  # (message id, text, may be in the parent)
+        for shown in delivery.rewrites:
+            if shown.kind == "topic":
+                pieces = render.topic_pieces(topic, t)
+            elif shown.kind == "prompt" and shown.prompt is not None:
+                pieces = render.prompt_pieces(shown.prompt, t)
+            elif shown.kind in ("lock", "unlock"):
+                locked = shown.kind == "lock"
+                pieces = render.notice(lock_notice(t, topic.title, locked,
+                                                   topic.lock_reason if locked else None))
+            elif shown.kind == "notice" and shown.text:
+                pieces = render.split_escaped(shown.text, render.LIMIT)
+            else:
+                continue
+            pieces = pieces[: len(shown.message_ids)]
+            pieces += [render.CONTINUED] * (len(shown.message_ids) - len(pieces))
+            edits += [(m, p, shown.kind == "topic" and i == 0)
+                      for i, (m, p) in enumerate(zip(shown.message_ids, pieces, strict=False))]
+
+        async def edit_all() -> None:
+            if isinstance(thread, discord.Thread) and thread.name != topic.title[:100]:
+                await thread.edit(name=topic.title[:100])
+            for message_id, text, starter in edits:
+                # A text channel's topic starts with a message in the channel itself.
+                places = [parent, thread] if starter else [thread]
+                for place in places:
+                    try:
+                        await place.get_partial_message(int(message_id)).edit(  # type: ignore[union-attr]
+                            content=text, allowed_mentions=NO_MENTIONS)
+                        break
+                    except discord.NotFound:
+                        continue
+
+        try:
+            await self._unarchived(delivery.target, edit_all)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {delivery.target}") from err
+
     async def _unarchived(self, target: ChannelRef, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` (edits or deletions in the topic's thread). Discord refuses both in an
         archived thread (400, 50083 "Thread is archived": every locked topic's thread, and

@@ -790,6 +790,31 @@ class TelegramAdapter:
                 html = render.notice(plain)[0][0]
             await self._edit_message(delivery.target, copy.message_ids[0], html)
 
+    async def rewrite(self, delivery: Delivery) -> None:
+        """The bot's own messages of a topic here, shown again with the texts as they are now
+        (a forgotten person's name replaced): the topic, its questions, lock notices and
+        digests. Bots may edit their own messages at any age."""
+        t = self._chat_translator(delivery.target)
+        topic = delivery.topic
+        for shown in delivery.rewrites:
+            if shown.kind == "topic":
+                pieces = render.topic_message(topic, t)
+            elif shown.kind == "prompt" and shown.prompt is not None:
+                pieces = render.prompt_message(shown.prompt, t)
+            elif shown.kind in ("lock", "unlock"):
+                locked = shown.kind == "lock"
+                pieces = render.notice(lock_notice(t, topic.title, locked,
+                                                   topic.lock_reason if locked else None))
+            elif shown.kind == "notice" and shown.text:
+                pieces = [p for chunk in split_text(shown.text, render.LIMIT, render.length)
+                          for p in render.notice(chunk)]
+            else:
+                continue
+            pieces = pieces[: len(shown.message_ids)]
+            pieces += [(render.CONTINUED, render.CONTINUED)] * (len(shown.message_ids) - len(pieces))
+            for message_id, (html, _) in zip(shown.message_ids, pieces, strict=False):
+                await self._edit_message(delivery.target, message_id, html)
+
     @staticmethod
     def _combined_text(parts: Sequence[tuple[Post, Post | None]]) -> tuple[str, str]:
         """A combined message's (html, plain): one block per post, joined by a blank line."""
