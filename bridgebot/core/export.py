@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -51,43 +52,67 @@ class Archive:
     def answers(self, post: Post) -> Prompt | None:
         """The guiding question ``post`` answers, unless its parent answers the same one
         (a reply to an answer need not say it again)."""
-        prompt = next((q for q in self.prompts if q.id == post.prompt_id), None)
+        prompt = self._prompt_by_id.get(post.prompt_id) if post.prompt_id else None
         parent = self._by_id.get(post.parent_id) if post.parent_id else None
         if prompt is None or (parent is not None and parent.prompt_id == post.prompt_id):
             return None
         return prompt
 
     def subject(self, post: Post) -> str:
-        """The post's own subject, else "Re: <parent>", else its first words."""
-        if post.subject:
-            return post.subject
-        parent = self._by_id.get(post.parent_id) if post.parent_id else None
-        if parent is not None:
-            parent_subject = self.subject(parent)
-            return parent_subject if parent_subject.startswith("Re: ") else f"Re: {parent_subject}"
-        return short_subject(post.text)
+        """The post's own subject, else "Re: <parent>", else its first words.
 
-    @property
+        Each post's subject is worked out once (a reply's from its parent's, already
+        known), so a whole page costs time in proportion to its posts, and a long chain
+        of replies needs no recursion.
+        """
+        known = self._subjects
+        chain: list[Post] = []
+        current: Post | None = post
+        while current is not None and current.id not in known:
+            chain.append(current)
+            if current.subject:
+                break
+            current = self._by_id.get(current.parent_id) if current.parent_id else None
+        for item in reversed(chain):
+            parent = self._by_id.get(item.parent_id) if item.parent_id else None
+            if item.subject:
+                known[item.id] = item.subject
+            elif parent is not None:
+                above = known[parent.id]
+                known[item.id] = above if above.startswith("Re: ") else f"Re: {above}"
+            else:
+                known[item.id] = short_subject(item.text)
+        return known[post.id]
+
+    @cached_property
     def _by_id(self) -> dict[int, Post]:
         return {p.id: p for p in self.posts}
+
+    @cached_property
+    def _prompt_by_id(self) -> dict[int, Prompt]:
+        return {q.id: q for q in self.prompts}
+
+    @cached_property
+    def _subjects(self) -> dict[int, str]:
+        return {}
 
     def threads(self) -> Iterator[tuple[int, Post]]:
         """Comments in reading order, depth-first, with their nesting depth.
 
         A reply whose parent is hidden moves up to the nearest visible ancestor's level.
+        Walked with a stack of its own, so however deep a chain of replies runs it needs
+        no recursion.
         """
         children: dict[int | None, list[Post]] = defaultdict(list)
         visible = self._by_id
         for post in self.comments:
             parent = post.parent_id if post.parent_id in visible else None
             children[parent].append(post)
-
-        def walk(parent: int | None, depth: int) -> Iterator[tuple[int, Post]]:
-            for post in children.get(parent, []):
-                yield depth, post
-                yield from walk(post.id, depth + 1)
-
-        yield from walk(None, 0)
+        stack: list[tuple[int, Post]] = [(0, p) for p in reversed(children.get(None, []))]
+        while stack:
+            depth, post = stack.pop()
+            yield depth, post
+            stack.extend((depth + 1, child) for child in reversed(children.get(post.id, [])))
 
 
 async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms,

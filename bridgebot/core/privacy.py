@@ -485,10 +485,17 @@ async def anonymized_archive(privacy: PrivacyPort, archive: Archive,
     return replace(archive, topic=topic, prompts=prompts, posts=posts)
 
 
+# An archive of at most this many posts (an index row) asks for those posts' authors only;
+# a whole topic's page asks for the topic's at once.
+FEW_POSTS = 100
+
+
 async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode) -> Archive:
     """The archive with authors named as the bridge names them in the chats (archive pages
     are another place the discussion goes; with pseudonyms on, they show pseudonyms)."""
-    identities = await privacy.topic_identities(archive.topic.id)
+    identities = (await privacy.identities(p.id for p in archive.posts)
+                  if len(archive.posts) <= FEW_POSTS
+                  else await privacy.topic_identities(archive.topic.id))
     posts = [replace(p, author_name=shown_name(identities.get(p.id), p, mode), author_id="")
              for p in archive.posts]
     opener = next((p.author_name for p in posts if p.is_opening), None)

@@ -240,8 +240,19 @@ V6 = [
     "CREATE INDEX attachments_by_sha256 ON attachments (sha256)",
 ]
 
+# Many topics at once (issue 15): indexes for the hot queries, each checked with EXPLAIN
+# QUERY PLAN in tests/test_query_plans.py. A person's posts (private /status, /alias,
+# /forgetme) by participant; a prompt's copies on a chat; visible posts counted per topic
+# (the archive index) from the index alone; the relay's streams (a topic on a chat).
+V7 = [
+    "CREATE INDEX posts_by_participant ON posts (participant_id, topic_id)",
+    "CREATE INDEX message_map_by_prompt ON message_map (prompt_id, platform, chat_id)",
+    "CREATE INDEX posts_visible ON posts (topic_id, hidden, number)",
+    "CREATE INDEX outbox_pending_by_topic ON outbox (state, platform, chat_id, topic_id, id)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
 LATEST = len(MIGRATIONS)
 
 

@@ -196,6 +196,34 @@ class Store(Queries):
         )
         return (await self._with_files([_post(row)]))[0] if row else None
 
+    async def topic_counts(self) -> dict[int, tuple[int, int]]:
+        """Topic id -> (visible posts, the newest visible post's number): the archive index's
+        counts in one statement, read from the posts_visible index alone."""
+        rows = await self._all(
+            "SELECT topic_id, COUNT(*), MAX(number) FROM posts WHERE hidden = 0 GROUP BY topic_id"
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def topic_state(self, topic_id: int) -> tuple[int, int, datetime | None]:
+        """(visible posts, newest visible number, latest edit) of a topic: what a live page's
+        ``state.json`` compares, without reading a single post."""
+        row = await self._one(
+            "SELECT COUNT(*), COALESCE(MAX(number), 0), MAX(edited_at) FROM posts "
+            "WHERE topic_id = ? AND hidden = 0",
+            (topic_id,),
+        )
+        if row is None:
+            return 0, 0, None
+        return row[0], row[1], _dt(row[2])
+
+    async def visible_after(self, topic_id: int, number: int) -> int:
+        """How many visible posts of a topic come after post ``number`` (the index's "new")."""
+        row = await self._one(
+            "SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 AND number > ?",
+            (topic_id, number),
+        )
+        return row[0] if row else 0
+
     async def posts(self, topic_id: int, include_hidden: bool = False) -> list[Post]:
         hidden = "" if include_hidden else "AND p.hidden = 0"
         rows = await self._all(

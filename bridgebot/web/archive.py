@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -105,6 +105,12 @@ class ArchiveServer:
     # -- pages -------------------------------------------------------------------
 
     async def _archive(self, request: web.Request) -> Archive:
+        topic = await self._topic(request)
+        return await self._presented(
+            Archive(topic, await self.store.prompts(topic.id), await self.store.posts(topic.id),
+                    self.platforms.display_names, self.language(topic)))
+
+    async def _topic(self, request: web.Request) -> Topic:
         digits = request.match_info["id"].lstrip("0") or "0"
         # Python refuses int() of over 4300 digits: such an id is simply too large.
         topic_id = int(digits) if len(digits) <= 19 else MAX_TOPIC_ID + 1
@@ -114,9 +120,7 @@ class ArchiveServer:
             raise web.HTTPNotFound(text=_page("No such topic", (
                 f"<h1>No such topic</h1><p>There is no topic {shown}. "
                 '<a href="../../">All topics</a></p>')), content_type="text/html")
-        return await self._presented(
-            Archive(topic, await self.store.prompts(topic_id), await self.store.posts(topic_id),
-                    self.platforms.display_names, self.language(topic)))
+        return topic
 
     def language(self, topic: Topic) -> str:
         return self.languages.get(topic.bridge, "en")
@@ -126,23 +130,31 @@ class ArchiveServer:
 
     async def index(self, request: web.Request) -> web.Response:
         seen = parse_seen(request.cookies.get(COOKIE))
-        rows = [await self._index_row(topic, seen.get(topic.id, 0))
+        counts = await self.store.topic_counts()
+        rows = [await self._index_row(topic, seen.get(topic.id, 0), *counts.get(topic.id, (0, 0)))
                 for topic in reversed(await self.store.topics())]
         languages = set(self.languages.values()) or {"en"}
         page = TEMPLATES.get_template("index.html.j2").render(
             rows=rows, language=languages.pop() if len(languages) == 1 else "en")
         return web.Response(text=page, content_type="text/html")
 
-    async def _index_row(self, topic: Topic, seen: int) -> IndexRow:
-        # The row shows what the topic page shows: the presented title (anonymized pages
-        # scrub names from it) and the presented author of the last post.
-        shown = await self._presented(Archive(topic, [], await self.store.posts(topic.id)))
-        posts = shown.posts
-        last = posts[-1] if posts else None
+    async def _index_row(self, topic: Topic, seen: int, count: int, newest: int) -> IndexRow:
+        """One topic's row from its counts (no post is read but the newest): the index of
+        100,000 posts costs what one of a hundred does.
+
+        The row shows what the topic page shows: the presented title (anonymized pages
+        scrub names from it) and the presented author of the last post.
+        """
+        newest_post = await self.store.post_by_number(topic.id, newest) if newest else None
+        shown = await self._presented(Archive(topic, [], [newest_post] if newest_post else []))
+        last = shown.posts[-1] if shown.posts else None
+        if seen <= 0:
+            new = count
+        else:
+            new = await self.store.visible_after(topic.id, seen) if newest > seen else 0
         return IndexRow(
             topic=shown.topic, language=self.language(topic),
-            count=f"{len(posts)} post{'s' if len(posts) != 1 else ''}",
-            new=sum(1 for p in posts if p.number > seen), last=last,
+            count=f"{count} post{'s' if count != 1 else ''}", new=new, last=last,
             when=last.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else "",
         )
 
@@ -179,14 +191,16 @@ class ArchiveServer:
         )
 
     async def state(self, request: web.Request) -> web.Response:
-        archive = await self._archive(request)
-        posts = archive.posts
+        """What a live page polls every few seconds: counts from the posts' index, no post
+        read, so many open pages cost the database little."""
+        topic = await self._topic(request)
+        count, last, edited = await self.store.topic_state(topic.id)
         return web.json_response({
-            "topic": archive.topic.id,
-            "posts": len(posts),
-            "last": max((p.number for p in posts), default=0),
-            "status": archive.topic.status.value,
-            "version": _version(archive),
+            "topic": topic.id,
+            "posts": count,
+            "last": last,
+            "status": topic.status.value,
+            "version": _version_of(count, last, topic, edited),
         }, headers={"Cache-Control": "no-store"})
 
     async def download(self, request: web.Request) -> web.Response:
@@ -211,9 +225,15 @@ class IndexRow:
 def _version(archive: Archive) -> str:
     """Changes whenever a post is added, edited or hidden, or the topic locks."""
     posts = archive.posts
-    edits = max((p.edited_at.timestamp() for p in posts if p.edited_at), default=0)
+    edited = max((p.edited_at for p in posts if p.edited_at), default=None)
     last = max((p.number for p in posts), default=0)
-    return f"{len(posts)}-{last}-{archive.topic.status.value}-{edits:.0f}"
+    return _version_of(len(posts), last, archive.topic, edited)
+
+
+def _version_of(count: int, last: int, topic: Topic, edited: datetime | None) -> str:
+    """The same version from counts (``state.json``) as from a page's posts."""
+    edits = edited.timestamp() if edited is not None else 0
+    return f"{count}-{last}-{topic.status.value}-{edits:.0f}"
 
 
 def _page(title: str, body: str, css: str = _INDEX_CSS) -> str:

@@ -1,0 +1,102 @@
+"""The hot queries use an index: each statement the store really runs for them is explained
+with ``EXPLAIN QUERY PLAN`` and may not read a whole table of posts, messages or deliveries.
+
+Private ``/status``, ``/alias`` and ``/forgetme`` ask about one person; the archive index and a
+live page's ``state.json`` count a topic's posts; the relay reads one topic's stream on a
+chat. At 100,000 posts a full scan in any of them is what a reader waits for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bridgebot.core.models import ChannelRef
+
+from .conftest import FACILITATOR, LOUNGE, World, person
+
+# The tables that grow with the discussion, and the aliases the store's SQL gives them.
+BIG_TABLES = {"posts", "p", "message_map", "m", "outbox", "o", "read_markers", "r"}
+
+
+async def statements(w: World, call: Callable[[], Awaitable[Any]]) -> list[str]:
+    """The SQL (values bound) that ``call`` sends to the database's reader connection."""
+    seen: list[str] = []
+    reader = w.runtime.db.reader
+    await reader.set_trace_callback(seen.append)
+    try:
+        await call()
+    finally:
+        await reader.set_trace_callback(None)
+    return [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+
+
+def plan(path: str, sql: str) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+
+
+def full_scans(lines: list[str]) -> list[str]:
+    """Plan lines that read a whole big table (a covering index read in order is fine)."""
+    return [line for line in lines
+            if (words := line.split()) and words[0] == "SCAN" and len(words) > 1
+            and words[1] in BIG_TABLES and "COVERING INDEX" not in line]
+
+
+@pytest.fixture
+async def discussion(rooms_world: World) -> World:
+    w = rooms_world
+    await w.command(FACILITATOR, "/newtopic Engaging allies\nShare your examples.")
+    await w.command(FACILITATOR, "/prompt How were allies identified?")
+    for i in range(5):
+        await w.say(person("Brittany Landorf"), f"Example {i}")
+        await w.say(person("Jessica Okafor"), f"Answer {i}", room=LOUNGE)
+    return w
+
+
+HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
+    "private /status: the person's bridges": (
+        lambda w: w.runtime.core.facilitation.reader_bridges("console", "brittany-landorf"),
+        "posts_by_participant"),
+    "/status counts": (lambda w: w.runtime.store.stats(1, 2), None),
+    "/forgetme: what the person has": (
+        lambda w: w.runtime.core.privacy.person("console", "brittany-landorf"),
+        "posts_by_participant"),
+    "/alias: names on the bridge": (
+        lambda w: w.runtime.core.privacy.names_in_bridge("allies"), None),
+    "a question's copies on a chat": (
+        lambda w: w.runtime.store.messages_on(ChannelRef("console", "lounge"), prompt_id=1),
+        "message_map_by_prompt"),
+    "archive index counts": (lambda w: w.runtime.store.topic_counts(), "posts_visible"),
+    "archive index: new since the last visit": (
+        lambda w: w.runtime.store.visible_after(1, 3), "posts_visible"),
+    "state.json": (lambda w: w.runtime.store.topic_state(1), None),
+    "relay: a topic's next delivery": (
+        lambda w: w.runtime.store.next_pending(ChannelRef("console", "lounge"), 1),
+        "outbox_pending_by_topic"),
+    "relay: a topic's queue": (
+        lambda w: w.runtime.store.pending_for(ChannelRef("console", "lounge"), 1, 50),
+        "outbox_pending_by_topic"),
+}
+
+
+@pytest.mark.parametrize("what", list(HOT))
+async def test_a_hot_query_reads_through_an_index(discussion: World, what: str):
+    call, index = HOT[what]
+    sqls = await statements(discussion, lambda: call(discussion))
+    assert sqls, f"{what}: no statement seen"
+    path = str(discussion.runtime.db.path)
+    for sql in sqls:
+        lines = plan(path, sql)
+        assert full_scans(lines) == [], f"{what}: {sql}: {lines}"
+        if index is not None:
+            assert any(index in line for line in lines), f"{what} uses {index}: {lines}"
+
+
+async def test_forgetting_finds_the_persons_posts_by_index(discussion: World):
+    lines = plan(str(discussion.runtime.db.path),
+                 "SELECT id, topic_id, number, hidden FROM posts WHERE participant_id = 2")
+    assert any("posts_by_participant" in line for line in lines), lines
