@@ -105,6 +105,7 @@ class ForgetReport:
     deliveries: list[int] = field(default_factory=list)  # the outbox rows that carry the erasure
     others_posts_renamed: int = 0  # others' posts that named them (name replaced)
     digests_naming: int = 0  # digest messages already posted that named them
+    files_deleted: int = 0  # stored files of their posts, deleted from the data directory
 
 
 class UnitOfWork(Protocol):

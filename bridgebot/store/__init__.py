@@ -17,6 +17,7 @@ def sqlite_storage(db: Database, store: Store | None = None) -> Storage:
     for the operator commands); one is made otherwise.
     """
     store = store or Store(db)
+    files = FileStore(db)
     return Storage(discussions=store, outbox=store, facilitation=FacilitationStore(db),
-                   privacy=PrivacyStore(db), unit_of_work=db.unit_of_work,
-                   is_failure=is_failure, files=FileStore(db))
+                   privacy=PrivacyStore(db, files), unit_of_work=db.unit_of_work,
+                   is_failure=is_failure, files=files)

@@ -19,7 +19,8 @@ import aiosqlite
 from bridgebot.core.models import Action, Author, ChannelRef
 from bridgebot.core.ports import ForgetReport, Identity, PersonSummary
 from bridgebot.core.text import name_pattern
-from bridgebot.store.db import Queries
+from bridgebot.store.db import Database, Queries
+from bridgebot.store.files import FileStore
 from bridgebot.store.repo import Store, _ts, _when
 
 # Names looked for inside others' words when someone is forgotten: a single word ("Jordan",
@@ -33,7 +34,14 @@ def _marks(values: Sequence[object]) -> str:
 
 
 class PrivacyStore(Queries):
-    """Aliases, pseudonyms, forgetting and retention over the discussion's database."""
+    """Aliases, pseudonyms, forgetting and retention over the discussion's database.
+
+    ``files``: the stored files of posts, deleted with the posts' words when they are erased.
+    """
+
+    def __init__(self, db: Database, files: FileStore | None = None) -> None:
+        super().__init__(db)
+        self.files = files
 
     # -- naming ------------------------------------------------------------------
 
@@ -200,8 +208,12 @@ class PrivacyStore(Queries):
             report.posts_erased = len(own)
             report.topics_opened = len(opened)
             own_ids = [post_id for post_id, _, _ in own]
+            files: list[str] = []
             if own_ids:
                 marks = _marks(own_ids)
+                files = [r[0] for r in await tx.execute_fetchall(
+                    f"SELECT sha256 FROM attachments WHERE post_id IN ({marks})", own_ids)]
+                await tx.execute(f"DELETE FROM attachments WHERE post_id IN ({marks})", own_ids)
                 await tx.execute(f"UPDATE post_history SET text = ?, subject = NULL "
                                  f"WHERE post_id IN ({marks})", (placeholder, *own_ids))
                 await tx.execute(f"UPDATE posts SET text = ?, subject = NULL, edited_at = ?, "
@@ -235,7 +247,14 @@ class PrivacyStore(Queries):
         # The old texts are still in the WAL (and, without secure_delete, in free pages):
         # copy the new pages into the file and empty the WAL now, not at some later checkpoint.
         await self.db.checkpoint()
+        report.files_deleted = await self._discard(files)
         return report
+
+    async def _discard(self, sha256s: Sequence[str]) -> int:
+        """Delete the stored files of erased posts (those no other post shares)."""
+        if self.files is None or not sha256s:
+            return 0
+        return await self.files.discard(sha256s)
 
     async def _rename_everywhere(self, tx: aiosqlite.Connection, names: list[str],
                                  report: ForgetReport, now: datetime,
@@ -417,6 +436,12 @@ class PrivacyStore(Queries):
                 (placeholder, _ts(now), *topic_ids),
             )
             erased = cur.rowcount
+            files = [r[0] for r in await tx.execute_fetchall(
+                f"SELECT a.sha256 FROM attachments a JOIN posts p ON p.id = a.post_id "
+                f"WHERE p.topic_id IN ({marks}) AND p.number > 1", topic_ids)]
+            await tx.execute(
+                f"DELETE FROM attachments WHERE post_id IN (SELECT id FROM posts "
+                f"WHERE topic_id IN ({marks}) AND number > 1)", topic_ids)
             await tx.execute(
                 f"UPDATE outbox SET notice = ? WHERE topic_id IN ({marks}) AND notice IS NOT NULL "
                 "AND state != 'pending' AND notice != ?",
@@ -424,6 +449,7 @@ class PrivacyStore(Queries):
             )
         if erased:
             await self.db.checkpoint()  # the erased texts leave the WAL now too
+        await self._discard(files)
         return erased
 
     async def has_pending(self) -> bool:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bridgebot.adapters.registry import display_name
-from bridgebot.core.attachments import as_lines
+from bridgebot.core.attachments import as_lines, lines_for
 from bridgebot.core.errors import DeliveryError
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     Delivery,
@@ -214,14 +215,18 @@ class ConsoleAdapter:
     # -- people typing in a room ------------------------------------------------
 
     async def say(self, room: str, author: Author, text: str,
-                  reply_to: str | None = None) -> tuple[Shown, ReceiveOutcome]:
-        """A person writes in ``room`` (in its current topic, or replying to a message)."""
+                  reply_to: str | None = None,
+                  attachments: tuple[Attachment, ...] = ()) -> tuple[Shown, ReceiveOutcome]:
+        """A person writes in ``room`` (in its current topic, or replying to a message),
+        with files already stored (``Discussions.files``)."""
         assert self.core is not None, "adapter not started"
         thread = self.thread_of_room.get(room)
-        shown = self._show(room, author.display_name, text, reply_to, thread)
+        shown_text = "\n\n".join(x for x in (text, lines_for(attachments)) if x)
+        shown = self._show(room, author.display_name, shown_text, reply_to, thread)
         outcome = await self.core.receive(IncomingMessage(
             where=ChannelRef(PLATFORM, room, thread), message_id=shown.message_id,
             author=author, text=text, sent_at=datetime.now(UTC), reply_to_message_id=reply_to,
+            attachments=attachments,
         ))
         return shown, outcome
 

@@ -8,8 +8,11 @@ mirrored copies in the other rooms are printed right after what caused them.
 
 from __future__ import annotations
 
+import asyncio
+import mimetypes
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from bridgebot.adapters.console.adapter import PLATFORM, ConsoleAdapter
 from bridgebot.core.commands import COMMANDS, CommandContext, parse_command, run_command
@@ -21,6 +24,7 @@ Shell lines:
   /as NAME            act as participant NAME
   /facilitator NAME   act as NAME with facilitator rights
   /room ROOM          type in ROOM (one of the console rooms of your bridges)
+  /file PATH [TEXT]   post the file at PATH (a photo, a PDF ...) with TEXT as its caption
   /quit               leave
 End a line with a backslash to continue a message on the next line (a line holding
 only a backslash is a blank line), e.g. a subject, a blank line, then the body.
@@ -69,6 +73,10 @@ class Shell:
                     self.room = args
                     self.out(f"You are in {args}.")
                 return True
+            if name == "file":
+                await self._post_file(args)
+                await self.runtime.drain()
+                return True
             if name == "shellhelp":
                 self.out(SHELL_HELP)
                 return True
@@ -91,6 +99,27 @@ class Shell:
         await self.runtime.drain()
         return True
 
+    async def _post_file(self, args: str) -> None:
+        """``/file PATH [caption]``: the file is stored (image metadata removed) and posted."""
+        assert self.room is not None
+        raw, _, caption = args.strip().partition(" ")
+        data = await asyncio.to_thread(_read, raw) if raw else None
+        files = self.runtime.core.files
+        if data is None or files is None:
+            self.out(f"Usage: /file PATH [TEXT], with a readable file ({raw or 'no path'} is not one).")
+            return
+        name = Path(raw).name
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        kind = "photo" if mime in ("image/jpeg", "image/png", "image/webp") else \
+            {"video": "video", "audio": "audio"}.get(mime.split("/")[0], "document")
+        stored = await files.put(data, name, mime, kind)
+        _, outcome = await self.console.say(self.room, self.author, caption.strip(),
+                                            attachments=(stored,))
+        if outcome.answer:
+            self.out(f"[{self.room}] bridgebot (to {self.author.display_name}): {outcome.answer}")
+        elif outcome.ignored_reason and not outcome.refused_locked:
+            self.out(f"[{self.room}] bridgebot: not posted ({outcome.ignored_reason}).")
+
     async def run(self, lines: AsyncIterator[str]) -> None:
         self.out(f"bridgebot shell — rooms: {', '.join(self.rooms) or 'none'}. "
                  "Type /shellhelp for shell lines, /help for commands.")
@@ -107,6 +136,15 @@ class Shell:
                 return
         if pending and not await self.handle("\n".join(pending)):
             return
+
+
+def _read(raw: str) -> bytes | None:
+    """The bytes of the file a shell line names (``~`` expanded), or None."""
+    path = Path(raw).expanduser()
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
 
 
 async def stdin_lines() -> AsyncIterator[str]:

@@ -657,15 +657,18 @@ class DiscordAdapter(SlashCommands):
             text = "\n\n".join(render.post_block(part, parent) for part, parent in copy.parts)
             edits.append((copy.message_ids[0], render.clip_message(text)))
 
+        drop: dict[str, Any] = {} if post.attachments else {"attachments": []}
+
         async def edit_all() -> None:
             for message_id, piece in edits:
                 try:
                     if webhook is not None:
                         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+                        # A post without files (erased) leaves none on its copies either.
                         await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
-                                                   allowed_mentions=NO_MENTIONS)
+                                                   allowed_mentions=NO_MENTIONS, **drop)
                     else:
-                        await thread.get_partial_message(int(message_id)).edit(content=piece)  # type: ignore[attr-defined]
+                        await thread.get_partial_message(int(message_id)).edit(content=piece, **drop)  # type: ignore[attr-defined]
                 except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
                     log.info("discord message to edit is gone in %s", delivery.target)
 

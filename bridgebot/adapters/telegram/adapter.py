@@ -821,7 +821,11 @@ class TelegramAdapter:
         blocks = [render.post_block(post, parent) for post, parent in parts]
         return "\n\n".join(h for h, _ in blocks), "\n\n".join(p for _, p in blocks)
 
-    async def _edit_message(self, target: ChannelRef, message_id: str, html: str) -> None:
+    async def _edit_message(self, target: ChannelRef, message_id: str, html: str,
+                            *, files_gone: bool = False) -> None:
+        """Edit one of the bot's messages; a file's message has a caption instead of a text,
+        and when its post no longer has the file (erased) the message goes (the caption is
+        replaced where Telegram no longer lets the bot delete it)."""
         assert self.app is not None
         try:
             await self.app.bot.edit_message_text(
@@ -832,6 +836,10 @@ class TelegramAdapter:
             if "not modified" in err.message or "to edit not found" in err.message:
                 return
             if "no text in the message" in err.message:  # a file's caption
+                if files_gone:
+                    with contextlib.suppress(tg.BadRequest):
+                        await self.app.bot.delete_message(int(target.chat_id), int(message_id))
+                        return
                 await self._edit_caption(target, message_id, html)
                 return
             raise classify(err, f"chat {target.chat_id}") from err
@@ -861,8 +869,9 @@ class TelegramAdapter:
             ids = ids[: len(pieces)]  # the files' messages follow the text: they stay
         elif len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
             pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
+        gone = delivery.post is not None and not delivery.post.attachments
         for message_id, (html, _) in zip(ids, pieces, strict=False):
-            await self._edit_message(delivery.target, message_id, html)
+            await self._edit_message(delivery.target, message_id, html, files_gone=gone)
 
     async def _edit_caption(self, target: ChannelRef, message_id: str, html: str) -> None:
         assert self.app is not None
