@@ -150,3 +150,19 @@ async def test_a_matrix_reply_to_a_telegram_post_keeps_its_parent_everywhere(
     post = await store.post_by_number(1, 3)
     parent = await store.post_by_number(1, 2)
     assert post is not None and parent is not None and post.parent_id == parent.id
+
+
+async def test_forgetme_rewrites_the_bots_lock_notice_in_matrix_that_named_her(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    await open_topic(w)
+    w.tg.user_sends(w.group["id"], w.brittany, "We met the ministry twice.",
+                    reply_to=_tg_root(w)["message_id"])
+    w.tg.user_sends(w.group["id"], w.kristin, "/lock thanks to Brittany Landorf for the example",
+                    reply_to=_tg_root(w)["message_id"])
+    await w.matrix_events(lambda e: "Landorf" in e["content"].get("body", ""))
+    w.tg.user_sends(w.group["id"], w.brittany, "/forgetme")
+    w.tg.user_sends(w.group["id"], w.brittany, "/forgetme confirm")
+    edit = (await w.matrix_events(
+        lambda e: "Former participant 1" in (e["content"].get("m.new_content") or {}).get("body", "")))
+    assert "Landorf" not in edit[0]["content"]["m.new_content"]["body"]

@@ -551,6 +551,40 @@ class MatrixAdapter:
         except Exception as err:
             raise classify(err, f"room {room}") from err
 
+    async def rewrite(self, delivery: Delivery) -> None:
+        """The bot's own events of a topic here, replaced (``m.replace``) with the texts as
+        they are now (a forgotten person's name replaced): the thread root, questions, lock
+        notices and digests."""
+        if delivery.target.chat_id in self.encrypted:
+            raise errors.PermanentError(f"Matrix room {delivery.target.chat_id} is encrypted")
+        room = RoomID(delivery.target.chat_id)
+        t = self._chat_translator(delivery.target)
+        topic = delivery.topic
+        n = 0
+        try:
+            for shown in delivery.rewrites:
+                if shown.kind == "topic":
+                    contents = render.topic_contents(topic, t)
+                elif shown.kind == "prompt" and shown.prompt is not None:
+                    contents = render.prompt_contents(shown.prompt, t)
+                elif shown.kind in ("lock", "unlock"):
+                    locked = shown.kind == "lock"
+                    contents = render.notice_contents(lock_notice(
+                        t, topic.title, locked, topic.lock_reason if locked else None))
+                elif shown.kind == "notice" and shown.text:
+                    contents = render.notice_contents(shown.text)
+                else:
+                    continue
+                for message_id, piece in zip(shown.message_ids, contents, strict=False):
+                    await self.bot.send_message_event(
+                        room, EventType.ROOM_MESSAGE, as_content(render.replacement(message_id, piece)),
+                        txn_id=f"bridgebot.{delivery.id}.r{n}")
+                    n += 1
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"room {room}") from err
+
     async def hide(self, delivery: Delivery) -> None:
         """Redact the post's events here: our mirrors (by whoever of ours sent them) and the
         author's original when a facilitator hid it (that needs the room's redact level)."""
