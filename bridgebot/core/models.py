@@ -274,6 +274,9 @@ class DeliveryResult:
 
     message_ids: tuple[str, ...] = ()
     thread_id: str | None = None
+    # Messages the adapter already counted in the send budget itself (pieces of a long
+    # post it paced one by one); the relay counts the rest.
+    paced: int = 0
 
 
 @dataclass(frozen=True)

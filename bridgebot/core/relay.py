@@ -234,7 +234,8 @@ class Relay:
                 self._latency([d for _, d in batch])
                 return
             result = await self._call(adapter, delivery)
-            self.budget.record(place, len(result.message_ids) - 1)  # the first: the turn's
+            # The first was the turn's; an adapter that paced further pieces counted them.
+            self.budget.record(place, len(result.message_ids) - 1 - result.paced)
         except errors.RateLimited as err:
             self.metrics.count("rate_limited", row.target.platform)
             self.budget.hold(row.target, err.retry_after)  # answers to that chat wait too

@@ -10,8 +10,9 @@ import pytest
 from bridgebot.core.ratelimit import PRUNE_EVERY, PlatformLimits, Window
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import telegram_adapter
+from bridgebot.sandbox.telegram import RateLimits
 
-from ..auxil.world import TELEGRAM_UNLIMITED, World
+from ..auxil.world import TELEGRAM_UNLIMITED, World, person
 
 VISITORS = 250  # each writes from an unbridged group and from a private chat: 500 chats
 
@@ -134,3 +135,30 @@ async def test_the_runtime_shares_one_budget_with_every_adapter(tmp_path, world:
     runtime.add_adapter(adapter)
     assert adapter.budget is runtime.budget
     assert runtime.budget.limits["telegram"] is adapter.limits
+
+
+
+def group_sends(world: World, since: int = 0) -> list:
+    return [c for c in world.tg.calls_to("sendMessage")[since:]
+            if int(c.params.get("chat_id", 0)) == world.group["id"]]
+
+
+async def test_a_long_post_is_paced_piece_by_piece_and_no_piece_is_sent_twice(build):
+    """A long post takes several Telegram messages: each piece waits for the chat's budget,
+    and a 429 on a later piece is waited out and that piece sent again, never the whole
+    post from its first piece."""
+    world = await build(telegram=("group",), discord=(), console=("forum",), rate_limits=True)
+    await world.open_topic()
+    # Telegram slower than its published rate (one message every 2 s, no burst): the second
+    # piece, paced at 1 s, is refused with a 429.
+    world.tg.rate_limiter.limits = RateLimits(per_chat_burst=1, per_chat_per_second=0.5)
+    long_text = "\n\n".join(f"Paragraph {i}: " + "allies and community " * 60 for i in range(4))
+    before = len(world.tg.calls_to("sendMessage"))
+    await world.say(person("Jessica"), long_text)
+    sent = group_sends(world, before)
+    shown = [c for c in sent if c.status == 200]
+    assert [c.status for c in sent].count(429) == 1
+    assert len(shown) == 2, "two messages, no piece twice"
+    first, second = (c.response["result"]["text"] for c in shown)
+    assert "Paragraph 0" in first and "Paragraph 3" in second
+    assert shown[1].at - shown[0].at >= 1.0, "paced, not sent back to back"

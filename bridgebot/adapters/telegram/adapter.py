@@ -64,7 +64,7 @@ from bridgebot.core.models import (
     IncomingMessage,
     Post,
 )
-from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
+from bridgebot.core.ratelimit import ANSWER_PATIENCE, PlatformLimits, RateBudget, Window
 from bridgebot.core.relay import describe
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
@@ -174,6 +174,12 @@ def albums(updates: Sequence[Update]) -> list[list[Update]]:
         else:
             groups.append([update])
     return groups
+
+
+def _result(ids: tuple[str, ...], thread_id: str | None = None) -> DeliveryResult:
+    """A delivery's result; the pieces after the first were counted in the budget as they
+    went (the relay's turn counted the first)."""
+    return DeliveryResult(ids, thread_id, paced=max(0, len(ids) - 1))
 
 
 class TelegramAdapter:
@@ -660,7 +666,7 @@ class TelegramAdapter:
                 thread_id = str(topic.message_thread_id)
             ids = await self._send(target.chat_id, thread_id, None,
                                    render.topic_message(delivery.topic, t))
-            return DeliveryResult(ids, thread_id)
+            return _result(ids, thread_id)
         if delivery.action is Action.PROMPT and delivery.prompt is not None:
             pieces = render.prompt_message(delivery.prompt, t)
         elif delivery.action is Action.POST and delivery.post is not None:
@@ -675,7 +681,7 @@ class TelegramAdapter:
         else:
             return DeliveryResult()
         ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
-        return DeliveryResult(ids)
+        return _result(ids)
 
     async def _send_with_files(self, delivery: Delivery, quoted: Post | None) -> tuple[str, ...]:
         """A post with files: one upload or media group with the post as its caption (the
@@ -739,13 +745,38 @@ class TelegramAdapter:
 
     async def _send(self, chat_id: str, thread_id: str | None, reply_to: str | None,
                     pieces: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-        """Send pieces in order; the first replies to ``reply_to``, the rest follow it."""
+        """Send pieces in order; the first replies to ``reply_to``, the rest follow it.
+
+        The relay's turn reserved one message; each further piece waits for the chat's
+        budget and is counted here (see :func:`_result`), and a 429 on a
+        later piece is waited out and that piece sent again. Raising there would make the
+        relay send the whole delivery again, repeating the pieces already shown.
+        """
+        target = ChannelRef(PLATFORM, chat_id, thread_id)
         ids: list[str] = []
         for html, plain in pieces:
             answer_to = reply_to if not ids else ids[-1]
-            sent = await self._send_one(chat_id, thread_id, answer_to, html, plain)
+            if not ids:  # the relay's turn (or the caller) reserved the first
+                sent = await self._send_one(chat_id, thread_id, answer_to, html, plain)
+            else:
+                sent = await self._send_later_piece(target, answer_to, html, plain)
             ids.append(str(sent.message_id))
         return tuple(ids)
+
+    async def _send_later_piece(self, target: ChannelRef, reply_to: str | None, html: str,
+                                plain: str) -> Message:
+        give_up = self.budget.clock() + ANSWER_PATIENCE
+        while True:
+            await self.budget.acquire(target)
+            try:
+                return await self._send_one(target.chat_id, target.thread_id, reply_to, html,
+                                            plain)
+            except errors.RateLimited as err:
+                if self.budget.clock() + err.retry_after > give_up:
+                    raise
+                self.budget.hold(target, err.retry_after)
+                log.info("telegram chat %s rate-limited a later piece; sending it again in %.1fs",
+                         target.chat_id, err.retry_after)
 
     async def _send_one(self, chat_id: str, thread_id: str | None, reply_to: str | None,
                         html: str, plain: str) -> Message:
@@ -973,7 +1004,7 @@ class TelegramAdapter:
                                render.notice(text))
         if locked and target.thread_id:
             await self._forum_topic(target, reopen=False)
-        return DeliveryResult(ids)
+        return _result(ids)
 
     async def _forum_topic(self, target: ChannelRef, *, reopen: bool) -> None:
         assert self.app is not None and target.thread_id is not None
