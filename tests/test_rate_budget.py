@@ -160,3 +160,16 @@ async def test_each_discord_thread_has_its_own_channel_window_under_the_webhooks
     assert budget.wait_time(ChannelRef("discord", "900", "2")) < 2.5, "another thread only waits " \
         "for the webhook's 5 per 2 s"
     assert budget.wait_time(forum) == budget.wait_time(ChannelRef("discord", "900", "2"))
+
+
+async def test_catch_up_reads_share_the_bots_global_window_but_no_chat_window():
+    time = FakeTime()
+    budget = RateBudget({"discord": PlatformLimits(per_target=(Window(5, 2.0),),
+                                                   per_platform=(Window(2, 1.0),))},
+                        clock=time.clock, sleep=time.sleep)
+    for _ in range(4):
+        await budget.acquire_read("discord")
+    assert time.now - 1000.0 >= 1.0, "four reads at two a second take over a second"
+    channel = ChannelRef("discord", "900")
+    assert budget.wait_time(channel, scopes=("thread", "target")) == 0, "no message was sent"
+    assert budget.wait_time(channel) > 0, "but sends wait for the reads' global window"

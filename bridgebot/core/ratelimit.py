@@ -208,6 +208,18 @@ class RateBudget:
             await self._sleep(wait)
         self.record(target, sends)
 
+    async def acquire_read(self, platform: str, requests: int = 1) -> None:
+        """Wait until ``requests`` reads (a catch-up's history pages) fit the platform's
+        own window, and count them: reads share the bot's global limit with every send,
+        though not a chat's message windows."""
+        place = ChannelRef(platform, "")
+        while (wait := self.wait_time(place, requests, scopes=("platform",))) > 0:
+            await self._sleep(wait)
+        now = self.clock()
+        for budget in self._for(place, scopes=("platform",)):
+            for _ in range(requests):
+                budget.record(now)
+
     def hold(self, target: ChannelRef, seconds: float) -> None:
         """The platform answered 429 for ``target``: nothing goes there for ``seconds``."""
         until = self.clock() + max(0.0, seconds)

@@ -97,6 +97,10 @@ def channel_title(channel: object) -> str | None:
     return f"#{name} in {guild.name}"
 
 
+# Messages per history request (discord.py reads a thread's history 100 at a time).
+HISTORY_PAGE = 100
+
+
 class DiscordAdapter(SlashCommands):
     """Discord through discord.py; the relay keeps sends inside ``limits``."""
 
@@ -255,6 +259,7 @@ class DiscordAdapter(SlashCommands):
             if last and newest and newest <= int(last):
                 continue  # the gateway says nothing newer was written there: no need to ask
             try:
+                await self.budget.acquire_read(PLATFORM, 2)  # the thread, its first page
                 thread = await self._channel(int(place.thread_id or place.chat_id))
                 after = discord.Object(int(last)) if last else None
                 count = 0
@@ -262,6 +267,8 @@ class DiscordAdapter(SlashCommands):
                                                     oldest_first=True):
                     await self._on_message(message)
                     count += 1
+                    if count % HISTORY_PAGE == 0:  # discord.py asks for the next page now
+                        await self.budget.acquire_read(PLATFORM)
                 if count:
                     log.info("discord catch-up: %d messages read in thread %s", count, place.thread_id)
             except Exception as err:  # one unreadable thread must not stop the others
