@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.metadata
 import logging
 import sys
@@ -16,7 +17,7 @@ from bridgebot.adapters.platform import PlatformCommand
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
 from bridgebot.cli_table import table
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
-from bridgebot.core import export
+from bridgebot.core import errors, export
 from bridgebot.core.export import FORMATS, Archive
 from bridgebot.core.platforms import Platforms
 from bridgebot.logs import FORMATS as LOG_FORMATS
@@ -70,7 +71,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         health = HealthServer(runtime, settings.health.listen, settings.health.port)
         await health.start()
     try:
-        await runtime.start()
+        # A platform unreachable at start is retried until it answers (runtime.py); a stop
+        # signal meanwhile ends the wait. A refusal retrying cannot fix is one line, exit 2.
+        starting = asyncio.create_task(runtime.start(), name="start")
+        stopping = asyncio.create_task(stop.wait(), name="stop signal")
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            log.info("stopped before every platform was connected")
+            return 0
+        stopping.cancel()
+        try:
+            starting.result()
+        except errors.PermanentError as err:
+            print(f"bridgebot: {err}", file=sys.stderr)
+            return EXIT_CONFIG
         log.info("bridgebot is running; Ctrl-C stops it")
         try:
             await stop.wait()

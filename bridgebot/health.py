@@ -75,7 +75,10 @@ class Snapshot:
 
 async def snapshot(runtime: Runtime) -> Snapshot:
     """Probe the database (with a timeout) and every adapter."""
-    snap = Snapshot(platforms={name: adapter_problem(a) for name, a in runtime.adapters.items()})
+    snap = Snapshot(platforms={
+        name: (f"{name}: not connected yet ({runtime.connecting[name]}); trying again"
+               if name in runtime.connecting else adapter_problem(a))
+        for name, a in runtime.adapters.items()})
     try:
         async with asyncio.timeout(DB_TIMEOUT):
             await _count(runtime, snap)

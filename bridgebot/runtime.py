@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bridgebot.adapters import registry
+from bridgebot.core import errors
 from bridgebot.core.adapter import Adapter, CanStopIntake
 from bridgebot.core.housekeeping import DEFAULT_RETENTION, OutboxKeeper
 from bridgebot.core.metrics import Metrics
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
     from bridgebot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# A platform unreachable at start is tried again after 0.5 s, then twice as long each time,
+# up to a minute: a bot started before the network (or the platform) is back simply waits.
+CONNECT_BACKOFF = Backoff(0.5, cap=60.0)
 
 
 class Runtime:
@@ -81,6 +86,9 @@ class Runtime:
         self._relay_task: asyncio.Task[None] | None = None
         self._relay_backoff = relay_backoff
         self._stopped = False
+        self.connect_backoff = CONNECT_BACKOFF
+        # Platforms not connected yet, each with why the last attempt failed (for /healthz).
+        self.connecting: dict[str, str] = {}
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -102,26 +110,68 @@ class Runtime:
 
     async def start(self) -> None:
         """Open the database, start every adapter (side by side: each waits on its own
-        platform), then the relay. If one adapter cannot start, the others are stopped."""
+        platform), then the relay.
+
+        A platform that cannot be reached is tried again with backoff, one log line per
+        attempt with the reason (no traceback), and ``/healthz`` says it is not connected
+        yet. A refusal that trying again cannot fix (a refused token, a missing setting:
+        :class:`~bridgebot.core.errors.PermanentError`) ends the start: the adapters already
+        started are stopped and the error raised, for one line naming the platform.
+        """
         self._stopped = False
         await self.open()
         adapters = list(self.adapters.values())
-        outcomes = await asyncio.gather(*(a.start(self.core) for a in adapters),
-                                        return_exceptions=True)
-        failed = [o for o in outcomes if isinstance(o, BaseException)]
-        if failed:
-            for adapter, outcome in zip(adapters, outcomes, strict=True):
-                if not isinstance(outcome, BaseException):
-                    with contextlib.suppress(Exception):
-                        await adapter.stop()
+        started: list[Adapter] = []
+        tasks = [asyncio.create_task(self._start_adapter(a, started), name=f"start {a.platform}")
+                 for a in adapters]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # a refusal, or the start itself cancelled (SIGTERM)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for adapter in started:
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+            self.connecting.clear()
             await self.db.close()
-            raise failed[0]
+            raise
         self.relay = Relay(self.core, self.adapters, metrics=self.metrics, budget=self.budget,
                            backoff=self._relay_backoff)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
         self._outbox_task = asyncio.create_task(self.outbox_keeper.run(), name="outbox-keeper")
+
+    async def _start_adapter(self, adapter: Adapter, started: list[Adapter]) -> None:
+        """Start one adapter, trying again while its platform cannot be reached."""
+        delay = self.connect_backoff.base
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await adapter.start(self.core)
+            except (errors.PermanentError, asyncio.CancelledError):
+                # Refused, or another platform was (or a stop signal came): close what this
+                # attempt opened before giving up.
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+                raise
+            except Exception as err:
+                with contextlib.suppress(Exception):
+                    await adapter.stop()  # whatever the failed attempt had opened
+                reason = " ".join(str(err).split())[:300] or type(err).__name__
+                self.connecting[adapter.platform] = f"attempt {attempt} failed: {reason}"
+                log.warning("%s: cannot connect (%s: %s); trying again in %.1f s (attempt %d)",
+                            adapter.platform, type(err).__name__, reason, delay, attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.connect_backoff.cap)
+                continue
+            self.connecting.pop(adapter.platform, None)
+            started.append(adapter)
+            if attempt > 1:
+                log.info("%s connected after %d attempts", adapter.platform, attempt)
+            return
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop intake, deliver what is due (bounded by ``grace``), then stop the adapters

@@ -167,7 +167,7 @@ class DiscordAdapter(SlashCommands):
         if ready not in done:
             ready.cancel()
             await self.stop()
-            raise errors.PermanentError("Discord gateway did not become ready within 60 s")
+            raise errors.TransientError("Discord gateway did not become ready within 60 s")
         await self._sync_commands()
         await self._find_own_webhooks()
         # Read what was missed in the background: the relay starts at once, and a long list
