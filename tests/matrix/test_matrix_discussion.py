@@ -166,3 +166,21 @@ async def test_forgetme_rewrites_the_bots_lock_notice_in_matrix_that_named_her(
     edit = (await w.matrix_events(
         lambda e: "Former participant 1" in (e["content"].get("m.new_content") or {}).get("body", "")))
     assert "Landorf" not in edit[0]["content"]["m.new_content"]["body"]
+
+
+async def test_a_matrix_forgetme_is_answered_after_the_edits_without_holding_the_transaction(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    root = await open_topic(w)
+    await w.member.say(w.room, "Our own story, told once.", thread=root["event_id"])
+    await w.until(lambda: [m for m in w.telegram_bot_messages()
+                           if "told once" in m.get("text", "")])
+    await w.member.say(w.room, "!forgetme", thread=root["event_id"])
+    await w.matrix_events(lambda e: "!forgetme confirm" in e["content"].get("body", "")
+                          or "/forgetme confirm" in e["content"].get("body", ""))
+    await w.member.say(w.room, "!forgetme confirm", thread=root["event_id"])
+    done = (await w.matrix_events(
+        lambda e: e["content"].get("body", "").startswith("Done: I have forgotten you")))[0]
+    assert "copy on another chat was edited" in done["content"]["body"] or \
+        "copies on the other chats were edited" in done["content"]["body"], done["content"]["body"]
+    assert not [m for m in w.telegram_bot_messages() if "told once" in m.get("text", "")]

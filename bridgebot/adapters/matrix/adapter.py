@@ -28,7 +28,7 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -181,6 +181,7 @@ class MatrixAdapter:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._names: dict[str, str] = {}  # ghost user id -> display name it has
         self._warned_encrypted: set[str] = set()
+        self._late: set[asyncio.Task[None]] = set()  # answers sent when ready (_answer_later)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -227,6 +228,8 @@ class MatrixAdapter:
             self.service.taking = False
 
     async def stop(self) -> None:
+        for task in list(self._late):  # late answers wait for the relay, which has stopped
+            task.cancel()
         if self.service is not None:
             await self.service.stop()
             self.service = None
@@ -394,10 +397,26 @@ class MatrixAdapter:
         if command is not None and command.needs_rights and self.core.is_bridged(where):
             admin = (author.user_id in self.settings.facilitators
                      or await self._is_moderator(where.chat_id, author.user_id))
-        ctx = CommandContext(author, where, platform_admin=admin, message_id=str(raw["event_id"]),
-                             reply_to=reply_to, link=message_link)
+        event_id = str(raw["event_id"])
+
+        def later(answer: Awaitable[str]) -> None:
+            """An answer that takes a while (/forgetme confirm waits for the copies' edits) is
+            sent in the background: the homeserver's transaction is answered meanwhile."""
+            async def send() -> None:
+                try:
+                    await self._answer(where.chat_id, where.thread_id, event_id, await answer)
+                except Exception:
+                    log.exception("a late answer in matrix room %s could not be sent", where.chat_id)
+
+            task = asyncio.create_task(send(), name="matrix-late-answer")
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+
+        ctx = CommandContext(author, where, platform_admin=admin, message_id=event_id,
+                             reply_to=reply_to, link=message_link, answer_later=later)
         answer = await run_command(self.core, ctx, name, args)
-        await self._answer(where.chat_id, where.thread_id, str(raw["event_id"]), answer)
+        if answer:
+            await self._answer(where.chat_id, where.thread_id, event_id, answer)
 
     async def _answer(self, room: str, thread: str | None, event_id: str, text: str) -> None:
         """Answer one person with a notice replying to their message, inside the room's send
