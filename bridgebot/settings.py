@@ -81,6 +81,9 @@ class BridgeSettings(SettingsSection):
     # many days after a topic is locked its posts' text is erased (unset: kept).
     authors: Literal["display_name", "first_name", "pseudonym"] = "display_name"
     retention_days: int | None = Field(None, ge=1, le=36500)
+    # In a chat without threads (a plain Telegram group) with exactly one open topic, a
+    # message that replies to nothing is a post in that topic.
+    single_topic_posts: bool = True
 
     @field_validator("language")
     @classmethod
@@ -113,7 +116,8 @@ class BridgeSettings(SettingsSection):
         chat_languages = {c: self.chat_languages[c.chat_id] for c in channels
                           if c.chat_id in self.chat_languages}
         return Bridge(self.name, tuple(channels), self.language, chat_languages,
-                      authors=self.authors, retention_days=self.retention_days)
+                      authors=self.authors, retention_days=self.retention_days,
+                      single_topic_posts=self.single_topic_posts)
 
 
 class Settings(BaseSettings):

@@ -43,9 +43,36 @@ Your privacy:
 • /forgetme erases your posts' text and your name from the bot and from the copies it made; \
 it asks you to confirm first.""")
 
-def help_for(core: Discussions, t: Translator) -> str:
-    """/help: the configured ``help_text`` as written, else the built-in text in ``t``'s language."""
-    return f"{core.help_text or t(DEFAULT_HELP)}\n\n{t(PRIVACY_HELP)}"
+# The facilitators' commands added since DEFAULT_HELP was written (kept apart, so that the
+# translations of the text above stay valid).
+MORE_FACILITATOR_HELP = N_("Also for facilitators: /editprompt N <question> and /editintro "
+                           "<introduction> reword what everyone sees; /who lists who took part.")
+
+# Discord's slash commands take named options and cannot answer a message: its own wording.
+DISCORD_HELP = N_("""How to take part:
+• Write in the topic's thread, or reply there to anyone's message: your message becomes a \
+post, and everyone on the other linked chats sees it with your name.
+• Start your message with a short first line and a blank line to give it a subject.
+• /reply with a number and a text answers post number N, wherever it was written.
+• /status shows how many posts there are and how many are new for you.
+• /catchup lists the posts that are new for you, with links to them.
+Commands are slash commands: type / and choose one from the list Discord shows.
+
+Facilitators: /newtopic (a title and an introduction), /prompt, /editprompt, /editintro, \
+/lock, /unlock, /hide or /unhide with a number (or a post's message menu: Apps → Hide post), \
+/digest, /who. Outside a topic's thread, the topic option says which topic.""")
+
+
+def help_for(core: Discussions, t: Translator, *, slash: bool = False) -> str:
+    """/help: the configured ``help_text`` as written, else the built-in text in ``t``'s
+    language, in the platform's syntax (``slash``: Discord's slash commands)."""
+    if core.help_text:
+        text = core.help_text
+    elif slash:
+        text = t(DISCORD_HELP)
+    else:
+        text = f"{t(DEFAULT_HELP)}\n{t(MORE_FACILITATOR_HELP)}"
+    return f"{text}\n\n{t(PRIVACY_HELP)}"
 
 
 def lock_notice(t: Translator, title: str, locked: bool, reason: str | None = None) -> str:
@@ -122,7 +149,7 @@ async def status(call: Call) -> str:
 @COMMANDS.command("help", N_("How to take part"), scope="anywhere", aliases=("start",),
                   instant=True)
 async def help_(call: Call) -> str:
-    return help_for(call.core, call.t)
+    return help_for(call.core, call.t, slash=call.ctx.named_options)
 
 
 @COMMANDS.command(

@@ -213,6 +213,9 @@ class IncomingMessage:
     chat_title: str | None = None
     # Files that came with the message, already stored (see ``Discussions.files``).
     attachments: tuple[Attachment, ...] = ()
+    # Written in a chat that has no threads (a plain Telegram group), where a topic is only
+    # its message: replying to nothing can still mean its only open topic.
+    threadless: bool = False
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ HOLD_FIRST = 0.5  # seconds before a message the database refused is tried again
 HOLD_CAP = 10.0
 OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
 UNBRIDGED_NOTED_MAX = 1000  # chats in no bridge remembered (logged once each), a bounded set
+TOLD_MAX = 10_000  # people told how to take part (once per chat), remembered while running
+HOW_TO_TAKE_PART = N_("This message is not part of the discussion. To take part, reply to the "
+                      "topic's message, a question or a post (or write in the topic's thread). "
+                      "I say this only once.")
 AUTHOR_DELETED = "author (deleted)"
 
 
@@ -69,6 +73,9 @@ class Bridge:
     # post text is erased (None: kept).
     authors: str = "display_name"
     retention_days: int | None = None
+    # In a chat without threads with exactly one open topic, a message that replies to
+    # nothing is a post in it.
+    single_topic_posts: bool = True
 
 
 def _now() -> datetime:
@@ -182,6 +189,7 @@ class Discussions:
         self._chat_locks: dict[ChannelRef, asyncio.Lock] = {}
         self._opening: dict[ChannelRef, asyncio.Event] = {}
         self._unbridged: set[ChannelRef] = set()
+        self._told: set[tuple[ChannelRef, str, str]] = set()
         self._marker_writes: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._listeners: list[Callable[[], None]] = []
         self.held_count = 0  # times intake was held because the database refused a write
@@ -608,10 +616,36 @@ class Discussions:
                 await asyncio.wait_for(opening.wait(), OPENING_WAIT)
             topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         if topic is None:
-            return ReceiveOutcome(ignored_reason="not part of a topic")
+            topic = await self._only_topic(msg)
+        if topic is None:
+            return ReceiveOutcome(ignored_reason="not part of a topic",
+                                  answer=await self._how_to_take_part(msg))
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
                                   origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
                                   locale=msg.locale, attachments=msg.attachments)
+
+    async def _only_topic(self, msg: IncomingMessage) -> Topic | None:
+        """The topic a message replying to nothing in a chat without threads belongs to: the
+        only open one, where the bridge's ``single_topic_posts`` allows it."""
+        bridge = self.bridge_of(msg.where)
+        if (not msg.threadless or msg.reply_to_message_id is not None
+                or msg.where.thread_id is not None or not bridge.single_topic_posts):
+            return None
+        open_topics = await self.store.bridge_topics(bridge.name, TopicStatus.OPEN)
+        return open_topics[0] if len(open_topics) == 1 else None
+
+    async def _how_to_take_part(self, msg: IncomingMessage) -> str | None:
+        """How to take part, told once per person per chat, while a topic is open there;
+        None otherwise (a chat with no open topic is not the discussion's place yet)."""
+        key = (msg.where.chat, msg.author.platform, msg.author.user_id)
+        if key in self._told or msg.author.is_system:
+            return None
+        if not await self.store.bridge_topics(self.bridge_of(msg.where).name, TopicStatus.OPEN):
+            return None
+        if len(self._told) >= TOLD_MAX:  # bounded: after a while, someone may hear it again
+            self._told.clear()
+        self._told.add(key)
+        return self.translator_for(msg.locale, msg.where)(HOW_TO_TAKE_PART)
 
     async def reply_to_number(
         self, actor: Author, where: ChannelRef, number: int, text: str,

@@ -191,6 +191,14 @@ class PostWriter:
         number_of = {r[0]: r[1] for r in numbers}
         for request in batch:
             request.number = number_of[request.post_id]
+        # Whoever posts has read the topic up to their post: "M new" moves for them too.
+        await tx.executemany(
+            "INSERT INTO read_markers (participant_id, topic_id, last_read_number) VALUES (?, ?, ?) "
+            "ON CONFLICT (participant_id, topic_id) "
+            "DO UPDATE SET last_read_number = MAX(last_read_number, excluded.last_read_number)",
+            [(participant[(r.author.platform, r.author.user_id)], r.topic_id, r.number)
+             for r in batch],
+        )
         cursors = {r.cursor[0]: r.cursor[1] for r in batch if r.cursor is not None}
         if cursors:
             await tx.executemany(

@@ -354,6 +354,7 @@ async def allies(
     console: Sequence[str] = (),
     authors: str = "display_name",
     retention_days: int | None = None,
+    single_topic_posts: bool = True,
     chat_languages: Mapping[str, str] | None = None,
     app_languages: Mapping[str, str] | None = None,
     bot_rights: dict[str, bool] | None = None,
@@ -370,7 +371,8 @@ async def allies(
 ) -> AsyncIterator[World]:
     """The "allies" bridge over the places named (see the module's docstring).
 
-    ``authors`` and ``retention_days`` are the bridge's privacy rules; ``chat_languages``
+    ``authors`` and ``retention_days`` are the bridge's privacy rules; ``single_topic_posts``
+    its rule for messages replying to nothing in a plain group; ``chat_languages``
     maps a place name to the language of what the bot writes there; ``app_languages`` maps
     a person to their Telegram app's language; ``bot_rights`` are the bot's admin rights
     in the Telegram group. ``rate_limits`` turns on the fakes' flood control and the
@@ -422,6 +424,7 @@ async def allies(
         languages = {ref: chat_languages[place] for place, ref in _refs(places).items()
                      if chat_languages and place in chat_languages}
         bridge = Bridge("allies", tuple(channels), authors=authors, retention_days=retention_days,
+                        single_topic_posts=single_topic_posts,
                         chat_languages=languages)
         options: dict[str, Any] = {"relay_backoff": relay_backoff}
         if clock is not None:

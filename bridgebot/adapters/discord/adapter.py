@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,7 +34,8 @@ from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, 
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
 from bridgebot.core.attachments import lines_for, split_fitting
-from bridgebot.core.commands import lock_notice
+from bridgebot.core.commandkit import UNKNOWN
+from bridgebot.core.commands import COMMANDS, lock_notice
 from bridgebot.core.models import (
     Action,
     Attachment,
@@ -46,13 +48,24 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.service import Discussions
-from bridgebot.i18n import Translator, translator
+from bridgebot.i18n import N_, Translator, translator
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "bridgebot"
 THREAD_ARCHIVED = 50083  # Discord's code for an edit or deletion in an archived thread
 POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+SLASH_HINT = N_("On Discord, commands are slash commands: type /{name} and choose it from the "
+                "list Discord shows. This message was not posted to the discussion.")
+COMMAND_LIKE = re.compile(r"/[A-Za-z][A-Za-z0-9_]*(?:\s|$)")
+
+
+def looks_like_command(text: str) -> bool:
+    """``/status`` or ``/lock Thanks`` typed as a plain message (a path such as ``/usr/bin``
+    or ``/ 2`` is not)."""
+    return COMMAND_LIKE.match(text) is not None
 
 
 def message_text(message: discord.Message) -> str:
@@ -314,6 +327,9 @@ class DiscordAdapter(SlashCommands):
             return
         if message.type not in POST_TYPES:
             return
+        if looks_like_command(message.content):  # "/status" typed as text: never a post
+            await self._command_hint(message)
+            return
         where = self._where(message.channel)
         # Reading files awaits: messages of a channel wait for the one before them, so
         # posts keep the order people wrote them in (the lock is taken before any await).
@@ -348,6 +364,28 @@ class DiscordAdapter(SlashCommands):
                     raise classify(err, f"channel {incoming.where}") from err
 
             await self.budget.send(incoming.where, send)
+
+    async def _command_hint(self, message: discord.Message) -> None:
+        """A text message that reads as a command: Discord's commands are slash commands,
+        so say how to run it (in the channel's language: messages carry no locale)."""
+        assert self.core is not None
+        where = self._where(message.channel)
+        if not self.core.is_bridged(where):
+            return
+        name = message.content[1:].split(maxsplit=1)[0].lower()
+        t = self.core.translator_for(None, where)
+        if COMMANDS.find(name) is None:
+            answer = t(UNKNOWN, name=name)
+        else:
+            answer = t(SLASH_HINT, name=name)
+
+        async def send() -> None:
+            try:
+                await message.reply(answer, mention_author=False, allowed_mentions=NO_MENTIONS)
+            except Exception as err:
+                raise classify(err, f"channel {where}") from err
+
+        await self.budget.send(where, send)
 
     async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         assert self.core is not None

@@ -475,6 +475,7 @@ class TelegramAdapter:
             cursor=self._cursor, locale=locale,
             chat_title=message.chat.title if message.chat.type != "private" else None,
             attachments=attachments,
+            threadless=message.chat.type in ("group", "supergroup") and not message.chat.is_forum,
         ), patience=self._patience)
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
