@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -20,11 +21,13 @@ from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_s
 from bridgebot.core import errors, export
 from bridgebot.core.export import FORMATS, Archive
 from bridgebot.core.platforms import Platforms
+from bridgebot.core.ports import FilePort
 from bridgebot.logs import FORMATS as LOG_FORMATS
 from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
 from bridgebot.store.backup import DatabaseInUse
 from bridgebot.store.db import DatabaseUnusable
+from bridgebot.store.files import clean_name
 from bridgebot.store.migrations import SchemaTooNew
 
 if TYPE_CHECKING:
@@ -175,11 +178,33 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         if args.output:
             await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
             print(f"Wrote {args.output}")
+            copied = await asyncio.to_thread(copy_files, archive, runtime.core.files,
+                                             Path(args.output).parent)
+            if copied and args.format != "json":
+                print(f"Wrote {copied} files under {Path(args.output).parent / 'files'} "
+                      "(the page links them there)")
         else:
             sys.stdout.write(text)
         return 0
 
     return await _with_store(settings, work)
+
+
+def copy_files(archive: Archive, files: FilePort | None, folder: Path) -> int:
+    """The topic's stored files beside an export, where its links point
+    (``files/<sha256>/<name>``); the names are the archive's (``attachment-N.ext`` when
+    anonymized). Return how many were written."""
+    written = 0
+    for post in archive.posts:
+        for attachment in post.attachments:
+            source = files.path(attachment) if files is not None else None
+            if source is None:
+                continue
+            target = folder / "files" / attachment.sha256 / clean_name(attachment.name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written += 1
+    return written
 
 
 async def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:

@@ -144,7 +144,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         modes = {b.name: AuthorMode(b.authors) for b in settings.bridges}
         server = ArchiveServer(runtime.store, platforms=runtime.platforms, present=archive_presenter(
             runtime.core.privacy, modes, platforms=runtime.platforms, anonymize=args.anonymize),
-            languages={b.name: b.language for b in settings.bridges})
+            languages={b.name: b.language for b in settings.bridges}, files=runtime.core.files)
         try:
             port = await server.start(args.listen, args.port)
         except OSError as err:

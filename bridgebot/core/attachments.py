@@ -79,3 +79,33 @@ def as_lines(delivery: Delivery) -> Delivery:
     if post is None or not post.attachments:
         return delivery
     return replace(delivery, post=replace(with_lines(post, post.attachments), attachments=()))
+
+
+# Images a browser shows inline from the archive; everything else is offered as a download
+# (an SVG or HTML file could run script in the archive's origin).
+INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+
+
+def shows_inline(attachment: Attachment) -> bool:
+    return attachment.stored and attachment.mime_type in INLINE_IMAGES
+
+
+def file_href(attachment: Attachment) -> str:
+    """Where an archive page links a stored file, relative to the page:
+    ``files/<sha256>/<name>`` (the name is for the reader; the hash finds the file)."""
+    from urllib.parse import quote
+
+    return f"files/{attachment.sha256}/{quote(attachment.name, safe='')}"
+
+
+def file_extension(attachment: Attachment) -> str:
+    """``.pdf``, ``.jpg``: from the name, else the type; empty when neither says."""
+    base = attachment.name.rsplit("/", 1)[-1]
+    if "." in base.lstrip("."):
+        ext = base.rsplit(".", 1)[-1].lower()
+        if ext.isalnum() and len(ext) <= 8:
+            return f".{ext}"
+    known = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
+             "image/gif": ".gif", "application/pdf": ".pdf", "video/mp4": ".mp4",
+             "audio/ogg": ".ogg", "audio/mpeg": ".mp3"}
+    return known.get(attachment.mime_type, "")

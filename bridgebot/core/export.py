@@ -20,7 +20,8 @@ from functools import cached_property
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bridgebot.core import richtext
-from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.attachments import file_href, file_line, human_size, shows_inline
+from bridgebot.core.models import Attachment, Post, Prompt, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort
 from bridgebot.core.text import short_subject
@@ -204,10 +205,24 @@ def to_markdown(archive: Archive) -> str:
         if prompt is not None:
             out.append(f"*{_question_line(prompt)}*")
         out += ["", richtext.to_markdown(post.text), ""]
+        if post.attachments:
+            out += [_markdown_file(a) for a in post.attachments] + [""]
     if topic.is_locked:
         reason = f": {topic.lock_reason}" if topic.lock_reason else ""
         out.append(f"Topic locked{reason}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _markdown_file(attachment: Attachment) -> str:
+    """An image shown, another file linked (``files/<sha256>/<name>`` beside the export),
+    a file that never arrived named."""
+    if not attachment.stored:
+        return f"- {file_line(attachment)}"
+    name = attachment.name.replace("[", "(").replace("]", ")")
+    if shows_inline(attachment):
+        return f"![{name}]({file_href(attachment)})"
+    return (f"- [{name}]({file_href(attachment)}) ({attachment.mime_type}, "
+            f"{human_size(attachment.size)})")
 
 
 @dataclass(frozen=True)
@@ -231,6 +246,9 @@ TEMPLATES = Environment(
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
 TEMPLATES.filters["rich"] = richtext.to_html
+TEMPLATES.filters["file_href"] = file_href
+TEMPLATES.filters["inline"] = shows_inline
+TEMPLATES.filters["size"] = human_size
 
 
 @dataclass(frozen=True)
@@ -322,6 +340,8 @@ def to_json(archive: Archive) -> str:
                 "parent": by_id[p.parent_id].number if p.parent_id in by_id else None,
                 "prompt": next((q.position for q in archive.prompts if q.id == p.prompt_id), None),
                 "text": p.text,
+                "files": [{"name": a.name, "type": a.mime_type, "size": a.size,
+                           "sha256": a.sha256 or None} for a in p.attachments],
             }
             for p in archive.comments
         ],

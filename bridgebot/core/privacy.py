@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from confusable_homoglyphs import confusables as _homoglyphs
 
 from bridgebot.core import errors
+from bridgebot.core.attachments import file_extension
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Post, Topic
 from bridgebot.core.names import (
@@ -471,12 +472,19 @@ async def anonymized_archive(privacy: PrivacyPort, archive: Archive,
         return scrub_text(text, names, pattern, platforms.profile_links)
 
     posts = []
+    numbered = 0  # files are "attachment-N.ext" in the topic: a file name can name a person
     for post in archive.posts:
         identity = identities.get(post.id)
         author = FACILITATOR_NAME if post.is_opening or identity is None else (
             pseudonym_name(identity.pseudonym) if identity.pseudonym else FACILITATOR_NAME)
+        files = []
+        for attachment in post.attachments:
+            numbered += 1
+            files.append(replace(attachment,
+                                 name=f"attachment-{numbered}{file_extension(attachment)}"))
         posts.append(replace(post, author_name=author, author_id="", text=scrub(post.text) or "",
-                             subject=scrub(post.subject), hidden_by=None))
+                             subject=scrub(post.subject), hidden_by=None,
+                             attachments=tuple(files)))
     topic = replace(topic, title=scrub(topic.title) or topic.title,
                     introduction=scrub(topic.introduction) or "", opened_by=FACILITATOR_NAME,
                     locked_by=FACILITATOR_NAME if topic.locked_by else None,

@@ -18,14 +18,16 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from aiohttp import web
 
 from bridgebot.adapters import registry
+from bridgebot.core.attachments import shows_inline
 from bridgebot.core.export import FORMATS, TEMPLATES, Archive, PageExtras, to_html
 from bridgebot.core.models import Post, Topic
 from bridgebot.core.platforms import Platforms
-from bridgebot.core.ports import DiscussionPort
+from bridgebot.core.ports import DiscussionPort, FilePort
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,11 @@ class ArchiveServer:
 
     def __init__(self, store: DiscussionPort, *, refresh_seconds: float = REFRESH_SECONDS,
                  present: Presenter | None = None, platforms: Platforms | None = None,
-                 languages: Mapping[str, str] | None = None) -> None:
+                 languages: Mapping[str, str] | None = None,
+                 files: FilePort | None = None) -> None:
         self.store = store
+        # The posts' stored files, served beside each page (None: none are served).
+        self.files = files
         # Each bridge's language (by bridge name): its pages' ``lang``.
         self.languages = dict(languages or {})
         # Display names in bylines: the registered platforms unless the runtime says otherwise.
@@ -86,6 +91,7 @@ class ArchiveServer:
         app.router.add_get(r"/topics/{id:\d+}/", self.topic_page)
         app.router.add_get(r"/topics/{id:\d+}/state.json", self.state)
         app.router.add_get(r"/topics/{id:\d+}/archive.{fmt:md|json|html}", self.download)
+        app.router.add_get(r"/topics/{id:\d+}/files/{sha:[0-9a-f]{64}}/{name}", self.file)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 8081) -> int:
@@ -208,6 +214,25 @@ class ArchiveServer:
         fmt = {"md": "markdown"}.get(request.match_info["fmt"], request.match_info["fmt"])
         types = {"markdown": "text/markdown", "json": "application/json", "html": "text/html"}
         return web.Response(text=FORMATS[fmt](archive), content_type=types[fmt], charset="utf-8")
+
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        """A file of a visible post of this topic (a hidden post's files are not served), by
+        its hash: images inline with their type, anything else as a download that the browser
+        may neither sniff nor run."""
+        archive = await self._archive(request)
+        sha = request.match_info["sha"]
+        found = next((a for p in archive.posts for a in p.attachments if a.sha256 == sha), None)
+        path = self.files.path(found) if found is not None and self.files is not None else None
+        if found is None or path is None:
+            raise web.HTTPNotFound(text="No such file in this topic.")
+        headers = {"Content-Type": found.mime_type, "X-Content-Type-Options": "nosniff",
+                   "Cache-Control": "private, max-age=3600"}
+        if not shows_inline(found):
+            headers["Content-Disposition"] = (
+                f"attachment; filename*=UTF-8''{quote(found.name, safe='')}")
+            headers["Content-Security-Policy"] = "sandbox"
+        return web.FileResponse(path, headers=headers)
 
 
 @dataclass(frozen=True)
