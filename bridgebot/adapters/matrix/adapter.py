@@ -28,9 +28,9 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiohttp
 from aiohttp import web
@@ -75,6 +75,7 @@ from bridgebot.core.service import Discussions
 from bridgebot.i18n import Translator, translator
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PLATFORM = "matrix"
 MODERATOR = 50  # Element's "Moderator": the power level that makes a facilitator
@@ -518,8 +519,26 @@ class MatrixAdapter:
             pieces = render.notice_contents(delivery.notice)
         else:
             return DeliveryResult()
-        ids = await self._send(sender, room, target.thread_id, delivery.reply_to, pieces, delivery)
+        if sender is self.bot:
+            ids = await self._send(sender, room, target.thread_id, delivery.reply_to, pieces,
+                                   delivery)
+        else:
+            ids = await self._as_member(sender, room, lambda: self._send(
+                sender, room, target.thread_id, delivery.reply_to, pieces, delivery))
         return DeliveryResult(ids)
+
+    async def _as_member(self, ghost: IntentAPI, room: RoomID,
+                         send: Callable[[], Awaitable[_T]]) -> _T:
+        """Send as a ghost; if the room refuses it because it is no longer a member (kicked,
+        or it left, and the kick's event has not reached the state store yet), invite it
+        back with the bot and join, then send again. The transaction ids stay the same, so
+        nothing is shown twice."""
+        try:
+            return await send()
+        except MForbidden:
+            log.info("matrix room %s: a ghost is no longer a member; inviting it back", room)
+            await ghost.ensure_joined(room, ignore_cache=True)
+            return await send()
 
     async def _send(self, sender: IntentAPI, room: RoomID, thread: str | None, reply_to: str | None,
                     pieces: Sequence[render.Content], delivery: Delivery) -> tuple[str, ...]:
@@ -563,10 +582,15 @@ class MatrixAdapter:
         try:
             ghost = self._ghost(delivery)
             await self._prepare_ghost(ghost, render.ghost_name(delivery.post), room)
-            for i, (message_id, piece) in enumerate(zip(ids, pieces, strict=False)):
-                await ghost.send_message_event(
-                    room, EventType.ROOM_MESSAGE, as_content(render.replacement(message_id, piece)),
-                    txn_id=f"bridgebot.{delivery.id}.{i}")
+
+            async def replace() -> None:
+                for i, (message_id, piece) in enumerate(zip(ids, pieces, strict=False)):
+                    await ghost.send_message_event(
+                        room, EventType.ROOM_MESSAGE,
+                        as_content(render.replacement(message_id, piece)),
+                        txn_id=f"bridgebot.{delivery.id}.{i}")
+
+            await self._as_member(ghost, room, replace)
         except Exception as err:
             raise classify(err, f"room {room}") from err
 
