@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridgebot.core.richtext.spans import Span
+
 
 class TopicStatus(enum.StrEnum):
     OPEN = "open"
@@ -186,6 +188,8 @@ class Post:
     hidden: bool = False
     hidden_by: str | None = None  # who hid it: a facilitator's name, or "author (deleted)"
     attachments: tuple[Attachment, ...] = ()  # in the order the author sent them
+    # Formatting, links and mentions over ``text`` (core/richtext): how it was written.
+    spans: tuple[Span, ...] = ()
 
     @property
     def is_opening(self) -> bool:
@@ -216,6 +220,8 @@ class IncomingMessage:
     # Written in a chat that has no threads (a plain Telegram group), where a topic is only
     # its message: replying to nothing can still mean its only open topic.
     threadless: bool = False
+    # Formatting, links and mentions over ``text``, read from the platform's own form.
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)

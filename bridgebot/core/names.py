@@ -17,6 +17,7 @@ from typing import Protocol
 
 from bridgebot.core.models import Post, Topic
 from bridgebot.core.ports import DiscussionPort, Identity, PrivacyPort
+from bridgebot.core.richtext.spans import Kind, replace_text
 
 
 class AuthorMode(enum.StrEnum):
@@ -75,6 +76,44 @@ def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
     if mode is AuthorMode.PSEUDONYM:
         return FACILITATOR_NAME if post.is_opening else pseudonym_name(identity.pseudonym)
     return identity.display_name
+
+
+def mention_name(identity: Identity | None, written: str, mode: AuthorMode) -> str:
+    """The name a mention shows outside its chat, by the rules an author's name follows: an
+    alias beats every mode; a pseudonym bridge shows the person's pseudonym in the topic
+    (or "Participant" for someone who has not posted there); never an id."""
+    if identity is None or identity.forgotten:
+        if mode is AuthorMode.PSEUDONYM:
+            return pseudonym_name(identity.pseudonym if identity else None)
+        return first_name(written) if mode is AuthorMode.FIRST_NAME else written
+    if identity.alias:
+        return identity.alias
+    if mode is AuthorMode.FIRST_NAME:
+        return first_name(identity.display_name)
+    if mode is AuthorMode.PSEUDONYM:
+        return pseudonym_name(identity.pseudonym)
+    return identity.display_name
+
+
+async def name_mentions(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], topic: Topic,
+                        post: Post) -> Post:
+    """``post`` with each mention of a person showing the name the bridge shows for them."""
+    mentions = [s for s in post.spans if s.kind is Kind.MENTION and s.user]
+    if not mentions:
+        return post
+    mode = mode_of(bridges, topic.bridge)
+    text, spans = post.text, post.spans
+    for mention in sorted(mentions, key=lambda s: s.start, reverse=True):
+        assert mention.user is not None
+        platform, _, user_id = mention.user.partition(":")
+        identity = await privacy.mentioned(topic.id, platform, user_id)
+        current = next(s for s in spans if s.start == mention.start and s.kind is Kind.MENTION)
+        written = text[current.start:current.end]
+        prefix = written[:1] if written[:1] in "@#" else ""
+        shown = prefix + mention_name(identity, written[len(prefix):], mode)
+        if shown != written:
+            text, spans = replace_text(text, spans, current, shown)
+    return replace(post, text=text, spans=spans)
 
 
 async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], posts: Sequence[Post],

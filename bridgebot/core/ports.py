@@ -37,6 +37,7 @@ from bridgebot.core.models import (
     TopicStatus,
 )
 from bridgebot.core.plan import Plan, PlanItem, PlanSpec, PublishResult
+from bridgebot.core.richtext.spans import Span
 
 # -- records -------------------------------------------------------------------------
 
@@ -180,11 +181,12 @@ class DiscussionPort(Protocol):
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
         cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
+        spans: Sequence[Span] = (),
     ) -> tuple[int, int]: ...
 
     async def edit_post(
         self, post_id: int, text: str, subject: str | None, edited_at: datetime,
-        targets: Sequence[ChannelRef],
+        targets: Sequence[ChannelRef], spans: Sequence[Span] = (),
     ) -> bool: ...
 
     async def set_hidden(
@@ -214,6 +216,7 @@ class OutboxPort(Protocol):
     async def complete(
         self, row: PendingDelivery, message_ids: Sequence[str], thread_id: str | None,
         now: datetime, *, topic_id: int, prompt_id: int | None, post_id: int | None,
+        replaced: Sequence[str] = (),
     ) -> None: ...
 
     async def complete_combined(
@@ -261,6 +264,7 @@ class PrivacyPort(Protocol):
     """Aliases, pseudonyms, forgetting a person, retention, and combined copies."""
 
     async def identities(self, post_ids: Iterable[int]) -> dict[int, Identity]: ...
+    async def mentioned(self, topic_id: int, platform: str, user_id: str) -> Identity | None: ...
     async def topic_identities(self, topic_id: int) -> dict[int, Identity]: ...
     async def last_visible_post(self, topic_id: int) -> int | None: ...
     async def combined_message_ids(self, target: ChannelRef, post_id: int) -> set[str]: ...

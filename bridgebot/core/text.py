@@ -89,6 +89,33 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> li
     return pieces
 
 
+def split_ranges(text: str, limit: int, measure: Callable[[int, int], int]) -> list[tuple[int, int]]:
+    """:func:`split_text` as (start, end) ranges of ``text``: for text that carries spans
+    (core/richtext), whose pieces keep their formatting. ``measure(start, end)`` weighs
+    ``text[start:end]`` as the platform will (after rendering its formatting)."""
+    limit = max(1, limit)
+    ranges: list[tuple[int, int]] = []
+    start, stop = len(text) - len(text.lstrip()), len(text.rstrip())
+    while start < stop and measure(start, stop) > limit:
+        rest = text[start:stop]
+        at = start
+
+        def weigh(piece: str, at: int = at) -> int:
+            return measure(at, at + len(piece))
+
+        fits = _fit(rest, limit, weigh)
+        cut = _best_cut(rest[: fits + 1], fits)
+        size = len(rest[:cut].rstrip())
+        if not size:  # only whitespace fitted: take one character rather than loop
+            size = cut = 1
+        ranges.append((start, start + size))
+        start += cut
+        start += len(text[start:stop]) - len(text[start:stop].lstrip())
+    if start < stop:
+        ranges.append((start, stop))
+    return ranges
+
+
 def _fit(text: str, limit: int, measure: Callable[[str], int]) -> int:
     """How many leading characters of ``text`` fit ``limit`` (at least one)."""
     if measure is len:

@@ -45,6 +45,7 @@ class PostRequest:
     targets: Sequence[ChannelRef]
     cursor: tuple[str, str] | None = None
     attachments: Sequence[Attachment] = ()
+    spans: str | None = None  # formatting, links and mentions, as stored (core/richtext)
     # Assigned inside the batch's transaction as MAX(id) + 1 onwards: safe because this
     # process is the database's single writer (a store with several writers numbers otherwise).
     post_id: int = field(default=0, init=False)
@@ -152,11 +153,11 @@ class PostWriter:
             request.post_id = next_id + offset
         await tx.executemany(
             "INSERT INTO posts (id, topic_id, number, participant_id, origin_platform, text, subject, "
-            "parent_id, prompt_id, created_at) VALUES (?, ?, "
-            "(SELECT COALESCE(MAX(number), 0) + 1 FROM posts WHERE topic_id = ?), ?, ?, ?, ?, ?, ?, ?)",
+            "parent_id, prompt_id, created_at, spans) VALUES (?, ?, "
+            "(SELECT COALESCE(MAX(number), 0) + 1 FROM posts WHERE topic_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
             [(r.post_id, r.topic_id, r.topic_id,
               participant[(r.author.platform, r.author.user_id)], r.author.platform, r.text,
-              r.subject, r.parent_id, r.prompt_id, _ts(r.created_at)) for r in batch],
+              r.subject, r.parent_id, r.prompt_id, _ts(r.created_at), r.spans) for r in batch],
         )
         # A first post in a topic gives its author the topic's next pseudonym ("Participant
         # N"): stored, so the number stays the same whatever happens to later posts.

@@ -251,8 +251,15 @@ V7 = [
     "CREATE INDEX outbox_pending_by_topic ON outbox (state, platform, chat_id, topic_id, id)",
 ]
 
+# Formatting, links and mentions of a post (core/richtext: JSON spans over its text; NULL
+# when plain), and of each earlier version of it.
+V8 = [
+    "ALTER TABLE posts ADD COLUMN spans TEXT",
+    "ALTER TABLE post_history ADD COLUMN spans TEXT",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
 LATEST = len(MIGRATIONS)
 
 

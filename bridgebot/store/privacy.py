@@ -18,6 +18,8 @@ import aiosqlite
 
 from bridgebot.core.models import Action, Author, ChannelRef
 from bridgebot.core.ports import ForgetReport, Identity, PersonSummary
+from bridgebot.core.richtext.spans import from_json as spans_from_json
+from bridgebot.core.richtext.spans import plain_with_urls
 from bridgebot.core.text import name_pattern
 from bridgebot.store.db import Database, Queries
 from bridgebot.store.files import FileStore
@@ -68,6 +70,20 @@ class PrivacyStore(Queries):
             return {}
         rows = await self._all(f"{self._IDENTITY} WHERE p.id IN ({_marks(ids)})", ids)
         return dict(self._identity(r) for r in rows)
+
+    async def mentioned(self, topic_id: int, platform: str, user_id: str) -> Identity | None:
+        """The identity of someone a post in ``topic_id`` mentions, if they are a participant
+        (their alias on the topic's bridge and pseudonym in the topic, if any)."""
+        row = await self._one(
+            "SELECT 0 AS post_id, pa.id AS participant_id, t.bridge, pa.display_name, al.alias, "
+            "ps.number AS pseudonym, pa.forgotten_at IS NOT NULL AS forgotten FROM participants pa "
+            "JOIN topics t ON t.id = ? "
+            "LEFT JOIN aliases al ON al.participant_id = pa.id AND al.bridge = t.bridge "
+            "LEFT JOIN pseudonyms ps ON ps.topic_id = t.id AND ps.participant_id = pa.id "
+            "WHERE pa.platform = ? AND pa.user_id = ?",
+            (topic_id, platform, user_id),
+        )
+        return self._identity(row)[1] if row else None
 
     async def topic_identities(self, topic_id: int) -> dict[int, Identity]:
         """Post id -> author identity for every post of a topic (exports, archive pages)."""
@@ -214,9 +230,9 @@ class PrivacyStore(Queries):
                 files = [r[0] for r in await tx.execute_fetchall(
                     f"SELECT sha256 FROM attachments WHERE post_id IN ({marks})", own_ids)]
                 await tx.execute(f"DELETE FROM attachments WHERE post_id IN ({marks})", own_ids)
-                await tx.execute(f"UPDATE post_history SET text = ?, subject = NULL "
+                await tx.execute(f"UPDATE post_history SET text = ?, subject = NULL, spans = NULL "
                                  f"WHERE post_id IN ({marks})", (placeholder, *own_ids))
-                await tx.execute(f"UPDATE posts SET text = ?, subject = NULL, edited_at = ?, "
+                await tx.execute(f"UPDATE posts SET text = ?, subject = NULL, spans = NULL, edited_at = ?, "
                                  f"erased_at = ? WHERE id IN ({marks})",
                                  (placeholder, _ts(now), _ts(now), *own_ids))
             if opened:
@@ -283,14 +299,16 @@ class PrivacyStore(Queries):
 
         changed: list[tuple[int, int]] = []
         where, args = having("text", "subject")
-        for post_id, topic_id, number, text, subject, hidden in await tx.execute_fetchall(
-            "SELECT id, topic_id, number, text, subject, hidden FROM posts WHERE erased_at IS NULL "
-            f"AND ({where})", args,
+        for post_id, topic_id, number, text, subject, hidden, spans in await tx.execute_fetchall(
+            "SELECT id, topic_id, number, text, subject, hidden, spans FROM posts "
+            f"WHERE erased_at IS NULL AND ({where})", args,
         ):
             new_text, new_subject = scrub(text), scrub(subject)
             if (new_text, new_subject) != (text, subject):
-                await tx.execute("UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
-                                 (new_text, new_subject, _ts(now), post_id))
+                if spans:  # offsets no longer fit the renamed text: plain, addresses kept
+                    new_text = scrub(plain_with_urls(text, spans_from_json(spans)))
+                await tx.execute("UPDATE posts SET text = ?, subject = ?, edited_at = ?, spans = NULL "
+                                 "WHERE id = ?", (new_text, new_subject, _ts(now), post_id))
                 report.others_posts_renamed += 1
                 if not hidden and number > 1:  # an opening post's copies are the topic itself
                     changed.append((post_id, topic_id))
@@ -426,13 +444,13 @@ class PrivacyStore(Queries):
         marks = _marks(topic_ids)
         async with self.db.transaction() as tx:
             await tx.execute(
-                f"UPDATE post_history SET text = ?, subject = NULL WHERE post_id IN (SELECT id FROM "
-                f"posts WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL)",
+                f"UPDATE post_history SET text = ?, subject = NULL, spans = NULL WHERE post_id IN "
+                f"(SELECT id FROM posts WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL)",
                 (placeholder, *topic_ids),
             )
             cur = await tx.execute(
-                f"UPDATE posts SET text = ?, subject = NULL, erased_at = ? WHERE topic_id IN ({marks}) "
-                "AND number > 1 AND erased_at IS NULL",
+                f"UPDATE posts SET text = ?, subject = NULL, spans = NULL, erased_at = ? "
+                f"WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL",
                 (placeholder, _ts(now), *topic_ids),
             )
             erased = cur.rowcount

@@ -36,6 +36,9 @@ from bridgebot.core.models import (
     TopicStatus,
 )
 from bridgebot.core.ports import MapHit, PendingDelivery, UnitOfWork
+from bridgebot.core.richtext.spans import Span
+from bridgebot.core.richtext.spans import from_json as spans_from_json
+from bridgebot.core.richtext.spans import to_json as spans_to_json
 from bridgebot.store.db import Database, Queries
 from bridgebot.store.group_commit import PostRequest, PostWriter
 
@@ -71,7 +74,8 @@ _TOPIC_COLUMNS = (
 )
 _POST_COLUMNS = (
     "p.id, p.topic_id, p.number, pa.display_name, p.origin_platform, pa.user_id, p.text, "
-    "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden, p.hidden_by"
+    "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden, p.hidden_by, "
+    "p.spans"
 )
 
 
@@ -114,6 +118,7 @@ def _post(row: sqlite3.Row) -> Post:
         edited_at=_dt(row["edited_at"]),
         hidden=bool(row["hidden"]),
         hidden_by=row["hidden_by"],
+        spans=spans_from_json(row["spans"]),
     )
 
 
@@ -621,6 +626,7 @@ class Store(Queries):
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
         cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
+        spans: Sequence[Span] = (),
     ) -> tuple[int, int]:
         """Record a post, the message that carried it and its deliveries (and the intake
         cursor that delivered it) atomically; return (post id, number) once committed.
@@ -632,29 +638,33 @@ class Store(Queries):
             topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
             prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
             targets=targets, cursor=cursor, attachments=attachments,
+            spans=spans_to_json(spans),
         ))
 
     async def edit_post(
         self, post_id: int, text: str, subject: str | None, edited_at: datetime,
-        targets: Sequence[ChannelRef],
+        targets: Sequence[ChannelRef], spans: Sequence[Span] = (),
     ) -> bool:
-        """Replace a post's text, keeping the old one in history; False if unchanged."""
+        """Replace a post's text (and formatting), keeping the old one in history; False if
+        unchanged."""
+        stored = spans_to_json(spans)
         async with self.db.transaction() as tx:
             async with tx.execute(
                 # An erased post (forgotten, or past retention) never takes text again.
-                "SELECT text, subject, topic_id FROM posts WHERE id = ? AND erased_at IS NULL",
+                "SELECT text, subject, topic_id, spans FROM posts WHERE id = ? AND erased_at IS NULL",
                 (post_id,),
             ) as cur:
                 row = await cur.fetchone()
-            if row is None or (row["text"] == text and row["subject"] == subject):
+            if row is None or (row["text"], row["subject"], row["spans"]) == (text, subject, stored):
                 return False
             await tx.execute(
-                "INSERT INTO post_history (post_id, text, subject, replaced_at) VALUES (?, ?, ?, ?)",
-                (post_id, row["text"], row["subject"], _ts(edited_at)),
+                "INSERT INTO post_history (post_id, text, subject, replaced_at, spans) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (post_id, row["text"], row["subject"], _ts(edited_at), row["spans"]),
             )
             await tx.execute(
-                "UPDATE posts SET text = ?, subject = ?, edited_at = ? WHERE id = ?",
-                (text, subject, _ts(edited_at), post_id),
+                "UPDATE posts SET text = ?, subject = ?, edited_at = ?, spans = ? WHERE id = ?",
+                (text, subject, _ts(edited_at), stored, post_id),
             )
             await self._enqueue(tx, row["topic_id"], Action.EDIT, targets, edited_at, post_id=post_id)
         return True
@@ -716,9 +726,28 @@ class Store(Queries):
     async def complete(
         self, row: PendingDelivery, message_ids: Sequence[str], thread_id: str | None, now: datetime,
         *, topic_id: int, prompt_id: int | None, post_id: int | None,
+        replaced: Sequence[str] = (),
     ) -> None:
-        """Record what a delivery produced and mark it done, in one transaction."""
+        """Record what a delivery produced and mark it done, in one transaction.
+
+        An edit that made a post longer or shorter returns the messages that now show it
+        (``message_ids``) in place of those it had (``replaced``): the ones it deleted leave
+        the message map, the continuation messages it sent join it.
+        """
         async with self.db.transaction() as tx:
+            if row.action is Action.EDIT and message_ids and post_id is not None:
+                gone = [m for m in replaced if m not in message_ids]
+                await tx.executemany(
+                    "DELETE FROM message_map WHERE platform = ? AND chat_id = ? AND message_id = ?",
+                    [(row.target.platform, row.target.chat_id, m) for m in gone],
+                )
+                await tx.executemany(
+                    "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
+                    "topic_id, prompt_id, post_id, part, mirrored, delivery_id) "
+                    "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 1, ?)",
+                    [(row.target.platform, row.target.chat_id, mid, thread_id, topic_id, post_id,
+                      part, row.id) for part, mid in enumerate(message_ids) if mid not in replaced],
+                )
             if row.action is Action.OPEN_TOPIC:
                 await tx.execute(
                     "INSERT INTO topic_channels (topic_id, platform, chat_id, thread_id, "
