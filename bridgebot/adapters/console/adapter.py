@@ -27,6 +27,7 @@ from bridgebot.core.models import (
     ReceiveOutcome,
 )
 from bridgebot.core.ratelimit import PlatformLimits
+from bridgebot.core.richtext.spans import Span, plain_with_urls
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
 from bridgebot.i18n import Translator, translator
@@ -129,7 +130,7 @@ class ConsoleAdapter:
             author = f"{post.author_name} · {platform}"
             head = f"#{post.number} " + (f"{post.subject}\n" if post.subject else "")
             ids = []
-            for i, piece in enumerate(split_text(head + post.text, self.limit)):
+            for i, piece in enumerate(split_text(head + plain_with_urls(post.text, post.spans), self.limit)):
                 shown = self._show(room, author, piece, delivery.reply_to if i == 0 else None,
                                    delivery.target.thread_id)
                 ids.append(shown.message_id)
@@ -148,7 +149,8 @@ class ConsoleAdapter:
         post = delivery.post
         assert post is not None
         platform = display_name(post.author_platform)
-        return f"{post.author_name} · {platform} · #{post.number}: {post.text}"
+        return (f"{post.author_name} · {platform} · #{post.number}: "
+                f"{plain_with_urls(post.text, post.spans)}")
 
     def combinable(self, deliveries: Sequence[Delivery]) -> int:
         length = count = 0
@@ -177,7 +179,8 @@ class ConsoleAdapter:
             text = t("Topic #{id}: {title}", id=topic.id, title=topic.title)
             text += f"\n{topic.chat_introduction}" if topic.chat_introduction else ""
         else:
-            text = f"#{delivery.post.number} {delivery.post.text}"
+            post = delivery.post
+            text = f"#{post.number} {plain_with_urls(post.text, post.spans)}"
         combined = {message_id: "\n".join(self._line(replace(delivery, post=post))
                                           for post, _ in copy.parts)
                     for copy in delivery.combined for message_id in copy.message_ids[:1]}
@@ -215,10 +218,11 @@ class ConsoleAdapter:
     # -- people typing in a room ------------------------------------------------
 
     async def say(self, room: str, author: Author, text: str,
-                  reply_to: str | None = None,
-                  attachments: tuple[Attachment, ...] = ()) -> tuple[Shown, ReceiveOutcome]:
+                  reply_to: str | None = None, attachments: tuple[Attachment, ...] = (),
+                  spans: Sequence[Span] = ()) -> tuple[Shown, ReceiveOutcome]:
         """A person writes in ``room`` (in its current topic, or replying to a message),
-        with files already stored (``Discussions.files``)."""
+        with files already stored (``Discussions.files``); ``spans`` format ``text`` as a
+        platform's message would (core/richtext)."""
         assert self.core is not None, "adapter not started"
         thread = self.thread_of_room.get(room)
         shown_text = "\n\n".join(x for x in (text, lines_for(attachments)) if x)
@@ -226,7 +230,7 @@ class ConsoleAdapter:
         outcome = await self.core.receive(IncomingMessage(
             where=ChannelRef(PLATFORM, room, thread), message_id=shown.message_id,
             author=author, text=text, sent_at=datetime.now(UTC), reply_to_message_id=reply_to,
-            attachments=attachments,
+            attachments=attachments, spans=tuple(spans),
         ))
         return shown, outcome
 

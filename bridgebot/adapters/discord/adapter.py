@@ -27,7 +27,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bridgebot.adapters.discord import media, render
+from bridgebot.adapters.discord import markdown, media, render
 from bridgebot.adapters.discord.commands import CommandTranslator, SlashCommands
 from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, classify, member_name
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
@@ -47,6 +47,7 @@ from bridgebot.core.models import (
     Post,
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
+from bridgebot.core.richtext.spans import Span
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator, translator
 
@@ -71,9 +72,45 @@ def looks_like_command(text: str) -> bool:
 def message_text(message: discord.Message) -> str:
     """Content, and a sticker's name (its image is on Discord's CDN only), so nothing
     silently vanishes; attachments travel as files (:mod:`.media`)."""
-    parts = [message.content] if message.content else []
+    return rich_message(message)[0]
+
+
+def rich_message(message: discord.Message) -> tuple[str, tuple[Span, ...]]:
+    """:func:`message_text` as plain text and spans: markdown read, mentions as shown names."""
+    text, spans = markdown.parse(message.content or "", mention_names(
+        [(str(u.id), member_name(u)) for u in message.mentions],
+        [(str(r.id), r.name) for r in message.role_mentions],
+        [(str(c.id), getattr(c, "name", "") or "") for c in message.channel_mentions],
+    )) if message.content else ("", ())
+    parts = [text] if text else []
     parts += [f"[sticker {sticker.name}]" for sticker in message.stickers]
-    return "\n".join(parts)
+    return "\n".join(parts), spans
+
+
+def mention_names(users: Sequence[tuple[str, str]], roles: Sequence[tuple[str, str]] = (),
+                  channels: Sequence[tuple[str, str]] = ()) -> markdown.Resolver:
+    """What ``<@id>``, ``<@&id>`` and ``<#id>`` show: the member's shown name (as
+    :func:`member_name`, never their username or id), the role's or channel's name."""
+    people, role_names, channel_names = dict(users), dict(roles), dict(channels)
+
+    def names(kind: str, ident: str) -> tuple[str, str | None]:
+        if kind in ("@", "@!"):
+            return f"@{people.get(ident) or 'someone'}", f"{PLATFORM}:{ident}"
+        if kind == "@&":
+            return f"@{role_names.get(ident) or 'role'}", None
+        return f"#{channel_names.get(ident) or 'channel'}", None
+
+    return names
+
+
+def raw_mentions(data: Any) -> markdown.Resolver:
+    """:func:`mention_names` from a raw message payload (an edit event)."""
+    users = []
+    for user in data.get("mentions") or []:
+        member = user.get("member") or {}
+        name = member.get("nick") or user.get("global_name") or "Discord user"
+        users.append((str(user.get("id")), name))
+    return mention_names(users)
 
 
 def refused_username(err: discord.HTTPException) -> bool:
@@ -344,10 +381,11 @@ class DiscordAdapter(SlashCommands):
             attachments = tuple([await media.fetch(self.core.files, a)
                                  for a in message.attachments])
         reference = message.reference
+        text, spans = rich_message(message)
         incoming = IncomingMessage(
             where=self._where(message.channel), message_id=str(message.id),
             author=Author(PLATFORM, str(message.author.id), member_name(message.author)),
-            text=message_text(message), sent_at=message.created_at,
+            text=text, spans=spans, sent_at=message.created_at,
             reply_to_message_id=str(reference.message_id) if reference and reference.message_id
             else None,
             chat_title=channel_title(message.channel), attachments=attachments,
@@ -400,8 +438,29 @@ class DiscordAdapter(SlashCommands):
         when = datetime.fromisoformat(edited) if edited else datetime.now(UTC)
         place = await where
         core = self.core
-        await core.held(lambda: core.edit(place, str(payload.message_id), data["content"], when),
-                        f"an edit in {place}")
+        text, spans = markdown.parse(data["content"] or "", raw_mentions(data))
+        outcome = await core.held(
+            lambda: core.edit_message(place, str(payload.message_id), text, when, spans),
+            f"an edit in {place}")
+        if outcome.answer:
+            await self._tell(place, str(payload.message_id), outcome.answer)
+
+    async def _tell(self, where: ChannelRef, message_id: str, answer: str) -> None:
+        """Answer a person in reply to their message, inside the channel's send budget."""
+        async def send() -> None:
+            try:
+                channel = await self._topic_thread(where)
+                await channel.send(answer, allowed_mentions=NO_MENTIONS,
+                                   reference=discord.MessageReference(
+                                       message_id=int(message_id),
+                                       channel_id=channel.id,  # type: ignore[attr-defined]
+                                       fail_if_not_exists=False))
+            except errors.DeliveryError:
+                raise
+            except Exception as err:
+                raise classify(err, f"channel {where}") from err
+
+        await self.budget.send(where, send)
 
     async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         assert self.core is not None
@@ -686,18 +745,21 @@ class DiscordAdapter(SlashCommands):
             raise classify(err, f"channel {delivery.target}") from err
         return None
 
-    async def edit(self, delivery: Delivery) -> None:
+    async def edit(self, delivery: Delivery) -> DeliveryResult | None:
+        """The post's copies take its new text, formatting and reply quote; a post grown past
+        them continues in new messages, one shrunk has the extra ones deleted. The result
+        lists the messages that show it now."""
         post = delivery.post
         if post is None or post.is_opening:
             await self._edit_bot_pieces(delivery)
-            return
+            return None
         webhook = await self._webhook(int(delivery.target.chat_id))
-        pieces = render.post_pieces(post, quote=self._quote(delivery, None),
-                                    with_author=webhook is None)
         thread = await self._topic_thread(delivery.target)
-        if len(pieces) < len(delivery.message_ids):  # shrank (an erasure): the rest keep no words
-            pieces = [*pieces, *[render.CONTINUED] * (len(delivery.message_ids) - len(pieces))]
-        edits = list(zip(delivery.message_ids, pieces, strict=False))
+        quote = self._quote(delivery, thread) if webhook is not None else None
+        pieces = render.post_pieces(post, quote=quote, with_author=webhook is None)
+        ids = list(delivery.message_ids) if delivery.message_ids else []
+        in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
+        edits = list(zip(ids, pieces, strict=False))
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
             text = "\n\n".join(render.post_block(part, parent) for part, parent in copy.parts)
             edits.append((copy.message_ids[0], render.clip_message(text)))
@@ -708,14 +770,32 @@ class DiscordAdapter(SlashCommands):
             for message_id, piece in edits:
                 try:
                     if webhook is not None:
-                        in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
                         # A post without files (erased) leaves none on its copies either.
                         await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
                                                    allowed_mentions=NO_MENTIONS, **drop)
                     else:
-                        await thread.get_partial_message(int(message_id)).edit(content=piece, **drop)  # type: ignore[attr-defined]
+                        await thread.get_partial_message(int(message_id)).edit(  # type: ignore[attr-defined]
+                            content=piece, allowed_mentions=NO_MENTIONS, **drop)
                 except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
                     log.info("discord message to edit is gone in %s", delivery.target)
+            if not ids:
+                return
+            for piece in pieces[len(ids):]:  # grown: continued in new messages
+                sent: discord.Message
+                if webhook is not None:
+                    sent = await webhook.send(piece, username=render.webhook_username(post),
+                                              wait=True, thread=in_thread,
+                                              allowed_mentions=NO_MENTIONS)
+                else:
+                    sent = await thread.send(piece, allowed_mentions=NO_MENTIONS)
+                ids.append(str(sent.id))
+            for message_id in ids[len(pieces):]:  # shrunk: the extra messages go
+                with contextlib.suppress(discord.NotFound):
+                    if webhook is not None:
+                        await webhook.delete_message(int(message_id), thread=in_thread)
+                    else:
+                        await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
+            del ids[len(pieces):]
 
         try:
             await self._unarchived(delivery.target, edit_all)
@@ -723,6 +803,7 @@ class DiscordAdapter(SlashCommands):
             raise
         except Exception as err:
             raise classify(err, f"channel {delivery.target}") from err
+        return DeliveryResult(tuple(ids)) if ids else None
 
     async def rewrite(self, delivery: Delivery) -> None:
         """The bot's own messages of a topic here, shown again with the texts as they are now

@@ -7,12 +7,16 @@ inert text here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from discord.utils import escape_markdown
 
+from bridgebot.adapters.discord.markdown import to_markdown
 from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
 from bridgebot.core.names import SOMEONE
-from bridgebot.core.text import clip, short_subject, split_text
+from bridgebot.core.richtext.spans import Span, slice_spans
+from bridgebot.core.text import clip, short_subject, split_ranges, split_text
 from bridgebot.i18n import Translator, translator
 
 LIMIT = 2000  # characters (code points: the OpenAPI spec's maxLength for message content)
@@ -46,6 +50,19 @@ def escaped_len(text: str) -> int:
 def split_escaped(text: str, limit: int) -> list[str]:
     """``text`` in escaped pieces of at most ``limit`` characters each."""
     return [escape(piece) for piece in split_text(text, limit, escaped_len)]
+
+
+def split_rich(text: str, spans: Sequence[Span], limit: int) -> list[str]:
+    """``text`` with its formatting as markdown pieces of at most ``limit`` characters each,
+    measured after rendering (a link cut in two keeps its address in both pieces)."""
+    if not spans:
+        return split_escaped(text, limit)
+
+    def rendered(start: int, end: int) -> str:
+        return to_markdown(text[start:end], slice_spans(spans, start, end))
+
+    return [rendered(a, b) for a, b in
+            split_ranges(text, limit, lambda a, b: len(rendered(a, b)))]
 
 
 def webhook_username(post: Post) -> str | None:
@@ -102,7 +119,7 @@ def post_pieces(post: Post, *, quote: str | None = None, with_author: bool = Fal
         lines.append(f"**{escape(post.subject)}**")
     head = "\n".join(lines)
     footer = "" if with_author else f"-# #{post.number}"
-    return _pieces(head, post.text, footer)
+    return _pieces(head, post.text, footer, post.spans)
 
 
 def post_block(post: Post, parent: Post | None) -> str:
@@ -113,7 +130,7 @@ def post_block(post: Post, parent: Post | None) -> str:
         lines.append(reply_quote(parent, None))
     if post.subject:
         lines.append(f"**{escape(post.subject)}**")
-    lines.append(escape(post.text))
+    lines.append(to_markdown(post.text, post.spans))
     return "\n".join(lines)
 
 
@@ -150,9 +167,9 @@ def notice(text: str) -> list[str]:
     return [escape(text)]
 
 
-def _pieces(head: str, body: str, footer: str = "") -> list[str]:
+def _pieces(head: str, body: str, footer: str = "", spans: Sequence[Span] = ()) -> list[str]:
     reserve = len(head) + 2 + (len(footer) + 1 if footer else 0)
-    chunks = split_escaped(body, LIMIT - reserve) if body.strip() else [""]
+    chunks = split_rich(body, spans, LIMIT - reserve) if body.strip() else [""]
     out = []
     for i, chunk in enumerate(chunks):
         parts = [head] if i == 0 and head else []

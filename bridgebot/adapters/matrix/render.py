@@ -21,6 +21,7 @@ from typing import Any
 
 from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
+from bridgebot.core.richtext.spans import plain_with_urls
 from bridgebot.core.text import short_subject, split_text
 from bridgebot.i18n import Translator, translator
 
@@ -109,7 +110,7 @@ def post_contents(post: Post, quoted: Post | None = None) -> list[Content]:
     if post.subject:
         plain.append(post.subject)
         html.append(f"<p><strong>{escape(post.subject, quote=False)}</strong></p>")
-    return _pieces("\n".join(plain), "".join(html), post.text)
+    return _pieces("\n".join(plain), "".join(html), plain_with_urls(post.text, post.spans))
 
 
 def notice_contents(text: str) -> list[Content]:

@@ -37,6 +37,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bridgebot.adapters.telegram import media, render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
+from bridgebot.adapters.telegram.richtext import spans_from_entities
 from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core import errors
 from bridgebot.core.attachments import human_size, lines_for, split_fitting
@@ -66,6 +67,7 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.ratelimit import ANSWER_PATIENCE, PlatformLimits, RateBudget, Window
 from bridgebot.core.relay import describe
+from bridgebot.core.richtext.spans import Span, shift
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
@@ -180,6 +182,17 @@ def _result(ids: tuple[str, ...], thread_id: str | None = None) -> DeliveryResul
     """A delivery's result; the pieces after the first were counted in the budget as they
     went (the relay's turn counted the first)."""
     return DeliveryResult(ids, thread_id, paced=max(0, len(ids) - 1))
+
+
+def message_spans(message: Message, text: str) -> tuple[Span, ...]:
+    """The formatting of ``text`` (:func:`message_text`): the text's entities, or the
+    caption's, moved past the placeholder that precedes a caption."""
+    if message.text is not None:
+        return spans_from_entities(message.text, message.entities)
+    caption = message.caption
+    if not caption or not text.endswith(caption):
+        return ()
+    return shift(spans_from_entities(caption, message.caption_entities), len(text) - len(caption))
 
 
 class TelegramAdapter:
@@ -449,13 +462,21 @@ class TelegramAdapter:
         if incoming:  # the caption is the post's text (an album's one caption)
             text = next((m.caption for m in items if m.caption), "") or ""
             message = items[0] if update.message is not None else message
+        captioned = next((m for m in items if m.caption), None) if incoming else None
+        if captioned is not None:  # the post's text is that caption: its formatting
+            spans = spans_from_entities(text, captioned.caption_entities)
+        else:
+            spans = () if incoming else message_spans(message, text)
         if update.edited_message is not None:
             edited = parse_command(text, self.username) if message.text else None
             if edited is not None:  # an edited /prompt or /newtopic rewords what it made
                 await self.core.edited_command(where, str(message.message_id), *edited)
             elif not text.startswith("/"):
-                await self.core.edit(where, str(message.message_id), text,
-                                     message.edit_date or datetime.now(UTC))
+                outcome = await self.core.edit_message(
+                    where, str(message.message_id), text, message.edit_date or datetime.now(UTC),
+                    spans, locale=locale)
+                if outcome.answer:
+                    await self._answer(message, outcome.answer)
             return
         if message.text and for_another_bot(message.text, self.username):
             return
@@ -472,7 +493,7 @@ class TelegramAdapter:
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
-            cursor=self._cursor, locale=locale,
+            cursor=self._cursor, locale=locale, spans=spans,
             chat_title=message.chat.title if message.chat.type != "private" else None,
             attachments=attachments,
             threadless=message.chat.type in ("group", "supergroup") and not message.chat.is_forum,
@@ -807,20 +828,23 @@ class TelegramAdapter:
         except tg.TelegramError as err:
             raise classify(err, f"chat {chat_id}") from err
 
-    async def edit(self, delivery: Delivery) -> None:
-        """A post's copies take its new text (combined copies are re-rendered whole); a
-        reworded question or a new introduction (the topic's opening post) edits the bot's own
-        messages that show them."""
+    async def edit(self, delivery: Delivery) -> DeliveryResult | None:
+        """A post's copies take its new text, formatting and reply quote (combined copies are
+        re-rendered whole); a post grown past its messages continues in new ones, one shrunk
+        has the extra ones deleted, and the result lists the messages that show it now. A
+        reworded question or a new introduction (the topic's opening post) edits the bot's
+        own messages that show them."""
         assert self.app is not None
-        await self._edit_own(delivery)
+        ids = await self._edit_own(delivery)
         if delivery.post is None or delivery.post.is_opening:
-            return
+            return None
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
             html, plain = self._combined_text([(post, parent) for post, parent in copy.parts])
             if render.length(plain) > render.LIMIT:  # longer names than before: cut the end
                 plain = clip_units(plain, render.LIMIT - 1, render.length) + "…"
                 html = render.notice(plain)[0][0]
             await self._edit_message(delivery.target, copy.message_ids[0], html)
+        return DeliveryResult(ids) if ids is not None else None
 
     async def rewrite(self, delivery: Delivery) -> None:
         """The bot's own messages of a topic here, shown again with the texts as they are now
@@ -878,32 +902,101 @@ class TelegramAdapter:
         except tg.TelegramError as err:
             raise classify(err, f"chat {target.chat_id}") from err
 
-    async def _edit_own(self, delivery: Delivery) -> None:
+    async def _edit_own(self, delivery: Delivery) -> tuple[str, ...] | None:
         """The post's own messages (every piece of a long one), or the question's, or the
-        topic message's."""
+        topic message's. A post grown past its messages continues in new ones (each answering
+        the one before), one shrunk has the extra ones deleted: the post's messages now
+        (None: the same as before)."""
         if not delivery.message_ids:
-            return
+            return None
         t = self._chat_translator(delivery.target)
-        if delivery.post is None:
+        target = delivery.target
+        post = delivery.post
+        if post is not None and not post.is_opening and not post.attachments:
+            quoted = delivery.parent if not delivery.reply_is_parent else None
+            pieces = render.post_message(post, quoted)
+            ids = list(delivery.message_ids)
+            for message_id, (html, plain) in zip(ids, pieces, strict=False):
+                await self._edit_one(target.chat_id, message_id, html, plain)
+            if len(pieces) > len(ids):
+                ids += await self._send(target.chat_id, target.thread_id, ids[-1], pieces[len(ids):])
+            elif len(pieces) < len(ids):
+                for message_id in ids[len(pieces):]:
+                    await self._delete_extra(target.chat_id, message_id)
+                ids = ids[: len(pieces)]
+            return tuple(ids)
+        # A question, the topic's message, or a post with files (whose messages follow its
+        # text): as many messages as before, the end cut if it grew.
+        if post is None:
             assert delivery.prompt is not None
             pieces = render.prompt_message(delivery.prompt, t)
-        elif delivery.post.is_opening:
+        elif post.is_opening:
             pieces = render.topic_message(delivery.topic, t)
         else:
             quoted = delivery.parent if not delivery.reply_is_parent else None
-            pieces = render.post_message(delivery.post, quoted)
-        ids = delivery.message_ids
-        if len(pieces) > len(ids):  # the edit grew: keep the message count, cut the end
-            merged_plain = "\n\n".join(p for _, p in pieces[len(ids) - 1:])
+            pieces = render.post_message(post, quoted)
+        kept = delivery.message_ids
+        if len(pieces) > len(kept):  # the edit grew: keep the message count, cut the end
+            merged_plain = "\n\n".join(p for _, p in pieces[len(kept) - 1:])
             cut = clip_units(merged_plain, render.LIMIT - 1, render.length) + "…"
-            pieces = [*pieces[: len(ids) - 1], (render.notice(cut)[0][0], cut)]
-        if len(pieces) < len(ids) and delivery.post is not None and delivery.post.attachments:
-            ids = ids[: len(pieces)]  # the files' messages follow the text: they stay
-        elif len(pieces) < len(ids):  # the edit shrank (an erasure): the rest keep no words
-            pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(ids) - len(pieces))]
-        gone = delivery.post is not None and not delivery.post.attachments
-        for message_id, (html, _) in zip(ids, pieces, strict=False):
-            await self._edit_message(delivery.target, message_id, html, files_gone=gone)
+            pieces = [*pieces[: len(kept) - 1], (render.notice(cut)[0][0], cut)]
+        if len(pieces) < len(kept) and post is not None and post.attachments:
+            kept = kept[: len(pieces)]  # the files' messages follow the text: they stay
+        elif len(pieces) < len(kept):  # the edit shrank (an erasure): the rest keep no words
+            pieces = [*pieces, *[(render.CONTINUED, render.CONTINUED)] * (len(kept) - len(pieces))]
+        gone = post is not None and not post.attachments
+        for message_id, (html, _) in zip(kept, pieces, strict=False):
+            await self._edit_message(target, message_id, html, files_gone=gone)
+        return None
+
+    async def _edit_one(self, chat_id: str, message_id: str, html: str, plain: str) -> None:
+        assert self.app is not None
+        try:
+            await self.app.bot.edit_message_text(
+                html, chat_id=int(chat_id), message_id=int(message_id),
+                parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+            )
+            return
+        except tg.BadRequest as err:
+            if "not modified" in err.message or "to edit not found" in err.message:
+                return
+            if "no text in the message" in err.message:  # a file's caption, its file erased
+                with contextlib.suppress(tg.BadRequest):
+                    await self.app.bot.delete_message(int(chat_id), int(message_id))
+                    return
+                await self._edit_caption(ChannelRef(PLATFORM, chat_id), message_id, html)
+                return
+            if "can't parse entities" not in err.message.lower():
+                raise classify(err, f"chat {chat_id}") from err
+            log.warning("telegram chat %s could not parse our HTML (%s); editing as plain text",
+                        chat_id, err.message)
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {chat_id}") from err
+        try:
+            await self.app.bot.edit_message_text(plain, chat_id=int(chat_id),
+                                                 message_id=int(message_id),
+                                                 disable_web_page_preview=True)
+        except tg.BadRequest as err:
+            if "not modified" not in err.message and "to edit not found" not in err.message:
+                raise classify(err, f"chat {chat_id}") from err
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {chat_id}") from err
+
+    async def _delete_extra(self, chat_id: str, message_id: str) -> None:
+        """A continuation an edit no longer needs: deleted, or, where the bot may not delete
+        (an old message), emptied to "…"."""
+        assert self.app is not None
+        try:
+            await self.app.bot.delete_message(int(chat_id), int(message_id))
+            return
+        except tg.BadRequest as err:
+            if "not found" in err.message.lower():
+                return
+            log.info("telegram chat %s: could not delete a continuation (%s); emptying it",
+                     chat_id, err.message)
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {chat_id}") from err
+        await self._edit_one(chat_id, message_id, render.CONTINUED, render.CONTINUED)
 
     async def _edit_caption(self, target: ChannelRef, message_id: str, html: str) -> None:
         assert self.app is not None

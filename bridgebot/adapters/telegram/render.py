@@ -9,11 +9,14 @@ and quoted excerpts are capped, so a header always leaves room for text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from bridgebot.adapters.registry import display_name
+from bridgebot.adapters.telegram.richtext import to_html
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.text import clip, short_subject, split_text, utf16_len
+from bridgebot.core.richtext.spans import Span, plain_with_urls, slice_spans
+from bridgebot.core.text import clip, short_subject, split_ranges, utf16_len
 from bridgebot.i18n import Translator, translator
 
 LIMIT = 4096
@@ -47,13 +50,14 @@ def prompt_message(prompt: Prompt, t: Translator | None = None) -> list[tuple[st
 def post_message(post: Post, parent: Post | None = None) -> list[tuple[str, str]]:
     """A mirrored post; ``parent`` adds a quoted pointer when no native reply is possible."""
     header, header_plain = _post_header(post, parent)
-    return _pieces(header, header_plain, post.text)
+    return _pieces(header, header_plain, post.text, spans=post.spans)
 
 
 def post_block(post: Post, parent: Post | None = None) -> tuple[str, str]:
     """A post as one block of a combined message (never split): (html, plain)."""
     header, header_plain = _post_header(post, parent)
-    return (f"{header}\n{escape(post.text, quote=False)}", f"{header_plain}\n{post.text}")
+    return (f"{header}\n{to_html(post.text, post.spans)}",
+            f"{header_plain}\n{plain_with_urls(post.text, post.spans)}")
 
 
 def _post_header(post: Post, parent: Post | None) -> tuple[str, str]:
@@ -77,19 +81,23 @@ def notice(text: str) -> list[tuple[str, str]]:
 
 
 def _pieces(header: str, header_plain: str, body: str, footer: str = "",
-            footer_plain: str = "") -> list[tuple[str, str]]:
-    """Split ``body`` so that each piece, once parsed, fits Telegram's limit."""
+            footer_plain: str = "", spans: Sequence[Span] = ()) -> list[tuple[str, str]]:
+    """Split ``body`` so that each piece, once parsed, fits Telegram's limit.
+
+    Each piece is (html, plain): ``plain`` is what is sent if Telegram cannot parse the
+    HTML, with every link's address written out so that it is never lost.
+    """
     reserve = _plain_len(header_plain) + (length(footer_plain) + 2 if footer_plain else 0)
-    chunks = split_text(body, LIMIT - reserve, length) if body.strip() else []
-    if not chunks:
-        chunks = [""]
+    ranges = split_ranges(body, LIMIT - reserve, lambda a, b: length(body[a:b])) \
+        if body.strip() else []
+    chunks = [(body[a:b], slice_spans(spans, a, b)) for a, b in ranges] or [("", ())]
     out: list[tuple[str, str]] = []
-    for i, chunk in enumerate(chunks):
+    for i, (chunk, chunk_spans) in enumerate(chunks):
         html_parts = [header] if i == 0 else []
         plain_parts = [header_plain] if i == 0 else []
         if chunk:
-            html_parts.append(escape(chunk, quote=False))
-            plain_parts.append(chunk)
+            html_parts.append(to_html(chunk, chunk_spans))
+            plain_parts.append(plain_with_urls(chunk, chunk_spans))
         if footer and i == len(chunks) - 1:
             html_parts.append(footer)
             plain_parts.append(footer_plain)
