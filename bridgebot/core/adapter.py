@@ -49,8 +49,12 @@ class Adapter(Protocol):
 
 @runtime_checkable
 class CanEdit(Protocol):
-    async def edit(self, delivery: Delivery) -> None:
-        """Replace the text of ``delivery.message_ids`` with ``delivery.post``."""
+    async def edit(self, delivery: Delivery) -> DeliveryResult | None:
+        """Replace the text of ``delivery.message_ids`` with ``delivery.post``.
+
+        A post grown past them is continued in new messages, one shrunk leaves the extra
+        ones deleted: the result then lists every message that shows the post, in order
+        (None: the same messages as before)."""
 
 
 @runtime_checkable

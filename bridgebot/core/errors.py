@@ -59,6 +59,15 @@ class TopicLocked(RuleError):
             )
 
 
+class EditLocked(RuleError):
+    def __init__(self, title: str) -> None:
+        super().__init__(
+            N_("The topic “{title}” is locked, so edits no longer change your post: the "
+               "archive keeps it as it was when the topic was locked."),
+            title=title,
+        )
+
+
 class NoTopicHere(RuleError):
     def __init__(self) -> None:
         super().__init__(

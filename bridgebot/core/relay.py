@@ -338,7 +338,8 @@ class Relay:
             return await adapter.deliver(delivery)
         if action is Action.EDIT:
             if isinstance(adapter, CanEdit) and (delivery.message_ids or delivery.combined):
-                await adapter.edit(delivery)
+                # The messages that show the post now, when the edit added or removed some.
+                return await adapter.edit(delivery) or DeliveryResult()
             return DeliveryResult()
         if action is Action.REWRITE:
             if not delivery.rewrites:

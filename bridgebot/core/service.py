@@ -34,9 +34,10 @@ from bridgebot.core.models import (
     Topic,
     TopicStatus,
 )
-from bridgebot.core.names import last_author, name_posts
+from bridgebot.core.names import last_author, name_mentions, name_posts
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DuplicateMessage, PendingDelivery, Storage, UnitOfWork
+from bridgebot.core.richtext.spans import Kind, Span, clean, shift, slice_spans
 from bridgebot.core.text import split_subject, visible_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
 
@@ -148,6 +149,23 @@ def _topic_texts(title: str, introduction: str) -> tuple[str, str]:
     if len(introduction) > TEXT_MAX:
         _check_length("introduction", introduction, TEXT_MAX)
     return title, introduction
+
+
+def subject_and_body(text: str, spans: Sequence[Span] = ()) -> tuple[str | None, str, tuple[Span, ...]]:
+    """(subject, body, the body's spans) of a message as written (see :func:`split_subject`).
+
+    A first line holding a link is never taken as the subject: its address would be lost.
+    """
+    body = text.strip()
+    lead = len(text) - len(text.lstrip())
+    kept = shift(clean(text, spans), -lead)
+    subject, rest = split_subject(body)
+    if subject is None:
+        return None, body, slice_spans(kept, 0, len(body))
+    offset = body.index(rest, len(subject))
+    if any(s.kind is Kind.LINK and s.start < offset for s in kept):
+        return None, body, slice_spans(kept, 0, len(body))
+    return subject, rest, slice_spans(kept, offset, offset + len(rest))
 
 
 def counts_text(t: Translator, posts: int, new: int) -> str:
@@ -622,7 +640,8 @@ class Discussions:
                                   answer=await self._how_to_take_part(msg))
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
                                   origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
-                                  locale=msg.locale, attachments=msg.attachments)
+                                  locale=msg.locale, attachments=msg.attachments,
+                                  spans=msg.spans)
 
     async def _only_topic(self, msg: IncomingMessage) -> Topic | None:
         """The topic a message replying to nothing in a chat without threads belongs to: the
@@ -668,6 +687,7 @@ class Discussions:
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
         cursor: tuple[str, str] | None = None, locale: str | None = None,
         attachments: tuple[Attachment, ...] = (),
+        spans: Sequence[Span] = (),
     ) -> ReceiveOutcome:
         # Answers go to the writer alone: in their app's language, else the chat's.
         t = self.translator_for(locale, origin)
@@ -683,7 +703,7 @@ class Discussions:
             _check_length("message", body, TEXT_MAX)
         except errors.InvalidInput as err:
             return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=err.render(t))
-        subject, body = split_subject(body)
+        subject, body, spans = subject_and_body(text, spans)
         try:
             post_id, number = await self.store.add_post(
                 topic_id=topic.id, author=author, text=body, subject=subject,
@@ -694,7 +714,7 @@ class Discussions:
                 # shown there too; otherwise the person's own message is its copy there.
                 targets=self._targets(topic, exclude=origin if message_id is not None else None),
                 cursor=cursor,
-                attachments=attachments,
+                attachments=attachments, spans=spans,
             )
         except DuplicateMessage:
             assert message_id is not None
@@ -706,7 +726,7 @@ class Discussions:
             id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
             author_platform=author.platform, author_id=author.user_id, text=body, subject=subject,
             parent_id=parent.id if parent else None, prompt_id=prompt_id, created_at=sent_at,
-            attachments=attachments,
+            attachments=attachments, spans=spans,
         )
         return ReceiveOutcome(topic=topic, post=post)
 
@@ -731,28 +751,51 @@ class Discussions:
         return await self.store.topic(topic_id), None, None
 
     async def edit(
-        self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None
+        self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None,
+        spans: Sequence[Span] = (),
     ) -> Post | None:
-        """A person edited a message that is a post: update it and carry the edit."""
+        """A person edited a message that is a post: the post as it is now, or None."""
+        return (await self.edit_message(where, message_id, text, edited_at, spans)).post
+
+    async def edit_message(
+        self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None,
+        spans: Sequence[Span] = (), *, locale: str | None = None,
+    ) -> ReceiveOutcome:
+        """A person edited a message that is a post: update it and carry the edit.
+
+        A locked topic takes no edits, as it takes no posts: the archive keeps each post as
+        it was at the lock. The author is told once (the outcome's ``answer``, in their
+        language), as for a post sent after the lock.
+        """
         async with self._intake(where):
             hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
             if hit is None or hit.post_id is None:
-                return None
+                return ReceiveOutcome(ignored_reason="not a post")
             post = await self.store.post(hit.post_id)
             topic = await self.store.topic(hit.topic_id)
             if post is None or topic is None or post.is_opening:
-                return None
+                return ReceiveOutcome(ignored_reason="not a post")
             origin = await self.store.origin_of(post.id)
             if origin is None or origin.chat != where.chat:
-                return None  # only the author's own message edits a post
-            subject, body = split_subject(_check_length("message", text, TEXT_MAX))
+                # only the author's own message edits a post
+                return ReceiveOutcome(ignored_reason="not the original")
+            if topic.is_locked:
+                first = await self.store.note_lock_notice(topic.id, post.author_platform,
+                                                          post.author_id)
+                answer = None
+                if first:
+                    answer = errors.EditLocked(topic.title).render(self.translator_for(locale, where))
+                return ReceiveOutcome(topic=topic, post=post, refused_locked=True,
+                                      notify_locked=first, answer=answer)
+            _check_length("message", text, TEXT_MAX)
+            subject, body, kept = subject_and_body(text, spans)
             changed = await self.store.edit_post(
                 post.id, body, subject, edited_at or self.clock(),
-                self._targets(topic, exclude=origin),
+                self._targets(topic, exclude=origin), kept,
             )
             if changed:
                 self._enqueued()
-            return await self.store.post(post.id)
+            return ReceiveOutcome(topic=topic, post=await self.store.post(post.id))
 
     async def removed(self, where: ChannelRef, message_id: str) -> Post | None:
         """A person deleted the message that carried a post: hide the post everywhere."""
@@ -862,6 +905,7 @@ class Discussions:
             shown = await name_posts(self.privacy, self.bridges, [post] + ([parent] if parent else []),
                                      for_delivery=True)
             post, parent = shown[0], (shown[1] if parent else None)
+            post = await name_mentions(self.privacy, self.bridges, topic, post)
         reply_to: str | None = None
         reply_is_parent = False
         message_ids: tuple[str, ...] = ()
@@ -878,6 +922,8 @@ class Discussions:
             message_ids = tuple(await self.store.messages_on(row.target, prompt_id=prompt.id,
                                                              mirrored_only=True))
         elif row.action in (Action.EDIT, Action.HIDE) and post is not None:
+            if row.action is Action.EDIT:  # the copy keeps its reply quote
+                reply_to, reply_is_parent = await self._nearest_reply_target(post, row.target)
             message_ids = tuple(
                 await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
             )
@@ -964,4 +1010,5 @@ class Discussions:
         await self.outbox.complete(
             row, message_ids, thread_id or delivery.target.thread_id, self.clock(),
             topic_id=row.topic_id, prompt_id=row.prompt_id, post_id=post_id,
+            replaced=delivery.message_ids if row.action is Action.EDIT else (),
         )
