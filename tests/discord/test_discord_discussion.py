@@ -64,7 +64,9 @@ async def test_replies_in_threads_become_posts_mirrored_by_webhook_with_names(di
     mirrored = await w.until(lambda: w.mirrors(forum_thread["id"]))
     # Discord refuses "discord" in a webhook username: its name with a Cyrillic "о".
     assert mirrored[-1]["author"]["username"] == "Brittany Landorf · Disc\u043erd"
-    assert "Hello \\*\\*everyone\\*\\* @everyone!" in mirrored[-1]["content"]
+    # Her bold crosses as bold; "@everyone" is inert: every send allows no mention.
+    assert "Hello **everyone** @everyone!" in mirrored[-1]["content"]
+    assert not mirrored[-1]["mention_everyone"]
     executes = w.dc.calls_to("POST", r"/webhooks/\d+/[^/]+$")
     assert executes and all(c.json["allowed_mentions"] == {"parse": []} for c in executes)
     # A Discord reply (message reference) to the mirror sets the parent: Brittany's post.
@@ -122,4 +124,4 @@ async def test_without_manage_webhooks_posts_fall_back_to_bot_messages(discord_w
     last = w.dc.channel_messages(forum_thread["id"])[-1]
     assert last.get("webhook_id") is None
     assert last["content"].startswith("**Brittany Landorf** · Discord · #2")
-    assert "\\*please\\*" in last["content"]
+    assert "Through the bot *please*" in last["content"]  # her italics, as written

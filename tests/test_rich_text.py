@@ -1,0 +1,130 @@
+"""Links, formatting and mentions cross as written; edits stay faithful (issue 14).
+
+The real adapters against the sandboxes: Telegram entities (UTF-16 offsets) and Discord
+markdown are read into the core's one rich-text form and written back as Telegram HTML or
+Discord markdown, with every address kept and no mention able to ping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SEED_LINK = '<a href="https://www.newtactics.org/instructions">these online instructions</a>'
+
+
+def styled(message: dict[str, Any], kind: str) -> list[str]:
+    """The words of each ``kind`` entity of a Telegram message (offsets in UTF-16 units)."""
+    units = message["text"].encode("utf-16-le")
+    return [units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")
+            for e in message.get("entities", []) if e["type"] == kind]
+
+
+def links(message: dict[str, Any]) -> list[tuple[str, str]]:
+    words = styled(message, "text_link")
+    urls = [e["url"] for e in message.get("entities", []) if e["type"] == "text_link"]
+    return list(zip(words, urls, strict=True))
+
+
+async def test_a_telegram_text_link_and_bold_reach_discord_with_the_address_and_formatting(bridged):
+    w = bridged
+    w.tg.user_sends(w.group["id"], w.brittany.tg,
+                    f"Please read 🙂 <b>first</b> {SEED_LINK}, then answer.",
+                    reply_to=w.root["message_id"], parse_mode="HTML")
+    mirrored = (await w.until(w.discord_mirrors))[0]
+    content = mirrored["content"]
+    assert "Please read 🙂 **first** [these online instructions]" \
+           "(<https://www.newtactics.org/instructions>), then answer." in content
+    assert mirrored["mentions"] == [] and not mirrored["mention_everyone"]
+
+
+async def test_discord_bold_and_a_masked_link_reach_telegram_as_formatting_with_the_link(bridged):
+    w = bridged
+    w.dc.user_sends(w.thread["id"], w.jessica.dc,
+                    "Our 🎉 **open day** is on [the calendar](https://example.org/cal_2027) _soon_")
+    copy = (await w.until(w.telegram_mirrors))[0]
+    assert copy["text"].endswith("Our 🎉 open day is on the calendar soon")
+    assert "open day" in styled(copy, "bold")
+    assert links(copy) == [("the calendar", "https://example.org/cal_2027")]
+    assert styled(copy, "italic") == ["soon"]
+
+
+async def test_a_discord_mention_reaches_telegram_as_the_persons_name_never_an_id(bridged):
+    w = bridged
+    brittany = w.brittany.dc["id"]
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, f"Thanks <@{brittany}> and <@!{brittany}>!")
+    copy = (await w.until(w.telegram_mirrors))[0]
+    assert copy["text"].endswith("Thanks @Brittany Landorf and @Brittany Landorf!")
+    assert brittany not in copy["text"]
+
+
+async def test_in_a_pseudonym_bridge_a_mention_shows_the_persons_pseudonym(build):
+    w = await build(open_topic=True, authors="pseudonym")
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "An example from Jordan.")
+    await w.until(w.telegram_mirrors)
+    w.dc.user_sends(w.thread["id"], w.jessica.dc,
+                    f"Thanks <@{w.brittany.dc['id']}>, and <@{w.quiet.dc['id']}>")
+    copy = await w.until(lambda: m[1] if len(m := w.telegram_mirrors()) == 2 else None)
+    # Brittany posted here (Participant 1); Quinn has not, so has no number yet.
+    assert copy["text"].endswith("Thanks @Participant 1, and @Participant")
+    assert "Brittany" not in copy["text"] and "Quinn" not in copy["text"]
+
+
+async def test_a_post_edited_from_1800_to_3600_characters_shows_all_of_it_then_shrinks_back(bridged):
+    w = bridged
+    words = "Allies who are not traditional still answer the call. "  # 55 characters
+    short, long = (words * 33)[:1800].strip(), (words * 66)[:3600].strip()
+    sent = w.tg.user_sends(w.group["id"], w.brittany.tg, short, reply_to=w.root["message_id"])
+    await w.until(lambda: len(w.discord_mirrors()) == 1)
+    w.tg.user_edits(w.group["id"], sent["message_id"], long)
+    pieces = await w.until(lambda: m if len(m := w.discord_mirrors()) == 2 else None)
+    shown = " ".join(p["content"].split("\n-# #")[0] for p in pieces)
+    assert " ".join(long.split()) == " ".join(shown.split())
+    assert all(len(p["content"]) <= 2000 for p in pieces)
+    w.tg.user_edits(w.group["id"], sent["message_id"], short)
+    left = await w.until(lambda: m if len(m := w.discord_mirrors()) == 1 else None)
+    assert short in left[0]["content"]
+
+
+async def test_a_discord_post_edited_longer_shows_all_of_it_on_telegram_with_its_formatting(bridged):
+    w = bridged
+    sent = w.dc.user_sends(w.thread["id"], w.jessica.dc, "A **short** one")
+    await w.until(w.telegram_mirrors)
+    longer = "A **longer** one, with [a link](https://example.org/x). " + "More words here. " * 100
+    w.dc.user_edits(w.thread["id"], sent["id"], longer.strip())
+    copy = await w.until(lambda: next((m for m in w.telegram_mirrors()
+                                       if "longer" in m["text"]), None))
+    assert copy["text"].endswith("More words here.")
+    assert "longer" in styled(copy, "bold")
+    assert links(copy) == [("a link", "https://example.org/x")]
+
+
+async def test_an_edit_keeps_the_reply_quote_on_discord(bridged):
+    w = bridged
+    first = w.tg.user_sends(w.group["id"], w.brittany.tg, "An example from Jordan.",
+                            reply_to=w.root["message_id"])
+    await w.until(w.discord_mirrors)
+    reply = w.tg.user_sends(w.group["id"], w.kristin.tg, "Which ministry?",
+                            reply_to=first["message_id"])
+    quoted = (await w.until(lambda: m if len(m := w.discord_mirrors()) == 2 else None))[1]
+    assert "↪ Brittany Landorf" in quoted["content"]
+    w.tg.user_edits(w.group["id"], reply["message_id"], "Which ministry was it?")
+    edited = await w.until(lambda: next((m for m in w.discord_mirrors()
+                                         if "was it" in m["content"]), None))
+    assert "↪ Brittany Landorf" in edited["content"]
+
+
+async def test_an_edit_after_the_lock_is_refused_and_the_author_told_once(bridged):
+    w = bridged
+    sent = w.tg.user_sends(w.group["id"], w.brittany.tg, "An example from Jordan.",
+                           reply_to=w.root["message_id"])
+    await w.until(w.discord_mirrors)
+    w.tg.user_sends(w.group["id"], w.kristin.tg, "/lock Thank you all", reply_to=w.root["message_id"])
+    await w.until(lambda: any("Topic locked" in t for t in w.bot_texts()))
+    w.tg.user_edits(w.group["id"], sent["message_id"], "An example from Amman, Jordan.")
+    w.tg.user_edits(w.group["id"], sent["message_id"], "An example from Amman.")
+    await w.settle()
+    told = [c for c in w.sent(w.group) if "edits no longer change your post" in c.params["text"]]
+    assert len(told) == 1
+    assert "Amman" not in w.discord_mirrors()[0]["content"]
+    posts = await w.runtime.store.posts(1)
+    assert posts[-1].text == "An example from Jordan." and posts[-1].edited_at is None
