@@ -756,10 +756,16 @@ class DiscordAdapter(SlashCommands):
         webhook = await self._webhook(int(delivery.target.chat_id))
         thread = await self._topic_thread(delivery.target)
         quote = self._quote(delivery, thread) if webhook is not None else None
-        pieces = render.post_pieces(post, quote=quote, with_author=webhook is None)
+        username = render.webhook_username(post)
+        pieces = render.post_pieces(post, quote=quote,
+                                    with_author=webhook is None or username is None)
         ids = list(delivery.message_ids) if delivery.message_ids else []
+        # A post with files keeps its messages (the files ride on the last one).
+        resize = bool(ids) and not post.attachments
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
         edits = list(zip(ids, pieces, strict=False))
+        if not resize:  # shrunk (an erasure): the messages it no longer needs keep no words
+            edits += [(message_id, render.CONTINUED) for message_id in ids[len(pieces):]]
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
             text = "\n\n".join(render.post_block(part, parent) for part, parent in copy.parts)
             edits.append((copy.message_ids[0], render.clip_message(text)))
@@ -778,12 +784,13 @@ class DiscordAdapter(SlashCommands):
                             content=piece, allowed_mentions=NO_MENTIONS, **drop)
                 except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
                     log.info("discord message to edit is gone in %s", delivery.target)
-            if not ids:
+            if not resize:
                 return
             for piece in pieces[len(ids):]:  # grown: continued in new messages
                 sent: discord.Message
                 if webhook is not None:
-                    sent = await webhook.send(piece, username=render.webhook_username(post),
+                    sent = await webhook.send(piece, username=username or render.safe_username(
+                                                  {post.author_platform}),
                                               wait=True, thread=in_thread,
                                               allowed_mentions=NO_MENTIONS)
                 else:
@@ -803,7 +810,7 @@ class DiscordAdapter(SlashCommands):
             raise
         except Exception as err:
             raise classify(err, f"channel {delivery.target}") from err
-        return DeliveryResult(tuple(ids)) if ids else None
+        return DeliveryResult(tuple(ids)) if resize else None
 
     async def rewrite(self, delivery: Delivery) -> None:
         """The bot's own messages of a topic here, shown again with the texts as they are now
