@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from bridgebot.core.attachments import FileLimits
+
 # The rest of a link once its platform part matched; a sentence's punctuation is not part of it.
 REST_OF_URL = r"[^\s)>\]]*[^\s)>\].,;:!?'\"]"
 
@@ -35,6 +37,9 @@ class PlatformInfo:
     # An edited copy keeps the author's name shown above it (Discord's webhook messages), so
     # forgetting someone cannot take their name off the copies there; /forgetme says so.
     edits_keep_names: bool = False
+    # What a bot may upload there in one message; None: files do not cross as files (they
+    # become lines), so no file is too large for it.
+    file_limits: FileLimits | None = None
 
 
 class Platforms:
@@ -48,6 +53,9 @@ class Platforms:
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
+
+    def info(self, platform: str) -> PlatformInfo | None:
+        return self._by_name.get(platform)
 
     def display_name(self, platform: str) -> str:
         """"Telegram" for "telegram"; an unknown platform shows as it is stored."""

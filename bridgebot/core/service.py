@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bridgebot.core import errors
+from bridgebot.core.attachments import human_size, split_fitting
 from bridgebot.core.models import (
     Action,
     Attachment,
@@ -728,7 +729,30 @@ class Discussions:
             parent_id=parent.id if parent else None, prompt_id=prompt_id, created_at=sent_at,
             attachments=attachments, spans=spans,
         )
-        return ReceiveOutcome(topic=topic, post=post)
+        left = self._files_left_behind(topic, origin, attachments, t) if attachments else None
+        return ReceiveOutcome(topic=topic, post=post, answer=left)
+
+    def _files_left_behind(self, topic: Topic, origin: ChannelRef,
+                           attachments: tuple[Attachment, ...], t: Translator) -> str | None:
+        """What to tell the author, once, about files another chat of the bridge cannot take
+        (larger than it accepts, or one too many): there they show as a line naming them."""
+        stored = [a for a in attachments if a.stored]
+        told: set[int] = set()
+        lines = []
+        for target in self._targets(topic, exclude=origin):
+            info = self.platforms.info(target.platform)
+            if info is None or info.file_limits is None:
+                continue
+            _, left = split_fitting(stored, info.file_limits)
+            for attachment in left:
+                if id(attachment) in told:
+                    continue
+                told.add(id(attachment))
+                lines.append(t("{name} ({size}) is more than {platform} takes in one message, "
+                               "so it shows there only as its name, type and size.",
+                               name=attachment.name, size=human_size(attachment.size),
+                               platform=info.display_name))
+        return "\n".join(lines) or None
 
     async def _place(
         self, where: ChannelRef, reply_to: str | None

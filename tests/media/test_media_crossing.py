@@ -97,11 +97,26 @@ async def test_a_30_mb_video_becomes_a_line_and_its_author_is_told(bridged: Worl
 
 async def test_a_discord_file_too_large_for_telegram_becomes_a_line(bridged: World, monkeypatch):
     from bridgebot.adapters.telegram import media
+    from bridgebot.core.attachments import FileLimits
 
     w = bridged
-    monkeypatch.setattr(media, "LIMITS", media.FileLimits(per_file=1000, per_photo=1000))
+    monkeypatch.setattr(media, "LIMITS", FileLimits(per_file=1000, per_photo=1000))
     w.dc.user_sends(w.thread["id"], w.brittany.dc, "Big report",
                     attachments=[("report.pdf", b"%PDF" + b"y" * 5000, "application/pdf")])
     [mirror] = await w.until(w.telegram_mirrors)
     assert "report.pdf (application/pdf, 5 KB)" in mirror["text"]
     assert not _tg_files(w, "document")
+
+
+async def test_a_15_mb_telegram_video_is_a_line_on_discord_and_its_author_is_told_once(
+        bridged: World):
+    w = bridged
+    video = b"\x01" * (15 * 1000 * 1000)
+    w.tg.user_sends_media(w.group["id"], w.jessica.tg, "video", video, file_name="rally.mp4",
+                          caption="The rally", reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    assert "rally.mp4 (video/mp4, 15.0 MB)" in mirror["content"] and not mirror["attachments"]
+    told = await w.until(lambda: [t for t in w.bot_texts() if "rally.mp4" in t])
+    assert len(told) == 1 and "Discord" in told[0]
+    [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert post.attachments[0].stored, "the archive keeps it all the same"

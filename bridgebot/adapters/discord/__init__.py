@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.adapters.platform import Finding, Platform, Sandbox
+from bridgebot.core.attachments import MIB, FileLimits
 
 if TYPE_CHECKING:
     from bridgebot.adapters.discord.adapter import DiscordAdapter
@@ -34,6 +35,10 @@ def _sandbox() -> Sandbox:
     return Sandbox(server=FakeDiscord, adapter=discord_adapter)
 
 
+# 10 files and 10 MiB per message without a boost (a boosted guild's own limit is
+# used when sending; the core tells authors by this one).
+FILE_LIMITS = FileLimits(per_file=10 * MIB, per_message=10 * MIB, count=10)
+
 PLATFORM = Platform(
     name="discord",
     display_name="Discord",
@@ -44,6 +49,7 @@ PLATFORM = Platform(
     check=_check,
     sandbox=_sandbox,
     profile_links=(r"https?://(?:www\.|ptb\.|canary\.)?discord(?:app)?\.com/(?:users|channels)/",),
+    file_limits=FILE_LIMITS,
     reserved_names=("Discord user",),
     edits_keep_names=True,
 )

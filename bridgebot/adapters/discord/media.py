@@ -13,11 +13,12 @@ from pathlib import Path
 
 import discord
 
-from bridgebot.core.attachments import MIB, FileLimits
+from bridgebot.adapters.discord import FILE_LIMITS
+from bridgebot.core.attachments import FileLimits
 from bridgebot.core.models import Attachment
 from bridgebot.core.ports import FilePort
 
-LIMITS = FileLimits(per_file=10 * MIB, per_message=10 * MIB, count=10)
+LIMITS = FILE_LIMITS
 TOO_LARGE = 40005  # "Request entity too large"
 
 

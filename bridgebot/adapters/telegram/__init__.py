@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bridgebot.adapters.platform import Finding, Platform, Sandbox
 from bridgebot.adapters.telegram.settings import TelegramSettings
+from bridgebot.core.attachments import MB, FileLimits
 
 if TYPE_CHECKING:
     from bridgebot.adapters.telegram.adapter import TelegramAdapter
@@ -34,6 +35,9 @@ def _sandbox() -> Sandbox:
     return Sandbox(server=FakeTelegram, adapter=telegram_adapter)
 
 
+# Bots upload at most 50 MB per file, 10 MB for a photo, 10 per album (Bot API).
+FILE_LIMITS = FileLimits(per_file=50 * MB, per_photo=10 * MB, count=10)
+
 PLATFORM = Platform(
     name="telegram",
     display_name="Telegram",
@@ -44,5 +48,6 @@ PLATFORM = Platform(
     check=_check,
     sandbox=_sandbox,
     profile_links=(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/", r"tg://"),
+    file_limits=FILE_LIMITS,
     reserved_names=("Telegram user",),
 )

@@ -24,14 +24,15 @@ from telegram import (
 )
 from telegram import error as tg
 
-from bridgebot.core.attachments import MB, FileLimits
+from bridgebot.adapters.telegram import FILE_LIMITS
+from bridgebot.core.attachments import MB
 from bridgebot.core.models import Attachment
 from bridgebot.core.ports import FilePort
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_MAX = 20 * MB
-LIMITS = FileLimits(per_file=50 * MB, per_photo=10 * MB, count=10)
+LIMITS = FILE_LIMITS
 CAPTION_LIMIT = 1024  # UTF-16 units after entity parsing
 
 
