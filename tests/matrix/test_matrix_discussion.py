@@ -184,3 +184,14 @@ async def test_a_matrix_forgetme_is_answered_after_the_edits_without_holding_the
     assert "copy on another chat was edited" in done["content"]["body"] or \
         "copies on the other chats were edited" in done["content"]["body"], done["content"]["body"]
     assert not [m for m in w.telegram_bot_messages() if "told once" in m.get("text", "")]
+
+
+async def test_a_reply_to_the_bots_answer_in_matrix_is_a_post(matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    await w.moderator.say(w.room, "!newtopic Safety plans\nHow do you keep sources safe?")
+    answer = (await w.matrix_events(
+        lambda e: "is open on every linked chat" in e["content"].get("body", "")))[0]
+    await w.member.say(w.room, "We rotate our phones.", reply_to=answer["event_id"])
+    copy = await w.until(lambda: [m for m in w.telegram_bot_messages()
+                                  if "We rotate our phones." in m.get("text", "")])
+    assert copy[0]["text"].startswith("Amal Haddad · Matrix · #2")

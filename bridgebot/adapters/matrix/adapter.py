@@ -61,6 +61,7 @@ from bridgebot.adapters.matrix import render
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
 from bridgebot.core.attachments import as_lines
+from bridgebot.core.commandkit import answer_topic
 from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
@@ -421,14 +422,19 @@ class MatrixAdapter:
 
     async def _answer(self, room: str, thread: str | None, event_id: str, text: str) -> None:
         """Answer one person with a notice replying to their message, inside the room's send
-        budget (a 429 is waited out and the answer sent again); failures are logged."""
+        budget (a 429 is waited out and the answer sent again); failures are logged. An
+        answer about a topic is remembered where it was sent: a reply to it is a post."""
+        topic_id = answer_topic(text)
         for piece in render.notice_contents(text):
             body = render.in_thread(piece, thread, event_id)
 
             async def send(body: render.Content = body) -> None:
                 try:
-                    await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE,
-                                                      as_content(body))
+                    sent = await self.bot.send_message_event(RoomID(room), EventType.ROOM_MESSAGE,
+                                                             as_content(body))
+                    if topic_id is not None and self.core is not None:
+                        await self.core.note_answer(ChannelRef(PLATFORM, room, thread), topic_id,
+                                                    [str(sent)])
                 except Exception as err:
                     raise classify(err, f"room {room}") from err
 
