@@ -219,3 +219,16 @@ async def test_copies_queued_by_bridgebot_forget_in_another_process_are_edited_b
             if REMOVED_BY_AUTHOR in copy.text:
                 break
             await asyncio.sleep(0.02)
+
+
+async def test_the_console_rewrites_a_lock_notice_that_named_her(rooms):
+    r = await rooms()
+    await r.open_topic()
+    await r.say(BRITTANY, "An example from Amman.")
+    await r.command(FACILITATOR, "/lock thanks to Brittany Landorf", admin=True)
+    notice = next(s for s in r.console.visible("lounge") if "Landorf" in s.text)
+    await r.command(BRITTANY, "/forgetme")
+    answer = await r.command(BRITTANY, "/forgetme confirm")
+    assert "could not" not in answer, answer
+    assert notice.text == "Topic locked: thanks to Former participant 1"
+    assert await r.runtime.store.dead_count() == 0

@@ -199,6 +199,32 @@ class ConsoleAdapter:
                 shown.deleted = True
                 self.out(f"[{shown.room} {shown.message_id}] (removed by a facilitator)")
 
+    async def rewrite(self, delivery: Delivery) -> None:
+        """The bot's own lines of a topic shown again with the texts as they are now."""
+        topic = delivery.topic
+        t = self._room_translator(delivery.target)
+        for bot_text in delivery.rewrites:
+            if bot_text.kind == "topic":
+                text = t("Topic #{id}: {title}", id=topic.id, title=topic.title)
+                if topic.chat_introduction:
+                    text += f"\n{topic.chat_introduction}"
+            elif bot_text.kind == "prompt" and bot_text.prompt is not None:
+                head = t("Question {position}", position=bot_text.prompt.position)
+                text = f"{head}: {bot_text.prompt.question}"
+            elif bot_text.kind == "lock":
+                text = (t("Topic locked: {reason}", reason=topic.lock_reason) if topic.lock_reason
+                        else t("Topic locked"))
+            elif bot_text.kind == "unlock":
+                text = t("Topic “{title}” is open again.", title=topic.title)
+            elif bot_text.kind == "notice" and bot_text.text:
+                text = bot_text.text
+            else:
+                continue
+            for shown in self.rooms[delivery.target.chat_id]:
+                if shown.message_id in bot_text.message_ids:
+                    shown.text = text if shown.message_id == bot_text.message_ids[0] else "…"
+                    self.out(f"[{shown.room} {shown.message_id}] (edited) {shown.text}")
+
     async def set_locked(self, delivery: Delivery, locked: bool) -> DeliveryResult:
         room = delivery.target.chat_id
         topic = delivery.topic
