@@ -158,3 +158,27 @@ async def test_catch_up_reads_the_room_from_the_last_known_event(matrix_world: M
                   timeout=60)
     texts = [m["content"] for m in w.discord_mirrors(thread["id"])]
     assert sum("Missed while down" in t for t in texts) == 1
+
+
+async def test_a_command_event_brought_again_after_a_crash_is_not_run_twice(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    command = {
+        "type": "m.room.message", "room_id": w.room, "sender": w.moderator.user_id,
+        "event_id": "$newtopic-once", "origin_server_ts": 1_700_000_000_000,
+        "content": {"msgtype": "m.text", "body": "!newtopic Safety plans\nHow do you keep "
+                    "sources safe?"},
+    }
+    assert await _put_transaction(w, "cmd-1", [command]) == 200
+    await w.until(lambda: [m for m in w.telegram_bot_messages()
+                           if m.get("text", "").startswith("Safety plans")])
+    # A crash before the transaction's record: after the restart the homeserver sends the
+    # event again (in a transaction the bot has no record of).
+    await w.stop()
+    await w.start()
+    assert await _put_transaction(w, "cmd-1-again", [command]) == 200
+    await w.runtime.drain()
+    topics = await w.runtime.store.topics()
+    assert [t.title for t in topics] == ["Safety plans"]
+    shown = [m for m in w.telegram_bot_messages() if m.get("text", "").startswith("Safety plans")]
+    assert len(shown) == 1

@@ -82,6 +82,12 @@ PLATFORM = "matrix"
 MODERATOR = 50  # Element's "Moderator": the power level that makes a facilitator
 TXN_CURSOR = "matrix.transactions"  # the last transaction ids handled, as a JSON list
 TXN_REMEMBERED = 64
+# Command events already run, recorded before running them (a JSON list): after a crash the
+# homeserver's resent transaction or the catch-up brings the event again, and /newtopic
+# must not open a second topic. At most once: a crash between the record and the command
+# leaves it undone, and the person types it again.
+COMMAND_CURSOR = "matrix.commands"
+COMMANDS_REMEMBERED = 256
 ROOM_CURSOR = "matrix.room."  # + room id: the last event of that room the bot handled
 SEEN_REMEMBERED = 4096
 CATCH_UP_PAGE = 100
@@ -180,6 +186,7 @@ class MatrixAdapter:
         self.service: _AppService | None = None
         self.encrypted: set[str] = set()
         self._txns: list[str] = []
+        self._commands_run: list[str] = []
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._names: dict[str, str] = {}  # ghost user id -> display name it has
         self._warned_encrypted: set[str] = set()
@@ -203,6 +210,8 @@ class MatrixAdapter:
         )
         saved = await core.store.cursor(TXN_CURSOR)
         self._txns = json.loads(saved) if saved else []
+        ran = await core.store.cursor(COMMAND_CURSOR)
+        self._commands_run = json.loads(ran) if ran else []
         await self.service.start(s.listen, s.port)
         try:
             await self.bot.ensure_registered()
@@ -394,6 +403,15 @@ class MatrixAdapter:
         """What Matrix alone knows (the sender's power level) goes into the context; the
         command table does the rest, as on every platform."""
         assert self.core is not None
+        event_id = str(raw["event_id"])
+        if event_id in self._commands_run:
+            log.info("matrix command event %s was run before a restart; not run again", event_id)
+            return
+        ran = [*self._commands_run, event_id][-COMMANDS_REMEMBERED:]
+        # Committed before the command runs; if it cannot be, the transaction fails and the
+        # homeserver sends it again.
+        await self.core.store.save_cursor(COMMAND_CURSOR, json.dumps(ran))
+        self._commands_run = ran
         command = COMMANDS.find(name)
         admin = False
         if command is not None and command.needs_rights and self.core.is_bridged(where):
