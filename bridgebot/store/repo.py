@@ -816,7 +816,9 @@ class Store(Queries):
         """Delete delivered outbox rows finished before ``before``; return how many.
 
         Kept: pending and dead rows (until retried or dropped); digests' rows (their text is
-        how ``/forgetme`` tells which posted digests named someone); a combined message's
+        how ``/forgetme`` tells which posted digests named someone) and lock and unlock rows
+        (they say which bot message is a lock notice, rewritten when it names someone
+        forgotten; one per topic and chat); a combined message's
         row (``combined_parts`` says through it which posts share that message); and the
         newest row, so SQLite never hands a deleted id out again (Discord nonces are made
         from it). A message map entry loses only its link to the deleted row. Deleted in
@@ -824,7 +826,8 @@ class Store(Queries):
         """
         prunable = (
             "SELECT id FROM outbox WHERE state = 'done' AND COALESCE(done_at, created_at) < ? "
-            "AND action != 'notice' AND id NOT IN (SELECT delivery_id FROM combined_parts) "
+            "AND action NOT IN ('notice', 'lock', 'unlock') "
+            "AND id NOT IN (SELECT delivery_id FROM combined_parts) "
             "AND id < (SELECT MAX(id) FROM outbox) ORDER BY id LIMIT ?"
         )
         total = 0

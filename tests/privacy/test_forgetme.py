@@ -16,7 +16,8 @@ from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
-from ..auxil.world import FACILITATOR, FORUM, LOUNGE, World, person
+from ..auxil.world import FACILITATOR, FORUM, LOUNGE, Clock, World, person
+from .conftest import PRIVACY_START
 
 BRITTANY = person("Brittany Landorf")
 JESSICA = person("Jessica Okafor")
@@ -232,3 +233,18 @@ async def test_the_console_rewrites_a_lock_notice_that_named_her(rooms):
     assert "could not" not in answer, answer
     assert notice.text == "Topic locked: thanks to Former participant 1"
     assert await r.runtime.store.dead_count() == 0
+
+
+async def test_a_lock_notice_older_than_the_outbox_retention_is_still_rewritten(rooms):
+    clock = Clock(PRIVACY_START)
+    r = await rooms(clock=clock)
+    await r.open_topic()
+    await r.say(BRITTANY, "An example from Amman.")
+    await r.command(FACILITATOR, "/lock thanks to Brittany Landorf", admin=True)
+    notice = next(s for s in r.console.visible("lounge") if "Landorf" in s.text)
+    await r.open_topic("Engaging donors")  # the lock's row is not the newest (always kept)
+    clock.advance(days=30)  # delivered rows older than the retention are pruned
+    assert (await r.runtime.outbox_keeper.prune()).rows
+    await r.command(BRITTANY, "/forgetme")
+    await r.command(BRITTANY, "/forgetme confirm")
+    assert notice.text == "Topic locked: thanks to Former participant 1"
