@@ -204,7 +204,7 @@ def to_markdown(archive: Archive) -> str:
         prompt = archive.answers(post)
         if prompt is not None:
             out.append(f"*{_question_line(prompt)}*")
-        out += ["", richtext.to_markdown(post.text), ""]
+        out += ["", richtext.to_markdown(post.text, post.spans), ""]
         if post.attachments:
             out += [_markdown_file(a) for a in post.attachments] + [""]
     if topic.is_locked:

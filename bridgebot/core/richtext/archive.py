@@ -9,8 +9,11 @@ are added, so nothing a person writes can become markup. Links carry
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
+
+from bridgebot.core.richtext.spans import Kind, Span, render, slice_spans
 
 # http(s) addresses and bare www. ones; what may end an address is trimmed below.
 _URL = re.compile(r"(?:https?://|www\.(?=[\w-]+\.\w))[^\s<>\"'\u00a0]+", re.IGNORECASE)
@@ -79,8 +82,11 @@ def blocks(text: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-def to_html(text: str) -> Markup:
-    """Paragraphs (single line breaks kept) and lists; each with ``dir="auto"``."""
+def to_html(text: str, spans: Sequence[Span] = ()) -> Markup:
+    """Paragraphs (single line breaks kept) and lists; each with ``dir="auto"``. ``spans``
+    (core/richtext) add the formatting, links and mentions the text was written with."""
+    if spans:
+        return _rich_html(text, spans)
     parts: list[Markup] = []
     for kind, lines in blocks(text):
         if kind == "ul":
@@ -92,10 +98,109 @@ def to_html(text: str) -> Markup:
     return Markup("\n").join(parts)
 
 
-def to_markdown(text: str) -> str:
-    """"•" lines as markdown list items; the rest as written."""
+def to_markdown(text: str, spans: Sequence[Span] = ()) -> str:
+    """"•" lines as markdown list items; the rest as written, with its formatting and links."""
+    if spans:
+        text = render(text, spans, write=lambda piece, _active: piece, open_=_md_open,
+                      close=_md_close)
     lines = []
     for line in text.splitlines():
         item = _bullet(line)
         lines.append(line if item is None else f"- {item.strip()}")
     return "\n".join(lines)
+
+
+# -- formatted text -----------------------------------------------------------------
+
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")
+_HTML_TAGS = {Kind.BOLD: "strong", Kind.ITALIC: "em", Kind.UNDERLINE: "u", Kind.STRIKE: "s",
+              Kind.CODE: "code", Kind.PRE: "code"}
+_HTML_CLASSES = {Kind.SPOILER: "spoiler", Kind.QUOTE: "quote", Kind.MENTION: "mention"}
+_MD_MARKS = {Kind.BOLD: "**", Kind.ITALIC: "*", Kind.STRIKE: "~~", Kind.CODE: "`", Kind.PRE: "`"}
+
+
+def _safe_url(span: Span) -> bool:
+    return (span.url or "").strip().lower().startswith(_SAFE_SCHEMES)
+
+
+def _html_open(span: Span) -> str:
+    if span.kind is Kind.LINK:
+        if not _safe_url(span):
+            return ""
+        return str(Markup('<a href="{}" rel="{}">').format((span.url or "").strip(), REL))
+    if span.kind in _HTML_TAGS:
+        return f"<{_HTML_TAGS[span.kind]}>"
+    return f'<span class="{_HTML_CLASSES[span.kind]}">'
+
+
+def _html_close(span: Span) -> str:
+    if span.kind is Kind.LINK:  # an address the page will not link is written out
+        return "</a>" if _safe_url(span) else str(escape(f" ({(span.url or '').strip()})"))
+    if span.kind in _HTML_TAGS:
+        return f"</{_HTML_TAGS[span.kind]}>"
+    return "</span>"
+
+
+def _html_write(piece: str, active: Sequence[Span]) -> str:
+    if any(s.kind in (Kind.LINK, Kind.CODE, Kind.PRE) for s in active):
+        return str(escape(piece))  # already a link, or code: shown as written
+    return str(links(piece))
+
+
+def _inline(text: str, spans: Sequence[Span]) -> Markup:
+    if not spans:
+        return links(text)
+    # Every piece of text is escaped by _html_write; only the tags made here are added.
+    return Markup(render(text, spans, write=_html_write, open_=_html_open, close=_html_close))
+
+
+def _rich_html(text: str, spans: Sequence[Span]) -> Markup:
+    parts: list[Markup] = []
+    for kind, lines in _blocks_at(text):
+        inline = [_inline(line, slice_spans(spans, at, at + len(line))) for at, line in lines]
+        if kind == "ul":
+            items = Markup("").join(Markup("<li>{}</li>").format(item) for item in inline)
+            parts.append(Markup('<ul dir="auto">{}</ul>').format(items))
+        else:
+            parts.append(Markup('<p dir="auto">{}</p>').format(Markup("<br>\n").join(inline)))
+    return Markup("\n").join(parts)
+
+
+def _blocks_at(text: str) -> list[tuple[str, list[tuple[int, str]]]]:
+    """:func:`blocks` with each line's offset in ``text``, for the spans over it."""
+    found: list[tuple[str, list[tuple[int, str]]]] = []
+    kinds: list[tuple[str, list[tuple[int, str]]]] = []
+    position = 0
+    for raw in text.splitlines(keepends=True):
+        line, at = raw.rstrip("\r\n"), position
+        position += len(raw)
+        if not line.strip():
+            found += kinds
+            kinds = []
+            continue
+        match = _BULLET.match(line)
+        start, kind = 0, "p"
+        if match is not None and line[match.end():].strip():
+            start, kind = match.end(), "ul"
+        content = line[start:]
+        if kind == "ul":
+            start += len(content) - len(content.lstrip())
+            content = content.strip()
+        if kinds and kinds[-1][0] == kind:
+            kinds[-1][1].append((at + start, content))
+        else:
+            kinds.append((kind, [(at + start, content)]))
+    return found + kinds
+
+
+def _md_open(span: Span) -> str:
+    if span.kind is Kind.LINK:
+        return "[" if _safe_url(span) else ""
+    return _MD_MARKS.get(span.kind, "")
+
+
+def _md_close(span: Span) -> str:
+    if span.kind is Kind.LINK:
+        url = (span.url or "").strip()
+        return f"]({url.replace(')', '%29').replace(' ', '%20')})" if _safe_url(span) else f" ({url})"
+    return _MD_MARKS.get(span.kind, "")
