@@ -49,6 +49,7 @@ from bridgebot.core.names import (
 )
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import ForgetReport, PrivacyPort
+from bridgebot.core.richtext.spans import plain_with_urls
 from bridgebot.core.text import name_pattern
 from bridgebot.i18n import N_, Translator, translator
 
@@ -482,7 +483,9 @@ async def anonymized_archive(privacy: PrivacyPort, archive: Archive,
             numbered += 1
             files.append(replace(attachment,
                                  name=f"attachment-{numbered}{file_extension(attachment)}"))
-        posts.append(replace(post, author_name=author, author_id="", text=scrub(post.text) or "",
+        # Formatting goes: a link's address is written out, so that it is scrubbed too.
+        text = scrub(plain_with_urls(post.text, post.spans)) or ""
+        posts.append(replace(post, author_name=author, author_id="", text=text, spans=(),
                              subject=scrub(post.subject), hidden_by=None,
                              attachments=tuple(files)))
     topic = replace(topic, title=scrub(topic.title) or topic.title,
