@@ -68,6 +68,13 @@ def test_the_demo_replays_the_seed_discussion_across_both_platforms(tmp_path: Pa
     assert '<p class="locked">Topic locked</p>' in page
     discord_file = (tmp_path / "demo" / "discord-transcript.txt").read_text(encoding="utf-8")
     assert "Women Peacemakers Program · Telegram (webhook)" in discord_file
+    # The seed's links cross intact, both ways: every address the seed holds is shown, as
+    # written, on Telegram and on Discord.
+    telegram_file = (tmp_path / "demo" / "telegram-transcript.txt").read_text(encoding="utf-8")
+    addresses = {a for p in seed.posts for a in re.findall(r"(?:https?://|www\.)[^\s);]+", p.message)}
+    assert len(addresses) == 4
+    for address in addresses:
+        assert address in telegram_file and address in discord_file, address
 
 
 def test_the_demo_will_not_reuse_a_folder_that_holds_a_database(tmp_path: Path):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridgebot.cli import load_archive
+from bridgebot.core import export
+
 SEED_LINK = '<a href="https://www.newtactics.org/instructions">these online instructions</a>'
 
 
@@ -35,6 +38,20 @@ async def test_a_telegram_text_link_and_bold_reach_discord_with_the_address_and_
     assert "Please read 🙂 **first** [these online instructions]" \
            "(<https://www.newtactics.org/instructions>), then answer." in content
     assert mirrored["mentions"] == [] and not mirrored["mention_everyone"]
+
+
+async def test_the_archive_keeps_the_formatting_and_the_link_of_a_telegram_post(bridged):
+    w = bridged
+    w.tg.user_sends(w.group["id"], w.brittany.tg, f"Please read <b>first</b> {SEED_LINK}.",
+                    reply_to=w.root["message_id"], parse_mode="HTML")
+    await w.until(w.discord_mirrors)
+    archive = await load_archive(w.runtime.store, 1)
+    page = export.to_html(archive)
+    assert "<strong>first</strong>" in page
+    assert ('<a href="https://www.newtactics.org/instructions" rel="nofollow ugc noopener">'
+            "these online instructions</a>") in page
+    assert "[these online instructions](https://www.newtactics.org/instructions)" in \
+        export.to_markdown(archive)
 
 
 async def test_discord_bold_and_a_masked_link_reach_telegram_as_formatting_with_the_link(bridged):
