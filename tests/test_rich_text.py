@@ -145,3 +145,16 @@ async def test_an_edit_after_the_lock_is_refused_and_the_author_told_once(bridge
     assert "Amman" not in w.discord_mirrors()[0]["content"]
     posts = await w.runtime.store.posts(1)
     assert posts[-1].text == "An example from Jordan." and posts[-1].edited_at is None
+
+
+async def test_a_telegram_text_mention_reaches_discord_under_the_name_the_bridge_shows(build):
+    w = await build(open_topic=True, authors="pseudonym")
+    w.tg.user_sends(w.group["id"], w.jessica.tg, "An example from Lagos.",
+                    reply_to=w.root["message_id"])
+    await w.until(w.discord_mirrors)
+    w.tg.user_sends(w.group["id"], w.brittany.tg,
+                    f'Thanks <a href="tg://user?id={w.jessica.tg["id"]}">Jessica Okafor</a>!',
+                    reply_to=w.root["message_id"], parse_mode="HTML")
+    copy = (await w.until(lambda: m[1] if len(m := w.discord_mirrors()) == 2 else None))
+    assert "Thanks Participant 1!" in copy["content"]
+    assert "Jessica" not in copy["content"] and str(w.jessica.tg["id"]) not in copy["content"]
