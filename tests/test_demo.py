@@ -104,6 +104,15 @@ async def test_keep_running_leaves_the_sandbox_up_with_a_facilitator_on_telegram
     api_base = re.search(r"Discord REST API +(\S+)", text)[1]
     async with aiohttp.ClientSession() as http, http.get(f"{api_base}/gateway") as answer:
         assert answer.status == 200 and "gateway" in (await answer.json())["url"]
+    # The bots' tokens are printed too, so a client can be pointed at the sandbox.
+    get_me = re.search(r"e\.g\. (\S+/bot\S+/getMe)", text)[1]
+    discord_token = re.search(r"bot token (\S+) +server", text)[1]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(get_me) as answer:
+            assert (await answer.json())["result"]["username"] == "bridgebot_demo_bot"
+        async with http.get(f"{api_base}/users/@me",
+                            headers={"Authorization": f"Bot {discord_token}"}) as answer:
+            assert answer.status == 200 and (await answer.json())["bot"] is True
     config = re.search(r"bridgebot --config (\S+) topics", text)[1]
     topics = await asyncio.to_thread(bridgebot, "--config", config, "topics", cwd=tmp_path)
     assert topics.returncode == 0 and "locked" in topics.stdout, topics.stderr

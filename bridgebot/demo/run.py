@@ -308,7 +308,7 @@ async def run_demo(data: Path | None = None, *, keep_running: bool = False, out:
                                         time.monotonic() - started)
                     _summary(out, result, folder)
                     if keep_running:
-                        _how_to_connect(out, tg, dc, result, folder)
+                        _how_to_connect(out, demo, result, folder)
                         await _wait_for_stop(stop)
                 finally:
                     await demo.runtime.stop()
@@ -325,13 +325,19 @@ def _summary(out: Out, result: DemoResult, folder: Path) -> None:
     out(f"Finished in {result.seconds:.1f} s.")
 
 
-def _how_to_connect(out: Out, tg: FakeTelegram, dc: FakeDiscord, result: DemoResult,
-                    folder: Path) -> None:
+def _how_to_connect(out: Out, demo: Demo, result: DemoResult, folder: Path) -> None:
+    """Everything needed to point a client (or another bridgebot) at the sandbox: its
+    addresses and its bots' tokens. They are the sandbox's own, valid nowhere else."""
+    tg, dc = demo.tg, demo.dc
     config = folder / "bridgebot-demo.toml"
     config.write_text(f'database = "{result.database}"\n', encoding="utf-8")
     out("\nThe sandbox keeps running (Ctrl-C stops it):")
-    out(f"  Telegram Bot API   {tg.url}/bot<token>/getMe")
+    out(f"  Telegram Bot API   {tg.url}   bot token {demo.tg_token}")
+    out(f"                     e.g. {tg.url}/bot{demo.tg_token}/getMe")
     out(f"  Discord REST API   {dc.api_base}   gateway {dc.gateway_url}")
+    out(f"                     bot token {demo.dc_token}   server {demo.guild['id']}, "
+        f"#{DC_CHANNEL} {demo.channel['id']}")
+    out("  (sandbox tokens: they open these local fakes and nothing else)")
     out(f"  database           {result.database}")
     out(f"  archive            {result.html.as_uri()}  (open it in a browser)")
     out(f"  list topics        bridgebot --config {config} topics")
