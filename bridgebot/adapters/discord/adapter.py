@@ -58,6 +58,8 @@ THREAD_ARCHIVED = 50083  # Discord's code for an edit or deletion in an archived
 POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
+NO_PIN_NOTICE = N_("For facilitators: I could not pin this topic here. To have each new topic "
+                   "pinned, give me the Manage Messages permission (or pin it yourself).")
 SLASH_HINT = N_("On Discord, commands are slash commands: type /{name} and choose it from the "
                 "list Discord shows. This message was not posted to the discussion.")
 COMMAND_LIKE = re.compile(r"/[A-Za-z][A-Za-z0-9_]*(?:\s|$)")
@@ -193,6 +195,7 @@ class DiscordAdapter(SlashCommands):
         self._webhooks: dict[int, discord.Webhook | None] = {}
         self._own_webhook_ids: set[int] = set()
         self._warned_no_webhooks = False
+        self._told_no_pin: set[str] = set()  # channels told the bot may not pin there
         self._intake_locks: dict[str, asyncio.Lock] = {}  # per bridged channel: posts in order
 
     # -- lifecycle ---------------------------------------------------------------
@@ -561,6 +564,7 @@ class DiscordAdapter(SlashCommands):
                                                   allowed_mentions=NO_MENTIONS)
             ids = [str(created.message.id)]
             ids += await self._send_bot(created.thread, pieces[1:])
+            await self._pin(created.message, created.thread, delivery.target)
             return DeliveryResult(tuple(ids), str(created.thread.id))
         if not isinstance(channel, discord.TextChannel):
             raise errors.PermanentError(
@@ -569,7 +573,28 @@ class DiscordAdapter(SlashCommands):
         starter = await channel.send(pieces[0], allowed_mentions=NO_MENTIONS)
         thread = await starter.create_thread(name=name)
         ids = [str(starter.id), *await self._send_bot(thread, pieces[1:])]
+        await self._pin(starter, thread, delivery.target)
         return DeliveryResult(tuple(ids), str(thread.id))
+
+    async def _pin(self, message: discord.Message, thread: discord.Thread,
+                   target: ChannelRef) -> None:
+        """Pin a new topic's first message where the bot may (Manage Messages). Where it may
+        not, the thread is told once per channel (while running), politely, how to allow it;
+        the topic is delivered either way."""
+        try:
+            await message.pin()
+            return
+        except discord.Forbidden:
+            log.info("discord channel %s: no permission to pin the topic message", target.chat_id)
+        except discord.HTTPException as err:
+            log.warning("discord channel %s: pinning failed: %s", target.chat_id, err)
+            return
+        if target.chat_id in self._told_no_pin:
+            return
+        self._told_no_pin.add(target.chat_id)
+        notice = self._chat_translator(target)(NO_PIN_NOTICE)
+        with contextlib.suppress(discord.HTTPException):
+            await self._send_bot(thread, render.notice(notice))
 
     async def _topic_thread(self, target: ChannelRef) -> discord.abc.Messageable:
         if target.thread_id is None:

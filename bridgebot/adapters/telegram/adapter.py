@@ -74,6 +74,9 @@ from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translat
 
 log = logging.getLogger(__name__)
 
+NO_PIN_NOTICE = N_("For facilitators: I could not pin this topic here. To have each new topic "
+                   "pinned, make me an admin with the right to pin messages (or pin it yourself).")
+
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message"]
 # PTB gives up on an answer after 5 s; a sendMessage that then arrives anyway would be
@@ -224,6 +227,7 @@ class TelegramAdapter:
         self._intake: asyncio.Task[None] | None = None
         self._webhook_runner: web.AppRunner | None = None
         self._forum: dict[str, bool] = {}
+        self._told_no_pin: set[str] = set()  # chats told the bot may not pin there
         self._cursor: tuple[str, str] | None = None
         # How long a message waits for a refused database write inside one update: without
         # limit when polling (the offset waits too); bounded for a webhook, which answers
@@ -688,6 +692,7 @@ class TelegramAdapter:
                 thread_id = str(topic.message_thread_id)
             ids = await self._send(target.chat_id, thread_id, None,
                                    render.topic_message(delivery.topic, t))
+            await self._pin(target, thread_id, ids[0])
             return _result(ids, thread_id)
         if delivery.action is Action.PROMPT and delivery.prompt is not None:
             pieces = render.prompt_message(delivery.prompt, t)
@@ -740,6 +745,34 @@ class TelegramAdapter:
             log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
             raise classify(err, f"chat {target.chat_id}") from err
         return ids + tuple(str(m.message_id) for m in sent)
+
+    async def _pin(self, target: ChannelRef, thread_id: str | None, message_id: str) -> None:
+        """Pin a new topic's message where the bot may (an admin with "Pin messages"). Where
+        it may not, the chat is told once (while running), politely, how to allow it; the
+        topic itself is delivered either way."""
+        assert self.app is not None
+        await self.budget.acquire(target)  # Telegram posts a "pinned" service message
+        try:
+            await self.app.bot.pin_chat_message(int(target.chat_id), int(message_id),
+                                                disable_notification=True)
+            return
+        except tg.BadRequest as err:
+            log.info("telegram chat %s: the topic message was not pinned: %s", target.chat_id,
+                     err.message)
+            refused = "rights" in err.message.lower()
+        except tg.TelegramError as err:
+            log.warning("telegram chat %s: pinning failed: %s", target.chat_id, err)
+            return
+        if not refused or target.chat_id in self._told_no_pin:
+            return
+        self._told_no_pin.add(target.chat_id)
+        notice = self._chat_translator(target)(NO_PIN_NOTICE)
+        try:
+            await self.budget.acquire(target)
+            await self._send(target.chat_id, thread_id, message_id, render.notice(notice))
+        except errors.DeliveryError as err:
+            log.warning("could not tell chat %s that pinning is not allowed: %s",
+                        target.chat_id, err)
 
     def combinable(self, deliveries: Sequence[Delivery]) -> int:
         """How many queued posts fit one message (blocks joined by a blank line)."""

@@ -35,6 +35,7 @@ from bridgebot.sandbox.telegram.routes.commands import CommandRoutes
 from bridgebot.sandbox.telegram.routes.forum import ForumRoutes
 from bridgebot.sandbox.telegram.routes.media import MediaRoutes
 from bridgebot.sandbox.telegram.routes.messages import MessageRoutes
+from bridgebot.sandbox.telegram.routes.pins import PinRoutes
 from bridgebot.sandbox.telegram.routes.updates import UpdateRoutes
 from bridgebot.sandbox.telegram.state import (
     ApiError,
@@ -80,7 +81,8 @@ def _decode_param(name: str, value: Any) -> Any:
 
 
 class FakeTelegram(
-    TelegramDriver, UpdateRoutes, ChatRoutes, MessageRoutes, MediaRoutes, ForumRoutes, CommandRoutes
+    TelegramDriver, UpdateRoutes, ChatRoutes, MessageRoutes, MediaRoutes, ForumRoutes, CommandRoutes,
+    PinRoutes,
 ):
     """An in-process Telegram: Bot API over HTTP for the bot, driver methods for the test.
 
@@ -264,4 +266,5 @@ class FakeTelegram(
             **self._forum_methods(),
             **self._commands_methods(),
             **self._chats_methods(),
+            **self._pins_methods(),
         }

@@ -17,6 +17,8 @@ from bridgebot.sandbox.discord.state import (
     thread_archived,
 )
 
+MAX_PINS = 250  # Discord's limit of pinned messages per channel
+
 
 class MessageRoutes(DiscordCore):
     """REST routes for channels and messages.
@@ -35,7 +37,41 @@ class MessageRoutes(DiscordCore):
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._patch_message, True, "default"),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, True, "default"),
             ("POST", "/channels/{channel_id}/typing", self._typing, True, "default"),
+            ("PUT", "/channels/{channel_id}/messages/pins/{message_id}", self._pin, True, "default"),
+            ("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", self._unpin, True,
+             "default"),
+            # The older spelling of the same routes (the spec keeps both).
+            ("PUT", "/channels/{channel_id}/pins/{message_id}", self._pin, True, "default"),
+            ("DELETE", "/channels/{channel_id}/pins/{message_id}", self._unpin, True, "default"),
         ]
+
+    async def _pin(self, ctx: _Ctx) -> tuple[int, Any]:
+        """create_pin: Manage Messages in the channel (403 50013 otherwise), not in an
+        archived thread, at most 250 pins per channel (400 30003); 204. The message's
+        ``pinned`` turns true and a MESSAGE_UPDATE says so."""
+        channel = self._visible_channel(ctx)
+        msg = self.world.message(channel["id"], ctx.params["message_id"])
+        if not self._perms(ctx, channel) & Permissions.MANAGE_MESSAGES:
+            raise missing_permissions()
+        self.world.refuse_if_archived(channel["id"])
+        pinned = [m for m in self.world.messages.get(channel["id"], {}).values() if m.get("pinned")]
+        if not msg.get("pinned") and len(pinned) >= MAX_PINS:
+            raise DiscordAPIError(400, 30003, f"Maximum number of pins reached ({MAX_PINS})")
+        if not msg.get("pinned"):
+            msg["pinned"] = True
+            self.world._emit_message("MESSAGE_UPDATE", msg)
+        return 204, None
+
+    async def _unpin(self, ctx: _Ctx) -> tuple[int, Any]:
+        channel = self._visible_channel(ctx)
+        msg = self.world.message(channel["id"], ctx.params["message_id"])
+        if not self._perms(ctx, channel) & Permissions.MANAGE_MESSAGES:
+            raise missing_permissions()
+        self.world.refuse_if_archived(channel["id"])
+        if msg.get("pinned"):
+            msg["pinned"] = False
+            self.world._emit_message("MESSAGE_UPDATE", msg)
+        return 204, None
 
     async def _get_channel(self, ctx: _Ctx) -> tuple[int, Any]:
         channel = self._visible_channel(ctx)
