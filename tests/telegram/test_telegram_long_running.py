@@ -102,6 +102,7 @@ async def test_a_status_answer_refused_with_429_still_arrives(world: World):
     assert len(answers) == 1, "the answer arrives once"
     assert "“Allies”" in answers[0]["text"] and "1 post" in answers[0]["text"]
     sent = next(c for c in tg.calls_to("sendMessage") if c.status == 200
+                and c.params.get("chat_id") == world.group["id"]
                 and c.response["result"]["message_id"] == answers[0]["message_id"])
     assert sent.at - refused[0].at >= 1.0, "sent again only after retry_after"
 
