@@ -168,6 +168,10 @@ class DiscordDriver(DiscordCore):
     ) -> JSON:
         return self.world.add_member(str(guild_id), username, global_name, roles, locale)
 
+    def give_nitro(self, user: JSON | str) -> None:
+        """The member has Nitro (``premium_type`` 2): their messages may be 4000 characters."""
+        self.world.users[_uid(user)]["premium_type"] = 2
+
     def set_member_roles(self, guild_id: str, user: JSON | str, roles: Iterable[str]) -> None:
         self.world.set_member_roles(str(guild_id), _uid(user), roles)
 

@@ -27,6 +27,9 @@ from typing import Any
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 MAX_CONTENT_LENGTH = 2000
+# A member with Nitro (user ``premium_type`` 2) may write messages of up to 4000 characters;
+# bots and webhooks never can.
+NITRO_CONTENT_LENGTH = 4000
 
 JSON = dict[str, Any]
 
@@ -1045,11 +1048,19 @@ class DiscordWorld:
         )
         return mentions, role_mentions, everyone
 
-    def validate_message_body(self, content: str | None, embeds: list[JSON] | None) -> None:
-        if content is not None and len(content) > MAX_CONTENT_LENGTH:
-            raise form_error(["content"], "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+    def validate_message_body(self, content: str | None, embeds: list[JSON] | None,
+                              limit: int = MAX_CONTENT_LENGTH) -> None:
+        if content is not None and len(content) > limit:
+            raise form_error(["content"], "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
         if embeds is not None and len(embeds) > 10:
             raise form_error(["embeds"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+
+    def content_limit(self, author: JSON | None, webhook_id: str | None = None) -> int:
+        """How long a message by ``author`` may be: 4000 for a member with Nitro, else 2000."""
+        user = self.users.get(str((author or {}).get("id")), {})
+        if webhook_id is None and not user.get("bot") and user.get("premium_type") == 2:
+            return NITRO_CONTENT_LENGTH
+        return MAX_CONTENT_LENGTH
 
     def create_message(
         self,
@@ -1080,7 +1091,7 @@ class DiscordWorld:
         guild_id = channel["guild_id"]
         content = content or ""
         embeds = [dict(e, type=e.get("type", "rich")) for e in (embeds or [])]
-        self.validate_message_body(content, embeds)
+        self.validate_message_body(content, embeds, self.content_limit(author, webhook_id))
         if not content and not embeds and not attachments and not allow_empty:
             raise DiscordAPIError(400, 50006, "Cannot send an empty message")
         if nonce is not None and enforce_nonce:
@@ -1192,7 +1203,8 @@ class DiscordWorld:
         msg = self.message(channel_id, message_id)
         content = changes.get("content")
         embeds = changes.get("embeds")
-        self.validate_message_body(content, embeds)
+        self.validate_message_body(content, embeds,
+                                   self.content_limit(msg.get("author"), msg.get("webhook_id")))
         if "content" in changes:
             msg["content"] = content or ""
             channel = self.channels[channel_id]
