@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bridgebot.cli import load_archive
 from bridgebot.core import export
+from bridgebot.sandbox.discord.state import DiscordAPIError
 
 SEED_LINK = '<a href="https://www.newtactics.org/instructions">these online instructions</a>'
 
@@ -158,3 +161,36 @@ async def test_a_telegram_text_mention_reaches_discord_under_the_name_the_bridge
     copy = (await w.until(lambda: m[1] if len(m := w.discord_mirrors()) == 2 else None))
     assert "Thanks Participant 1!" in copy["content"]
     assert "Jessica" not in copy["content"] and str(w.jessica.tg["id"]) not in copy["content"]
+
+
+async def test_a_discord_post_edited_from_1800_to_3600_characters_shows_all_of_it_everywhere(build):
+    w = await build(open_topic=True, discord=("channel", "forum"))
+    w.dc.give_nitro(w.jessica.dc)  # Nitro members write up to 4000 characters
+    words = "Allies who are not traditional still answer the call. "
+    short, long = (words * 33)[:1800].strip(), (words * 66)[:3600].strip()
+    sent = w.dc.user_sends(w.thread["id"], w.jessica.dc, short)
+    forum_thread = (await w.until(lambda: w.dc.threads(w.forum_channel["id"])))[0]
+    await w.until(lambda: w.mirrors(forum_thread["id"]) and w.telegram_mirrors())
+    w.dc.user_edits(w.thread["id"], sent["id"], f"**{long[:8]}**{long[8:]}")
+    copy = await w.until(lambda: next((m for m in w.telegram_mirrors()
+                                       if len(m["text"]) > len(long)), None))
+    assert copy["text"].split("\n\n", 1)[1] == long  # one Telegram message holds all 3600
+    assert long[:8] in styled(copy, "bold")
+    pieces = await w.until(lambda: m if len(m := w.mirrors(forum_thread["id"])) == 2 else None)
+    shown = " ".join(p["content"].split("\n-# #")[0] for p in pieces)
+    assert " ".join(shown.replace("**", "").split()) == " ".join(long.split())
+
+
+async def test_the_discord_sandbox_takes_4000_characters_from_nitro_members_only(bridged):
+    w = bridged
+
+    def refused(length: int) -> str:
+        with pytest.raises(DiscordAPIError) as err:
+            w.dc.user_sends(w.thread["id"], w.jessica.dc, "x" * length)
+        assert err.value.code == 50035
+        return err.value.errors["content"]["_errors"][0]["message"]
+
+    assert refused(2001) == "Must be 2000 or fewer in length."
+    w.dc.give_nitro(w.jessica.dc)
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "x" * 4000)
+    assert refused(4001) == "Must be 4000 or fewer in length."
