@@ -195,3 +195,39 @@ async def test_a_reply_to_the_bots_answer_in_matrix_is_a_post(matrix_world: Matr
     copy = await w.until(lambda: [m for m in w.telegram_bot_messages()
                                   if "We rotate our phones." in m.get("text", "")])
     assert copy[0]["text"].startswith("Amal Haddad · Matrix · #2")
+
+
+async def test_with_pseudonyms_alias_is_answered_in_a_direct_room_not_the_room(
+        matrix_world: MatrixWorld) -> None:
+    """The room must not learn from the bot's answer whether Brittany Landorf takes part."""
+    from mautrix.types import RoomID
+
+    w = matrix_world
+    await w.stop()
+    w.authors = "pseudonym"
+    await w.start()
+    await open_topic(w)
+    w.tg.user_sends(w.group["id"], w.brittany, "We met the ministry twice.",
+                    reply_to=_tg_root(w)["message_id"])
+    await w.matrix_events(lambda e: "We met the ministry twice." in e["content"].get("body", ""))
+    taken = await w.member.say(w.room, "!alias Brittany Landorf")
+    free = await w.member.say(w.room, "!alias Desert Rose")
+
+    def answer_to(event_id: str):
+        return lambda e: (e["content"].get("m.relates_to") or {}).get(
+            "m.in_reply_to", {}).get("event_id") == event_id
+
+    in_room = [(await w.matrix_events(answer_to(e)))[0]["content"]["body"] for e in (taken, free)]
+    assert in_room[0] == in_room[1] == "I have answered you in a private message."
+    assert w.runtime is not None
+    direct = w.runtime.adapters["matrix"]._direct[w.member.user_id]  # type: ignore[attr-defined]
+    await w.member.client.join_room(RoomID(direct))
+    private = await w.until(lambda: _bodies(w, direct, 2))
+    assert "someone else in this discussion" in private[0] and "“Desert Rose”" in private[1]
+
+
+async def _bodies(w: MatrixWorld, room: str, count: int) -> list[str] | None:
+    bot = w.synapse.appservice.bot_user_id
+    bodies = [e["content"]["body"] for e in await w.member.events(room)
+              if e["sender"] == bot and "body" in e.get("content", {})]
+    return bodies if len(bodies) >= count else None

@@ -61,7 +61,7 @@ from bridgebot.adapters.matrix import render
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
 from bridgebot.core.attachments import as_lines
-from bridgebot.core.commandkit import answer_topic
+from bridgebot.core.commandkit import ANSWERED_PRIVATELY, SORRY, answer_privately, answer_topic
 from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
@@ -191,6 +191,7 @@ class MatrixAdapter:
         self._names: dict[str, str] = {}  # ghost user id -> display name it has
         self._warned_encrypted: set[str] = set()
         self._late: set[asyncio.Task[None]] = set()  # answers sent when ready (_answer_later)
+        self._direct: dict[str, str] = {}  # person -> the bot's direct room with them
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -434,11 +435,44 @@ class MatrixAdapter:
 
         ctx = CommandContext(author, where, platform_admin=admin, message_id=event_id,
                              reply_to=reply_to, link=message_link, answer_later=later)
+        if answer_privately(self.core, ctx, command):
+            await self._command_privately(ctx, event_id, name, args)
+            return
         answer = await run_command(self.core, ctx, name, args)
         if answer:
             await self._answer(where.chat_id, where.thread_id, event_id, answer)
 
-    async def _answer(self, room: str, thread: str | None, event_id: str, text: str) -> None:
+    async def _command_privately(self, ctx: CommandContext, event_id: str, name: str,
+                                 args: str) -> None:
+        """Run a discreet command typed in a room of a pseudonym bridge and answer in a
+        direct room with the person (the bot invites them); the room only reads a sentence
+        that is the same whatever the answer was. Without a direct room nothing is run."""
+        assert self.core is not None
+        where = ctx.where
+        t = self.core.translator_for(ctx.locale, where)
+        direct = await self._direct_room(ctx.actor.user_id)
+        if direct is None:
+            await self._answer(where.chat_id, where.thread_id, event_id, t(SORRY))
+            return
+        answer = await run_command(self.core, ctx, name, args)
+        if answer:
+            await self._answer(direct, None, None, answer)
+        await self._answer(where.chat_id, where.thread_id, event_id, t(ANSWERED_PRIVATELY))
+
+    async def _direct_room(self, user_id: str) -> str | None:
+        """The bot's direct room with a person, created (and the person invited) on first
+        need; None when the homeserver refuses."""
+        if user_id not in self._direct:
+            try:
+                room = await self.bot.create_room(invitees=[UserID(user_id)], is_direct=True)
+            except (MatrixError, aiohttp.ClientError, OSError) as err:
+                log.warning("could not open a direct matrix room for an answer: %s", err)
+                return None
+            self._direct[user_id] = str(room)
+        return self._direct[user_id]
+
+    async def _answer(self, room: str, thread: str | None, event_id: str | None,
+                      text: str) -> None:
         """Answer one person with a notice replying to their message, inside the room's send
         budget (a 429 is waited out and the answer sent again); failures are logged. An
         answer about a topic is remembered where it was sent: a reply to it is a post."""
