@@ -27,7 +27,6 @@ from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
 from bridgebot.store.backup import DatabaseInUse
 from bridgebot.store.db import DatabaseUnusable
-from bridgebot.store.files import clean_name
 from bridgebot.store.migrations import SchemaTooNew
 
 if TYPE_CHECKING:
@@ -192,15 +191,16 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def copy_files(archive: Archive, files: FilePort | None, folder: Path) -> int:
     """The topic's stored files beside an export, where its links point
-    (``files/<sha256>/<name>``); the names are the archive's (``attachment-N.ext`` when
-    anonymized). Return how many were written."""
+    (``files/ab/<sha256>``, the data directory's layout). Return how many were written."""
     written = 0
     for post in archive.posts:
         for attachment in post.attachments:
             source = files.path(attachment) if files is not None else None
             if source is None:
                 continue
-            target = folder / "files" / attachment.sha256 / clean_name(attachment.name)
+            target = folder / "files" / attachment.sha256[:2] / attachment.sha256
+            if target.exists() and target.samefile(source):
+                continue  # exported beside the database: the page finds the store itself
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             written += 1

@@ -91,11 +91,11 @@ def shows_inline(attachment: Attachment) -> bool:
 
 
 def file_href(attachment: Attachment) -> str:
-    """Where an archive page links a stored file, relative to the page:
-    ``files/<sha256>/<name>`` (the name is for the reader; the hash finds the file)."""
-    from urllib.parse import quote
-
-    return f"files/{attachment.sha256}/{quote(attachment.name, safe='')}"
+    """Where an archive page links a stored file, relative to the page: the data directory's
+    own layout (``files/ab/abcdef…``, by SHA-256), so a page exported beside the database
+    finds its files, and ``export -o`` copies them the same way. The name is the link's text
+    and its download name."""
+    return f"files/{attachment.sha256[:2]}/{attachment.sha256}"
 
 
 def file_extension(attachment: Attachment) -> str:

@@ -24,7 +24,7 @@ from bridgebot.adapters.registry import display_name
 from bridgebot.core.export import load_archive, to_html
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
-from bridgebot.demo.script import ScriptedPost, SeedScript, load_seed
+from bridgebot.demo.script import ScriptedPost, SeedScript, demo_photo, load_seed
 from bridgebot.demo.transcript import Transcript
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import sandbox
@@ -174,13 +174,19 @@ class Demo:
         return ids[0]
 
     async def write(self, scripted: ScriptedPost, reply_to: str) -> None:
-        if scripted.platform == "telegram":
+        if scripted.platform == "telegram" and scripted.photo:
+            self.tg.user_sends_photo(self.tg_chat["id"], self.tg_users[scripted.author],
+                                     scripted.message, data=demo_photo(scripted.subject),
+                                     reply_to=int(reply_to))
+        elif scripted.platform == "telegram":
             self.tg.user_sends(self.tg_chat["id"], self.tg_users[scripted.author],
                                scripted.message, reply_to=int(reply_to))
         else:
             thread, _ = await self.runtime.store.topic_place(self.topic_id, self.dc_ref)
+            files = [(scripted.photo, demo_photo(scripted.subject), "image/jpeg")] \
+                if scripted.photo else []
             self.dc.user_sends(thread or self.channel["id"], self.dc_members[scripted.author],
-                               scripted.message, reply_to=reply_to)
+                               scripted.message, reply_to=reply_to, attachments=files)
 
     # -- the discussion ------------------------------------------------------------
 

@@ -19,6 +19,8 @@ class ScriptedPost:
     text: str
     reply_to: int | None  # 1-based index into the script's posts
     prompt: int | None  # 1-based guiding question
+    # A photo sent with the post (its file name; the demo draws a small picture for it).
+    photo: str | None = None
 
     @property
     def message(self) -> str:
@@ -46,7 +48,7 @@ def load_seed(name: str = "allies.toml") -> SeedScript:
     data = tomllib.loads(resources.files("bridgebot.demo").joinpath(name).read_text("utf-8"))
     posts = [
         ScriptedPost(p["author"], p["platform"], p["subject"], p["text"], p.get("reply_to"),
-                     p.get("prompt"))
+                     p.get("prompt"), p.get("photo"))
         for p in data["posts"]
     ]
     late = data["late_reply"]
@@ -59,3 +61,25 @@ def load_seed(name: str = "allies.toml") -> SeedScript:
         posts=posts,
         late_reply=ScriptedPost(late["author"], late["platform"], "", late["text"], None, None),
     )
+
+
+def demo_photo(caption: str) -> bytes:
+    """A small picture drawn for the demo (a JPEG, with made-up camera EXIF and a GPS
+    position, which the bridge removes before relaying or storing it)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 300), (34, 85, 120))
+    draw = ImageDraw.Draw(image)
+    for i in range(8):
+        draw.ellipse((30 + i * 52, 150 - i * 6, 90 + i * 52, 210 - i * 6),
+                     fill=(240 - i * 12, 180 + i * 6, 90 + i * 10))
+    draw.rectangle((0, 230, 480, 300), fill=(20, 40, 60))
+    draw.text((16, 250), caption, fill=(255, 255, 255))
+    exif = Image.Exif()
+    exif[0x010F] = "DemoCam"
+    exif[0x8825] = {1: "N", 2: (55.0, 45.0, 0.0), 3: "E", 4: (37.0, 37.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, exif=exif.tobytes())
+    return out.getvalue()

@@ -16,6 +16,9 @@ from bridgebot.sandbox.telegram import FakeTelegram
 EXCERPT = 110
 
 
+# The fields of a Telegram message that carry a file.
+_TG_FILES = ("photo", "document", "video", "animation", "audio", "voice", "video_note", "sticker")
+
 def excerpt(text: str, limit: int = EXCERPT) -> str:
     """One line: whitespace collapsed, cut at ``limit`` characters with an ellipsis."""
     flat = re.sub(r"\s+", " ", text).strip()
@@ -81,11 +84,15 @@ class Transcript:
     def _telegram_news(self) -> list[Seen]:
         out = []
         for message in self.tg.chat_messages(self.tg_chat_id, include_service=False):
-            if message["message_id"] in self._tg_seen or "text" not in message:
+            kinds = [k for k in _TG_FILES if k in message]
+            if message["message_id"] in self._tg_seen or ("text" not in message and not kinds):
                 continue
             self._tg_seen.add(message["message_id"])
             answered = message.get("reply_to_message")
-            out.append(Seen("Telegram", self.tg_title, _telegram_name(message), message["text"],
+            text = message.get("text") or message.get("caption") or ""
+            if kinds:
+                text = f"[{kinds[0]}] {text}".strip()
+            out.append(Seen("Telegram", self.tg_title, _telegram_name(message), text,
                             (_telegram_name(answered), answered.get("text", ""))
                             if answered else None))
         return out
@@ -101,7 +108,10 @@ class Transcript:
                     continue
                 self._dc_seen.add(message["id"])
                 answered = message.get("referenced_message")
-                out.append(Seen("Discord", where, _discord_name(message), message.get("content", ""),
+                content = message.get("content", "")
+                for attachment in message.get("attachments") or []:
+                    content += f"\n[file: {attachment['filename']}]"
+                out.append(Seen("Discord", where, _discord_name(message), content,
                                 (_discord_name(answered), answered.get("content", ""))
                                 if answered else None))
         return out

@@ -91,7 +91,7 @@ class ArchiveServer:
         app.router.add_get(r"/topics/{id:\d+}/", self.topic_page)
         app.router.add_get(r"/topics/{id:\d+}/state.json", self.state)
         app.router.add_get(r"/topics/{id:\d+}/archive.{fmt:md|json|html}", self.download)
-        app.router.add_get(r"/topics/{id:\d+}/files/{sha:[0-9a-f]{64}}/{name}", self.file)
+        app.router.add_get(r"/topics/{id:\d+}/files/{ab:[0-9a-f]{2}}/{sha:[0-9a-f]{64}}", self.file)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 8081) -> int:
@@ -223,6 +223,8 @@ class ArchiveServer:
         archive = await self._archive(request)
         sha = request.match_info["sha"]
         found = next((a for p in archive.posts for a in p.attachments if a.sha256 == sha), None)
+        if request.match_info["ab"] != sha[:2]:
+            found = None
         path = self.files.path(found) if found is not None and self.files is not None else None
         if found is None or path is None:
             raise web.HTTPNotFound(text="No such file in this topic.")

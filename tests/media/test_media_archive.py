@@ -65,16 +65,17 @@ async def test_the_archive_page_shows_the_photo_inline_in_a_real_browser(rooms_w
             await tab.screenshot(shot)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{base}files/{photo.sha256}/x.jpg") as got:
+            async with http.get(f"{base}files/{photo.sha256[:2]}/{photo.sha256}") as got:
                 assert got.status == 200 and got.headers["Content-Type"] == "image/jpeg"
                 assert "Content-Disposition" not in got.headers
                 assert GPS_IFD not in metadata_of(await got.read())
-            async with http.get(f"{base}files/{pdf.sha256}/notes.pdf") as got:
+            async with http.get(f"{base}files/{pdf.sha256[:2]}/{pdf.sha256}") as got:
                 assert got.status == 200 and got.headers["Content-Type"] == "application/pdf"
                 assert got.headers["Content-Disposition"].startswith("attachment;")
                 assert got.headers["X-Content-Type-Options"] == "nosniff"
-            for bad in (f"files/{'0' * 64}/x", "files/..%2F..%2Fbridgebot.sqlite3/x",
-                        f"files/{photo.sha256}/../../../../etc/passwd"):
+            for bad in (f"files/00/{'0' * 64}", "files/..%2F..%2Fbridgebot.sqlite3",
+                        f"files/{pdf.sha256[:2]}/../../../../etc/passwd",
+                        f"files/{'ab' if photo.sha256[:2] != 'ab' else 'cd'}/{photo.sha256}"):
                 async with http.get(base + bad) as got:
                     assert got.status == 404, bad
     finally:
@@ -87,8 +88,8 @@ async def test_exports_link_and_list_files_and_anonymized_ones_rename_them(rooms
     archive = await load_archive(w.runtime.store, 1, w.runtime.platforms)
     assert archive is not None
     markdown = to_markdown(archive)
-    assert f"![Nadia at the march.jpg](files/{photo.sha256}/Nadia%20at%20the%20march.jpg)" in markdown
-    assert f"[notes.pdf](files/{pdf.sha256}/notes.pdf) (application/pdf, 18 B)" in markdown
+    assert f"![Nadia at the march.jpg](files/{photo.sha256[:2]}/{photo.sha256})" in markdown
+    assert f"[notes.pdf](files/{pdf.sha256[:2]}/{pdf.sha256}) (application/pdf, 18 B)" in markdown
     [post] = json.loads(to_json(archive))["posts"]
     assert post["files"][1] == {"name": "notes.pdf", "type": "application/pdf", "size": 18,
                                 "sha256": pdf.sha256}
