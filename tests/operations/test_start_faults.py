@@ -113,3 +113,47 @@ async def test_a_refused_token_is_one_line_naming_the_platform_and_exit_2(tmp_pa
         assert len(said) == 1 and message in said[0], text
         assert "Traceback" not in text and wrong[platform] not in text
         assert "ERROR" not in text, "nothing left open: the other platform's start was closed"
+
+
+async def test_discord_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path,
+                                                                      build: Build):
+    """In process, the same path as `bridgebot run`: the start waits, /healthz says why."""
+    from bridgebot.adapters.discord.adapter import DiscordAdapter
+    from bridgebot.adapters.discord.settings import DiscordSettings
+    from bridgebot.health import HealthServer
+    from bridgebot.runtime import Runtime
+
+    w = await build(telegram=(), start=False)
+    assert w.dc is not None
+    real = int(w.dc.api_base.split(":")[2].split("/")[0])
+    gone = free_port()
+    settings = DiscordSettings(token=w.tokens["discord"],
+                               api_base_url=w.dc.api_base.replace(f":{real}/", f":{gone}/"),
+                               guilds=[int(w.guild["id"])])
+    runtime = Runtime(tmp_path / "unreachable.sqlite3", [w.bridge])
+    runtime.add_adapter(DiscordAdapter(settings, client_options={"guild_ready_timeout": 0.05}))
+    health = HealthServer(runtime, "127.0.0.1", 0)
+    await health.start()
+    starting = asyncio.create_task(runtime.start())
+    try:
+        async with asyncio.timeout(20):
+            while True:  # two attempts have failed
+                if "attempt 2" in runtime.connecting.get("discord", ""):
+                    break
+                await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as http, http.get(f"{health.url}/healthz") as answer:
+            assert answer.status == 503
+            assert "discord: not connected yet (attempt 2 failed: " in await answer.text()
+        async with forwarder(gone, real):
+            await asyncio.wait_for(starting, 30)
+            assert runtime.connecting == {}
+            async with aiohttp.ClientSession() as http, \
+                    http.get(f"{health.url}/healthz") as answer:
+                assert (answer.status, await answer.text()) == (200, "ok\n")
+            await runtime.stop()
+    finally:
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        await health.stop()
