@@ -13,6 +13,8 @@ import pytest
 
 from bridgebot.cli import load_archive
 from bridgebot.core import export
+from bridgebot.core.names import AuthorMode
+from bridgebot.core.privacy import archive_presenter
 from bridgebot.sandbox.discord.state import DiscordAPIError
 
 SEED_LINK = '<a href="https://www.newtactics.org/instructions">these online instructions</a>'
@@ -87,6 +89,19 @@ async def test_in_a_pseudonym_bridge_a_mention_shows_the_persons_pseudonym(build
     # Brittany posted here (Participant 1); Quinn has not, so has no number yet.
     assert copy["text"].endswith("Thanks @Participant 1, and @Participant")
     assert "Brittany" not in copy["text"] and "Quinn" not in copy["text"]
+
+
+async def test_archive_pages_of_a_pseudonym_bridge_show_a_mention_as_the_pseudonym(build):
+    w = await build(open_topic=True, authors="pseudonym")
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "An example from Jordan.")
+    await w.until(w.telegram_mirrors)
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, f"Thanks <@{w.brittany.dc['id']}>!")
+    await w.until(lambda: len(w.telegram_mirrors()) == 2)
+    present = archive_presenter(w.runtime.core.privacy, {"allies": AuthorMode.PSEUDONYM},
+                                platforms=w.runtime.platforms)
+    page = export.to_html(await present(await load_archive(w.runtime.store, 1)))
+    assert '<span class="mention">@Participant 1</span>' in page
+    assert "Brittany" not in page
 
 
 async def test_a_post_edited_from_1800_to_3600_characters_shows_all_of_it_then_shrinks_back(bridged):

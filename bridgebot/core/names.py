@@ -98,15 +98,24 @@ def mention_name(identity: Identity | None, written: str, mode: AuthorMode) -> s
 async def name_mentions(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], topic: Topic,
                         post: Post) -> Post:
     """``post`` with each mention of a person showing the name the bridge shows for them."""
+    return await mentions_named(privacy, mode_of(bridges, topic.bridge), topic.id, post)
+
+
+async def mentions_named(privacy: PrivacyPort, mode: AuthorMode, topic_id: int, post: Post,
+                         known: dict[str, Identity | None] | None = None) -> Post:
+    """``post`` with each mention of a person named by ``mode`` (``known``: people already
+    looked up, for a whole page of posts)."""
     mentions = [s for s in post.spans if s.kind is Kind.MENTION and s.user]
     if not mentions:
         return post
-    mode = mode_of(bridges, topic.bridge)
+    known = {} if known is None else known
     text, spans = post.text, post.spans
     for mention in sorted(mentions, key=lambda s: s.start, reverse=True):
         assert mention.user is not None
-        platform, _, user_id = mention.user.partition(":")
-        identity = await privacy.mentioned(topic.id, platform, user_id)
+        if mention.user not in known:
+            platform, _, user_id = mention.user.partition(":")
+            known[mention.user] = await privacy.mentioned(topic_id, platform, user_id)
+        identity = known[mention.user]
         current = next(s for s in spans if s.start == mention.start and s.kind is Kind.MENTION)
         written = text[current.start:current.end]
         prefix = written[:1] if written[:1] in "@#" else ""

@@ -42,13 +42,14 @@ from bridgebot.core.names import (
     SOMEONE,
     AuthorMode,
     last_author,
+    mentions_named,
     mode_of,
     name_posts,
     pseudonym_name,
     shown_name,
 )
 from bridgebot.core.platforms import Platforms
-from bridgebot.core.ports import ForgetReport, PrivacyPort
+from bridgebot.core.ports import ForgetReport, Identity, PrivacyPort
 from bridgebot.core.richtext.spans import plain_with_urls
 from bridgebot.core.text import name_pattern
 from bridgebot.i18n import N_, Translator, translator
@@ -507,7 +508,9 @@ async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode
     identities = (await privacy.identities(p.id for p in archive.posts)
                   if len(archive.posts) <= FEW_POSTS
                   else await privacy.topic_identities(archive.topic.id))
-    posts = [replace(p, author_name=shown_name(identities.get(p.id), p, mode), author_id="")
+    known: dict[str, Identity | None] = {}  # mentioned people, named as the authors are
+    posts = [replace(await mentions_named(privacy, mode, archive.topic.id, p, known),
+                     author_name=shown_name(identities.get(p.id), p, mode), author_id="")
              for p in archive.posts]
     opener = next((p.author_name for p in posts if p.is_opening), None)
     topic = archive.topic
