@@ -173,3 +173,26 @@ async def test_catch_up_reads_share_the_bots_global_window_but_no_chat_window():
     channel = ChannelRef("discord", "900")
     assert budget.wait_time(channel, scopes=("thread", "target")) == 0, "no message was sent"
     assert budget.wait_time(channel) > 0, "but sends wait for the reads' global window"
+
+
+async def test_a_busy_group_is_paced_but_one_topic_keeps_its_burst():
+    time = FakeTime()
+    budget = RateBudget({"telegram": PlatformLimits(per_target=(Window(20, 60.0),),
+                                                    paced=(Window(5, 15.0),))},
+                        clock=time.clock, sleep=time.sleep)
+    for _ in range(8):  # one topic alone: the minute's 20, at once
+        async with budget.turn(ChannelRef("telegram", "-1001", "1")):
+            pass
+    assert time.now == 1000.0, "no pacing for a single stream"
+    time.now += 100  # a fresh minute
+    sent: list[float] = []
+
+    async def topic(name: str) -> None:
+        for _ in range(4):
+            await asyncio.sleep(0)
+            async with budget.turn(ChannelRef("telegram", "-1001", name)):
+                sent.append(time.now)
+                await asyncio.sleep(0)  # the send: the other topic queues meanwhile
+
+    await asyncio.gather(topic("a"), topic("b"))
+    assert sent[5] - sent[0] >= 15.0, "while two topics wait, five per fifteen seconds"

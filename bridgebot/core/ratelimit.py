@@ -45,6 +45,11 @@ SAFETY = 1.05
 # Idle chats leave the budget's maps once their windows are empty; the sweep runs every
 # PRUNE_EVERY reservations, so the maps hold about the chats written to in the last minute.
 PRUNE_EVERY = 256
+# Which windows a send waits for: a chat's thread, the chat, the platform; a busy chat also
+# its paced windows (``PlatformLimits.paced``); every send is counted in all of them.
+SEND_SCOPES = ("thread", "target", "platform")
+PACED_SCOPES = (*SEND_SCOPES, "paced")
+ALL_SCOPES = PACED_SCOPES
 # An answer to one person is tried again after a 429 (after the time Telegram or Discord
 # asked for) for up to ANSWER_PATIENCE seconds, and after other failures ANSWER_TRIES times.
 ANSWER_PATIENCE = 900.0
@@ -70,6 +75,9 @@ class PlatformLimits:
     per_platform: tuple[Window, ...] = ()
     max_length: int = 2000  # what one combined message may hold
     per_thread: tuple[Window, ...] = ()
+    # Per chat, applied only while several topics of the chat wait for their turn: spreads
+    # a busy chat's sends over the longer windows instead of spending them at once.
+    paced: tuple[Window, ...] = ()
 
 
 @dataclass
@@ -104,6 +112,8 @@ class RateBudget:
         self._sleep = sleep
         self._targets: dict[ChannelRef, _Windowed] = {}
         self._threads: dict[ChannelRef, _Windowed] = {}
+        self._paced: dict[ChannelRef, _Windowed] = {}
+        self._recent: dict[ChannelRef, dict[ChannelRef, float]] = {}  # chat -> thread -> turn
         self._platforms: dict[str, _Windowed] = {}
         # chat -> (whose turn: a FIFO lock, how many streams hold or wait for it)
         self._turns: dict[ChannelRef, tuple[asyncio.Lock, int]] = {}
@@ -116,7 +126,7 @@ class RateBudget:
         self.limits[platform] = limits
 
     def _for(self, target: ChannelRef, *, create: bool = True,
-             scopes: tuple[str, ...] = ("thread", "target", "platform")) -> Iterable[_Windowed]:
+             scopes: tuple[str, ...] = ALL_SCOPES) -> Iterable[_Windowed]:
         """The windows of ``target``'s thread, chat and platform (those in ``scopes``); a look
         (``create=False``) adds no entry."""
         limits = self.limits.get(target.platform)
@@ -127,6 +137,7 @@ class RateBudget:
             ("thread", self._threads, target, limits.per_thread),
             ("target", self._targets, target.chat, limits.per_target),
             ("platform", self._platforms, target.platform, limits.per_platform),
+            ("paced", self._paced, target.chat, limits.paced),
         )
         for scope, table, key, windows in places:
             if scope not in scopes or not windows:
@@ -140,7 +151,7 @@ class RateBudget:
         return found
 
     def wait_time(self, target: ChannelRef, sends: int = 1, *,
-                  scopes: tuple[str, ...] = ("thread", "target", "platform")) -> float:
+                  scopes: tuple[str, ...] = SEND_SCOPES) -> float:
         """Seconds until ``sends`` more messages to ``target`` fit every window (of the
         ``scopes`` named: the thread's, the chat's, the platform's)."""
         now = self.clock()
@@ -186,7 +197,9 @@ class RateBudget:
         self._turns[key] = (lock, users + 1)
         try:
             async with lock:
-                while (wait := self.wait_time(target)) > 0:
+                # Several topics of the chat sent lately: it is busy, so it is paced.
+                scopes = PACED_SCOPES if self._busy_chat(target) else SEND_SCOPES
+                while (wait := self.wait_time(target, scopes=scopes)) > 0:
                     await self._sleep(wait)
                     slept += wait
                 self.record(target)
@@ -207,6 +220,21 @@ class RateBudget:
         while (wait := self.wait_time(target, sends)) > 0:
             await self._sleep(wait)
         self.record(target, sends)
+
+    def _busy_chat(self, target: ChannelRef) -> bool:
+        """Whether other threads (topics) of ``target``'s chat took a turn within its paced
+        windows' span; notes this one's."""
+        limits = self.limits.get(target.platform)
+        if limits is None or not limits.paced:
+            return False
+        now = self.clock()
+        span = max(w.seconds for w in limits.paced) * SAFETY
+        recent = self._recent.setdefault(target.chat, {})
+        for thread, at in list(recent.items()):
+            if at <= now - span:
+                del recent[thread]
+        recent[target] = now
+        return len(recent) > 1
 
     async def acquire_read(self, platform: str, requests: int = 1) -> None:
         """Wait until ``requests`` reads (a catch-up's history pages) fit the platform's
@@ -229,19 +257,21 @@ class RateBudget:
         """Forget chats whose windows are empty and holds that are over."""
         self._since_prune = 0
         now = self.clock()
-        for table in (self._targets, self._threads):
+        for table in (self._targets, self._threads, self._paced):
             for key, budget in list(table.items()):
                 longest = max((w.seconds * SAFETY for w in budget.windows), default=0.0)
                 if not budget.sent or budget.sent[-1] <= now - longest:
                     del table[key]
+        for key in [k for k in self._recent if k not in self._paced]:
+            del self._recent[key]
         for key, until in list(self._held.items()):
             if until <= now:
                 del self._held[key]
 
     def tracked(self) -> int:
         """How many chats the budget holds anything about (tests, the soak benchmark)."""
-        return (len(self._targets) + len(self._threads) + len(self._held) + len(self._later)
-                + len(self._turns))
+        return (len(self._targets) + len(self._threads) + len(self._paced) + len(self._held)
+                + len(self._later) + len(self._turns) + len(self._recent))
 
     def max_length(self, platform: str) -> int:
         limits = self.limits.get(platform)

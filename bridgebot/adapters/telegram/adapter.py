@@ -204,11 +204,14 @@ class TelegramAdapter:
     platform = PLATFORM
     # Telegram's published limits (core.telegram.org/bots/faq, "My bot is hitting limits"):
     # about 1 message per second in a chat, 20 per minute in a group (its forum topics
-    # share both: a topic is not a chat of its own), 30 per second in all.
+    # share both: a topic is not a chat of its own), 30 per second in all. While several
+    # topics of a group wait, its minute is paced as 5 per 15 s, so a busy forum does not
+    # spend it in the first 20 seconds and then wait 40 (docs/rate-limits.md).
     limits = PlatformLimits(
         per_target=(Window(1, 1.0), Window(20, 60.0)),
         per_platform=(Window(30, 1.0),),
         max_length=render.LIMIT,
+        paced=(Window(5, 15.0),),
     )
 
     def __init__(self, settings: TelegramSettings, *, poll_timeout: float = 25.0,
