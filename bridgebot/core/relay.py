@@ -180,12 +180,16 @@ class Relay:
 
     async def _place(self, row: PendingDelivery) -> ChannelRef:
         """Where a stream's messages land, thread included, for the budget's per-thread
-        windows (Discord counts each thread as a channel); the chat where none apply."""
+        windows (Discord counts each thread as a channel) and to tell a busy chat's topics
+        apart (paced windows); the chat where neither applies."""
         limits = self.budget.limits.get(row.target.platform)
-        if limits is None or not limits.per_thread:
+        if limits is None or not (limits.per_thread or limits.paced):
             return row.target
         thread_id, _ = await self.core.store.topic_place(row.topic_id, row.target)
-        return ChannelRef(row.target.platform, row.target.chat_id, thread_id)
+        # A topic in a plain group (no thread: its messages answer the topic's) still is a
+        # stream of its own there; it gets a key that no platform thread id looks like.
+        return ChannelRef(row.target.platform, row.target.chat_id,
+                          thread_id or f"topic-{row.topic_id}")
 
     async def _deliver(self, row: PendingDelivery, place: ChannelRef, *, behind: bool) -> None:
         if row.action is Action.OPEN_TOPIC:  # messages in the new thread wait for its record
