@@ -212,3 +212,21 @@ async def test_a_wrong_token_is_reported_clearly(world, tmp_path):
             raise AssertionError("a wrong token must stop the adapter")
     finally:
         await db.close()
+
+
+async def test_forgetme_renames_a_forum_topic_whose_title_named_her(world):
+    w = world
+    w.tg.user_sends(w.forum["id"], w.kristin.tg,
+                    "/newtopic What Brittany Landorf saw in Jordan\nTell us more.")
+    await w.settle()
+    thread = w.tg.topics(w.forum["id"])[0]["message_thread_id"]
+    w.tg.user_sends(w.forum["id"], w.brittany.tg, "Allies in the ministry.", thread_id=thread)
+    await w.settle()
+    w.tg.user_sends(w.forum["id"], w.brittany.tg, "/forgetme", thread_id=thread)
+    await w.settle()
+    w.tg.user_sends(w.forum["id"], w.brittany.tg, "/forgetme confirm", thread_id=thread)
+    await w.until(lambda: [m for m in w.bot_messages(w.forum, thread)
+                           if m["text"].startswith("Done: I have forgotten you")])
+    await w.settle()
+    assert w.tg.topics(w.forum["id"])[0]["name"] == "What Former participant 1 saw in Jordan"
+    assert not [m for m in w.bot_messages(w.group) if "Landorf" in m["text"]]

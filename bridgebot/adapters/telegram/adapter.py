@@ -888,6 +888,8 @@ class TelegramAdapter:
         digests. Bots may edit their own messages at any age."""
         t = self._chat_translator(delivery.target)
         topic = delivery.topic
+        if delivery.target.thread_id and any(s.kind == "topic" for s in delivery.rewrites):
+            await self._rename_forum_topic(delivery.target, topic.title[:128])
         for shown in delivery.rewrites:
             if shown.kind == "topic":
                 pieces = render.topic_message(topic, t)
@@ -1135,6 +1137,20 @@ class TelegramAdapter:
         if locked and target.thread_id:
             await self._forum_topic(target, reopen=False)
         return _result(ids)
+
+    async def _rename_forum_topic(self, target: ChannelRef, name: str) -> None:
+        """The forum topic takes the topic's title as it is now (Telegram says so with a
+        service message, so it counts as a send)."""
+        assert self.app is not None and target.thread_id is not None
+        await self.budget.acquire(target)
+        try:
+            await self.app.bot.edit_forum_topic(int(target.chat_id), int(target.thread_id),
+                                                name=name)
+        except tg.BadRequest as err:
+            if "TOPIC_NOT_MODIFIED" not in err.message:
+                raise classify(err, f"chat {target.chat_id}") from err
+        except tg.TelegramError as err:
+            raise classify(err, f"chat {target.chat_id}") from err
 
     async def _forum_topic(self, target: ChannelRef, *, reopen: bool) -> None:
         assert self.app is not None and target.thread_id is not None
