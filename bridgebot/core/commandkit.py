@@ -102,6 +102,9 @@ class CommandContext:
     # in the chat's language.
     locale: str | None = None
     private: bool = False  # a one-to-one chat with the bot
+    # Sends a file to this person alone (file name, content, caption), True if it reached
+    # them: Telegram's private chat, Discord's ephemeral answer. None: the platform cannot.
+    send_file: Callable[[str, bytes, str], Awaitable[bool]] | None = None
     named_options: bool = False  # arguments are named options (Discord): ``confirm:True``
     # Where intake must not wait for a slow answer (Telegram takes updates one at a time):
     # a command whose answer comes later (/forgetme confirm, after the copies were edited)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bridgebot.core import errors
 from bridgebot.core.commandkit import Answer, Call, CommandContext, CommandTable, Param
 from bridgebot.core.digest import digest_command
+from bridgebot.core.handout import export_command
 from bridgebot.core.models import TopicStatus
 from bridgebot.core.moderation import set_post_hidden
 from bridgebot.core.people import who_command
@@ -46,7 +47,8 @@ it asks you to confirm first.""")
 # The facilitators' commands added since DEFAULT_HELP was written (kept apart, so that the
 # translations of the text above stay valid).
 MORE_FACILITATOR_HELP = N_("Also for facilitators: /editprompt N <question> and /editintro "
-                           "<introduction> reword what everyone sees; /who lists who took part.")
+                           "<introduction> reword what everyone sees; /who lists who took part; "
+                           "/export sends you the archive page privately.")
 
 # Discord's slash commands take named options and cannot answer a message: its own wording.
 DISCORD_HELP = N_("""How to take part:
@@ -60,7 +62,7 @@ Commands are slash commands: type / and choose one from the list Discord shows.
 
 Facilitators: /newtopic (a title and an introduction), /prompt, /editprompt, /editintro, \
 /lock, /unlock, /hide or /unhide with a number (or a post's message menu: Apps → Hide post), \
-/digest, /who. Outside a topic's thread, the topic option says which topic.""")
+/digest, /who, /export. Outside a topic's thread, the topic option says which topic.""")
 
 
 def help_for(core: Discussions, t: Translator, *, slash: bool = False) -> str:
@@ -300,6 +302,15 @@ async def who(call: Call) -> str:
     ctx = call.ctx
     return await who_command(call.core, ctx.actor, ctx.where, platform_admin=ctx.platform_admin,
                              reply_to=ctx.reply_to, lang=call.lang)
+
+
+@COMMANDS.command("export", N_("Get this topic's archive (an HTML page) privately"),
+                  facilitator=True, about=TopicStatus.OPEN)
+async def export(call: Call) -> str:
+    ctx = call.ctx
+    return await export_command(call.core, ctx.actor, ctx.where, ctx.send_file,
+                                platform_admin=ctx.platform_admin, reply_to=ctx.reply_to,
+                                lang=call.lang)
 
 
 @COMMANDS.command("digest", N_("Post a digest of this topic to every linked chat"),

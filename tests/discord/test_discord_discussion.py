@@ -21,10 +21,10 @@ async def test_slash_commands_are_registered_with_facilitator_ones_hidden(discor
     commands = {c["name"]: c for c in w.dc.commands(w.guild["id"])}
     assert set(commands) == {"newtopic", "prompt", "lock", "unlock", "status", "reply", "help",
                              "catchup", "hide", "unhide", "digest", "chatid", "Hide post", "alias",
-                             "forgetme", "editprompt", "editintro", "who"}
+                             "forgetme", "editprompt", "editintro", "who", "export"}
     assert commands["Hide post"]["type"] == 3, "a message context-menu command"
     for name in ("newtopic", "prompt", "lock", "unlock", "hide", "unhide", "digest", "chatid",
-                 "Hide post", "editprompt", "editintro", "who"):
+                 "Hide post", "editprompt", "editintro", "who", "export"):
         assert commands[name]["default_member_permissions"] == str(Permissions.MANAGE_THREADS)
     for name in ("status", "alias", "forgetme"):
         assert commands[name]["default_member_permissions"] is None

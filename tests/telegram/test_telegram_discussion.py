@@ -132,7 +132,7 @@ async def test_commands_are_registered_with_facilitator_ones_for_admins_only(wor
     assert everyone == {"status", "help", "reply", "catchup", "alias", "forgetme"}
     assert admins == {"status", "help", "reply", "catchup", "newtopic", "prompt", "lock", "unlock",
                       "hide", "unhide", "digest", "chatid", "alias", "forgetme", "editprompt",
-                      "editintro", "who"}
+                      "editintro", "who", "export"}
 
 
 async def test_commands_addressed_with_the_bot_name_work_in_groups(world):

@@ -13,6 +13,7 @@ intake and delivery read on their own.
 from __future__ import annotations
 
 import inspect
+import io
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -148,6 +149,14 @@ class SlashCommands:
         wanted = {r.lower() for r in self.settings.facilitator_roles}
         return any(r.name.lower() in wanted or str(r.id) in wanted for r in roles)
 
+    @staticmethod
+    async def _send_ephemeral_file(interaction: discord.Interaction, name: str, data: bytes,
+                                   caption: str) -> bool:
+        """A file only the person who asked sees (``/export``): an ephemeral follow-up."""
+        await interaction.followup.send(caption, file=discord.File(io.BytesIO(data), filename=name),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return True
+
     async def _run(self, interaction: discord.Interaction, command: Command,
                    values: Mapping[str, Value], *, reply_to: str | None = None) -> None:
         """Defer at once (Discord's 3-second window) unless the command needs no storage,
@@ -175,6 +184,7 @@ class SlashCommands:
                 Author(PLATFORM, str(interaction.user.id), member_name(interaction.user)), where,
                 platform_admin=self._is_facilitator_member(interaction), reply_to=reply_to,
                 link=self._message_link, locale=locale, named_options=True,
+                send_file=lambda *file: self._send_ephemeral_file(interaction, *file),
             )
             answer = await COMMANDS.invoke(self.core, ctx, command, values)
         except Exception:

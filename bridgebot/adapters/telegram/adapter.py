@@ -27,6 +27,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeDefault,
+    InputFile,
     Message,
     ReplyParameters,
     Update,
@@ -532,7 +533,8 @@ class TelegramAdapter:
         private = message.chat.type == "private"
         ctx = CommandContext(author, where, message_id=str(message.message_id), link=message_link,
                              locale=locale, private=private,
-                             answer_later=lambda answer: self._answer_later(message, answer))
+                             answer_later=lambda answer: self._answer_later(message, answer),
+                             send_file=lambda *file: self._send_privately(author, *file))
         if private and command is not None and command.scope == "private":
             ctx = await self._private(ctx)
         elif (command is not None and command.needs_rights and not private
@@ -597,6 +599,23 @@ class TelegramAdapter:
         for piece in split_text(answer, render.LIMIT, render.length) or [answer]:
             await self.budget.send(private, sender(piece))
         await self._answer(message, t(ANSWERED_PRIVATELY))
+
+    async def _send_privately(self, person: Author, name: str, data: bytes, caption: str) -> bool:
+        """A document in the person's private chat with the bot (``/export``); False when
+        Telegram refuses because they never started the bot (or blocked it)."""
+        assert self.app is not None
+        await self.budget.acquire(ChannelRef(PLATFORM, person.user_id))
+        try:
+            await self.app.bot.send_document(int(person.user_id), InputFile(data, filename=name),
+                                             caption=caption, read_timeout=self.send_timeout,
+                                             write_timeout=self.send_timeout)
+        except tg.Forbidden:
+            log.info("telegram: user %s has not started the bot; no private file sent",
+                     person.user_id)
+            return False
+        except tg.TelegramError as err:
+            raise classify(err, f"private chat {person.user_id}") from err
+        return True
 
     async def _private(self, ctx: CommandContext) -> CommandContext:
         """In a private chat, /status, /catchup and /alias are about the bridged groups this

@@ -101,7 +101,8 @@ class CommandRoutes(DiscordCore):
             raise DiscordAPIError(404, 10062, "Unknown interaction")
         return record
 
-    def _interaction_message(self, record: InteractionRecord, data: JSON, flags: int) -> JSON:
+    def _interaction_message(self, record: InteractionRecord, data: JSON, flags: int,
+                             attachments: list[JSON] | None = None) -> JSON:
         bot = self.world.bot_by_application(record.application_id)
         assert bot is not None
         command = record.payload["data"]
@@ -126,7 +127,8 @@ class CommandRoutes(DiscordCore):
             message_type=MessageType.CHAT_INPUT_COMMAND,
             interaction_metadata=metadata,
             author_perms=Permissions.ALL,
-            allow_empty=bool(flags & MessageFlags.LOADING),
+            allow_empty=bool(flags & MessageFlags.LOADING) or bool(attachments),
+            attachments=attachments,
         )
 
     async def _interaction_callback(self, ctx: _Ctx) -> tuple[int, Any]:

@@ -144,7 +144,9 @@ class WebhookRoutes(DiscordCore):
             flags = int(body.get("flags") or 0) & (
                 MessageFlags.EPHEMERAL | 4 | MessageFlags.SUPPRESS_NOTIFICATIONS
             )
-            message = self._interaction_message(record, body, flags)
+            # Files ride along as multipart ``files[n]``, as on any webhook execution.
+            message = self._interaction_message(record, body, flags,
+                                                self._attachments(record.channel_id, ctx))
             record.followup_ids.append(message["id"])
             return 200, message
         webhook = self.world.webhook(ctx.params["webhook_id"], ctx.params["webhook_token"])
