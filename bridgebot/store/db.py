@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +22,9 @@ import aiosqlite
 from bridgebot.core.ports import UnitOfWork
 from bridgebot.store.backup import DatabaseLock, backup_before_migration
 from bridgebot.store.migrations import LATEST, current_version, upgrade
+from bridgebot.store.sql import Conn, Queries, Row, Work, join
+
+__all__ = ["SQLITE", "Database", "DatabaseUnusable", "Queries", "SqliteConn", "Work", "is_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,55 @@ PRAGMAS = (
     # Erased text is overwritten with zeros, not left in free pages (/forgetme, retention).
     "PRAGMA secure_delete=ON",
 )
+
+
+class SqliteDialect:
+    """SQLite's spellings; its writers are already serialised by ``BEGIN IMMEDIATE`` and
+    this process's write lock, so numbering from ``MAX(...) + 1`` needs no row locks."""
+
+    name = "sqlite"
+    label = "SQLite"
+    greatest = "MAX"
+    find = "instr"
+
+    def to_integer(self, expression: str) -> str:
+        return f"CAST({expression} AS INTEGER)"
+
+    async def lock_topics(self, conn: Conn, topic_ids: Iterable[int]) -> None:
+        return None  # the write transaction already excludes every other writer
+
+    async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
+        row = await conn.fetchrow(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        first = int(row[0] if row is not None else 0) + 1
+        return list(range(first, first + count))
+
+
+SQLITE = SqliteDialect()
+
+
+class SqliteConn:
+    """An aiosqlite connection behind the store's neutral :class:`~bridgebot.store.sql.Conn`."""
+
+    dialect = SQLITE
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        cur = await self.conn.execute(sql, args)
+        try:
+            return cur.rowcount
+        finally:
+            await cur.close()
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        await self.conn.executemany(sql, list(rows))
+
+    async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        return list(await self.conn.execute_fetchall(sql, args))
+
+    async def fetchrow(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        return next(iter(await self.fetch(sql, args)), None)
 
 
 class DatabaseUnusable(RuntimeError):
@@ -64,6 +116,8 @@ def _check_ours(path: Path) -> None:
 
 class Database:
     """Owns the writer and reader connections of one SQLite file."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -211,21 +265,31 @@ class Database:
                 raise
 
     @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Conn]:
+        """One write transaction, through the store's neutral :class:`~bridgebot.store.sql.Conn`."""
+        async with self.transaction() as conn:
+            yield SqliteConn(conn)
+
+    @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """The core's :class:`~bridgebot.core.ports.UnitOfWork`: one write transaction."""
-        async with self.transaction() as conn:
+        async with self.tx() as conn:
             yield Work(conn)
 
     @asynccontextmanager
-    async def within(self, work: UnitOfWork | None) -> AsyncIterator[aiosqlite.Connection]:
+    async def within(self, work: UnitOfWork | None) -> AsyncIterator[Conn]:
         """Join the caller's unit of work, or open a transaction of our own."""
-        if work is None:
-            async with self.transaction() as own:
-                yield own
-        elif isinstance(work, Work):
-            yield work.conn
-        else:
-            raise TypeError(f"not a unit of work of this SQLite store: {work!r}")
+        async with join(self, work) as conn:
+            yield conn
+
+    async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        """A read on the reader connection, run to completion in one call: a statement left
+        half-stepped would pin the reader to an old WAL snapshot while other tasks read."""
+        return list(await self.reader.execute_fetchall(sql, args))
+
+    def is_duplicate(self, err: BaseException, table: str) -> bool:
+        """Whether ``err`` is a UNIQUE key of ``table`` refusing a row it already holds."""
+        return isinstance(err, sqlite3.IntegrityError) and table in str(err)
 
 
 def is_failure(err: BaseException) -> bool:
@@ -234,28 +298,3 @@ def is_failure(err: BaseException) -> bool:
     broken by the data or a misuse (a bug), which trying again cannot fix."""
     return isinstance(err, sqlite3.Error) and not isinstance(
         err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError))
-
-
-class Work:
-    """A unit of work on SQLite: the writer connection inside an open transaction."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-
-
-class Queries:
-    """Base of the store's query classes: reads that run to completion in one call.
-
-    Each read runs on the reader connection's thread from start to end: a statement left
-    half-stepped would pin the reader to an old WAL snapshot while other tasks read.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def _all(self, sql: str, args: Sequence[object] | Mapping[str, object] = ()) -> list[sqlite3.Row]:
-        return list(await self.db.reader.execute_fetchall(sql, args))
-
-    async def _one(self, sql: str,
-                   args: Sequence[object] | Mapping[str, object] = ()) -> sqlite3.Row | None:
-        return next(iter(await self._all(sql, args)), None)

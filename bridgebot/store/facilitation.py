@@ -9,15 +9,14 @@ created commit together or not at all.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from bridgebot.core.models import Action, ChannelRef
 from bridgebot.core.plan import ItemKind, ItemSpec, Plan, PlanItem, PlanSpec, PublishResult
 from bridgebot.core.ports import UnitOfWork
-from bridgebot.store.db import Queries
 from bridgebot.store.repo import Store, _dt, _ts, _when, inserted_id
+from bridgebot.store.sql import Queries, Row
 
 _PLAN_COLUMNS = (
     "id, name, bridge, title, introduction, facilitator, timezone, source, topic_id, published_at"
@@ -30,14 +29,14 @@ def due_text(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat(timespec="seconds")
 
 
-def _plan(row: sqlite3.Row) -> Plan:
+def _plan(row: Row) -> Plan:
     return Plan(id=row["id"], name=row["name"], bridge=row["bridge"], title=row["title"],
                 introduction=row["introduction"], facilitator=row["facilitator"],
                 timezone=row["timezone"], source=row["source"], topic_id=row["topic_id"],
                 published_at=_when(row["published_at"]))
 
 
-def _item(row: sqlite3.Row) -> PlanItem:
+def _item(row: Row) -> PlanItem:
     return PlanItem(id=row["id"], plan_id=row["plan_id"], kind=ItemKind(row["kind"]),
                     position=row["position"], due_at=_when(row["due_at"]), text=row["text"],
                     done_at=_dt(row["done_at"]), outcome=row["outcome"])
@@ -71,19 +70,18 @@ class FacilitationStore(Queries):
         Replacing keeps what was already carried out (an opened topic, a question that
         went out, a past digest or lock) and swaps every item still to come.
         """
-        async with self.db.transaction() as tx:
-            async with tx.execute("SELECT id FROM topic_plans WHERE name = ?", (spec.name,)) as cur:
-                found = await cur.fetchone()
+        async with self.db.tx() as tx:
+            found = await tx.fetchrow("SELECT id FROM topic_plans WHERE name = ?", (spec.name,))
             fields = (spec.bridge, spec.title, spec.introduction, spec.facilitator, spec.timezone,
                       spec.source, _ts(now))
             done: set[tuple[str, int, str]] = set()
             if found is None:
-                async with tx.execute(
+                plan_id = await inserted_id(
+                    tx,
                     "INSERT INTO topic_plans (bridge, title, introduction, facilitator, timezone, "
                     "source, published_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (*fields, spec.name),
-                ) as cur:
-                    plan_id = await inserted_id(cur)
+                )
             else:
                 plan_id = int(found[0])
                 await tx.execute(
@@ -91,11 +89,10 @@ class FacilitationStore(Queries):
                     "timezone = ?, source = ?, published_at = ? WHERE id = ?",
                     (*fields, plan_id),
                 )
-                async with tx.execute(
+                done = {(r[0], r[1], r[2]) for r in await tx.fetch(
                     "SELECT kind, position, due_at FROM plan_items WHERE plan_id = ? "
                     "AND done_at IS NOT NULL", (plan_id,),
-                ) as cur:
-                    done = {(r[0], r[1], r[2]) for r in await cur.fetchall()}
+                )}
                 await tx.execute("DELETE FROM plan_items WHERE plan_id = ? AND done_at IS NULL",
                                  (plan_id,))
             fresh = [item for item in spec.items if not _already_done(item, done)]
@@ -136,11 +133,10 @@ class FacilitationStore(Queries):
     async def claim(self, within: UnitOfWork, item_id: int, now: datetime, outcome: str) -> bool:
         """Mark an item done inside the caller's unit of work; False if it already was."""
         async with self.db.within(within) as tx:
-            cur = await tx.execute(
+            return await tx.execute(
                 "UPDATE plan_items SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
                 (_ts(now), outcome, item_id),
-            )
-            return cur.rowcount == 1
+            ) == 1
 
     async def link_topic(self, within: UnitOfWork, plan_id: int, topic_id: int) -> None:
         async with self.db.within(within) as tx:

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bridgebot.core.models import Attachment, Author, ChannelRef
 from bridgebot.core.ports import DuplicateMessage
-from bridgebot.store.db import Database
+from bridgebot.store.sql import Conn, Db, marks
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +43,8 @@ class PostRequest:
     cursor: tuple[str, str] | None = None
     attachments: Sequence[Attachment] = ()
     spans: str | None = None  # formatting, links and mentions, as stored (core/richtext)
-    # Assigned inside the batch's transaction as MAX(id) + 1 onwards: safe because this
-    # process is the database's single writer (a store with several writers numbers otherwise).
+    # Assigned inside the batch's transaction (``Dialect.new_ids``: SQLite's single writer
+    # counts on from MAX(id); PostgreSQL takes them from the posts' sequence).
     post_id: int = field(default=0, init=False)
     number: int = field(default=0, init=False)  # the post's number in its topic (#N)
     done: asyncio.Future[tuple[int, int]] = field(
@@ -68,7 +65,7 @@ def _ts(value: datetime) -> str:
 class PostWriter:
     """The single writer of posts; :meth:`add` returns once the post is committed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
         self._queue: list[PostRequest] = []
         self._writer: asyncio.Task[None] | None = None
@@ -88,7 +85,7 @@ class PostWriter:
                 await self._commit(batch)
             except Exception as err:  # isolate the culprit: write them one at a time
                 if len(batch) == 1:
-                    _fail(batch[0], err)
+                    self._fail(batch[0], err)
                     continue
                 log.warning("a batch of %d posts failed (%s); writing them one by one", len(batch), err)
                 for request in batch:
@@ -97,10 +94,10 @@ class PostWriter:
                     try:
                         await self._commit([request])
                     except Exception as single:
-                        _fail(request, single)
+                        self._fail(request, single)
 
     async def _commit(self, batch: list[PostRequest]) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             accepted = await self._without_duplicates(tx, batch)
             if accepted:
                 await self._insert(tx, accepted)
@@ -109,15 +106,15 @@ class PostWriter:
             if not request.done.done():
                 request.done.set_result((request.post_id, request.number))
 
-    async def _without_duplicates(self, tx: aiosqlite.Connection,
+    async def _without_duplicates(self, tx: Conn,
                                   batch: list[PostRequest]) -> list[PostRequest]:
         keys = [r.key for r in batch if r.key is not None]
         known: set[tuple[str, str, str]] = set()
         if keys:
-            marks = ",".join("(?, ?, ?)" for _ in keys)
-            rows = await tx.execute_fetchall(
+            triples = ",".join("(?, ?, ?)" for _ in keys)
+            rows = await tx.fetch(
                 "SELECT platform, chat_id, message_id FROM message_map "
-                f"WHERE (platform, chat_id, message_id) IN (VALUES {marks})",
+                f"WHERE (platform, chat_id, message_id) IN (VALUES {triples})",
                 [part for key in keys for part in key],
             )
             known = {(r[0], r[1], r[2]) for r in rows}
@@ -133,24 +130,28 @@ class PostWriter:
             accepted.append(request)
         return accepted
 
-    async def _insert(self, tx: aiosqlite.Connection, batch: list[PostRequest]) -> None:
-        authors = list({(r.author.platform, r.author.user_id): r for r in batch}.values())
+    async def _insert(self, tx: Conn, batch: list[PostRequest]) -> None:
+        # Writers to a topic take turns from here to the commit (its numbers and pseudonyms
+        # count on from MAX); people are written in one order, so two workers' batches
+        # never wait on each other's rows crosswise.
+        await tx.dialect.lock_topics(tx, {r.topic_id for r in batch})
+        authors = sorted({(r.author.platform, r.author.user_id): r for r in batch}.values(),
+                         key=lambda r: (r.author.platform, r.author.user_id))
         await tx.executemany(
             "INSERT INTO participants (platform, user_id, display_name, first_seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name",
             [(r.author.platform, r.author.user_id, r.author.display_name, _ts(r.created_at))
              for r in authors],
         )
-        marks = ",".join("(?, ?)" for _ in authors)
-        rows = await tx.execute_fetchall(
-            f"SELECT platform, user_id, id FROM participants WHERE (platform, user_id) IN (VALUES {marks})",
+        pairs = ",".join("(?, ?)" for _ in authors)
+        rows = await tx.fetch(
+            f"SELECT platform, user_id, id FROM participants WHERE (platform, user_id) IN (VALUES {pairs})",
             [part for r in authors for part in (r.author.platform, r.author.user_id)],
         )
         participant = {(r[0], r[1]): r[2] for r in rows}
-        top = await tx.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM posts")
-        next_id = int(next(iter(top))[0]) + 1
-        for offset, request in enumerate(batch):
-            request.post_id = next_id + offset
+        for request, post_id in zip(batch, await tx.dialect.new_ids(tx, "posts", len(batch)),
+                                    strict=True):
+            request.post_id = post_id
         await tx.executemany(
             "INSERT INTO posts (id, topic_id, number, participant_id, origin_platform, text, subject, "
             "parent_id, prompt_id, created_at, spans) VALUES (?, ?, "
@@ -162,8 +163,9 @@ class PostWriter:
         # A first post in a topic gives its author the topic's next pseudonym ("Participant
         # N"): stored, so the number stays the same whatever happens to later posts.
         await tx.executemany(
-            "INSERT OR IGNORE INTO pseudonyms (topic_id, participant_id, number) "
-            "SELECT ?, ?, COALESCE(MAX(number), 0) + 1 FROM pseudonyms WHERE topic_id = ?",
+            "INSERT INTO pseudonyms (topic_id, participant_id, number) "
+            "SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), COALESCE(MAX(number), 0) + 1 "
+            "FROM pseudonyms WHERE topic_id = ? ON CONFLICT DO NOTHING",
             [(r.topic_id, participant[(r.author.platform, r.author.user_id)], r.topic_id)
              for r in batch],
         )
@@ -185,10 +187,8 @@ class PostWriter:
             [(r.topic_id, t.platform, t.chat_id, r.post_id, _ts(r.created_at))
              for r in batch for t in r.targets],
         )
-        numbers = await tx.execute_fetchall(
-            "SELECT id, number FROM posts WHERE id BETWEEN ? AND ?",
-            (batch[0].post_id, batch[-1].post_id),
-        )
+        ids = [r.post_id for r in batch]
+        numbers = await tx.fetch(f"SELECT id, number FROM posts WHERE id IN ({marks(ids)})", ids)
         number_of = {r[0]: r[1] for r in numbers}
         for request in batch:
             request.number = number_of[request.post_id]
@@ -196,7 +196,8 @@ class PostWriter:
         await tx.executemany(
             "INSERT INTO read_markers (participant_id, topic_id, last_read_number) VALUES (?, ?, ?) "
             "ON CONFLICT (participant_id, topic_id) "
-            "DO UPDATE SET last_read_number = MAX(last_read_number, excluded.last_read_number)",
+            f"DO UPDATE SET last_read_number = {tx.dialect.greatest}("
+            "read_markers.last_read_number, excluded.last_read_number)",
             [(participant[(r.author.platform, r.author.user_id)], r.topic_id, r.number)
              for r in batch],
         )
@@ -208,10 +209,9 @@ class PostWriter:
                 list(cursors.items()),
             )
 
-
-def _fail(request: PostRequest, err: Exception) -> None:
-    if request.done.done():
-        return
-    if isinstance(err, sqlite3.IntegrityError) and "message_map" in str(err):
-        err = DuplicateMessage(request.message_id)
-    request.done.set_exception(err)
+    def _fail(self, request: PostRequest, err: Exception) -> None:
+        if request.done.done():
+            return
+        if self.db.is_duplicate(err, "message_map"):
+            err = DuplicateMessage(request.message_id)
+        request.done.set_exception(err)

@@ -10,29 +10,23 @@ at all, so a crash half-way never leaves a person half forgotten.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-
-import aiosqlite
 
 from bridgebot.core.models import Action, Author, ChannelRef
 from bridgebot.core.ports import ForgetReport, Identity, PersonSummary
 from bridgebot.core.richtext.spans import from_json as spans_from_json
 from bridgebot.core.richtext.spans import plain_with_urls
 from bridgebot.core.text import name_pattern
-from bridgebot.store.db import Database, Queries
 from bridgebot.store.files import FileStore
 from bridgebot.store.repo import Store, _ts, _when
+from bridgebot.store.sql import Conn, Db, Queries, Row
+from bridgebot.store.sql import marks as _marks
 
 # Names looked for inside others' words when someone is forgotten: a single word ("Jordan",
 # "Rose") could just as well be a place or a flower, and rewriting someone else's sentence
 # wrongly is worse than leaving a first name in it; placeholders name nobody.
 NAME_WORDS_TO_SCRUB = 2
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ",".join("?" for _ in values)
 
 
 class PrivacyStore(Queries):
@@ -41,7 +35,7 @@ class PrivacyStore(Queries):
     ``files``: the stored files of posts, deleted with the posts' words when they are erased.
     """
 
-    def __init__(self, db: Database, files: FileStore | None = None) -> None:
+    def __init__(self, db: Db, files: FileStore | None = None) -> None:
         super().__init__(db)
         self.files = files
 
@@ -56,7 +50,7 @@ class PrivacyStore(Queries):
     )
 
     @staticmethod
-    def _identity(row: sqlite3.Row) -> tuple[int, Identity]:
+    def _identity(row: Row) -> tuple[int, Identity]:
         return int(row["post_id"]), Identity(
             participant_id=row["participant_id"], bridge=row["bridge"],
             display_name=row["display_name"], alias=row["alias"], pseudonym=row["pseudonym"],
@@ -149,12 +143,11 @@ class PrivacyStore(Queries):
     async def set_alias(self, bridge: str, author: Author, alias: str, key: str, now: datetime) -> bool:
         """Give ``author`` this alias on ``bridge``; False (nothing changed) when someone else
         has it. ``key`` is the alias folded for comparison; its UNIQUE index decides."""
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             participant = await Store._participant(tx, author, now)
-            async with tx.execute(
+            owner = await tx.fetchrow(
                 "SELECT participant_id FROM aliases WHERE bridge = ? AND alias_key = ?", (bridge, key)
-            ) as cur:
-                owner = await cur.fetchone()
+            )
             if owner is not None and owner[0] != participant:
                 return False
             await tx.execute(
@@ -166,13 +159,13 @@ class PrivacyStore(Queries):
         return True
 
     async def clear_alias(self, bridge: str, platform: str, user_id: str) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
                 "DELETE FROM aliases WHERE bridge = ? AND participant_id = "
                 "(SELECT id FROM participants WHERE platform = ? AND user_id = ?)",
                 (bridge, platform, user_id),
             )
-            return cur.rowcount > 0
+            return changed > 0
 
     # -- forgetting --------------------------------------------------------------
 
@@ -199,8 +192,8 @@ class PrivacyStore(Queries):
         their aliases, reading marks and lock notices are deleted; and an EDIT delivery is
         queued for every single-post copy of a changed post on every chat.
         """
-        async with self.db.transaction() as tx:
-            rows = await tx.execute_fetchall(
+        async with self.db.tx() as tx:
+            rows = await tx.fetch(
                 "SELECT id, display_name FROM participants WHERE platform = ? AND user_id = ? "
                 "AND forgotten_at IS NULL", (platform, user_id),
             )
@@ -208,13 +201,13 @@ class PrivacyStore(Queries):
             if found is None:
                 return None
             participant, name = int(found[0]), str(found[1])
-            gone = await tx.execute_fetchall(
+            gone = await tx.fetch(
                 "SELECT COUNT(*) FROM participants WHERE forgotten_at IS NOT NULL")
             report = ForgetReport(anonymous.format(n=int(next(iter(gone))[0]) + 1))
-            aliases = [r[0] for r in await tx.execute_fetchall(
+            aliases = [r[0] for r in await tx.fetch(
                 "SELECT alias FROM aliases WHERE participant_id = ?", (participant,))]
             report.had_alias = bool(aliases)
-            posts = await tx.execute_fetchall(
+            posts = await tx.fetch(
                 "SELECT id, topic_id, number, hidden FROM posts WHERE participant_id = ?",
                 (participant,),
             )
@@ -227,7 +220,7 @@ class PrivacyStore(Queries):
             files: list[str] = []
             if own_ids:
                 marks = _marks(own_ids)
-                files = [r[0] for r in await tx.execute_fetchall(
+                files = [r[0] for r in await tx.fetch(
                     f"SELECT sha256 FROM attachments WHERE post_id IN ({marks})", own_ids)]
                 await tx.execute(f"DELETE FROM attachments WHERE post_id IN ({marks})", own_ids)
                 await tx.execute(f"UPDATE post_history SET text = ?, subject = NULL, spans = NULL "
@@ -247,6 +240,8 @@ class PrivacyStore(Queries):
             report.replies_quoting = len(replies)
             to_edit = list(dict.fromkeys([(post_id, topic) for post_id, topic, _ in own]
                                          + renamed + replies))
+            # Every topic whose outbox gets edits, locked at once (in one order) before any.
+            await tx.dialect.lock_topics(tx, {topic for _, topic in to_edit} | report.bot_texts_in)
             for post_id, topic_id in to_edit:
                 await self._queue_edits(tx, post_id, topic_id, now, report,
                                         count=post_id in own_ids)
@@ -272,7 +267,7 @@ class PrivacyStore(Queries):
             return 0
         return await self.files.discard(sha256s)
 
-    async def _rename_everywhere(self, tx: aiosqlite.Connection, names: list[str],
+    async def _rename_everywhere(self, tx: Conn, names: list[str],
                                  report: ForgetReport, now: datetime,
                                  generic_names: Collection[str]) -> list[tuple[int, int]]:
         """Replace the person's name (and aliases) as whole words in others' posts, history,
@@ -294,12 +289,12 @@ class PrivacyStore(Queries):
             return text
 
         def having(*columns: str) -> tuple[str, list[str]]:
-            where = " OR ".join(f"instr({c}, ?) > 0" for c in columns for _ in wanted)
+            where = " OR ".join(f"{tx.dialect.find}({c}, ?) > 0" for c in columns for _ in wanted)
             return where, [n for _ in columns for n in wanted]
 
         changed: list[tuple[int, int]] = []
         where, args = having("text", "subject")
-        for post_id, topic_id, number, text, subject, hidden, spans in await tx.execute_fetchall(
+        for post_id, topic_id, number, text, subject, hidden, spans in await tx.fetch(
             "SELECT id, topic_id, number, text, subject, hidden, spans FROM posts "
             f"WHERE erased_at IS NULL AND ({where})", args,
         ):
@@ -319,16 +314,16 @@ class PrivacyStore(Queries):
                 ("topics", "id", "id", ("title", "introduction", "lock_reason")),
                 ("prompts", "id", "topic_id", ("question",))):
             where, args = having(*columns)
-            for row in await tx.execute_fetchall(
+            for row in await tx.fetch(
                 f"SELECT {key}, {topic}, {', '.join(columns)} FROM {table} WHERE {where}", args
             ):
-                values = [scrub(v) for v in row[2:]]
+                values = [scrub(v) for v in list(row)[2:]]
                 sets = ", ".join(f"{c} = ?" for c in columns)
                 await tx.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", (*values, row[0]))
-                if row[1] is not None and values != list(row[2:]):
+                if row[1] is not None and values != list(row)[2:]:
                     report.bot_texts_in.add(int(row[1]))
         where, args = having("notice")
-        for delivery_id, topic_id, notice, state in await tx.execute_fetchall(
+        for delivery_id, topic_id, notice, state in await tx.fetch(
             f"SELECT id, topic_id, notice, state FROM outbox WHERE notice IS NOT NULL AND ({where})",
             args,
         ):
@@ -339,17 +334,13 @@ class PrivacyStore(Queries):
         return changed
 
     @staticmethod
-    async def _queue_rewrite(tx: aiosqlite.Connection, topic_id: int, now: datetime,
+    async def _queue_rewrite(tx: Conn, topic_id: int, now: datetime,
                              report: ForgetReport) -> None:
         """A REWRITE for each chat the topic is shown in: its bot messages shown again."""
-        places = await tx.execute_fetchall(
+        places = await tx.fetch(
             "SELECT platform, chat_id FROM topic_channels WHERE topic_id = ?", (topic_id,))
-        cur = await tx.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")
-        before = int((await cur.fetchone() or (0,))[0])
-        await Store._enqueue(tx, topic_id, Action.REWRITE, [ChannelRef(r[0], r[1]) for r in places],
-                             now)
-        report.deliveries += [int(r[0]) for r in await tx.execute_fetchall(
-            "SELECT id FROM outbox WHERE id > ? ORDER BY id", (before,))]
+        report.deliveries += await Store._enqueue(
+            tx, topic_id, Action.REWRITE, [ChannelRef(r[0], r[1]) for r in places], now)
 
     async def bot_texts(self, topic_id: int, target: ChannelRef
                         ) -> list[tuple[str, tuple[str, ...], int | None, str | None]]:
@@ -380,37 +371,33 @@ class PrivacyStore(Queries):
                 in grouped.values()]
 
     @staticmethod
-    async def _replies_to(tx: aiosqlite.Connection, post_ids: Sequence[int]) -> list[tuple[int, int]]:
+    async def _replies_to(tx: Conn, post_ids: Sequence[int]) -> list[tuple[int, int]]:
         """(post id, topic id) of the visible, not erased replies to these posts."""
         if not post_ids:
             return []
-        rows = await tx.execute_fetchall(
+        rows = await tx.fetch(
             f"SELECT id, topic_id FROM posts WHERE parent_id IN ({_marks(post_ids)}) "
             "AND hidden = 0 AND erased_at IS NULL AND number > 1 ORDER BY id", tuple(post_ids))
         return [(int(r[0]), int(r[1])) for r in rows]
 
     @staticmethod
-    async def _queue_edits(tx: aiosqlite.Connection, post_id: int, topic_id: int, now: datetime,
+    async def _queue_edits(tx: Conn, post_id: int, topic_id: int, now: datetime,
                            report: ForgetReport, *, count: bool) -> None:
         """An EDIT for each chat that shows this post, on its own or inside a combined
         message (re-rendered whole, the other posts as they are); ``count``: the person's
         own post, counted in the report."""
-        alone = await tx.execute_fetchall(
+        alone = await tx.fetch(
             "SELECT DISTINCT platform, chat_id FROM message_map WHERE post_id = ? AND mirrored = 1 "
             "AND (delivery_id IS NULL OR delivery_id NOT IN (SELECT delivery_id FROM combined_parts))",
             (post_id,),
         )
-        combined = await tx.execute_fetchall(
+        combined = await tx.fetch(
             "SELECT DISTINCT m.platform, m.chat_id FROM combined_parts c "
             "JOIN message_map m ON m.delivery_id = c.delivery_id WHERE c.post_id = ?",
             (post_id,),
         )
         targets = list(dict.fromkeys([ChannelRef(r[0], r[1]) for r in (*alone, *combined)]))
-        cur = await tx.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")
-        before = int((await cur.fetchone() or (0,))[0])
-        await Store._enqueue(tx, topic_id, Action.EDIT, targets, now, post_id=post_id)
-        report.deliveries += [int(r[0]) for r in await tx.execute_fetchall(
-            "SELECT id FROM outbox WHERE id > ? ORDER BY id", (before,))]
+        report.deliveries += await Store._enqueue(tx, topic_id, Action.EDIT, targets, now, post_id=post_id)
         for platform, _ in alone:
             report.copies_edited[platform] += 1
         if count:
@@ -442,19 +429,19 @@ class PrivacyStore(Queries):
         if not topic_ids:
             return 0
         marks = _marks(topic_ids)
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute(
                 f"UPDATE post_history SET text = ?, subject = NULL, spans = NULL WHERE post_id IN "
                 f"(SELECT id FROM posts WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL)",
                 (placeholder, *topic_ids),
             )
-            cur = await tx.execute(
+            changed = await tx.execute(
                 f"UPDATE posts SET text = ?, subject = NULL, spans = NULL, erased_at = ? "
                 f"WHERE topic_id IN ({marks}) AND number > 1 AND erased_at IS NULL",
                 (placeholder, _ts(now), *topic_ids),
             )
-            erased = cur.rowcount
-            files = [r[0] for r in await tx.execute_fetchall(
+            erased = changed
+            files = [r[0] for r in await tx.fetch(
                 f"SELECT a.sha256 FROM attachments a JOIN posts p ON p.id = a.post_id "
                 f"WHERE p.topic_id IN ({marks}) AND p.number > 1", topic_ids)]
             await tx.execute(

@@ -7,20 +7,17 @@ carried it, and its outbox rows are committed at once, so a crash can never leav
 a post that is not relayed or a delivery without its post. The message map's
 UNIQUE constraints, not Python checks, are what make duplicates impossible.
 
-The SQL is SQLite's (``INSERT OR IGNORE``, ``MAX(...) + 1`` numbering that relies on
-this process being the single writer, see :mod:`bridgebot.store.db`); another database
-implements the same ports with its own.
+The SQL is written once for SQLite and PostgreSQL (:mod:`bridgebot.store.sql`): numbers
+taken as ``MAX(...) + 1`` are safe because every writer to a topic first holds it
+(SQLite's single writer; PostgreSQL's row lock, ``Dialect.lock_topics``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-
-import aiosqlite
 
 from bridgebot.core.models import (
     Action,
@@ -39,8 +36,8 @@ from bridgebot.core.ports import MapHit, PendingDelivery, UnitOfWork
 from bridgebot.core.richtext.spans import Span
 from bridgebot.core.richtext.spans import from_json as spans_from_json
 from bridgebot.core.richtext.spans import to_json as spans_to_json
-from bridgebot.store.db import Database, Queries
 from bridgebot.store.group_commit import PostRequest, PostWriter
+from bridgebot.store.sql import Conn, Db, Queries, Row, marks
 
 # Threads of open topics remembered at most (each a few hundred bytes): far more than the
 # topics open at once on any bridge, so a lookup only reaches the database when one leaves.
@@ -60,9 +57,9 @@ def _when(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def inserted_id(cur: aiosqlite.Cursor) -> int:
-    """The id an ``INSERT ... RETURNING id`` produced."""
-    row = await cur.fetchone()
+async def inserted_id(tx: Conn, sql: str, args: Sequence[object]) -> int:
+    """Run an ``INSERT ... RETURNING id``; return the id it produced."""
+    row = await tx.fetchrow(sql, args)
     if row is None:
         raise RuntimeError("INSERT ... RETURNING gave no row")
     return int(row[0])
@@ -79,15 +76,16 @@ _POST_COLUMNS = (
 )
 
 
-# The reader's read marker in a topic (0 before their first visit), for the stats query.
+# The reader's read marker in a topic (0 before their first visit), for the stats query;
+# its arguments are (reader, topic).
 _MARKER = ("COALESCE((SELECT last_read_number FROM read_markers "
-           "WHERE participant_id = :reader AND topic_id = :topic), 0)")
+           "WHERE participant_id = ? AND topic_id = ?), 0)")
 
 
 # Rows become records by column name (the SELECTs above name their columns).
 
 
-def _topic(row: sqlite3.Row) -> Topic:
+def _topic(row: Row) -> Topic:
     return Topic(
         id=row["id"],
         bridge=row["bridge"],
@@ -102,7 +100,7 @@ def _topic(row: sqlite3.Row) -> Topic:
     )
 
 
-def _post(row: sqlite3.Row) -> Post:
+def _post(row: Row) -> Post:
     return Post(
         id=row["id"],
         topic_id=row["topic_id"],
@@ -122,7 +120,7 @@ def _post(row: sqlite3.Row) -> Post:
     )
 
 
-def _prompt(row: sqlite3.Row) -> Prompt:
+def _prompt(row: Row) -> Prompt:
     return Prompt(id=row["id"], topic_id=row["topic_id"], position=row["position"],
                   question=row["question"], created_at=_when(row["created_at"]))
 
@@ -130,7 +128,7 @@ def _prompt(row: sqlite3.Row) -> Prompt:
 _PENDING_COLUMNS = "id, topic_id, action, platform, chat_id, prompt_id, post_id, attempts, not_before"
 
 
-def _pending(row: sqlite3.Row) -> PendingDelivery:
+def _pending(row: Row) -> PendingDelivery:
     return PendingDelivery(
         id=row["id"], topic_id=row["topic_id"], action=Action(row["action"]),
         target=ChannelRef(row["platform"], row["chat_id"]), prompt_id=row["prompt_id"],
@@ -141,7 +139,7 @@ def _pending(row: sqlite3.Row) -> PendingDelivery:
 class Store(Queries):
     """The discussion and its outbox on SQLite (with facilitation.py and privacy.py, the only SQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         super().__init__(db)
         self.writer = PostWriter(db)
         self._thread_topics: OrderedDict[ChannelRef, int] = OrderedDict()
@@ -350,17 +348,18 @@ class Store(Queries):
     async def stats(self, topic_id: int, reader_id: int | None) -> TopicStats:
         """Counts for "N posts / M new", in one statement (one trip to the reader thread),
         each part served by the posts' (topic, number) index."""
+        topic, reader = topic_id, reader_id
         row = await self._one(
-            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0) AS posts, "
-            "(SELECT COUNT(*) FROM posts WHERE topic_id = :topic AND hidden = 0 AND number > "
-            f"  {_MARKER} AND participant_id IS NOT :reader) AS new, "
+            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0) AS posts, "
+            "(SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 AND number > "
+            f"  {_MARKER} AND participant_id IS DISTINCT FROM ?) AS new, "
             "(SELECT pa.display_name FROM posts p JOIN participants pa ON pa.id = p.participant_id "
-            "  WHERE p.topic_id = :topic AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1) AS author, "
-            "(SELECT created_at FROM posts WHERE topic_id = :topic AND hidden = 0 "
+            "  WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1) AS author, "
+            "(SELECT created_at FROM posts WHERE topic_id = ? AND hidden = 0 "
             "  ORDER BY number DESC LIMIT 1) AS last_at, "
-            "(SELECT MAX(number) FROM posts WHERE topic_id = :topic) AS last_number, "
+            "(SELECT MAX(number) FROM posts WHERE topic_id = ?) AS last_number, "
             f"{_MARKER} AS read_upto",
-            {"topic": topic_id, "reader": reader_id},
+            (topic, topic, reader, topic, reader, topic, topic, topic, reader, topic),
         )
         assert row is not None
         return TopicStats(
@@ -411,10 +410,9 @@ class Store(Queries):
 
     async def outbox(self, states: Iterable[DeliveryState] = tuple(DeliveryState)) -> list[OutboxEntry]:
         wanted = [s.value for s in states]
-        marks = ",".join("?" * len(wanted))
         rows = await self._all(
             "SELECT id, topic_id, action, platform, chat_id, state, attempts, last_error, created_at "
-            f"FROM outbox WHERE state IN ({marks}) ORDER BY id",
+            f"FROM outbox WHERE state IN ({marks(wanted)}) ORDER BY id",
             wanted,
         )
         return [
@@ -444,10 +442,11 @@ class Store(Queries):
         there that we recorded (snowflakes grow with time; our own mirrors don't count, as a
         person's message just before one of them may be the one we missed), or the thread's
         own id: where catch-up after downtime starts reading."""
+        number = self.db.dialect.to_integer
         rows = await self._all(
-            "SELECT tc.chat_id, tc.thread_id, COALESCE((SELECT MAX(CAST(m.message_id AS INTEGER)) "
+            f"SELECT tc.chat_id, tc.thread_id, COALESCE((SELECT MAX({number('m.message_id')}) "
             "FROM message_map m WHERE m.platform = tc.platform AND m.chat_id = tc.chat_id "
-            "AND m.thread_id = tc.thread_id AND m.mirrored = 0), CAST(tc.thread_id AS INTEGER)) "
+            f"AND m.thread_id = tc.thread_id AND m.mirrored = 0), {number('tc.thread_id')}) "
             "FROM topic_channels tc JOIN topics t ON t.id = tc.topic_id "
             "WHERE tc.platform = ? AND t.status = 'open' AND tc.thread_id IS NOT NULL",
             (platform,),
@@ -462,7 +461,7 @@ class Store(Queries):
     # -- writes ------------------------------------------------------------------
 
     async def save_cursor(self, name: str, value: str) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute(
                 "INSERT INTO cursors (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -470,36 +469,47 @@ class Store(Queries):
             )
 
     async def set_facilitators(self, people: Iterable[tuple[str, str]]) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute("DELETE FROM facilitators")
             await tx.executemany(
-                "INSERT OR IGNORE INTO facilitators (platform, user_id) VALUES (?, ?)", list(people)
+                "INSERT INTO facilitators (platform, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                list(people),
             )
 
     @staticmethod
-    async def _participant(tx: aiosqlite.Connection, author: Author, now: datetime) -> int:
-        async with tx.execute(
+    async def _participant(tx: Conn, author: Author, now: datetime) -> int:
+        row = await tx.fetchrow(
             "INSERT INTO participants (platform, user_id, display_name, first_seen) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (platform, user_id) "
             "DO UPDATE SET display_name = excluded.display_name RETURNING id",
             (author.platform, author.user_id, author.display_name, _ts(now)),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         assert row is not None
         return int(row[0])
 
     @staticmethod
     async def _enqueue(
-        tx: aiosqlite.Connection, topic_id: int, action: Action, targets: Iterable[ChannelRef],
+        tx: Conn, topic_id: int, action: Action, targets: Iterable[ChannelRef],
         now: datetime, *, prompt_id: int | None = None, post_id: int | None = None,
         notice: str | None = None,
-    ) -> None:
-        await tx.executemany(
+    ) -> list[int]:
+        """Queue one delivery per target; return their outbox ids.
+
+        The topic is locked first (PostgreSQL; SQLite's writer is alone anyway): with several
+        workers, a topic's outbox ids are then taken in the order its transactions commit,
+        which is the order the relay delivers them in."""
+        rows = [(topic_id, action.value, t.platform, t.chat_id, prompt_id, post_id, _ts(now), notice)
+                for t in targets]
+        if not rows:
+            return []
+        await tx.dialect.lock_topics(tx, [topic_id])
+        values = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in rows)
+        ids = await tx.fetch(
             "INSERT INTO outbox (topic_id, action, platform, chat_id, prompt_id, post_id, created_at, "
-            "notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(topic_id, action.value, t.platform, t.chat_id, prompt_id, post_id, _ts(now), notice)
-             for t in targets],
+            f"notice) VALUES {values} RETURNING id",
+            [value for row in rows for value in row],
         )
+        return sorted(int(r[0]) for r in ids)
 
     async def create_topic(
         self, bridge: str, title: str, introduction: str, author: Author, now: datetime,
@@ -511,12 +521,12 @@ class Store(Queries):
         topic, so editing it edits the topic and a reply to it is a post in it."""
         async with self.db.within(within) as tx:
             participant = await self._participant(tx, author, now)
-            async with tx.execute(
+            topic_id = await inserted_id(
+                tx,
                 "INSERT INTO topics (bridge, title, introduction, status, opened_by, opened_at) "
                 "VALUES (?, ?, ?, 'open', ?, ?) RETURNING id",
                 (bridge, title, introduction, author.display_name, _ts(now)),
-            ) as cur:
-                topic_id = await inserted_id(cur)
+            )
             await tx.execute(
                 "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, subject, "
                 "created_at) VALUES (?, 1, ?, ?, ?, ?, ?)",
@@ -527,7 +537,7 @@ class Store(Queries):
         return topic_id
 
     @staticmethod
-    async def _map_command(tx: aiosqlite.Connection, command: tuple[ChannelRef, str] | None,
+    async def _map_command(tx: Conn, command: tuple[ChannelRef, str] | None,
                            topic_id: int, prompt_id: int | None) -> None:
         """A facilitator's command message, mapped as an original (not a mirror) of the
         topic or question it created."""
@@ -535,8 +545,8 @@ class Store(Queries):
             return
         where, message_id = command
         await tx.execute(
-            "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
-            "prompt_id, mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+            "prompt_id, mirrored) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
             (where.platform, where.chat_id, message_id, where.thread_id, topic_id, prompt_id),
         )
 
@@ -545,13 +555,14 @@ class Store(Queries):
         *, within: UnitOfWork | None = None, command: tuple[ChannelRef, str] | None = None,
     ) -> int:
         async with self.db.within(within) as tx:
-            async with tx.execute(
+            await tx.dialect.lock_topics(tx, [topic_id])  # positions stay unique and gap-free
+            prompt_id = await inserted_id(
+                tx,
                 "INSERT INTO prompts (topic_id, position, question, created_at) VALUES "
                 "(?, (SELECT COALESCE(MAX(position), 0) + 1 FROM prompts WHERE topic_id = ?), ?, ?) "
                 "RETURNING id",
                 (topic_id, topic_id, question, _ts(now)),
-            ) as cur:
-                prompt_id = await inserted_id(cur)
+            )
             await self._enqueue(tx, topic_id, Action.PROMPT, targets, now, prompt_id=prompt_id)
             await self._map_command(tx, command, topic_id, prompt_id)
         return prompt_id
@@ -559,15 +570,14 @@ class Store(Queries):
     async def edit_prompt(self, prompt_id: int, question: str, now: datetime,
                           targets: Sequence[ChannelRef]) -> bool:
         """Reword a guiding question and queue the edit of its copies; False if unchanged."""
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
                 "UPDATE prompts SET question = ? WHERE id = ? AND question != ?",
                 (question, prompt_id, question),
             )
-            if cur.rowcount == 0:
+            if changed == 0:
                 return False
-            async with tx.execute("SELECT topic_id FROM prompts WHERE id = ?", (prompt_id,)) as c2:
-                found = await c2.fetchone()
+            found = await tx.fetchrow("SELECT topic_id FROM prompts WHERE id = ?", (prompt_id,))
             assert found is not None  # the UPDATE above just changed it
             await self._enqueue(tx, int(found[0]), Action.EDIT, targets, now, prompt_id=prompt_id)
         return True
@@ -576,13 +586,12 @@ class Store(Queries):
                          targets: Sequence[ChannelRef]) -> bool:
         """New title or introduction: the topic and its opening post (#1, whose old text goes
         to its history) change together, and every copy of the topic message is edited."""
-        async with self.db.transaction() as tx:
-            async with tx.execute(
+        async with self.db.tx() as tx:
+            row = await tx.fetchrow(
                 "SELECT p.id, p.text, p.subject FROM posts p JOIN topics t ON t.id = p.topic_id "
                 "WHERE p.topic_id = ? AND p.number = 1 AND (t.title != ? OR t.introduction != ?)",
                 (topic_id, title, introduction),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             if row is None:
                 return False
             await tx.execute("UPDATE topics SET title = ?, introduction = ? WHERE id = ?",
@@ -605,13 +614,13 @@ class Store(Queries):
         """Lock or unlock; return False (and enqueue nothing) if it already was."""
         locked = status is TopicStatus.LOCKED
         async with self.db.within(within) as tx:
-            cur = await tx.execute(
+            changed = await tx.execute(
                 "UPDATE topics SET status = ?, locked_by = ?, locked_at = ?, lock_reason = ? "
                 "WHERE id = ? AND status != ?",
                 (status.value, who if locked else None, _ts(now) if locked else None,
                  reason if locked else None, topic_id, status.value),
             )
-            if cur.rowcount == 0:
+            if changed == 0:
                 return False
             if not locked:
                 await tx.execute("DELETE FROM lock_notices WHERE topic_id = ?", (topic_id,))
@@ -648,13 +657,12 @@ class Store(Queries):
         """Replace a post's text (and formatting), keeping the old one in history; False if
         unchanged."""
         stored = spans_to_json(spans)
-        async with self.db.transaction() as tx:
-            async with tx.execute(
+        async with self.db.tx() as tx:
+            row = await tx.fetchrow(
                 # An erased post (forgotten, or past retention) never takes text again.
                 "SELECT text, subject, topic_id, spans FROM posts WHERE id = ? AND erased_at IS NULL",
                 (post_id,),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             if row is None or (row["text"], row["subject"], row["spans"]) == (text, subject, stored):
                 return False
             await tx.execute(
@@ -673,15 +681,14 @@ class Store(Queries):
         self, post_id: int, hidden: bool, who: str | None, now: datetime,
         targets: Sequence[ChannelRef],
     ) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
                 "UPDATE posts SET hidden = ?, hidden_by = ? WHERE id = ? AND hidden != ?",
                 (int(hidden), who if hidden else None, post_id, int(hidden)),
             )
-            if cur.rowcount == 0:
+            if changed == 0:
                 return False
-            async with tx.execute("SELECT topic_id FROM posts WHERE id = ?", (post_id,)) as c2:
-                found = await c2.fetchone()
+            found = await tx.fetchrow("SELECT topic_id FROM posts WHERE id = ?", (post_id,))
             assert found is not None  # the UPDATE above just changed this post
             topic_id = int(found[0])
             action = Action.HIDE if hidden else Action.POST
@@ -693,34 +700,36 @@ class Store(Queries):
         """The bot's answer about a topic (its confirmation, a /status): mapped to the topic
         alone, like a lock notice, so a reply to it is a reply to the topic. No post or
         question: it never stands for one when the relay looks for a reply target."""
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.executemany(
-                "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
-                "topic_id, part, mirrored) VALUES (?, ?, ?, ?, ?, ?, 1)",
+                "INSERT INTO message_map (platform, chat_id, message_id, thread_id, "
+                "topic_id, part, mirrored) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
                 [(where.platform, where.chat_id, mid, where.thread_id, topic_id, part)
                  for part, mid in enumerate(message_ids)],
             )
 
     async def note_lock_notice(self, topic_id: int, platform: str, user_id: str) -> bool:
         """Remember that this person was told the topic is locked; True the first time."""
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "INSERT OR IGNORE INTO lock_notices (topic_id, platform, user_id) VALUES (?, ?, ?)",
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
+                "INSERT INTO lock_notices (topic_id, platform, user_id) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (topic_id, platform, user_id),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     async def mark_read(self, participant_id: int, topic_id: int, number: int) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute(
                 "INSERT INTO read_markers (participant_id, topic_id, last_read_number) "
                 "VALUES (?, ?, ?) ON CONFLICT (participant_id, topic_id) "
-                "DO UPDATE SET last_read_number = MAX(last_read_number, excluded.last_read_number)",
+                f"DO UPDATE SET last_read_number = {self.db.dialect.greatest}("
+                "read_markers.last_read_number, excluded.last_read_number)",
                 (participant_id, topic_id, number),
             )
 
     async def ensure_participant(self, author: Author, now: datetime) -> int:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             return await self._participant(tx, author, now)
 
     async def complete(
@@ -734,7 +743,7 @@ class Store(Queries):
         (``message_ids``) in place of those it had (``replaced``): the ones it deleted leave
         the message map, the continuation messages it sent join it.
         """
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             if row.action is Action.EDIT and message_ids and post_id is not None:
                 gone = [m for m in replaced if m not in message_ids]
                 await tx.executemany(
@@ -742,9 +751,9 @@ class Store(Queries):
                     [(row.target.platform, row.target.chat_id, m) for m in gone],
                 )
                 await tx.executemany(
-                    "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
+                    "INSERT INTO message_map (platform, chat_id, message_id, thread_id, "
                     "topic_id, prompt_id, post_id, part, mirrored, delivery_id) "
-                    "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 1, ?)",
+                    "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
                     [(row.target.platform, row.target.chat_id, mid, thread_id, topic_id, post_id,
                       part, row.id) for part, mid in enumerate(message_ids) if mid not in replaced],
                 )
@@ -760,9 +769,9 @@ class Store(Queries):
             if row.action in (Action.OPEN_TOPIC, Action.PROMPT, Action.POST, Action.LOCK,
                               Action.NOTICE):
                 await tx.executemany(
-                    "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, "
+                    "INSERT INTO message_map (platform, chat_id, message_id, thread_id, "
                     "topic_id, prompt_id, post_id, part, mirrored, delivery_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
                     [(row.target.platform, row.target.chat_id, mid, thread_id, topic_id, prompt_id,
                       post_id, part, row.id) for part, mid in enumerate(message_ids)],
                 )
@@ -782,7 +791,7 @@ class Store(Queries):
     async def mark_attempt(self, delivery_ids: Sequence[int]) -> None:
         """Commit that these deliveries are about to be sent: after a crash, a pending row
         with attempts > 0 may already be on the platform."""
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.executemany(
                 "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in delivery_ids]
             )
@@ -793,18 +802,19 @@ class Store(Queries):
     ) -> None:
         """Several posts went out as one combined message: all done, the message mapped to
         ``post_id`` (the last of them), so a reply to it answers that post."""
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             last = rows[-1]
             await tx.executemany(
-                "INSERT OR IGNORE INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
-                "post_id, part, mirrored, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+                "post_id, part, mirrored, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT DO NOTHING",
                 [(last.target.platform, last.target.chat_id, mid, thread_id, topic_id, post_id, part,
                   last.id) for part, mid in enumerate(message_ids)],
             )
             # Which posts share the message: a copy that holds several posts cannot be
             # edited for one of them (an edit, /forgetme) without rewriting the others.
             await tx.executemany(
-                "INSERT OR IGNORE INTO combined_parts (delivery_id, post_id) VALUES (?, ?)",
+                "INSERT INTO combined_parts (delivery_id, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(last.id, r.post_id) for r in rows if r.post_id is not None],
             )
             await tx.executemany(
@@ -832,14 +842,13 @@ class Store(Queries):
         )
         total = 0
         while True:
-            async with self.db.transaction() as tx:
-                ids = [r[0] for r in await tx.execute_fetchall(prunable, (_ts(before), batch))]
+            async with self.db.tx() as tx:
+                ids = [r[0] for r in await tx.fetch(prunable, (_ts(before), batch))]
                 if ids:
-                    marks = ",".join("?" * len(ids))
                     await tx.execute(
-                        f"UPDATE message_map SET delivery_id = NULL WHERE delivery_id IN ({marks})",
+                        f"UPDATE message_map SET delivery_id = NULL WHERE delivery_id IN ({marks(ids)})",
                         ids)
-                    await tx.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+                    await tx.execute(f"DELETE FROM outbox WHERE id IN ({marks(ids)})", ids)
             total += len(ids)
             if len(ids) < batch:
                 return total
@@ -849,7 +858,7 @@ class Store(Queries):
         return await self.db.reclaim_space()
 
     async def retry_later(self, delivery_id: int, not_before: float, error: str) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute(
                 "UPDATE outbox SET not_before = ?, last_error = ? WHERE id = ?",
                 (not_before, error, delivery_id),
@@ -857,25 +866,25 @@ class Store(Queries):
 
     async def bury(self, delivery_id: int, error: str) -> None:
         """Move a delivery to the dead-letter state with its reason."""
-        async with self.db.transaction() as tx:
+        async with self.db.tx() as tx:
             await tx.execute(
                 "UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?",
                 (error, delivery_id),
             )
 
     async def revive(self, delivery_id: int) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
                 "UPDATE outbox SET state = 'pending', not_before = 0 WHERE id = ? AND state = 'dead'",
                 (delivery_id,),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     async def drop(self, delivery_id: int) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
+        async with self.db.tx() as tx:
+            changed = await tx.execute(
                 "UPDATE outbox SET state = 'done', last_error = 'dropped by operator' "
                 "WHERE id = ? AND state != 'done'",
                 (delivery_id,),
             )
-            return cur.rowcount == 1
+            return changed == 1
