@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bridgebot.adapters.platform import Finding
 from bridgebot.logs import hide_secrets, redact
 from bridgebot.settings import Settings
+from bridgebot.store.postgres import redacted
 
 __all__ = ["EXIT_CONFIG", "EXIT_FIX", "EXIT_OK", "Finding", "render_table", "run_checks"]
 
@@ -42,7 +43,7 @@ def config_errors(settings: Settings) -> list[str]:
 
 def describe(settings: Settings, out: Out) -> None:
     """What the settings link, as ``check-config`` has always printed it."""
-    out(f"database: {settings.database}")
+    out(f"database: {redacted(str(settings.database))}")
     for platform in settings.platforms:
         if platform.settings is not None:
             state = "configured" if settings.section(platform.name) else "not configured"

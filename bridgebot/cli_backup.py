@@ -29,10 +29,21 @@ def add_restore_arguments(parser: argparse.ArgumentParser) -> None:
                         "backup (backups/*.sqlite3 beside the database)")
 
 
+def _sqlite_only(settings: Settings, command: str) -> Path | None:
+    """The SQLite file to work on, or None (said why) when the database is PostgreSQL."""
+    if isinstance(settings.database, Path):
+        return settings.database
+    print(f"bridgebot: {command} works on a SQLite database; PostgreSQL's are backed up and "
+          "restored with its own tools (pg_dump, pg_restore)", file=sys.stderr)
+    return None
+
+
 async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     """A consistent copy while the bot runs: SQLite's online backup API, then the files."""
+    if (database := _sqlite_only(settings, "backup")) is None:
+        return EXIT_FAILED
     try:
-        done = await asyncio.to_thread(backup, settings.database, args.file)
+        done = await asyncio.to_thread(backup, database, args.file)
     except (BackupError, OSError) as err:
         print(f"bridgebot: backup failed: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -43,8 +54,10 @@ async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Replace the database with a backup; refused while any bridgebot has it open."""
+    if (database := _sqlite_only(settings, "restore")) is None:
+        return EXIT_FAILED
     try:
-        done = await asyncio.to_thread(restore, args.file, settings.database, LATEST)
+        done = await asyncio.to_thread(restore, args.file, database, LATEST)
     except (BackupError, OSError) as err:
         print(f"bridgebot: restore refused: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,7 +1,7 @@
 """Wiring: database, storage, core and relay, started and stopped together.
 
 The core declares what it needs from storage (:mod:`bridgebot.core.ports`); this is the
-one place that picks the implementation (SQLite, :mod:`bridgebot.store`) and hands it in.
+one place that picks the implementation (SQLite or PostgreSQL, :mod:`bridgebot.store`) and hands it in.
 
 The CLI, the demo and the tests all assemble bridgebot through :class:`Runtime`, so
 what the tests exercise is what ``bridgebot run`` runs.
@@ -29,8 +29,7 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
-from bridgebot.store import sqlite_storage
-from bridgebot.store.db import Database
+from bridgebot.store import open_database, storage_for
 from bridgebot.store.repo import Store
 
 if TYPE_CHECKING:
@@ -57,10 +56,11 @@ class Runtime:
         outbox_retention: timedelta = DEFAULT_RETENTION,
         relay_backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
-        self.db = Database(database)
-        # The SQLite store itself, for the operator's commands (topics, outbox, health).
+        # A SQLite file or a PostgreSQL server, as the database setting says.
+        self.db = open_database(database)
+        # The store itself, for the operator's commands (topics, outbox, health).
         self.store = Store(self.db)
-        self.storage = sqlite_storage(self.db, self.store)
+        self.storage = storage_for(self.db, self.store)
         extra = {"clock": clock} if clock is not None else {}
         # The registered platforms unless told otherwise (the core imports no adapter).
         self.platforms = platforms if platforms is not None else registry.core_platforms()

@@ -132,7 +132,8 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    database: Path = Path("data/bridgebot.sqlite3")
+    # A SQLite file (a path, or sqlite:///path), or a PostgreSQL server (postgresql://...).
+    database: Path | str = Path("data/bridgebot.sqlite3")
     # Delivered outbox rows are deleted this many hours after delivery (at least 1: what a
     # crash's reconciliation needs is the pending rows; pending and dead rows always stay).
     outbox_retention_hours: float = Field(168.0, ge=1.0)
@@ -160,6 +161,14 @@ class Settings(BaseSettings):
                             platform.display_name, platform.name.upper(), platform.name.upper())
                 data = {k: v for k, v in data.items() if k != platform.name}
         return data
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database(cls, value: object) -> object:
+        """A PostgreSQL address stays text; anything else names a SQLite file."""
+        if isinstance(value, str) and not value.startswith(("postgresql://", "postgres://")):
+            return Path(value.removeprefix("sqlite:///"))
+        return value
 
     @field_validator("facilitators")
     @classmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,52 @@ from bridgebot.runtime import Runtime
 
 # FACILITATOR, FORUM, LOUNGE and person live in auxil/world.py; importing them from here
 # keeps working.
+from .auxil.postgres import PostgresServer, missing_reason
 from .auxil.world import FACILITATOR, FORUM, LOUNGE, World, allies, person  # noqa: F401
 
 ROOMS = ("forum", "lounge")
 
 Build = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session (see tests/auxil/postgres.py); in CI a machine
+    without it fails the tests that need it, elsewhere they are skipped, saying why."""
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is needed in CI: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> str:
+    """Which store the test's databases are: "sqlite" unless parametrized."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Path], Path | str]:
+    """``database(path)``: the database a test names by a SQLite path, on the test's store
+    (on PostgreSQL, one fresh schema per path, the same each time the path is asked for)."""
+    if store == "sqlite":
+        return lambda path: path
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    schemas: dict[Path, str] = {}
+
+    def on_postgres(path: Path) -> Path | str:
+        if path not in schemas:
+            schemas[path] = server.fresh()
+        return schemas[path]
+
+    return on_postgres
 
 
 @pytest.fixture
@@ -28,13 +70,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def build(tmp_path: Path) -> AsyncIterator[Build]:
-    """``await build(**options)``: a world from :func:`allies`, stopped after the test.
+async def build(tmp_path: Path, database: Callable[[Path], Path | str]) -> AsyncIterator[Build]:
+    """``await build(**options)``: a world from :func:`allies`, stopped after the test, its
+    database on the test's store.
 
     A test may build several (a restart over the same database, say); they stop in reverse.
     """
     async with contextlib.AsyncExitStack() as stack:
         async def make(**options: Any) -> World:
+            options["database"] = database(options.get("database") or tmp_path / "bridgebot.sqlite3")
             return await stack.enter_async_context(allies(tmp_path, **options))
 
         yield make

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .auxil.postgres import STORES
 from .conftest import Build
 
 
@@ -40,15 +41,16 @@ async def wait_for(predicate, timeout: float, what: str | Callable[[], str]):
 
 
 @pytest.mark.timeout(150)
-async def test_a_killed_bot_restarts_without_losing_or_duplicating_posts(tmp_path: Path,
-                                                                         build: Build):
+@pytest.mark.parametrize("store", STORES, indirect=True)
+async def test_a_killed_bot_restarts_without_losing_or_duplicating_posts(
+        tmp_path: Path, build: Build, database: Callable[[Path], Path | str]):
     w = await build(start=False)  # the bot runs as a command, killed and started again
     tg, dc, group, channel, guild = w.tg, w.dc, w.group, w.channel, w.guild
     assert tg is not None and dc is not None
     kristin, jessica = w.kristin.tg, w.jessica.dc
     people = [tg.add_user(f"Telegrammer{i}") for i in range(5)]
     config = tmp_path / "bridgebot.toml"
-    config.write_text(w.config_toml(tmp_path / "data" / "bridgebot.sqlite3", tokens=True))
+    config.write_text(w.config_toml(database(tmp_path / "data" / "bridgebot.sqlite3"), tokens=True))
     log = tmp_path / "bot.log"
     bot = await start_bot(config, log)
     try:

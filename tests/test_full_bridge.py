@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bridgebot.cli import load_archive
 from bridgebot.core.export import to_markdown
+
+from .auxil.postgres import STORES
+
+pytestmark = pytest.mark.parametrize("store", STORES, indirect=True)
 
 
 async def test_a_telegram_reply_reaches_discord_and_a_discord_answer_comes_back(bridged):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.cli import load_archive
 from bridgebot.core.commands import CommandContext, run_command
@@ -11,7 +13,10 @@ from bridgebot.core.export import to_html, to_json, to_markdown
 from bridgebot.demo.script import load_seed
 from bridgebot.runtime import Runtime
 
+from .auxil.postgres import STORES
 from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
+
+pytestmark = pytest.mark.parametrize("store", STORES, indirect=True)
 
 ROOM_OF_PLATFORM = {"telegram": FORUM, "discord": LOUNGE}
 

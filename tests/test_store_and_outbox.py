@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, pragmas, the outbox across restarts, relay failures."""
+"""The store: SQLite's migrations and pragmas; on both stores, the outbox across restarts and
+relay failures."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from bridgebot.runtime import Runtime
 from bridgebot.store.db import Database
 from bridgebot.store.migrations import LATEST, SchemaTooNew
 
+from .auxil.postgres import STORES
 from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
+
+on_both_stores = pytest.mark.parametrize("store", STORES, indirect=True)
 
 BRIDGE = Bridge("allies", (FORUM, LOUNGE))
 
@@ -60,9 +64,10 @@ async def test_the_message_map_itself_refuses_a_duplicate(db_path):
     await db.close()
 
 
-async def test_pending_deliveries_survive_a_restart_and_arrive_once(db_path):
+@on_both_stores
+async def test_pending_deliveries_survive_a_restart_and_arrive_once(database, db_path):
     # First run: the lounge's platform is down (no adapter), so its deliveries wait.
-    forum_only = Runtime(db_path, [BRIDGE], facilitators=[("console", FACILITATOR.user_id)])
+    forum_only = Runtime(database(db_path), [BRIDGE], facilitators=[("console", FACILITATOR.user_id)])
     await forum_only.start()
     await run_command(forum_only.core, CommandContext(FACILITATOR, FORUM), "newtopic",
                       "Allies\nIntro")
@@ -72,7 +77,7 @@ async def test_pending_deliveries_survive_a_restart_and_arrive_once(db_path):
     await forum_only.stop()
 
     console = ConsoleAdapter()
-    again = Runtime(db_path, [BRIDGE])
+    again = Runtime(database(db_path), [BRIDGE])
     again.add_adapter(console)
     await again.start()
     await again.drain()
@@ -83,7 +88,7 @@ async def test_pending_deliveries_survive_a_restart_and_arrive_once(db_path):
     await again.stop()
     # A third start delivers nothing more.
     third_console = ConsoleAdapter()
-    third = Runtime(db_path, [BRIDGE])
+    third = Runtime(database(db_path), [BRIDGE])
     third.add_adapter(third_console)
     await third.start()
     await third.drain()
@@ -91,6 +96,7 @@ async def test_pending_deliveries_survive_a_restart_and_arrive_once(db_path):
     assert third_console.rooms == {}
 
 
+@on_both_stores
 async def test_a_transient_failure_is_retried_and_a_permanent_one_buried(runtime, console):
     await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
     console.fail_next(errors.TransientError("502 Bad Gateway"))
@@ -109,6 +115,7 @@ async def test_a_transient_failure_is_retried_and_a_permanent_one_buried(runtime
     assert "1 delivery failed for good" in status
 
 
+@on_both_stores
 async def test_a_rate_limit_waits_the_time_the_platform_asked(runtime, console):
     await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
     console.fail_next(errors.RateLimited(0.2))

@@ -12,12 +12,17 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridgebot.core.models import Author, ChannelRef
-from bridgebot.store.db import Database
+from bridgebot.store import open_database
 from bridgebot.store.repo import Store
+
+from .auxil.postgres import STORES
+
+pytestmark = pytest.mark.parametrize("store", STORES, indirect=True)
 
 START = datetime(2027, 3, 22, 14, 0, tzinfo=UTC)
 FORUM = ChannelRef("console", "forum")
@@ -28,8 +33,9 @@ AUTHOR = st.tuples(st.sampled_from(["console", "telegram", "discord"]),
 POST = st.tuples(st.integers(0, 2), TEXT, st.one_of(st.none(), TEXT), AUTHOR, st.booleans())
 
 
-async def _write_and_read(path: Path, posts: list[tuple[int, str, str | None, tuple[str, str, str], bool]]):
-    db = Database(path)
+async def _write_and_read(path: Path | str,
+                          posts: list[tuple[int, str, str | None, tuple[str, str, str], bool]]):
+    db = open_database(path)
     await db.open()
     store = Store(db)
     try:
@@ -56,11 +62,13 @@ async def _write_and_read(path: Path, posts: list[tuple[int, str, str | None, tu
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
 @given(st.lists(POST, min_size=1, max_size=25))
-def test_posts_written_together_read_back_exactly_and_are_numbered_densely(posts):
+def test_posts_written_together_read_back_exactly_and_are_numbered_densely(database, posts):
     with tempfile.TemporaryDirectory() as tmp:
-        topics, prompt, written, stored = asyncio.run(_write_and_read(Path(tmp) / "db.sqlite3", posts))
+        topics, prompt, written, stored = asyncio.run(
+            _write_and_read(database(Path(tmp) / "db.sqlite3"), posts))
     for topic_id in topics:
         numbers = [p.number for p in stored[topic_id]]
         assert numbers == list(range(1, len(numbers) + 1)), "dense numbers, the opening post #1"

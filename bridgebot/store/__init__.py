@@ -1,23 +1,51 @@
-"""The SQLite storage: the only package with SQL; it implements the core's ports."""
+"""The storage: the only package with SQL; it implements the core's ports on SQLite or
+PostgreSQL (one set of queries, :mod:`bridgebot.store.sql`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bridgebot.core.ports import Storage
-from bridgebot.store.db import Database, is_failure
+from bridgebot.store import db as sqlite
+from bridgebot.store import postgres
+from bridgebot.store.db import Database
 from bridgebot.store.facilitation import FacilitationStore
 from bridgebot.store.files import FileStore
+from bridgebot.store.postgres import PgDatabase, is_postgres
 from bridgebot.store.privacy import PrivacyStore
 from bridgebot.store.repo import Store
 
+AnyDatabase = Database | PgDatabase
 
-def sqlite_storage(db: Database, store: Store | None = None) -> Storage:
-    """The core's :class:`~bridgebot.core.ports.Storage` over one SQLite database.
+# Where posts' files are kept when the database is PostgreSQL (with SQLite: files/ beside
+# the database file), relative to the working directory: with several workers on several
+# machines, a folder they all mount.
+PG_FILES = Path("data/files")
+
+
+def open_database(database: Path | str) -> AnyDatabase:
+    """The database a ``database`` setting names: ``postgresql://…`` is a PostgreSQL server;
+    ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or a plain path is a SQLite
+    file (not opened yet)."""
+    if is_postgres(database):
+        return PgDatabase(str(database))
+    if isinstance(database, str) and database.startswith("sqlite://"):
+        database = database.removeprefix("sqlite:///")  # sqlite:////abs/path is absolute
+    return Database(database)
+
+
+def storage_for(db: AnyDatabase, store: Store | None = None) -> Storage:
+    """The core's :class:`~bridgebot.core.ports.Storage` over one database.
 
     ``store``: the discussion store to use when the caller keeps one (the runtime does,
     for the operator commands); one is made otherwise.
     """
     store = store or Store(db)
-    files = FileStore(db)
+    failure = postgres.is_failure if isinstance(db, PgDatabase) else sqlite.is_failure
+    files = FileStore(db, PG_FILES if isinstance(db, PgDatabase) else None)
     return Storage(discussions=store, outbox=store, facilitation=FacilitationStore(db),
                    privacy=PrivacyStore(db, files), unit_of_work=db.unit_of_work,
-                   is_failure=is_failure, files=files)
+                   is_failure=failure, files=files)
+
+
+sqlite_storage = storage_for  # the name callers knew when SQLite was the only store

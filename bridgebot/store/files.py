@@ -23,7 +23,7 @@ from pathlib import Path
 from bridgebot.core.models import ATTACHMENT_KINDS, Attachment
 from bridgebot.media import strip_metadata
 from bridgebot.store.backup import files_dir
-from bridgebot.store.db import Database
+from bridgebot.store.sql import Db
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
@@ -41,12 +41,13 @@ def _digest(path: Path) -> tuple[str, int]:
 class FileStore:
     """Content-addressed files in the data directory; implements ``core.ports.FilePort``."""
 
-    def __init__(self, db: Database, root: Path | None = None) -> None:
+    def __init__(self, db: Db, root: Path | None = None) -> None:
         self.db = db
         if root is None:
-            in_memory = str(db.path) == ":memory:"
+            path = Path(str(getattr(db, "path", ":memory:")))
+            in_memory = str(path) == ":memory:"
             root = Path(tempfile.mkdtemp(prefix="bridgebot-files-")) if in_memory \
-                else files_dir(db.path)
+                else files_dir(path)
         self.root = root
 
     def _where(self, sha256: str) -> Path:
@@ -91,7 +92,7 @@ class FileStore:
         for sha256 in set(sha256s):
             if not _SHA256.fullmatch(sha256):
                 continue
-            rows = await self.db.reader.execute_fetchall(
+            rows = await self.db.fetch(
                 "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,))
             if list(rows):
                 continue

@@ -310,7 +310,7 @@ class World:
         return next(c.response["result"]["message_id"] for c in self.sent(chat)
                     if text in c.params["text"])
 
-    def config_toml(self, database: Path, *, tokens: bool = False, **sections: str) -> str:
+    def config_toml(self, database: Path | str, *, tokens: bool = False, **sections: str) -> str:
         """This world as a bridgebot.toml; the bot's tokens go in the environment
         (:meth:`environment`) unless ``tokens``."""
         lines = [f'database = "{database}"', ""]
@@ -364,7 +364,7 @@ async def allies(
     relay_backoff: Backoff = QUICK_BACKOFF,
     open_topic: bool = False,
     start: bool = True,
-    database: Path | None = None,
+    database: Path | str | None = None,
     console_adapter: ConsoleAdapter | None = None,
     telegram_options: Mapping[str, Any] | None = None,
     adapter_limits: Mapping[str, PlatformLimits] | None = None,

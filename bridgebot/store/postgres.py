@@ -1,0 +1,257 @@
+"""The PostgreSQL database, through asyncpg: a pool, transactions, migrations.
+
+Chosen by the ``database`` setting (``postgresql://user@host/db``). The store's queries are
+the same as on SQLite (:mod:`bridgebot.store.sql`); what this module adds is PostgreSQL's
+side of it: ``?`` placeholders numbered ``$1, $2, ...``, the pool of connections (reads
+take any; each write transaction holds one), the :class:`PgDialect` (post ids from the
+table's sequence, row locks on the topics written to) and the schema
+(:mod:`bridgebot.store.pg_schema`), migrated under an advisory lock so that several
+workers starting at once migrate it once.
+
+Any number of processes may share the database: every number that must be gap-free and
+unique (a post's number in its topic, a question's position, a pseudonym) is taken as
+``MAX(...) + 1`` only after ``SELECT ... FOR UPDATE`` on the topic's row, so writers to
+one topic take turns until their commit, and writers to different topics do not wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import cast
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bridgebot.core.ports import UnitOfWork
+from bridgebot.store import pg_schema
+from bridgebot.store.migrations import LATEST, SchemaTooNew
+from bridgebot.store.sql import Conn, Row, Work, join
+
+log = logging.getLogger(__name__)
+
+# Taken (for the transaction) while a process migrates, so that workers starting together
+# apply each step once. Any constant; this one spells "bridgebo".
+MIGRATION_LOCK = 0x627269646765626F
+
+
+def is_postgres(database: object) -> bool:
+    """Whether a ``database`` setting names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(database, str) and database.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(dsn: str) -> str:
+    """The address without its password, for messages and logs."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+@functools.lru_cache(maxsize=2048)
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (none inside quoted text)."""
+    out: list[str] = []
+    n = 0
+    quote = ""
+    for char in sql:
+        if char in "'\"" and quote in ("", char):
+            quote = "" if quote else char
+        if char == "?" and not quote:
+            n += 1
+            out.append(f"${n}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_COUNT = re.compile(r"(\d+)$")
+
+
+def _changed(status: str) -> int:
+    """Rows a command changed, from its status (``UPDATE 3``, ``INSERT 0 1``)."""
+    found = _COUNT.search(status)
+    return int(found.group(1)) if found else 0
+
+
+class PgDialect:
+    """PostgreSQL's spellings, ids and locks (see the module's docstring)."""
+
+    name = "postgresql"
+    label = "PostgreSQL"
+    greatest = "GREATEST"
+    find = "strpos"
+
+    def to_integer(self, expression: str) -> str:
+        # A thread id that is not a number (another platform's) counts as none.
+        return (f"CASE WHEN {expression} ~ '^[0-9]{{1,18}}$' "
+                f"THEN CAST({expression} AS BIGINT) END")
+
+    async def lock_topics(self, conn: Conn, topic_ids: Iterable[int]) -> None:
+        ids = sorted(set(topic_ids))  # always in one order: two writers never lock crosswise
+        if ids:
+            await conn.fetch("SELECT id FROM topics WHERE id = ANY(?::BIGINT[]) ORDER BY id "
+                             "FOR UPDATE", (ids,))
+
+    async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
+        rows = await conn.fetch(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?)",
+            (count,))
+        return [int(r[0]) for r in rows]
+
+
+POSTGRES = PgDialect()
+
+
+class PgConn:
+    """An asyncpg connection (or the pool) behind the store's :class:`~bridgebot.store.sql.Conn`."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        return _changed(await self.conn.execute(numbered(sql), *args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        batch = list(rows)
+        if batch:
+            await self.conn.executemany(numbered(sql), batch)
+
+    async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        return cast(list[Row], await self.conn.fetch(numbered(sql), *args))
+
+    async def fetchrow(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        return cast(Row | None, await self.conn.fetchrow(numbered(sql), *args))
+
+
+class PgDatabase:
+    """A pool of connections to one PostgreSQL database, migrated on open."""
+
+    dialect = POSTGRES
+
+    def __init__(self, dsn: str, *, max_connections: int = 10) -> None:
+        self.dsn = dsn
+        self.max_connections = max_connections
+        self._pool: asyncpg.Pool | None = None
+        self.migration_backup = None  # PostgreSQL's backups are the operator's (pg_dump)
+
+    def __str__(self) -> str:
+        return redacted(self.dsn)
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the latest version (refusing a newer one)."""
+        from bridgebot.store.db import DatabaseUnusable
+
+        try:
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1,
+                                                   max_size=self.max_connections)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise DatabaseUnusable(
+                f"the database {redacted(self.dsn)} cannot be used: {err}") from None
+        try:
+            await self._upgrade()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _upgrade(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            found = await conn.fetchval("SELECT version FROM schema_version") or 0
+            if found > LATEST:
+                raise SchemaTooNew(
+                    f"this database has schema version {found}, but this bridgebot only knows up "
+                    f"to {LATEST}; run a newer bridgebot (or restore a backup made for this version)")
+            if found == 0:
+                await self._refuse_foreign(conn)
+                for statement in pg_schema.SCHEMA:
+                    await conn.execute(statement)
+                found = pg_schema.BASELINE
+            for version in range(found + 1, pg_schema.latest() + 1):
+                for statement in pg_schema.STEPS[version]:
+                    await conn.execute(statement)
+                log.info("database schema upgraded to version %d", version)
+            await conn.execute("DELETE FROM schema_version")
+            await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", pg_schema.latest())
+
+    async def _refuse_foreign(self, conn: asyncpg.Connection) -> None:
+        """A database holding another program's tables is not written into."""
+        from bridgebot.store.db import DatabaseUnusable
+
+        other = await conn.fetchval(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_name != 'schema_version' ORDER BY table_name LIMIT 1")
+        if other is not None:
+            raise DatabaseUnusable(
+                f"the database {redacted(self.dsn)} belongs to another program (it has tables "
+                f"such as {other!r} but no bridgebot schema); point `database` at another one")
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Conn]:
+        """One write transaction on a connection of its own."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PgConn(conn)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.tx() as conn:
+            yield Work(conn)
+
+    @asynccontextmanager
+    async def within(self, work: UnitOfWork | None) -> AsyncIterator[Conn]:
+        async with join(self, work) as conn:
+            yield conn
+
+    async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        return await PgConn(self.pool).fetch(sql, args)
+
+    async def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL has no WAL file of ours to empty (its own WAL and dead
+        row versions are the server's to recycle; see README on erasure)."""
+
+    async def reclaim_space(self) -> int:
+        """Nothing to do: autovacuum returns deleted rows' space to the tables."""
+        return 0
+
+    def is_duplicate(self, err: BaseException, table: str) -> bool:
+        return isinstance(err, asyncpg.UniqueViolationError) and (
+            getattr(err, "table_name", None) == table or table in str(err))
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # the server went away, refused, reset
+    asyncpg.InterfaceError,  # the connection is closed or broken
+    asyncpg.PostgresConnectionError,  # class 08
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, too many connections
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, cancelled
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization failure, deadlock
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+def is_failure(err: BaseException) -> bool:
+    """Whether ``err`` is PostgreSQL (or the way to it) failing, worth holding the work and
+    trying again, rather than the data breaking a constraint or a bug."""
+    return isinstance(err, _TRANSIENT)

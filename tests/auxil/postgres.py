@@ -1,0 +1,115 @@
+"""A real PostgreSQL server for the tests: Debian's ``postgresql`` package, started in a
+temporary data directory on a free loopback port for the session, stopped after it.
+
+``initdb`` and the server refuse to run as root; as root (CI) the data directory is given
+to the ``postgres`` user the package creates, and the programs run as that user. Every
+test gets a schema of its own (``?search_path=tN`` in the address), which is much faster
+than a database per test and just as separate for bridgebot, whose statements name no
+schema.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USER = "bridgebot"
+
+# The stores a test marked ``@pytest.mark.parametrize("store", STORES, indirect=True)`` (or
+# a module with that ``pytestmark``) runs on; every other test runs on SQLite alone.
+STORES = ("sqlite", "postgresql")
+
+
+def bin_dir() -> Path | None:
+    """The newest installed server's programs (``/usr/lib/postgresql/<version>/bin``)."""
+    def version(pg_ctl: str) -> int:
+        name = Path(pg_ctl).parent.parent.name
+        return int(name) if name.isdigit() else 0
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=version)
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(pg_ctl).parent if pg_ctl else None
+
+
+def missing_reason() -> str | None:
+    """Why no server can be started here, or None when one can."""
+    if bin_dir() is None:
+        return ("PostgreSQL is not installed (Debian: apt-get install postgresql; README's test "
+                "command does it)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to run the server as"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    """One running server; :meth:`fresh` hands out an empty schema's address."""
+
+    port: int = 0
+    data: Path = field(default_factory=Path)
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        bindir = bin_dir()
+        assert bindir is not None
+        user = "postgres" if os.geteuid() == 0 else None
+        return subprocess.run([str(bindir / args[0]), *args[1:]], user=user, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def start(self) -> None:
+        self.data = Path(tempfile.mkdtemp(prefix="bridgebot-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+        self.port = _free_port()
+        done = self._run("initdb", "-D", str(self.data / "db"), "-U", USER, "--auth=trust",
+                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.strip()[-2000:]}")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.data} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                   "-c max_connections=300")
+        done = self._run("pg_ctl", "-D", str(self.data / "db"), "-o", options, "-w", "-t", "30",
+                         "-l", str(self.data / "server.log"), "start")
+        if done.returncode != 0:
+            log = (self.data / "server.log")
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {done.stderr.strip()} {tail}")
+
+    def stop(self) -> None:
+        if self.port:
+            self._run("pg_ctl", "-D", str(self.data / "db"), "-m", "immediate", "-w", "stop")
+            self.port = 0
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        """The server's ``postgres`` database (no schema of a test's own)."""
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
+
+    def fresh(self) -> str:
+        """The address of a new, empty schema (created here) on the server."""
+        name = f"t{next(self._counter)}"
+        done = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", "postgres",
+                         "-q", "-c", f"CREATE SCHEMA {name}")
+        if done.returncode != 0:
+            raise RuntimeError(f"CREATE SCHEMA failed: {done.stderr.strip()}")
+        return f"{self.url}?search_path={name}"
