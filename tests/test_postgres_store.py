@@ -13,8 +13,8 @@ import pytest
 
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.settings import Settings
-from bridgebot.store import open_database, pg_schema
-from bridgebot.store.db import DatabaseUnusable
+from bridgebot.store import open_database
+from bridgebot.store.db import Database, DatabaseUnusable
 from bridgebot.store.migrations import LATEST, SchemaTooNew
 from bridgebot.store.postgres import PgDatabase, numbered, redacted
 from bridgebot.store.repo import Store
@@ -39,15 +39,26 @@ def test_placeholders_are_numbered_outside_quoted_text():
     assert numbered("SELECT ? WHERE a = '?' AND b IN (?, ?)") == "SELECT $1 WHERE a = '?' AND b IN ($2, $3)"
 
 
-async def test_a_fresh_database_migrates_to_the_same_version_as_sqlite(postgres_server: PostgresServer):
+async def test_a_fresh_database_has_sqlites_version_tables_and_columns(postgres_server: PostgresServer,
+                                                                        tmp_path):
     url = postgres_server.fresh()
     for _ in range(2):  # the second open finds it done
         db = PgDatabase(url)
         await db.open()
         rows = await db.fetch("SELECT version FROM schema_version")
+        columns = await db.fetch(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()")
         await db.close()
         assert [r[0] for r in rows] == [LATEST]
-    assert pg_schema.latest() == LATEST, "a SQLite migration needs its PostgreSQL step (pg_schema.STEPS)"
+    lite = Database(tmp_path / "x.sqlite3")
+    await lite.open()
+    tables = [r[0] for r in await lite.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    expected = {(t, c[1]) for t in tables for c in await lite.fetch(f"PRAGMA table_info({t})")}
+    await lite.close()
+    assert {(r[0], r[1]) for r in columns} == expected
+    # Timestamps are text compared in time order, whatever the server's locale.
+    assert {r[0] for r in columns if r[1].endswith("_at") and r[2] != "C"} == set()
 
 
 async def test_workers_starting_together_migrate_once(postgres_server: PostgresServer):

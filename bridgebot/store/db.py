@@ -19,10 +19,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from bridgebot.core.ports import UnitOfWork
 from bridgebot.store.backup import DatabaseLock, backup_before_migration
 from bridgebot.store.migrations import LATEST, current_version, upgrade
-from bridgebot.store.sql import Conn, Queries, Row, Work, join
+from bridgebot.store.sql import Conn, Dialect, Queries, Row, Transactions, Work
 
 __all__ = ["SQLITE", "Database", "DatabaseUnusable", "Queries", "SqliteConn", "Work", "is_failure"]
 
@@ -114,10 +113,12 @@ def _check_ours(path: Path) -> None:
             f"{sorted(tables)[0]!r} but no bridgebot schema); point `database` at another file")
 
 
-class Database:
+class Database(Transactions):
     """Owns the writer and reader connections of one SQLite file."""
 
-    dialect = SQLITE
+    @property
+    def dialect(self) -> Dialect:
+        return SQLITE
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -269,18 +270,6 @@ class Database:
         """One write transaction, through the store's neutral :class:`~bridgebot.store.sql.Conn`."""
         async with self.transaction() as conn:
             yield SqliteConn(conn)
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        """The core's :class:`~bridgebot.core.ports.UnitOfWork`: one write transaction."""
-        async with self.tx() as conn:
-            yield Work(conn)
-
-    @asynccontextmanager
-    async def within(self, work: UnitOfWork | None) -> AsyncIterator[Conn]:
-        """Join the caller's unit of work, or open a transaction of our own."""
-        async with join(self, work) as conn:
-            yield conn
 
     async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """A read on the reader connection, run to completion in one call: a statement left

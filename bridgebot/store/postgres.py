@@ -5,7 +5,8 @@ the same as on SQLite (:mod:`bridgebot.store.sql`); what this module adds is Pos
 side of it: ``?`` placeholders numbered ``$1, $2, ...``, the pool of connections (reads
 take any; each write transaction holds one), the :class:`PgDialect` (post ids from the
 table's sequence, row locks on the topics written to) and the schema
-(:mod:`bridgebot.store.pg_schema`), migrated under an advisory lock so that several
+(SQLite's migrations translated, :mod:`bridgebot.store.pg_schema`), migrated under an
+advisory lock so that several
 workers starting at once migrate it once.
 
 Any number of processes may share the database: every number that must be gap-free and
@@ -27,10 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bridgebot.core.ports import UnitOfWork
 from bridgebot.store import pg_schema
 from bridgebot.store.migrations import LATEST, SchemaTooNew
-from bridgebot.store.sql import Conn, Row, Work, join
+from bridgebot.store.sql import Conn, Dialect, Row, Transactions
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,12 @@ class PgConn:
         return cast(Row | None, await self.conn.fetchrow(numbered(sql), *args))
 
 
-class PgDatabase:
+class PgDatabase(Transactions):
     """A pool of connections to one PostgreSQL database, migrated on open."""
 
-    dialect = POSTGRES
+    @property
+    def dialect(self) -> Dialect:
+        return POSTGRES
 
     def __init__(self, dsn: str, *, max_connections: int = 10) -> None:
         self.dsn = dsn
@@ -162,25 +164,29 @@ class PgDatabase:
             raise
 
     async def _upgrade(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            found = await conn.fetchval("SELECT version FROM schema_version") or 0
-            if found > LATEST:
-                raise SchemaTooNew(
-                    f"this database has schema version {found}, but this bridgebot only knows up "
-                    f"to {LATEST}; run a newer bridgebot (or restore a backup made for this version)")
-            if found == 0:
-                await self._refuse_foreign(conn)
-                for statement in pg_schema.SCHEMA:
-                    await conn.execute(statement)
-                found = pg_schema.BASELINE
-            for version in range(found + 1, pg_schema.latest() + 1):
-                for statement in pg_schema.STEPS[version]:
-                    await conn.execute(statement)
-                log.info("database schema upgraded to version %d", version)
-            await conn.execute("DELETE FROM schema_version")
-            await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", pg_schema.latest())
+        """Each step in its own transaction, as on SQLite; an advisory lock held meanwhile
+        makes workers that start together wait for the first one's migration."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            try:
+                if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+                    await self._refuse_foreign(conn)  # before writing anything into it
+                    await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                found = await conn.fetchval("SELECT version FROM schema_version") or 0
+                if found > LATEST:
+                    raise SchemaTooNew(
+                        f"this database has schema version {found}, but this bridgebot only knows "
+                        f"up to {LATEST}; run a newer bridgebot (or restore a backup made for this "
+                        "version)")
+                for version, statements in enumerate(pg_schema.steps()[found:], start=found + 1):
+                    async with conn.transaction():
+                        for statement in statements:
+                            await conn.execute(statement)
+                        await conn.execute("DELETE FROM schema_version")
+                        await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+                    log.info("database schema upgraded to version %d", version)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
     async def _refuse_foreign(self, conn: asyncpg.Connection) -> None:
         """A database holding another program's tables is not written into."""
@@ -188,7 +194,7 @@ class PgDatabase:
 
         other = await conn.fetchval(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema() AND table_name != 'schema_version' ORDER BY table_name LIMIT 1")
+            "current_schema() ORDER BY table_name LIMIT 1")
         if other is not None:
             raise DatabaseUnusable(
                 f"the database {redacted(self.dsn)} belongs to another program (it has tables "
@@ -213,16 +219,6 @@ class PgDatabase:
         """One write transaction on a connection of its own."""
         async with self.pool.acquire() as conn, conn.transaction():
             yield PgConn(conn)
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.tx() as conn:
-            yield Work(conn)
-
-    @asynccontextmanager
-    async def within(self, work: UnitOfWork | None) -> AsyncIterator[Conn]:
-        async with join(self, work) as conn:
-            yield conn
 
     async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         return await PgConn(self.pool).fetch(sql, args)

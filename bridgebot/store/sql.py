@@ -94,16 +94,33 @@ class Work:
         self.conn = conn
 
 
-@asynccontextmanager
-async def join(db: Db, work: UnitOfWork | None) -> AsyncIterator[Conn]:
-    """Body of :meth:`Db.within`: the caller's connection, or a transaction of our own."""
-    if work is None:
-        async with db.tx() as own:
-            yield own
-    elif isinstance(work, Work) and work.conn.dialect is db.dialect:
-        yield work.conn
-    else:
-        raise TypeError(f"not a unit of work of this {db.dialect.label} store: {work!r}")
+class Transactions:
+    """What both databases build on their :meth:`tx`: the core's unit of work, and joining
+    one (``within=``)."""
+
+    @property
+    def dialect(self) -> Dialect:
+        raise NotImplementedError
+
+    def tx(self) -> AbstractAsyncContextManager[Conn]:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """The core's :class:`~bridgebot.core.ports.UnitOfWork`: one write transaction."""
+        async with self.tx() as conn:
+            yield Work(conn)
+
+    @asynccontextmanager
+    async def within(self, work: UnitOfWork | None) -> AsyncIterator[Conn]:
+        """Join the caller's unit of work, or open a transaction of our own."""
+        if work is None:
+            async with self.tx() as own:
+                yield own
+        elif isinstance(work, Work) and work.conn.dialect is self.dialect:
+            yield work.conn
+        else:
+            raise TypeError(f"not a unit of work of this {self.dialect.label} store: {work!r}")
 
 
 def marks(values: Sequence[object]) -> str:
