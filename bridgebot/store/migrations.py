@@ -281,6 +281,13 @@ async def upgrade(conn: aiosqlite.Connection) -> int:
     for version in range(found, LATEST):
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process starting at the same moment may have taken this step while
+            # this one waited for the write lock: read the version again inside it.
+            async with conn.execute("SELECT version FROM schema_version") as cur:
+                row = await cur.fetchone()
+            if row is not None and int(row[0]) > version:
+                await conn.execute("COMMIT")
+                continue
             for statement in MIGRATIONS[version]:
                 await conn.execute(statement)
             await conn.execute("DELETE FROM schema_version")
