@@ -209,3 +209,19 @@ async def test_the_discord_sandbox_takes_4000_characters_from_nitro_members_only
     w.dc.give_nitro(w.jessica.dc)
     w.dc.user_sends(w.thread["id"], w.jessica.dc, "x" * 4000)
     assert refused(4001) == "Must be 4000 or fewer in length."
+
+
+async def test_a_quoted_parent_shows_its_mentions_as_the_bridge_names_people(build):
+    w = await build(open_topic=True, authors="pseudonym")
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "An example from Jordan.",
+                    reply_to=w.root["message_id"])
+    await w.until(w.discord_mirrors)
+    thanks = w.tg.user_sends(
+        w.group["id"], w.jessica.tg,
+        f'Thanks <a href="tg://user?id={w.brittany.tg["id"]}">Brittany Landorf</a>!',
+        reply_to=w.root["message_id"], parse_mode="HTML")
+    await w.until(lambda: len(w.discord_mirrors()) == 2)
+    w.tg.user_sends(w.group["id"], w.brittany.tg, "You are welcome.", reply_to=thanks["message_id"])
+    answer = (await w.until(lambda: m[2] if len(m := w.discord_mirrors()) == 3 else None))
+    assert "↪ Participant 2 (" in answer["content"] and "Thanks Participant 1!" in answer["content"]
+    assert "Brittany" not in answer["content"]

@@ -929,7 +929,10 @@ class Discussions:
             shown = await name_posts(self.privacy, self.bridges, [post] + ([parent] if parent else []),
                                      for_delivery=True)
             post, parent = shown[0], (shown[1] if parent else None)
+            # Mentions too (the parent's show in a quoted excerpt).
             post = await name_mentions(self.privacy, self.bridges, topic, post)
+            if parent is not None:
+                parent = await name_mentions(self.privacy, self.bridges, topic, parent)
         reply_to: str | None = None
         reply_is_parent = False
         message_ids: tuple[str, ...] = ()
@@ -987,6 +990,9 @@ class Discussions:
                 parent = await self.store.post(part.parent_id) if part.parent_id else None
                 shown = await name_posts(self.privacy, self.bridges,
                                          [part] + ([parent] if parent else []), for_delivery=True)
+                topic = await self.store.topic(part.topic_id)
+                if topic is not None:  # mentions named as authors are
+                    shown = [await name_mentions(self.privacy, self.bridges, topic, p) for p in shown]
                 parts.append((shown[0], shown[1] if parent else None))
             if message_ids and parts:
                 copies.append(CombinedCopy(message_ids, tuple(parts)))
