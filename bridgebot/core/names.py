@@ -129,8 +129,10 @@ async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], po
                      *, for_delivery: bool = False) -> list[Post]:
     """Copies of ``posts`` whose ``author_name`` is the name their bridge shows.
 
-    ``for_delivery`` also blanks the author's platform user id: a copy sent to another
-    platform carries the shown name and nothing else about the person.
+    ``for_delivery`` also replaces the author's platform user id with an opaque key of
+    bridgebot's own (``participant:N``): a copy sent to another platform carries the shown
+    name and nothing else about the person, yet an adapter can still tell two people
+    apart (Matrix gives each their own ghost user).
     """
     identities = await privacy.identities(p.id for p in posts)
     out = []
@@ -138,7 +140,8 @@ async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], po
         identity = identities.get(post.id)
         mode = mode_of(bridges, identity.bridge) if identity else AuthorMode.DISPLAY_NAME
         shown = replace(post, author_name=shown_name(identity, post, mode))
-        out.append(replace(shown, author_id="") if for_delivery else shown)
+        key = f"participant:{identity.participant_id}" if identity else ""
+        out.append(replace(shown, author_id=key) if for_delivery else shown)
     return out
 
 

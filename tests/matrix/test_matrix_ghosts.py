@@ -41,3 +41,22 @@ async def test_a_kicked_ghost_is_invited_back_before_its_next_post(
 async def _left(store, room: str, user: str) -> bool:
     membership = await store.get_membership(RoomID(room), UserID(user))
     return str(getattr(membership, "value", membership)) == "leave"
+
+
+async def test_two_people_from_one_platform_are_two_ghosts_with_their_own_names(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    await open_topic(w)
+    tg_root = next(m for m in w.telegram_bot_messages()
+                   if m.get("text", "").startswith("Engaging allies"))
+    w.tg.user_sends(w.group["id"], w.brittany, "Youth groups first.",
+                    reply_to=tg_root["message_id"])
+    w.tg.user_sends(w.group["id"], w.kristin, "Thank you, Brittany.",
+                    reply_to=tg_root["message_id"])
+    first = (await w.matrix_events(_ghost_events(w, "Youth groups first.")))[0]
+    second = (await w.matrix_events(_ghost_events(w, "Thank you, Brittany.")))[0]
+    assert first["sender"] != second["sender"], "each person has their own ghost"
+    names = {str(u): m.displayname for u, m in
+             (await w.member.client.get_joined_members(RoomID(w.room))).items()}
+    assert names[first["sender"]] == "Brittany Landorf (Telegram)"
+    assert names[second["sender"]] == "Kristin Antin (Telegram)"
