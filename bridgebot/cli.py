@@ -250,7 +250,7 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bridgebot.demo.run import DemoError, run_demo
 
     try:
-        await run_demo(args.data, keep_running=args.keep_running)
+        await run_demo(args.data, keep_running=args.keep_running, matrix=args.matrix)
     except DemoError as err:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
@@ -396,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="folder for the database and the export (default: a new temp dir)")
             p.add_argument("--keep-running", action="store_true",
                            help="leave the sandbox servers up afterwards, until Ctrl-C")
+            p.add_argument("--matrix", action="store_true",
+                           help="also bridge a room of a local Synapse (needs matrix-synapse)")
     for platform in registry.platforms():
         for command in platform.commands:
             p = sub.add_parser(command.name, help=command.summary,

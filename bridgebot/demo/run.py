@@ -24,6 +24,7 @@ from bridgebot.adapters.registry import display_name
 from bridgebot.core.export import load_archive, to_html
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
+from bridgebot.demo.matrix import ROOM_NAME, MatrixRoom, synapse_missing
 from bridgebot.demo.script import ScriptedPost, SeedScript, demo_photo, load_seed
 from bridgebot.demo.transcript import Transcript
 from bridgebot.runtime import Runtime
@@ -77,7 +78,7 @@ class Demo:
     """The sandbox world of the seed discussion and the people acting in it."""
 
     def __init__(self, tg: FakeTelegram, dc: FakeDiscord, seed: SeedScript, data: Path,
-                 out: Out) -> None:
+                 out: Out, matrix: MatrixRoom | None = None) -> None:
         self.tg, self.dc, self.seed, self.data, self.out = tg, dc, seed, data, out
         self.tg_token = tg.add_bot(username="bridgebot_demo_bot", first_name="Bridge Bot")
         self.tg_chat = tg.add_chat(TG_TITLE, kind="supergroup")
@@ -101,9 +102,12 @@ class Demo:
                           "administrator")
         self.tg_ref = ChannelRef("telegram", str(self.tg_chat["id"]))
         self.dc_ref = ChannelRef("discord", self.channel["id"])
-        self.runtime = Runtime(data / DATABASE, [Bridge(BRIDGE, (self.tg_ref, self.dc_ref))])
+        places = (self.tg_ref, self.dc_ref, *([matrix.ref] if matrix else []))
+        self.runtime = Runtime(data / DATABASE, [Bridge(BRIDGE, places)])
         self.runtime.add_adapter(sandbox("telegram").adapter(tg, self.tg_token))
         self.runtime.add_adapter(sandbox("discord").adapter(dc, self.dc_token, self.guild["id"]))
+        if matrix is not None:
+            self.runtime.add_adapter(matrix.adapter())
         self.transcript = Transcript(tg, dc, self.tg_chat["id"], TG_TITLE, self.channel["id"],
                                      DC_CHANNEL)
         self.topic_id = 0
@@ -287,22 +291,41 @@ def prepare(data: Path | None) -> Path:
 
 
 async def run_demo(data: Path | None = None, *, keep_running: bool = False, out: Out = print,
-                   seed: SeedScript | None = None,
-                   stop: asyncio.Event | None = None) -> DemoResult:
+                   seed: SeedScript | None = None, stop: asyncio.Event | None = None,
+                   matrix: bool = False) -> DemoResult:
     """Replay the seed discussion across the sandbox platforms and export it.
 
     With ``keep_running`` the sandbox stays up after the replay until ``stop`` is set
-    (or Ctrl-C / SIGTERM), so the database and the servers can be looked at.
+    (or Ctrl-C / SIGTERM), so the database and the servers can be looked at. With
+    ``matrix`` a local Synapse joins in (see :mod:`bridgebot.demo.matrix`); without
+    Synapse installed that is a :class:`DemoError` saying how to get it.
     """
     started = time.monotonic()
+    if matrix and (missing := synapse_missing()):
+        raise DemoError(missing)
     folder = prepare(data)
     seed = seed or load_seed()
+    async with contextlib.AsyncExitStack() as stack:
+        room = None
+        if matrix:
+            room = MatrixRoom(folder)
+            stack.push_async_callback(room.close)
+            await room.start()
+        return await _run(folder, seed, out, keep_running, stop, started, room)
+    raise AssertionError("unreachable")  # the stack returns or raises above
+
+
+async def _run(folder: Path, seed: SeedScript, out: Out, keep_running: bool,
+               stop: asyncio.Event | None, started: float,
+               room: MatrixRoom | None) -> DemoResult:
     async with (sandbox("telegram").server() as tg,
                 sandbox("discord").server(heartbeat_interval_ms=5000) as dc):
-        demo = Demo(tg, dc, seed, folder, out)
+        demo = Demo(tg, dc, seed, folder, out, room)
         out(f"bridgebot demo: “{seed.title}”")
         out(f"  Telegram Bot API sandbox  {tg.url}   group “{TG_TITLE}”")
         out(f"  Discord API sandbox       {dc.api_base}   server “New Tactics”, #{DC_CHANNEL}")
+        if room is not None:
+            out(f"  Matrix homeserver         {room.url}   room “{ROOM_NAME}” {room.room} (Synapse)")
         out(f"  database                  {folder / DATABASE}")
         try:
             with _nitro_members():
@@ -310,6 +333,8 @@ async def run_demo(data: Path | None = None, *, keep_running: bool = False, out:
                 try:
                     status = await demo.replay()
                     html = await demo.export()
+                    if room is not None:
+                        await _show_matrix(out, room, folder)
                     result = DemoResult(demo.topic_id, status, html, folder / DATABASE,
                                         time.monotonic() - started)
                     _summary(out, result, folder)
@@ -321,6 +346,16 @@ async def run_demo(data: Path | None = None, *, keep_running: bool = False, out:
         finally:
             reset_api_base()
     return result
+
+
+async def _show_matrix(out: Out, room: MatrixRoom, folder: Path) -> None:
+    """The Matrix room as its reader's client shows it, read back from Synapse."""
+    seen = await room.seen()
+    out(f"\n── Matrix room “{ROOM_NAME}”, as a reader sees it ──")
+    for message in seen:
+        out(message.line())
+    await asyncio.to_thread((folder / "matrix-transcript.txt").write_text,
+                            "\n".join(m.full() for m in seen), encoding="utf-8")
 
 
 def _summary(out: Out, result: DemoResult, folder: Path) -> None:
