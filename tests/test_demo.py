@@ -119,3 +119,16 @@ async def test_keep_running_leaves_the_sandbox_up_with_a_facilitator_on_telegram
     stop.set()
     result = await asyncio.wait_for(demo, 20)
     assert result.status.startswith("9 posts") and result.html.is_file()
+
+
+def test_demo_matrix_without_synapse_is_one_line_saying_how_to_get_it(tmp_path: Path, monkeypatch,
+                                                                     capsys):
+    import bridgebot.adapters.matrix.synapse as synapse
+    from bridgebot.cli import main
+
+    monkeypatch.setattr(synapse, "synapse_installed", lambda: False)
+    assert main(["demo", "--matrix", "--data", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["bridgebot: bridgebot demo --matrix needs Synapse, which is not installed: "
+                   "pip install -e '.[test]' (or '.[synapse]') brings matrix-synapse"]
+    assert not (tmp_path / "demo" / "bridgebot.sqlite3").exists()

@@ -90,3 +90,25 @@ async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
     closed = [r for r in rows(out, "bot is in the room") if uninvited in r]
     assert closed and " FIX " in closed[0] and f"invite {bot}" in closed[0]
     assert env["BRIDGEBOT_MATRIX__AS_TOKEN"] not in out + err
+
+
+@pytest.mark.timeout(180)
+async def test_the_demo_with_matrix_shows_the_room_with_each_authors_ghost(tmp_path: Path):
+    from bridgebot.adapters.matrix.synapse import synapse_installed
+    from bridgebot.demo.run import run_demo
+
+    from .conftest import _unavailable
+
+    if not synapse_installed():
+        _unavailable("Synapse is not installed (matrix-synapse, in the test extra)")
+    lines: list[str] = []
+    result = await run_demo(tmp_path / "demo", out=lines.append, matrix=True)
+    assert result.status.startswith("9 posts")
+    assert any(line.startswith("  Matrix homeserver") for line in lines)
+    room = [line for line in lines if line.startswith("  Matrix ")
+            and not line.startswith("  Matrix homeserver")]
+    assert any("bridgebot: How have you engaged allies" in line for line in room), "the topic"
+    assert any("Brittany Landorf (Telegram)" in line and "#2" in line for line in room)
+    assert any("(Discord)" in line and "#3" in line for line in room)
+    assert "Topic locked" in room[-1]
+    assert (tmp_path / "demo" / "matrix-transcript.txt").is_file()
