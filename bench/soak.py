@@ -281,6 +281,11 @@ async def soak(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, soak: Soak, final: Sample, answered: int) -> str:
     warm = [s for s in soak.samples if s.elapsed >= args.warmup]
     rss_slope = slope_per_hour([(s.elapsed, s.rss_mb) for s in warm])
+    # Warm-up shows as a slope that falls off: the later half of the warm samples against
+    # the earlier (a leak keeps its slope; a cache filling to its bound does not).
+    middle = (args.warmup + args.duration) / 2
+    earlier = slope_per_hour([(s.elapsed, s.rss_mb) for s in warm if s.elapsed <= middle])
+    later = slope_per_hour([(s.elapsed, s.rss_mb) for s in warm if s.elapsed >= middle])
     half = [s for s in soak.samples if s.elapsed >= args.duration / 2]
     first, mid = soak.samples[0], (half[0] if half else final)
     def disk(s: Sample) -> int:  # the file and its WAL: what the posts take on disk
@@ -303,6 +308,9 @@ def _report(args: argparse.Namespace, soak: Soak, final: Sample, answered: int) 
         f"| topics opened (rotations) | {soak.topics} | |",
         f"| RSS first / last | {soak.samples[0].rss_mb:.1f} / {final.rss_mb:.1f} MB | |",
         f"| RSS slope after {args.warmup:.0f} s | {rss_slope:+.2f} MB/h | < {RSS_SLOPE_TARGET} MB/h |",
+        f"| RSS slope, {args.warmup / 60:.0f}–{middle / 60:.0f} min / {middle / 60:.0f}–"
+        f"{args.duration / 60:.0f} min | {earlier:+.2f} / {later:+.2f} MB/h | later "
+        f"< {RSS_SLOPE_TARGET} MB/h (a leak keeps its slope) |",
         f"| file descriptors min / max | {min(fds)} / {max(fds)} | flat |",
         f"| WAL max | {max(wal) / 1e6:.2f} MB | flat |",
         f"| database first / last | {first.db_bytes / 1e6:.2f} / {final.db_bytes / 1e6:.2f} MB | |",
