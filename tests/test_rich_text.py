@@ -225,3 +225,20 @@ async def test_a_quoted_parent_shows_its_mentions_as_the_bridge_names_people(bui
     answer = (await w.until(lambda: m[2] if len(m := w.discord_mirrors()) == 3 else None))
     assert "↪ Participant 2 (" in answer["content"] and "Thanks Participant 1!" in answer["content"]
     assert "Brittany" not in answer["content"]
+
+
+async def test_a_discord_edit_after_the_lock_is_refused_and_its_author_told_once(bridged):
+    w = bridged
+    sent = w.dc.user_sends(w.thread["id"], w.jessica.dc, "An example from Lagos.")
+    await w.until(w.telegram_mirrors)
+    w.tg.user_sends(w.group["id"], w.kristin.tg, "/lock", reply_to=w.root["message_id"])
+    await w.until(lambda: w.dc.channel(w.thread["id"])["thread_metadata"]["locked"])
+    w.dc.user_edits(w.thread["id"], sent["id"], "An example from Lagos, Nigeria.")
+    told = await w.until(lambda: [m for m in w.dc.channel_messages(w.thread["id"])
+                                  if "edits no longer change your post" in m["content"]])
+    w.dc.user_edits(w.thread["id"], sent["id"], "An example from Abuja.")
+    await w.settle()
+    assert len([m for m in w.dc.channel_messages(w.thread["id"])
+                if "edits no longer change your post" in m["content"]]) == 1
+    assert told[0]["message_reference"]["message_id"] == sent["id"]
+    assert all("Nigeria" not in m["text"] and "Abuja" not in m["text"] for m in w.telegram_mirrors())
