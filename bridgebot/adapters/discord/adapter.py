@@ -593,8 +593,18 @@ class DiscordAdapter(SlashCommands):
             return
         self._told_no_pin.add(target.chat_id)
         notice = self._chat_translator(target)(NO_PIN_NOTICE)
-        with contextlib.suppress(discord.HTTPException):
-            await self._send_bot(thread, render.notice(notice))
+        await self._notice(thread, ChannelRef(PLATFORM, target.chat_id, str(thread.id)), notice)
+
+    async def _notice(self, thread: discord.abc.Messageable, place: ChannelRef, text: str,
+                    reply_to: str | None = None) -> None:
+        """A notice beside the delivery being made (the relay's turn reserved only that
+        one): inside the channel's send budget, and a refusal is logged, never raised over
+        the delivery's own outcome."""
+        await self.budget.acquire(place)
+        try:
+            await self._send_bot(thread, render.notice(text), reply_to=reply_to)
+        except discord.HTTPException as err:
+            log.warning("discord channel %s: could not post a notice: %s", place.chat_id, err)
 
     async def _topic_thread(self, target: ChannelRef) -> discord.abc.Messageable:
         if target.thread_id is None:
@@ -975,8 +985,7 @@ class DiscordAdapter(SlashCommands):
                 "A facilitator hid this post #{number} from the discussion, but I may not "
                 "delete messages here: a moderator can delete it, or give me Manage Messages.",
                 number=delivery.post.number if delivery.post else "?")
-            with contextlib.suppress(discord.HTTPException):
-                await self._send_bot(thread, render.notice(notice), reply_to=refused[0])
+            await self._notice(thread, delivery.target, notice, reply_to=refused[0])
             raise errors.PermanentError(
                 f"Discord channel {delivery.target}: could not delete message {', '.join(refused)} "
                 f"of hidden post{number}; the bot needs Manage Messages"
