@@ -16,7 +16,16 @@ from pathlib import Path
 import aiohttp
 
 from ..conftest import Build
-from ..test_logs import free_port, read_until
+from ..test_logs import free_port
+
+
+async def read_until(stream: asyncio.StreamReader, lines: list[str], *needles: str) -> None:
+    """Read log lines until each needle was seen (a loaded machine starts Python slowly)."""
+    async with asyncio.timeout(90):
+        while not all(any(n in line for line in lines) for n in needles):
+            line = await stream.readline()
+            assert line, "bridgebot exited early:\n" + "".join(lines)
+            lines.append(line.decode())
 
 
 @contextlib.asynccontextmanager
@@ -76,7 +85,7 @@ async def test_telegram_unreachable_at_start_is_retried_and_healthz_says_so(tmp_
             await read_until(process.stderr, lines, "telegram connected", "bridgebot is running")
             assert await healthz(health) == (200, "ok\n")
             process.send_signal(signal.SIGTERM)
-            rest, _ = await asyncio.wait_for(process.communicate(), 30)
+            rest, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:
         if process.returncode is None:
             process.kill()
