@@ -7,9 +7,13 @@
     python -m bench --markdown results.md --json results.json
     python -m bench --median-of run1.json run2.json run3.json --markdown medians.md
 
-Benchmarks: ``ingest`` (durable posts/s against plain sqlite3), ``latency`` (mirror
-latency at a steady 20 posts/s), ``burst`` (300 replies drained against the
-platforms' limits), ``scale`` (100,000 posts: /status latency, RSS and startup of
+Benchmarks: ``topics`` (the headline shapes: one Discord forum channel and one Telegram
+forum group with 10 open topics, shipped budgets, sandboxes enforcing the published limits:
+a 100-post burst and a steady 2 posts/s), ``archive`` (export, topic and index pages and
+private /status at 100,000 posts in 10 topics), ``ingest`` (durable posts/s against plain
+sqlite3), ``latency`` (mirror latency at a steady 20 posts/s over 50 separate chats with the
+budgets off: the old shape, a comparison only), ``burst`` (300 replies in one topic drained
+against the platforms' limits), ``scale`` (100,000 posts: /status latency, RSS and startup of
 ``bridgebot run``; ``memory``, ``status`` and ``startup`` are aliases). All traffic
 goes to the sandbox fakes on 127.0.0.1; every benchmark stops by itself. This is not
 part of the test suite (pytest's testpaths is ``tests``): figures depend on the
@@ -29,10 +33,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import burst, ingest, latency, scale
+from bench import archive, burst, ingest, latency, scale, topics
 from bench.common import Row, load_average, machine, median
 
 BENCHMARKS: dict[str, Callable[[bool], Awaitable[list[Row] | tuple[list[Row], str]]]] = {
+    "topics": topics.run,
+    "archive": archive.run,
     "ingest": ingest.run,
     "latency": latency.run,
     "burst": burst.run,

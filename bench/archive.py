@@ -1,0 +1,131 @@
+"""The archive at scale: 100,000 posts in 10 topics of 10,000 each (issue 15's shape).
+
+- ``export`` of one 10k-post topic (load and render, html and markdown), as
+  ``bridgebot export`` does;
+- the topic page and the index page of ``bridgebot serve`` over HTTP on 127.0.0.1, and a
+  live page's ``state.json``;
+- private ``/status`` (a person's discussions with their counts) in-process.
+
+The database is generated with plain sqlite3 by ``bench/scale.py``'s ``build_database``
+(the same schema, participants, message map and outbox rows bridgebot writes), then opened
+by bridgebot (migrated, ``synchronous=FULL``). Each figure is the median of several calls
+(the topic page and export: 5; the index and ``state.json``: 50; ``/status``: 300).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import Row, median, percentile, quiet_logs, sandbox
+from bench.scale import Layout, build_database, make_threads
+from bridgebot.core.export import load_archive, to_html, to_markdown
+from bridgebot.core.models import Author
+from bridgebot.core.names import AuthorMode
+from bridgebot.core.privacy import archive_presenter
+from bridgebot.core.reading import overview
+from bridgebot.runtime import Runtime
+from bridgebot.web.archive import ArchiveServer
+
+TOPICS = 10
+POSTS = 100_000
+EXPORT_TARGET_S = 0.3
+INDEX_TARGET_MS = 50.0
+STATUS_TARGET_MS = 10.0
+
+
+async def _timed(call, times: int) -> list[float]:  # type: ignore[no-untyped-def]
+    took = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await call()
+        took.append(time.perf_counter() - started)
+    return took
+
+
+async def measure(quick: bool) -> list[Row]:
+    topics, posts = (TOPICS, 20_000) if quick else (TOPICS, POSTS)
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp_name, quiet_logs():
+        tmp = Path(tmp_name)
+        async with sandbox(people=50) as world:
+            layout = Layout(str(world.group["id"]), str(world.channel["id"]),
+                            await make_threads(world, topics))
+            database = tmp / "data" / "bridgebot.sqlite3"
+            database.parent.mkdir()
+            await asyncio.to_thread(build_database, database, layout, topics, posts)
+            runtime = Runtime(database, [world.bridge])
+            await runtime.open(apply_settings=False)
+            try:
+                return await _measure(runtime, world.bridge.name, posts // topics, posts)
+            finally:
+                await runtime.db.close()
+
+
+async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) -> list[Row]:
+    platforms = runtime.platforms
+
+    async def export_html() -> None:
+        archive = await load_archive(runtime.store, 1, platforms)
+        assert archive is not None and len(archive.posts) >= per_topic
+        to_html(archive)
+
+    async def export_markdown() -> None:
+        archive = await load_archive(runtime.store, 1, platforms)
+        assert archive is not None
+        to_markdown(archive)
+
+    html_times = await _timed(export_html, 5)
+    md_times = await _timed(export_markdown, 5)
+    server = ArchiveServer(runtime.store, platforms=platforms, present=archive_presenter(
+        runtime.core.privacy, {bridge: AuthorMode.DISPLAY_NAME}, platforms=platforms))
+    port = await server.start("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def get(path: str) -> None:
+                async with http.get(base + path) as response:
+                    assert response.status == 200, (path, response.status)
+                    await response.read()
+
+            page = await _timed(lambda: get("/topics/1/"), 5)
+            index = await _timed(lambda: get("/"), 50)
+            state = await _timed(lambda: get("/topics/1/state.json"), 50)
+    finally:
+        await server.stop()
+    rnd = random.Random(5)
+    people = await runtime.db.reader.execute_fetchall(
+        "SELECT platform, user_id, display_name FROM participants WHERE id > 1 LIMIT 500")
+
+    async def private_status() -> None:
+        platform, user_id, name = rnd.choice(list(people))
+        await overview(runtime.core, Author(platform, user_id, name))
+
+    status = await _timed(private_status, 300)
+    await runtime.core.settle()
+    shape = f"{posts:,} posts in {TOPICS} topics of {per_topic:,}"
+    ms = 1000.0
+    return [
+        Row("archive", "export html of a 10k-post topic (load + render)", median(html_times), "s",
+            f"≤ {EXPORT_TARGET_S:g} s", median(html_times) <= EXPORT_TARGET_S, shape),
+        Row("archive", "export markdown of a 10k-post topic", median(md_times), "s",
+            f"≤ {EXPORT_TARGET_S:g} s", median(md_times) <= EXPORT_TARGET_S, ""),
+        Row("archive", "topic page of a 10k-post topic (HTTP)", median(page), "s",
+            f"≤ {EXPORT_TARGET_S:g} s", median(page) <= EXPORT_TARGET_S, "bridgebot serve"),
+        Row("archive", "index page (HTTP)", median(index) * ms, "ms", f"≤ {INDEX_TARGET_MS:g} ms",
+            median(index) * ms <= INDEX_TARGET_MS, f"p99 {percentile(index, 99) * ms:.1f} ms; "
+                                                  "per-topic counts"),
+        Row("archive", "state.json of a live page (HTTP)", median(state) * ms, "ms", "", None,
+            f"p99 {percentile(state, 99) * ms:.1f} ms"),
+        Row("archive", "private /status p99 (in-process)", percentile(status, 99) * ms, "ms",
+            f"≤ {STATUS_TARGET_MS:g} ms", percentile(status, 99) * ms <= STATUS_TARGET_MS,
+            f"p50 {percentile(status, 50) * ms:.2f} ms; 300 calls, random people"),
+    ]
+
+
+async def run(quick: bool) -> list[Row]:
+    return await measure(quick)
