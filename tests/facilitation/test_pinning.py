@@ -39,3 +39,19 @@ async def test_without_the_right_to_pin_facilitators_are_told_once(build):
                for m in w.dc.channel_messages(t["id"]) if m["content"] == NO_PIN_DC]
     assert len(notices) == 1
     assert not any(m.get("pinned") for m in w.dc.channel_messages(w.channel["id"]))
+
+
+async def test_a_refused_notice_is_logged_and_the_topic_still_opens(build, caplog):
+    w = await build(telegram=("group",), discord=("channel",))
+    w.dc.set_bot_permissions(
+        w.guild["id"], Permissions.ALL & ~Permissions.MANAGE_MESSAGES & ~Permissions.ADMINISTRATOR)
+    # Discord refuses the notice in the new thread (not the topic's own message in #allies).
+    w.dc.fail_next("POST", rf"^/channels/(?!{w.channel['id']}/)\d+/messages$", 403,
+                   {"message": "Missing Access", "code": 50001})
+    w.tg.user_sends(w.group["id"], w.kristin.tg, "/newtopic Engaging allies\nShare your examples.")
+    await w.until(lambda: w.dc.threads(w.channel["id"]))
+    await w.settle()
+    assert any("could not post a notice" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records), "logged, not dropped silently"
+    outbox = await w.runtime.store.outbox()
+    assert all(e.state.value == "done" for e in outbox if e.target.platform == "discord")
