@@ -14,7 +14,8 @@ private /status at 100,000 posts in 10 topics), ``ingest`` (durable posts/s agai
 sqlite3), ``latency`` (mirror latency at a steady 20 posts/s over 50 separate chats with the
 budgets off: the old shape, a comparison only), ``burst`` (300 replies in one topic drained
 against the platforms' limits), ``scale`` (100,000 posts: /status latency, RSS and startup of
-``bridgebot run``; ``memory``, ``status`` and ``startup`` are aliases). All traffic
+``bridgebot run``; ``memory``, ``status`` and ``startup`` are aliases), ``media`` (a 5 MB photo
+Telegram→Discord, and ``bridgebot run``'s memory while five 20 MB files cross). All traffic
 goes to the sandbox fakes on 127.0.0.1; every benchmark stops by itself. This is not
 part of the test suite (pytest's testpaths is ``tests``): figures depend on the
 machine and its load, which are printed with them. The exit status is 1 when a
@@ -33,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import archive, burst, ingest, latency, scale, topics
+from bench import archive, burst, ingest, latency, media, scale, topics
 from bench.common import Row, load_average, machine, median
 
 BENCHMARKS: dict[str, Callable[[bool], Awaitable[list[Row] | tuple[list[Row], str]]]] = {
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[bool], Awaitable[list[Row] | tuple[list[Row], st
     "latency": latency.run,
     "burst": burst.run,
     "scale": scale.run,
+    "media": media.run,
 }
 ALIASES = {"memory": "scale", "status": "scale", "startup": "scale"}
 

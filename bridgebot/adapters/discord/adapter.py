@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -197,6 +198,7 @@ class DiscordAdapter(SlashCommands):
         self._warned_no_webhooks = False
         self._told_no_pin: set[str] = set()  # channels told the bot may not pin there
         self._intake_locks: dict[str, asyncio.Lock] = {}  # per bridged channel: posts in order
+        self._files_session: aiohttp.ClientSession | None = None  # streams attachments to disk
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -261,6 +263,9 @@ class DiscordAdapter(SlashCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
             self._runner = None
+        if self._files_session is not None:
+            await self._files_session.close()
+            self._files_session = None
 
     def health_problem(self) -> str | None:
         """Why this adapter is not up (for ``/healthz``), or None: the client is open, ready,
@@ -381,7 +386,9 @@ class DiscordAdapter(SlashCommands):
         assert self.core is not None
         attachments: tuple[Attachment, ...] = ()
         if message.attachments and self.core.is_bridged(where):
-            attachments = tuple([await media.fetch(self.core.files, a)
+            if self._files_session is None or self._files_session.closed:
+                self._files_session = aiohttp.ClientSession()
+            attachments = tuple([await media.fetch(self.core.files, a, self._files_session)
                                  for a in message.attachments])
         reference = message.reference
         text, spans = rich_message(message)

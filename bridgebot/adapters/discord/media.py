@@ -8,9 +8,13 @@ allows it (``Guild.filesize_limit``); Discord refuses more with error 40005.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bridgebot.adapters.discord import FILE_LIMITS
@@ -20,6 +24,7 @@ from bridgebot.core.ports import FilePort
 
 LIMITS = FILE_LIMITS
 TOO_LARGE = 40005  # "Request entity too large"
+CHUNK = 256 * 1024
 
 
 def limits_for(channel: object) -> FileLimits:
@@ -44,14 +49,28 @@ def kind_of(content_type: str | None, filename: str) -> str:
     return "document"
 
 
-async def fetch(files: FilePort | None, attachment: discord.Attachment) -> Attachment:
-    """Read one attachment through the library and store it."""
+async def fetch(files: FilePort | None, attachment: discord.Attachment,
+                session: aiohttp.ClientSession | None = None) -> Attachment:
+    """Fetch one attachment and store it. With ``session``, streamed to a temporary file in
+    chunks (the address discord.py's ``Attachment.read`` fetches, which would hold the
+    whole file in memory, and a 20 MB file more than once); else through the library."""
     mime = (attachment.content_type or "application/octet-stream").split(";")[0].strip()
     kind = kind_of(mime, attachment.filename)
     if files is None:
         return Attachment(attachment.filename, mime, attachment.size, "", kind)
-    data = await attachment.read()
-    return await files.put(data, attachment.filename, mime, kind)
+    if session is None:
+        return await files.put(await attachment.read(), attachment.filename, mime, kind)
+    handle, name = tempfile.mkstemp(prefix="bridgebot-")
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            async with session.get(attachment.url) as response:
+                response.raise_for_status()
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    await asyncio.to_thread(out.write, chunk)
+        return await files.put(path, attachment.filename, mime, kind)
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
 def uploads(paths: Sequence[tuple[Attachment, Path]]) -> list[discord.File]:

@@ -8,10 +8,14 @@ document) (core.telegram.org/bots/api#getfile, #sending-files).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from telegram import (
     Bot,
@@ -93,14 +97,20 @@ async def fetch(bot: Bot, files: FilePort | None, incoming: Incoming,
     unstored = Attachment(incoming.name, incoming.mime_type, incoming.size, "", incoming.kind)
     if files is None or incoming.size > DOWNLOAD_MAX:
         return unstored
+    handle, name = tempfile.mkstemp(prefix="bridgebot-")
+    os.close(handle)
+    path = Path(name)
     try:
-        handle = await bot.get_file(incoming.file_id, read_timeout=timeout)
-        data = await handle.download_as_bytearray(read_timeout=timeout)
-    except tg.BadRequest as err:
-        if "too big" in err.message.lower():
-            return unstored
-        raise
-    return await files.put(bytes(data), incoming.name, incoming.mime_type, incoming.kind)
+        try:
+            found = await bot.get_file(incoming.file_id, read_timeout=timeout)
+            await found.download_to_drive(path, read_timeout=timeout)
+        except tg.BadRequest as err:
+            if "too big" in err.message.lower():
+                return unstored
+            raise
+        return await files.put(path, incoming.name, incoming.mime_type, incoming.kind)
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
 def too_big(attachments: Sequence[Attachment]) -> list[Attachment]:
@@ -108,9 +118,14 @@ def too_big(attachments: Sequence[Attachment]) -> list[Attachment]:
     return [a for a in attachments if not a.stored and a.size > DOWNLOAD_MAX]
 
 
-def _input(path: Path, attachment: Attachment, *, attach: bool = False) -> InputFile:
-    """The file as a multipart part (``attach``: referred to as ``attach://…`` in a group)."""
-    return InputFile(path.read_bytes(), filename=attachment.name, attach=attach)
+def _input(path: Path, attachment: Attachment, opened: list[BinaryIO], *,
+           attach: bool = False) -> InputFile:
+    """The file as a multipart part (``attach``: referred to as ``attach://…`` in a group),
+    streamed from disk rather than read into memory (``opened`` collects the handles for
+    the caller to close)."""
+    handle = path.open("rb")
+    opened.append(handle)
+    return InputFile(handle, filename=attachment.name, attach=attach, read_file_handle=False)
 
 
 def method_for(attachment: Attachment) -> str:
@@ -138,12 +153,23 @@ async def send_files(bot: Bot, chat_id: int, paths: Sequence[tuple[Attachment, P
     Telegram groups photos and videos together, documents with documents, audio with audio;
     a mix that cannot share one group goes as one message per file, the caption on the first.
     """
+    opened: list[BinaryIO] = []
+    try:
+        return await _send_files(bot, chat_id, paths, caption, opened, **kwargs)
+    finally:
+        for handle in opened:
+            handle.close()
+
+
+async def _send_files(bot: Bot, chat_id: int, paths: Sequence[tuple[Attachment, Path]],
+                      caption: str | None, opened: list[BinaryIO],
+                      **kwargs: object) -> list[Message]:
     parse = {"caption": caption, "parse_mode": "HTML"} if caption else {}
     methods = [method_for(a) for a, _ in paths]
     if len(paths) == 1:
         (attachment, path), method = paths[0], methods[0]
         send = getattr(bot, f"send_{method}")
-        return [await send(chat_id, _input(path, attachment), **parse, **kwargs)]
+        return [await send(chat_id, _input(path, attachment, opened), **parse, **kwargs)]
     family = {"photo": "visual", "video": "visual", "document": "document", "audio": "audio"}
     families = {family.get(m) for m in methods}
     if len(families) == 1 and None not in families:
@@ -152,11 +178,12 @@ async def send_files(bot: Bot, chat_id: int, paths: Sequence[tuple[Attachment, P
             kind = {"photo": InputMediaPhoto, "video": InputMediaVideo,
                     "document": InputMediaDocument, "audio": InputMediaAudio}[method]
             extra = parse if index == 0 else {}
-            media.append(kind(_input(path, attachment, attach=True), **extra))
+            media.append(kind(_input(path, attachment, opened, attach=True), **extra))
         return list(await bot.send_media_group(chat_id, media, **kwargs))  # type: ignore[arg-type]
     sent: list[Message] = []
     for index, ((attachment, path), method) in enumerate(zip(paths, methods, strict=True)):
         send = getattr(bot, f"send_{method}")
-        sent.append(await send(chat_id, _input(path, attachment), **(parse if index == 0 else {}),
+        sent.append(await send(chat_id, _input(path, attachment, opened),
+                               **(parse if index == 0 else {}),
                                **kwargs))
     return sent
