@@ -190,6 +190,9 @@ class Post:
     attachments: tuple[Attachment, ...] = ()  # in the order the author sent them
     # Formatting, links and mentions over ``text`` (core/richtext): how it was written.
     spans: tuple[Span, ...] = ()
+    # Its text was erased (/forgetme, retention): where an edit keeps the old text in the
+    # message's history (Matrix), the old message is removed as well.
+    erased: bool = False
 
     @property
     def is_opening(self) -> bool:

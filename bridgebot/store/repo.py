@@ -72,7 +72,7 @@ _TOPIC_COLUMNS = (
 _POST_COLUMNS = (
     "p.id, p.topic_id, p.number, pa.display_name, p.origin_platform, pa.user_id, p.text, "
     "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden, p.hidden_by, "
-    "p.spans"
+    "p.spans, p.erased_at"
 )
 
 
@@ -117,6 +117,7 @@ def _post(row: Row) -> Post:
         hidden=bool(row["hidden"]),
         hidden_by=row["hidden_by"],
         spans=spans_from_json(row["spans"]),
+        erased=row["erased_at"] is not None,
     )
 
 

@@ -231,3 +231,21 @@ async def _bodies(w: MatrixWorld, room: str, count: int) -> list[str] | None:
     bodies = [e["content"]["body"] for e in await w.member.events(room)
               if e["sender"] == bot and "body" in e.get("content", {})]
     return bodies if len(bodies) >= count else None
+
+
+async def test_an_erased_post_leaves_no_words_in_the_matrix_room_not_even_in_its_edit_history(
+        matrix_world: MatrixWorld) -> None:
+    w = matrix_world
+    await open_topic(w)
+    secret = "We met the deputy minister in Amman twice."
+    w.tg.user_sends(w.group["id"], w.brittany, secret, reply_to=_tg_root(w)["message_id"])
+    ghost = (await w.matrix_events(_ghost_events(w, secret)))[0]
+    w.tg.user_sends(w.group["id"], w.brittany, "/forgetme")
+    w.tg.user_sends(w.group["id"], w.brittany, "/forgetme confirm")
+    await w.until(lambda: [m for m in w.telegram_bot_messages()
+                           if m.get("text", "").startswith("Done: I have forgotten you")])
+    original = (await w.matrix_events(lambda e: e["event_id"] == ghost["event_id"]
+                                      and not e["content"]))[0]
+    assert original["unsigned"].get("redacted_because")
+    events = await w.matrix_events(lambda e: True)
+    assert not [e for e in events if "deputy minister" in str(e.get("content"))]

@@ -641,12 +641,21 @@ class MatrixAdapter:
             ghost = self._ghost(delivery)
             await self._prepare_ghost(ghost, render.ghost_name(delivery.post), room)
 
+            erased = delivery.post.erased
+
             async def replace() -> None:
                 for i, (message_id, piece) in enumerate(zip(ids, pieces, strict=False)):
                     await ghost.send_message_event(
                         room, EventType.ROOM_MESSAGE,
                         as_content(render.replacement(message_id, piece)),
                         txn_id=f"bridgebot.{delivery.id}.{i}")
+                if erased:
+                    # An edit keeps the original event, words and all, on the homeserver (and
+                    # in clients' edit history): an erased post's original events are redacted
+                    # too, so the room shows them removed and the server prunes their content.
+                    for message_id in ids:
+                        with contextlib.suppress(MNotFound):
+                            await ghost.redact(room, EventID(message_id), reason="erased")
 
             await self._as_member(ghost, room, replace)
         except Exception as err:
