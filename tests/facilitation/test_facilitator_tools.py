@@ -139,3 +139,31 @@ async def test_who_shows_pseudonyms_where_the_bridge_does(build):
     assert answer["content"] == ("“Engaging allies”: 1 participant · 1 post\n"
                                  "• Participant 1 (Telegram): 1 post")
     assert "Brittany" not in answer["content"]
+
+
+async def test_a_new_title_renames_the_forum_topic_and_the_discord_thread(build):
+    w = await build(telegram=("forum",), discord=("channel",))
+    opened = w.tg.user_sends(w.forum["id"], w.kristin.tg, "/newtopic Engaging allies\nShare them.")
+    await w.settle()
+    await w.until(lambda: w.dc.threads(w.channel["id"]))
+    w.tg.user_edits(w.forum["id"], opened["message_id"],
+                    "/newtopic Engaging non-traditional allies\nShare them.")
+    await w.settle()
+    assert (await w.runtime.store.topic(1)).title == "Engaging non-traditional allies"
+    assert w.tg.topics(w.forum["id"])[0]["name"] == "Engaging non-traditional allies"
+    await w.until(lambda: w.dc.threads(w.channel["id"])[0]["name"]
+                  == "Engaging non-traditional allies")
+    assert discord_starter(w).startswith("## Engaging non-traditional allies")
+
+
+async def test_the_introduction_of_a_locked_topic_can_still_be_corrected(bridged):
+    w = bridged
+    await w.slash(w.kristin.dc, "lock")
+    await w.settle()
+    answer = await w.slash(w.kristin.dc, "editintro", intro="Corrected: share your examples.")
+    assert answer["content"].startswith("The introduction of “Engaging allies” was replaced")
+    await w.until(lambda: "Corrected: share your examples." in discord_starter(w))
+    assert w.dc.threads(w.channel["id"])[0]["thread_metadata"]["archived"], "archived again"
+    await w.settle()
+    [root] = [m for m in w.bot_messages() if m["message_id"] == w.root["message_id"]]
+    assert "Corrected: share your examples." in root["text"]

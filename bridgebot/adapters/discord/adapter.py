@@ -926,8 +926,9 @@ class DiscordAdapter(SlashCommands):
             await thread.edit(archived=True, locked=locked)
 
     async def _edit_bot_pieces(self, delivery: Delivery) -> None:
-        """A reworded question or a new introduction: the bot's own messages that show it.
-        A text channel's topic message is the thread's starter, in the channel itself."""
+        """A reworded question or a new title or introduction: the bot's own messages that
+        show it (and the thread's name). A text channel's topic message is the thread's
+        starter, in the channel itself; an archived thread is unarchived for the edit."""
         t = self._chat_translator(delivery.target)
         if delivery.post is None:
             assert delivery.prompt is not None
@@ -938,17 +939,25 @@ class DiscordAdapter(SlashCommands):
         if len(pieces) > len(ids):  # grew: keep the message count, the last one takes the rest
             pieces = [*pieces[: len(ids) - 1], render.CONTINUED]
         pieces += [render.CONTINUED] * (len(ids) - len(pieces))
-        try:
+        opening = delivery.post is not None
+        title = delivery.topic.title[:100]
+
+        async def edit_all() -> None:
             thread = await self._topic_thread(delivery.target)
             parent = await self._channel(int(delivery.target.chat_id))
+            if opening and isinstance(thread, discord.Thread) and thread.name != title:
+                await thread.edit(name=title)
             for message_id, piece in zip(ids, pieces, strict=False):
-                starter = (delivery.post is not None and message_id == ids[0]
-                           and isinstance(parent, discord.TextChannel))
+                starter = opening and message_id == ids[0] and isinstance(parent, discord.TextChannel)
                 where = parent if starter else thread
-                await where.get_partial_message(int(message_id)).edit(  # type: ignore[union-attr]
-                    content=piece, allowed_mentions=NO_MENTIONS)
-        except discord.NotFound:
-            log.info("discord message to edit is gone in %s", delivery.target)
+                try:
+                    await where.get_partial_message(int(message_id)).edit(  # type: ignore[union-attr]
+                        content=piece, allowed_mentions=NO_MENTIONS)
+                except discord.NotFound:
+                    log.info("discord message to edit is gone in %s", delivery.target)
+
+        try:
+            await self._unarchived(delivery.target, edit_all)
         except errors.DeliveryError:
             raise
         except Exception as err:

@@ -891,6 +891,8 @@ class TelegramAdapter:
         own messages that show them."""
         assert self.app is not None
         ids = await self._edit_own(delivery)
+        if delivery.post is not None and delivery.post.is_opening and delivery.target.thread_id:
+            await self._rename_forum_topic(delivery.target, delivery.topic.title[:128])
         if delivery.post is None or delivery.post.is_opening:
             return None
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
