@@ -115,6 +115,7 @@ async def test_who_lists_participants_with_posts_and_platforms_on_both(bridged):
     await w.settle()
     w.dc.user_sends(w.thread["id"], w.jessica.dc, "In Nigeria we worked with clerics")
     await w.posts(4)
+    await w.until(lambda: any("with clerics" in t for t in w.bot_texts()))  # mirrored first
 
     w.tg.user_sends(w.group["id"], w.kristin.tg, "/who", reply_to=root)
     await w.settle()
