@@ -242,3 +242,15 @@ async def test_a_discord_edit_after_the_lock_is_refused_and_its_author_told_once
                 if "edits no longer change your post" in m["content"]]) == 1
     assert told[0]["message_reference"]["message_id"] == sent["id"]
     assert all("Nigeria" not in m["text"] and "Abuja" not in m["text"] for m in w.telegram_mirrors())
+
+
+async def test_reply_n_from_telegram_keeps_its_formatting_and_link(bridged):
+    w = bridged
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "An example from Lagos.")
+    await w.until(w.telegram_mirrors)
+    w.tg.user_sends(w.group["id"], w.brittany.tg,
+                    '/reply 2 <b>Yes</b>, see <a href="https://example.org/lagos">the report</a>',
+                    parse_mode="HTML")
+    copy = await w.until(lambda: next((m for m in w.discord_mirrors() if "report" in m["content"]),
+                                      None))
+    assert "**Yes**, see [the report](<https://example.org/lagos>)" in copy["content"]

@@ -20,6 +20,7 @@ from bridgebot.core import errors
 from bridgebot.core.models import Author, ChannelRef, TopicStatus
 from bridgebot.core.names import AuthorMode, mode_of
 from bridgebot.core.reading import LinkMaker
+from bridgebot.core.richtext.spans import Span, slice_spans
 from bridgebot.core.service import Discussions, TopicChoice
 from bridgebot.i18n import N_, Translator
 
@@ -110,6 +111,15 @@ class CommandContext:
     # a command whose answer comes later (/forgetme confirm, after the copies were edited)
     # hands it here to be sent when ready, and answers nothing at once.
     answer_later: Callable[[Awaitable[str]], None] | None = None
+    # The whole message as typed and its formatting (core/richtext), where the platform
+    # gives it: the text a command posts (/reply N text) keeps its bold words and links.
+    text: str = ""
+    spans: tuple[Span, ...] = ()
+
+    def formatting_of(self, part: str) -> tuple[Span, ...]:
+        """The spans over ``part``, a piece of :attr:`text` (a command's last argument)."""
+        at = self.text.rfind(part) if part and self.spans else -1
+        return slice_spans(self.spans, at, at + len(part)) if at >= 0 else ()
 
     def spell(self, command: str, flag: Param) -> str:
         """How a person sets a flag on this platform: ``/forgetme confirm`` or

@@ -164,7 +164,7 @@ async def reply(call: Call, number: int, text: str) -> str:
     ctx = call.ctx
     outcome = await call.core.reply_to_number(
         ctx.actor, ctx.where, number, text, message_id=ctx.message_id, reply_to=ctx.reply_to,
-        locale=call.lang,
+        locale=call.lang, spans=ctx.formatting_of(text),
     )
     if outcome.refused_locked and outcome.topic:  # every time, not only the first
         raise errors.TopicLocked(outcome.topic.title, outcome.topic.lock_reason)

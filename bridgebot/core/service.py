@@ -670,8 +670,10 @@ class Discussions:
     async def reply_to_number(
         self, actor: Author, where: ChannelRef, number: int, text: str,
         *, message_id: str | None = None, reply_to: str | None = None, locale: str | None = None,
+        spans: Sequence[Span] = (),
     ) -> ReceiveOutcome:
-        """``/reply N text``: a reply to post N from any platform, even without a native reply."""
+        """``/reply N text``: a reply to post N from any platform, even without a native reply;
+        ``spans`` format ``text`` (core/richtext)."""
         async with self._intake(where):
             topic = await self.topic_here(where, reply_to)
             parent = await self.store.post_by_number(topic.id, number)
@@ -681,7 +683,8 @@ class Discussions:
             if parent.is_opening:
                 parent = None
             return await self._record(topic, actor, text, parent, prompt_id, self.clock(),
-                                      origin=where, message_id=message_id, locale=locale)
+                                      origin=where, message_id=message_id, locale=locale,
+                                      spans=spans)
 
     async def _record(
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,

@@ -532,7 +532,8 @@ class TelegramAdapter:
         command = COMMANDS.find(name)
         private = message.chat.type == "private"
         ctx = CommandContext(author, where, message_id=str(message.message_id), link=message_link,
-                             locale=locale, private=private,
+                             locale=locale, private=private, text=message.text or "",
+                             spans=message_spans(message, message.text or ""),
                              answer_later=lambda answer: self._answer_later(message, answer),
                              send_file=lambda *file: self._send_privately(author, *file))
         if private and command is not None and command.scope == "private":
