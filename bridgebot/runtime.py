@@ -30,6 +30,7 @@ from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.store import open_database, storage_for
+from bridgebot.store.postgres import PgDatabase
 from bridgebot.store.repo import Store
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ class Runtime:
         an operator command (``topics``, ``export``, ``outbox``, ...) must not, or running it
         with another configuration would change who may facilitate in the running bot."""
         await self.db.open()
+        if isinstance(self.db, PgDatabase):  # other workers' new deliveries wake this relay
+            self.db.on_outbox(self.core.wake_relay)
         if apply_settings:
             await self.store.set_facilitators(self._facilitators)
 

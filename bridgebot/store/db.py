@@ -58,6 +58,9 @@ class SqliteDialect:
     async def lock_topics(self, conn: Conn, topic_ids: Iterable[int]) -> None:
         return None  # the write transaction already excludes every other writer
 
+    async def announce(self, conn: Conn) -> None:
+        return None  # one process: the core wakes its own relay
+
     async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
         row = await conn.fetchrow(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
         first = int(row[0] if row is not None else 0) + 1
@@ -275,6 +278,10 @@ class Database(Transactions):
         """A read on the reader connection, run to completion in one call: a statement left
         half-stepped would pin the reader to an old WAL snapshot while other tasks read."""
         return list(await self.reader.execute_fetchall(sql, args))
+
+    async def held(self, targets: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Every target: SQLite has one process delivering (see :meth:`open`'s lock)."""
+        return set(targets)
 
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         """Whether ``err`` is a UNIQUE key of ``table`` refusing a row it already holds."""

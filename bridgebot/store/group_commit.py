@@ -181,6 +181,8 @@ class PostWriter:
             [(r.origin.platform, r.origin.chat_id, r.message_id, r.origin.thread_id, r.topic_id,
               r.post_id) for r in batch if r.origin is not None and r.message_id is not None],
         )
+        if any(r.targets for r in batch):
+            await tx.dialect.announce(tx)
         await tx.executemany(
             "INSERT INTO outbox (topic_id, action, platform, chat_id, post_id, created_at) "
             "VALUES (?, 'post', ?, ?, ?, ?)",

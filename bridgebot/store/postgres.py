@@ -18,10 +18,14 @@ one topic take turns until their commit, and writers to different topics do not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import os
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +37,14 @@ from bridgebot.store.migrations import LATEST, SchemaTooNew
 from bridgebot.store.sql import Conn, Dialect, Row, Transactions
 
 log = logging.getLogger(__name__)
+
+# Where a committed transaction that queued deliveries says so (LISTEN/NOTIFY): every
+# worker's relay wakes at once instead of finding the work at its next check.
+CHANNEL = "bridgebot_outbox"
+
+# How long a worker's claim on a delivery target lasts without being renewed (each
+# delivery renews it): a worker that died leaves its targets to the others after this.
+LEASE_SECONDS = 30.0
 
 # Taken (for the transaction) while a process migrates, so that workers starting together
 # apply each step once. Any constant; this one spells "bridgebo".
@@ -98,6 +110,10 @@ class PgDialect:
             await conn.fetch("SELECT id FROM topics WHERE id = ANY(?::BIGINT[]) ORDER BY id "
                              "FOR UPDATE", (ids,))
 
+    async def announce(self, conn: Conn) -> None:
+        # Delivered when (and only if) the transaction commits; repeats in one are merged.
+        await conn.fetch(f"SELECT pg_notify('{CHANNEL}', '')")
+
     async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
         rows = await conn.fetch(
             f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?)",
@@ -138,10 +154,16 @@ class PgDatabase(Transactions):
     def dialect(self) -> Dialect:
         return POSTGRES
 
-    def __init__(self, dsn: str, *, max_connections: int = 10) -> None:
+    def __init__(self, dsn: str, *, max_connections: int = 10,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.dsn = dsn
         self.max_connections = max_connections
+        self.lease_seconds = lease_seconds
+        # This process among the workers sharing the database (leases name it).
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._on_outbox: list[Callable[[], None]] = []
         self.migration_backup = None  # PostgreSQL's backups are the operator's (pg_dump)
 
     def __str__(self) -> str:
@@ -159,9 +181,44 @@ class PgDatabase(Transactions):
                 f"the database {redacted(self.dsn)} cannot be used: {err}") from None
         try:
             await self._upgrade()
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(CHANNEL, self._notified)
         except BaseException:
             await self.close()
             raise
+
+    def on_outbox(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever any worker commits new deliveries."""
+        self._on_outbox.append(callback)
+
+    def _notified(self, *_: object) -> None:
+        for callback in self._on_outbox:
+            callback()
+
+    async def held(self, targets: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Claim (or renew) these targets for this worker where they are free, already ours,
+        or their lease ran out; return the ones this worker holds now. One statement, so
+        two workers asking at once never both get a target; times are the server's."""
+        wanted = sorted(set(targets))
+        if not wanted:
+            return set()
+        rows = await self.pool.fetch(
+            "INSERT INTO delivery_leases (platform, chat_id, owner, until) "
+            "SELECT p, c, $3, extract(epoch FROM clock_timestamp()) + $4 "
+            "FROM unnest($1::TEXT[], $2::TEXT[]) AS t (p, c) "
+            "ON CONFLICT (platform, chat_id) DO UPDATE SET owner = excluded.owner, "
+            "until = excluded.until WHERE delivery_leases.owner = excluded.owner "
+            "OR delivery_leases.until < extract(epoch FROM clock_timestamp()) "
+            "RETURNING platform, chat_id",
+            [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds)
+        return {(r[0], r[1]) for r in rows}
+
+    async def _release(self) -> None:
+        """Give this worker's targets back at once (a clean stop), and wake the others."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            released = await conn.execute("DELETE FROM delivery_leases WHERE owner = $1", self.worker)
+            if _changed(released):
+                await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
     async def _upgrade(self) -> None:
         """Each step in its own transaction, as on SQLite; an advisory lock held meanwhile
@@ -185,6 +242,12 @@ class PgDatabase(Transactions):
                         await conn.execute("DELETE FROM schema_version")
                         await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                     log.info("database schema upgraded to version %d", version)
+                # Which worker delivers to which chat: coordination, not data (not in the
+                # schema's versions, not copied, not logged: lost in a crash, then retaken).
+                await conn.execute(
+                    "CREATE UNLOGGED TABLE IF NOT EXISTS delivery_leases (platform TEXT NOT NULL, "
+                    "chat_id TEXT NOT NULL, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL, "
+                    "PRIMARY KEY (platform, chat_id))")
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
@@ -207,7 +270,13 @@ class PgDatabase(Transactions):
         return self._pool
 
     async def close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            with contextlib.suppress(Exception):
+                await listener.close(timeout=5)
         if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await self._release()
             pool, self._pool = self._pool, None
             try:
                 await asyncio.wait_for(pool.close(), timeout=10)

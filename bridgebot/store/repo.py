@@ -388,7 +388,11 @@ class Store(Queries):
             "WHERE state = 'pending' GROUP BY platform, chat_id, topic_id) h ON h.id = o.id "
             "ORDER BY o.id"
         )
-        return [_pending(r) for r in rows]
+        heads = [_pending(r) for r in rows]
+        # With several workers, only the targets leased to this one (one worker per chat:
+        # its order and its rate budget stay in one process).
+        mine = await self.db.held({(h.target.platform, h.target.chat_id) for h in heads})
+        return [h for h in heads if (h.target.platform, h.target.chat_id) in mine]
 
     async def pending_for(self, target: ChannelRef, topic_id: int,
                           limit: int) -> list[PendingDelivery]:
@@ -401,7 +405,10 @@ class Store(Queries):
         return [_pending(r) for r in rows]
 
     async def next_pending(self, target: ChannelRef, topic_id: int) -> PendingDelivery | None:
-        """The oldest pending delivery of one topic on one target."""
+        """The oldest pending delivery of one topic on one target (None once another worker
+        holds the target: a lease that expired, say after a long stall, is not used again)."""
+        if not await self.db.held([(target.platform, target.chat_id)]):
+            return None
         row = await self._one(
             f"SELECT {_PENDING_COLUMNS} FROM outbox WHERE state = 'pending' AND platform = ? "
             "AND chat_id = ? AND topic_id = ? ORDER BY id LIMIT 1",
@@ -504,6 +511,7 @@ class Store(Queries):
         if not rows:
             return []
         await tx.dialect.lock_topics(tx, [topic_id])
+        await tx.dialect.announce(tx)
         values = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in rows)
         ids = await tx.fetch(
             "INSERT INTO outbox (topic_id, action, platform, chat_id, prompt_id, post_id, created_at, "

@@ -50,6 +50,10 @@ class Dialect(Protocol):
         """``count`` fresh ids for rows of ``table`` this transaction is about to insert."""
         ...
 
+    async def announce(self, conn: Conn) -> None:
+        """Tell other processes, once this transaction commits, that deliveries were queued."""
+        ...
+
 
 class Conn(Protocol):
     """A connection inside a transaction (writes) or the reads' connection."""
@@ -84,6 +88,12 @@ class Db(Protocol):
     async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]: ...
     async def checkpoint(self) -> None: ...
     async def reclaim_space(self) -> int: ...
+
+    async def held(self, targets: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of these delivery targets (platform, chat id), the ones this process delivers to
+        now: with several workers, each target is leased to one of them at a time."""
+        ...
+
     def is_duplicate(self, err: BaseException, table: str) -> bool: ...
 
 

@@ -1,0 +1,92 @@
+"""Several workers on one PostgreSQL: each delivery target is leased to one worker at a
+time (one sender per chat keeps its order and its rate budget), a dead worker's lease
+runs out and another takes the target over, a clean stop hands its targets on at once,
+and new work wakes every worker through LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridgebot.adapters.console.adapter import ConsoleAdapter
+from bridgebot.core.commands import CommandContext, run_command
+from bridgebot.store.postgres import PgDatabase
+
+from .auxil.postgres import PostgresServer
+from .auxil.world import FACILITATOR, FORUM, person
+from .conftest import ROOMS, Build
+
+on_postgres = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+
+
+async def test_a_target_is_leased_to_one_worker_until_its_lease_runs_out(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgDatabase(url, lease_seconds=0.5), PgDatabase(url, lease_seconds=0.5)
+    await first.open()
+    await second.open()
+    try:
+        lounge, forum = ("console", "lounge"), ("console", "forum")
+        assert await first.held([lounge]) == {lounge}
+        assert await second.held([lounge, forum]) == {forum}, "lounge is the first worker's"
+        assert await first.held([lounge]) == {lounge}, "renewed by its holder"
+        await asyncio.sleep(0.7)  # the first worker stops renewing: it died, say
+        assert await second.held([lounge]) == {lounge}, "taken over"
+        assert await first.held([lounge]) == set(), "and not handed back while it lives"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_clean_stop_hands_its_targets_on_at_once_and_wakes_the_others(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgDatabase(url), PgDatabase(url)
+    await first.open()
+    await second.open()
+    woken = asyncio.Event()
+    second.on_outbox(woken.set)
+    try:
+        lounge = ("console", "lounge")
+        assert await first.held([lounge]) == {lounge}
+        assert await second.held([lounge]) == set()
+        await first.close()
+        await asyncio.wait_for(woken.wait(), 5)
+        assert await second.held([lounge]) == {lounge}
+    finally:
+        await first.close()
+        await second.close()
+
+
+@on_postgres
+async def test_two_workers_deliver_every_post_once_in_order(build: Build, db_path):
+    # One console stands for a platform both workers talk to (as two bots on one token).
+    rooms = ConsoleAdapter()
+    one = await build(telegram=(), discord=(), console=ROOMS, database=db_path, console_adapter=rooms)
+    two = await build(telegram=(), discord=(), console=ROOMS, database=db_path, console_adapter=rooms)
+    woken = asyncio.Event()
+    assert isinstance(one.runtime.db, PgDatabase)
+    one.runtime.db.on_outbox(woken.set)
+    await run_command(two.runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies\nIntro")
+    await asyncio.wait_for(woken.wait(), 5)  # the other worker heard of it at once
+    await two.runtime.drain()
+    await one.runtime.drain()
+    for i in range(30):
+        await rooms.say("forum", person("Brittany"), f"example {i}")
+
+    def lounge() -> list[str]:
+        return [m.text for m in rooms.visible("lounge")]
+
+    async with asyncio.timeout(20):
+        while True:
+            if len(lounge()) >= 31:
+                break
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # anything sent twice has had time to be
+    shown = lounge()
+    assert len(shown) == 31 and len(set(shown)) == 31, "every delivery once"
+    numbers = [int(t.split()[0].lstrip("#")) for t in shown[1:]]
+    assert numbers == list(range(2, 32)), "in the order they were posted"
+    holders = await one.runtime.db.fetch("SELECT owner FROM delivery_leases WHERE chat_id = 'lounge'")
+    assert [r[0] for r in holders] in ([one.runtime.db.worker], [two.runtime.db.worker])
