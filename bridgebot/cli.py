@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bridgebot.adapters import registry
 from bridgebot.adapters.platform import PlatformCommand
 from bridgebot.cli_backup import add_backup_arguments, add_restore_arguments, cmd_backup, cmd_restore
+from bridgebot.cli_db import add_db_arguments, cmd_db
 from bridgebot.cli_table import table
 from bridgebot.cli_topics import add_serve_arguments, add_topic_arguments, cmd_serve, cmd_topic
 from bridgebot.core import errors, export
@@ -327,6 +328,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Coroutine[Any
     "backup": (cmd_backup, "write a consistent backup of the database and stored files, even while "
                "the bot runs"),
     "restore": (cmd_restore, "replace the database with a backup (refused while a bot runs on it)"),
+    "db": (cmd_db, "copy a SQLite database into an empty PostgreSQL one (db copy --from … --to …)"),
 }
 
 
@@ -391,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
             add_backup_arguments(p)
         if name == "restore":
             add_restore_arguments(p)
+        if name == "db":
+            add_db_arguments(p)
         if name == "demo":
             p.add_argument("--data", type=Path, metavar="DIR",
                            help="folder for the database and the export (default: a new temp dir)")
@@ -418,7 +422,7 @@ def _platform_command(name: str) -> tuple[str, PlatformCommand] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet = args.command in ("shell", "topics", "export", "demo", "outbox", "topic", "forget", "backup",
-                             "restore")
+                             "restore", "db")
     setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
                   args.log_format, log_content=args.log_content)
     if not args.verbose:  # a line per request is for debugging (and filtered even then: logs.py)
