@@ -35,6 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from bridgebot.core.adapter import CanReportHealth
 from bridgebot.core.models import DeliveryState, TopicStatus
+from bridgebot.store.postgres import PgDatabase
 
 if TYPE_CHECKING:
     from bridgebot.runtime import Runtime
@@ -66,6 +67,10 @@ class Snapshot:
     topics: dict[str, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     depth: dict[str, int] = field(default_factory=dict)  # platform -> deliveries waiting
+    # This worker among several on PostgreSQL: its name and the chats it delivers to, per
+    # platform (None: the only process, SQLite, which delivers to every chat).
+    worker: str | None = None
+    delivers_to: dict[str, int] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
@@ -99,6 +104,10 @@ async def _count(runtime: Runtime, snap: Snapshot) -> None:
     pending = await store.outbox([DeliveryState.PENDING])
     for entry in pending:
         snap.depth[entry.target.platform] = snap.depth.get(entry.target.platform, 0) + 1
+    if isinstance(runtime.db, PgDatabase):
+        snap.worker = runtime.db.worker
+        for platform, _ in await runtime.db.leased():
+            snap.delivers_to[platform] = snap.delivers_to.get(platform, 0) + 1
     snap.deliveries = {
         "pending": len(pending),
         "retrying": sum(1 for e in pending if e.last_error),
@@ -138,6 +147,14 @@ class _Collector:
             for state, n in sorted(snap.deliveries.items()):
                 deliveries.add_metric([state], float(n))
             yield deliveries
+            if snap.worker is not None:
+                role = GaugeMetricFamily(
+                    "bridgebot_worker_delivers_to", "Chats this worker delivers to now (each chat "
+                    "leased to one worker of those sharing the PostgreSQL database), per platform.",
+                    labels=["worker", "platform"])
+                for platform in sorted({*snap.delivers_to, *snap.platforms}):
+                    role.add_metric([snap.worker, platform], float(snap.delivers_to.get(platform, 0)))
+                yield role
             depth = GaugeMetricFamily("bridgebot_outbox_depth",
                                       "Deliveries waiting to be sent, per target platform.",
                                       labels=["platform"])

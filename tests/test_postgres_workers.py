@@ -90,3 +90,35 @@ async def test_two_workers_deliver_every_post_once_in_order(build: Build, db_pat
     assert numbers == list(range(2, 32)), "in the order they were posted"
     holders = await one.runtime.db.fetch("SELECT owner FROM delivery_leases WHERE chat_id = 'lounge'")
     assert [r[0] for r in holders] in ([one.runtime.db.worker], [two.runtime.db.worker])
+
+
+@on_postgres
+async def test_metrics_say_which_chats_each_worker_delivers_to(build: Build, db_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bridgebot.health import HealthServer
+
+    from .test_health import get
+
+    rooms = ConsoleAdapter()
+    workers = [await build(telegram=(), discord=(), console=ROOMS, database=db_path,
+                           console_adapter=rooms) for _ in range(2)]
+    await run_command(workers[0].runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic",
+                      "Allies\nIntro")
+    for w in workers:
+        await w.runtime.drain()
+    held: dict[str, float] = {}
+    for w in workers:
+        health = HealthServer(w.runtime, "127.0.0.1", 0)
+        await health.start()
+        try:
+            _, metrics, _ = await get(f"{health.url}/metrics")
+        finally:
+            await health.stop()
+        [family] = [f for f in text_string_to_metric_families(metrics)
+                    if f.name == "bridgebot_worker_delivers_to"]
+        [sample] = family.samples
+        assert isinstance(w.runtime.db, PgDatabase)
+        assert sample.labels == {"worker": w.runtime.db.worker, "platform": "console"}
+        held[w.runtime.db.worker] = sample.value
+    assert sorted(held.values()) in ([0.0, 2.0], [1.0, 1.0]), "forum and lounge, one worker each"

@@ -213,6 +213,14 @@ class PgDatabase(Transactions):
             [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds)
         return {(r[0], r[1]) for r in rows}
 
+    async def leased(self) -> list[tuple[str, str]]:
+        """The delivery targets this worker holds now (its role among the workers)."""
+        rows = await self.pool.fetch(
+            "SELECT platform, chat_id FROM delivery_leases WHERE owner = $1 "
+            "AND until >= extract(epoch FROM clock_timestamp()) ORDER BY platform, chat_id",
+            self.worker)
+        return [(r[0], r[1]) for r in rows]
+
     async def _release(self) -> None:
         """Give this worker's targets back at once (a clean stop), and wake the others."""
         async with self.pool.acquire() as conn, conn.transaction():
