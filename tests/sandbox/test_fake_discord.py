@@ -700,3 +700,22 @@ async def test_webhook_usernames_discord_refuses_are_refused(world: World, usern
         assert "In username:" in error.value.text
         sent = await webhook.send("x", username="Brittany Landorf · Telegram", wait=True)
         assert sent.author.name == "Brittany Landorf · Telegram"
+
+
+async def test_pinning_needs_manage_messages_as_on_discord(world: World) -> None:
+    w = world
+    client = RecordingClient()
+    async with running(client, w.token):
+        channel = client.get_channel(int(w.general["id"]))
+        assert isinstance(channel, discord.TextChannel)
+        message = await channel.send("pin me")
+        await message.pin()
+        assert w.dc.channel_messages(w.general["id"])[-1]["pinned"] is True
+        w.dc.set_bot_permissions(w.guild["id"], Permissions.ALL & ~Permissions.MANAGE_MESSAGES
+                                 & ~Permissions.ADMINISTRATOR)
+        other = await channel.send("not this one")
+        with pytest.raises(discord.Forbidden) as refused:
+            await other.pin()
+        assert refused.value.code == 50013
+    status, _, _ = await raw(w, "PUT", f"/channels/{w.general['id']}/pins/{other.id}")
+    assert status == 403

@@ -580,3 +580,22 @@ async def test_albums_videos_and_the_file_limits_follow_the_bot_api(tg: FakeTele
         await bot.get_file(big["video"]["file_id"])
     photos = tg.user_sends_album(chat["id"], alice, [b"\xff\xd8a", b"\xff\xd8b", b"\xff\xd8c"], "Ours")
     assert len({p["media_group_id"] for p in photos}) == 1 and photos[0]["caption"] == "Ours"
+
+
+async def test_pinning_needs_the_pin_right_in_groups_as_on_telegram(tg: FakeTelegram, bot: Bot) -> None:
+    allowed = tg.add_chat("Allowed")
+    refused = tg.add_chat("Refused", bot_rights={"can_pin_messages": False})
+    mine = await bot.send_message(allowed["id"], "pin me")
+    assert await bot.pin_chat_message(allowed["id"], mine.message_id, disable_notification=True)
+    assert tg.pinned(allowed["id"]) == [mine.message_id]
+    service = [m for m in tg.chat_messages(allowed["id"]) if "pinned_message" in m]
+    assert service and service[0]["pinned_message"]["message_id"] == mine.message_id
+
+    other = await bot.send_message(refused["id"], "pin me too")
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights to manage pinned messages"):
+        await bot.pin_chat_message(refused["id"], other.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message to pin not found"):
+        await bot.pin_chat_message(allowed["id"], 9999)
+    assert tg.pinned(refused["id"]) == []
+    assert await bot.unpin_chat_message(allowed["id"], mine.message_id)
+    assert tg.pinned(allowed["id"]) == []
