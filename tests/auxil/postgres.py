@@ -75,7 +75,9 @@ class PostgresServer:
         return subprocess.run([str(bindir / args[0]), *args[1:]], user=user, capture_output=True,
                               text=True, timeout=60, check=False)
 
-    def start(self) -> None:
+    def start(self, *, durable: bool = False) -> None:
+        """``durable``: the server's own defaults (fsync, synchronous commit), for benchmarks;
+        tests turn them off, as they need no crash safety from the server."""
         self.data = Path(tempfile.mkdtemp(prefix="bridgebot-pg-"))
         if os.geteuid() == 0:
             shutil.chown(self.data, "postgres", "postgres")
@@ -85,8 +87,9 @@ class PostgresServer:
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()[-2000:]}")
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.data} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=300")
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = self._run("pg_ctl", "-D", str(self.data / "db"), "-o", options, "-w", "-t", "30",
                          "-l", str(self.data / "server.log"), "start")
         if done.returncode != 0:
