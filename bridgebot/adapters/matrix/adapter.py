@@ -57,7 +57,7 @@ from mautrix.types import (
     UserID,
 )
 
-from bridgebot.adapters.matrix import render
+from bridgebot.adapters.matrix import render, richtext
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
 from bridgebot.core.attachments import as_lines
@@ -72,6 +72,7 @@ from bridgebot.core.models import (
     IncomingMessage,
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
+from bridgebot.core.richtext.spans import Span
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import Translator, translator
 
@@ -91,6 +92,7 @@ COMMANDS_REMEMBERED = 256
 ROOM_CURSOR = "matrix.room."  # + room id: the last event of that room the bot handled
 SEEN_REMEMBERED = 4096
 CATCH_UP_PAGE = 100
+HTML = "org.matrix.custom.html"
 _MEDIA = {"m.image": "[image]", "m.video": "[video]", "m.audio": "[audio]", "m.file": "[file]",
           "m.location": "[location]", "m.sticker": "[sticker]"}
 
@@ -355,10 +357,11 @@ class MatrixAdapter:
         if relates.get("rel_type") == "m.replace":
             new = body.get("m.new_content") or {}
             original = relates.get("event_id")
-            text = message_text(new)
+            text, spans = message_content(new)
             if original and text.strip() and not text.startswith(("/", "!")):
                 with contextlib.suppress(errors.RuleError):  # an emptied or too long edit
-                    await self.core.edit(ChannelRef(PLATFORM, room), str(original), text, sent_at)
+                    await self.core.edit(ChannelRef(PLATFORM, room), str(original), text, sent_at,
+                                         spans)
             return False
         thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
         where = ChannelRef(PLATFORM, room, str(thread) if thread else None)
@@ -366,7 +369,7 @@ class MatrixAdapter:
         if relates.get("is_falling_back"):
             reply = None  # a thread client's fallback, not a reply the person chose
         author = await self._author(room, sender)
-        text = message_text(body)
+        text, spans = message_content(body)
         command = None
         if body.get("msgtype") in ("m.text", "m.notice") and text[:1] in ("/", "!"):
             command = parse_command("/" + text[1:])
@@ -376,7 +379,7 @@ class MatrixAdapter:
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=event_id, author=author, text=text, sent_at=sent_at,
             reply_to_message_id=str(reply) if reply else None,
-            cursor=(ROOM_CURSOR + room, event_id),
+            cursor=(ROOM_CURSOR + room, event_id), spans=spans,
         ))
         if outcome.answer:
             await self._answer(room, thread, event_id, outcome.answer)
@@ -747,6 +750,18 @@ class MatrixAdapter:
 def as_content(body: render.Content) -> EventContent:
     """mautrix sends plain JSON dicts as they are; its annotations name only its classes."""
     return cast(EventContent, body)
+
+
+def message_content(content: dict[str, Any]) -> tuple[str, tuple[Span, ...]]:
+    """The text of a message and its formatting: ``formatted_body`` read into spans when
+    the event carries HTML (its reply fallback dropped), else :func:`message_text`."""
+    html = content.get("formatted_body")
+    if (content.get("format") == HTML and isinstance(html, str) and html.strip()
+            and content.get("msgtype") in ("m.text", "m.notice", "m.emote", None)):
+        text, spans = richtext.parse(html)
+        if text.strip():
+            return text, spans
+    return message_text(content), ()
 
 
 def message_text(content: dict[str, Any]) -> str:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from bridgebot.adapters.matrix import richtext
 from bridgebot.adapters.registry import display_name
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.richtext.spans import plain_with_urls
-from bridgebot.core.text import short_subject, split_text
+from bridgebot.core.richtext.spans import Span, plain_with_urls, slice_spans
+from bridgebot.core.text import short_subject, split_ranges, split_text
 from bridgebot.i18n import Translator, translator
 
 LIMIT_BYTES = 48_000
@@ -64,17 +66,43 @@ def content(plain: str, html: str, *, notice: bool = False) -> Content:
     }
 
 
+def _json_size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode())
+
+
+def _rich_chunks(text: str, spans: Sequence[Span], limit: int) -> list[tuple[str, str]]:
+    """(plain, html) pieces of a formatted text, each piece keeping its spans (a link cut
+    in two keeps its address on both sides); plain text writes link addresses out."""
+    def both(start: int, end: int) -> tuple[str, str]:
+        piece = slice_spans(spans, start, end)
+        return (_plain(plain_with_urls(text[start:end], piece)),
+                richtext.to_html(text[start:end], piece))
+
+    def measure(start: int, end: int) -> int:
+        plain, html = both(start, end)
+        return _json_size(plain) + _json_size(html)
+
+    return [both(a, b) for a, b in split_ranges(text, limit, measure)]
+
+
 def _pieces(head_plain: str, head_html: str, body: str, foot_plain: str = "",
-            foot_html: str = "", *, notice: bool = False) -> list[Content]:
+            foot_html: str = "", *, notice: bool = False,
+            spans: Sequence[Span] = ()) -> list[Content]:
     reserve = size(head_plain) + size(foot_plain) + len(head_html) + len(foot_html) + 32
-    chunks = split_text(body, LIMIT_BYTES - reserve, size) if body.strip() else [""]
+    chunks: list[tuple[str, str]]
+    if not body.strip():
+        chunks = [("", "")]
+    elif spans:
+        chunks = _rich_chunks(body, spans, LIMIT_BYTES - reserve)
+    else:
+        chunks = [(c, _html(c)) for c in split_text(body, LIMIT_BYTES - reserve, size)]
     out = []
-    for i, chunk in enumerate(chunks):
+    for i, (chunk, chunk_html) in enumerate(chunks):
         plain = [head_plain] if i == 0 and head_plain else []
         html = [head_html] if i == 0 and head_html else []
         if chunk:
             plain.append(chunk)
-            html.append(f"<p>{_html(chunk)}</p>")
+            html.append(f"<p>{chunk_html}</p>")
         if foot_plain and i == len(chunks) - 1:
             plain.append(foot_plain)
             html.append(foot_html)
@@ -110,7 +138,7 @@ def post_contents(post: Post, quoted: Post | None = None) -> list[Content]:
     if post.subject:
         plain.append(post.subject)
         html.append(f"<p><strong>{escape(post.subject, quote=False)}</strong></p>")
-    return _pieces("\n".join(plain), "".join(html), plain_with_urls(post.text, post.spans))
+    return _pieces("\n".join(plain), "".join(html), post.text, spans=post.spans)
 
 
 def notice_contents(text: str) -> list[Content]:
