@@ -41,8 +41,20 @@ def split_url(candidate: str) -> tuple[str, str]:
     return url, candidate[len(url):]
 
 
-def links(text: str) -> Markup:
-    """``text`` escaped, with each web address turned into a link."""
+def _escape(text: str) -> str:
+    """``text`` escaped exactly as markupsafe's ``escape`` does (&, <, >, ' and "), as a
+    plain string: the page is built from strings and wrapped in Markup once, because a
+    Markup object per piece made rendering a 10,000-post page take seconds."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
+def _links(text: str) -> str:
+    """:func:`links` as a plain string of safe HTML."""
+    # Most lines hold no address: every match has "://" or a "www." (the regex is slow to
+    # say no, trying each position).
+    if "://" not in text and "www." not in text.lower():
+        return _escape(text)
     out: list[str] = []
     position = 0
     for match in _URL.finditer(text):
@@ -50,12 +62,17 @@ def links(text: str) -> Markup:
         if len(url) <= len("www.") or url.lower() in ("http://", "https://"):
             continue
         href = url if url.lower().startswith(("http://", "https://")) else f"https://{url}"
-        out.append(escape(text[position:match.start()]))
-        out.append(Markup('<a href="{}" rel="{}">{}</a>').format(href, REL, url))
-        out.append(escape(rest))
+        out.append(_escape(text[position:match.start()]))
+        out.append(f'<a href="{_escape(href)}" rel="{REL}">{_escape(url)}</a>')
+        out.append(_escape(rest))
         position = match.end()
-    out.append(escape(text[position:]))
-    return Markup("").join(out)
+    out.append(_escape(text[position:]))
+    return "".join(out)
+
+
+def links(text: str) -> Markup:
+    """``text`` escaped, with each web address turned into a link."""
+    return Markup(_links(text))
 
 
 def _bullet(line: str) -> str | None:
@@ -87,15 +104,15 @@ def to_html(text: str, spans: Sequence[Span] = ()) -> Markup:
     (core/richtext) add the formatting, links and mentions the text was written with."""
     if spans:
         return _rich_html(text, spans)
-    parts: list[Markup] = []
+    # Built as plain strings (every piece of text through _escape) and marked safe once.
+    parts: list[str] = []
     for kind, lines in blocks(text):
         if kind == "ul":
-            items = Markup("").join(Markup("<li>{}</li>").format(links(item.strip())) for item in lines)
-            parts.append(Markup('<ul dir="auto">{}</ul>').format(items))
+            items = "".join(f"<li>{_links(item.strip())}</li>" for item in lines)
+            parts.append(f'<ul dir="auto">{items}</ul>')
         else:
-            body = Markup("<br>\n").join(links(line) for line in lines)
-            parts.append(Markup('<p dir="auto">{}</p>').format(body))
-    return Markup("\n").join(parts)
+            parts.append('<p dir="auto">' + "<br>\n".join(_links(line) for line in lines) + "</p>")
+    return Markup("\n".join(parts))
 
 
 def to_markdown(text: str, spans: Sequence[Span] = ()) -> str:
