@@ -352,15 +352,20 @@ class Store(Queries):
         topic, reader = topic_id, reader_id
         row = await self._one(
             "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0) AS posts, "
+            # New = everyone's visible posts past the marker (the covering (topic, hidden,
+            # number) index alone) less the reader's own (their few posts, by participant):
+            # one count that also read each post's author looked up every row.
             "(SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 AND number > "
-            f"  {_MARKER} AND participant_id IS DISTINCT FROM ?) AS new, "
+            f"  {_MARKER}) - (SELECT COUNT(*) FROM posts WHERE participant_id = ? AND topic_id = ? "
+            f"  AND hidden = 0 AND number > {_MARKER}) AS new, "
             "(SELECT pa.display_name FROM posts p JOIN participants pa ON pa.id = p.participant_id "
             "  WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1) AS author, "
             "(SELECT created_at FROM posts WHERE topic_id = ? AND hidden = 0 "
             "  ORDER BY number DESC LIMIT 1) AS last_at, "
             "(SELECT MAX(number) FROM posts WHERE topic_id = ?) AS last_number, "
             f"{_MARKER} AS read_upto",
-            (topic, topic, reader, topic, reader, topic, topic, topic, reader, topic),
+            (topic, topic, reader, topic, reader, topic, reader, topic, topic, topic, topic,
+             reader, topic),
         )
         assert row is not None
         return TopicStats(
