@@ -704,7 +704,8 @@ class Discussions:
         if not visible_text(body) and not attachments:  # blank, or only invisible characters
             return ReceiveOutcome(topic=topic, ignored_reason="empty message")
         try:
-            _check_length("message", body, TEXT_MAX)
+            if visible_text(body):  # a file alone needs no words
+                _check_length("message", body, TEXT_MAX)
         except errors.InvalidInput as err:
             return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=err.render(t))
         subject, body, spans = subject_and_body(text, spans)

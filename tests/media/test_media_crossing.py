@@ -120,3 +120,25 @@ async def test_a_15_mb_telegram_video_is_a_line_on_discord_and_its_author_is_tol
     assert len(told) == 1 and "Discord" in told[0]
     [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
     assert post.attachments[0].stored, "the archive keeps it all the same"
+
+
+async def test_voice_audio_animation_video_note_and_sticker_arrive_on_discord_as_files(
+        bridged: World):
+    w = bridged
+    group, jessica, root = w.group["id"], w.jessica.tg, w.root["message_id"]
+    w.tg.user_sends_voice(group, jessica, data=b"OggS voice", caption="Listen", reply_to=root)
+    w.tg.user_sends_media(group, jessica, "audio", b"ID3 song", file_name="song.mp3",
+                          reply_to=root)
+    w.tg.user_sends_media(group, jessica, "animation", b"\x00anim", file_name="dance.mp4",
+                          reply_to=root)
+    w.tg.user_sends_media(group, jessica, "video_note", b"\x00round", reply_to=root)
+    w.tg.user_sends_sticker(group, jessica, "👍", reply_to=root)
+    mirrors = await w.until(lambda: m if len(m := w.discord_mirrors()) >= 5 else None)
+    uploads = [[a["filename"] for a in m["attachments"]] for m in mirrors]
+    assert all(len(names) == 1 for names in uploads), uploads
+    names = [n[0] for n in uploads]
+    assert names[1:3] == ["song.mp3", "dance.mp4"] and names[0].endswith(".ogg")
+    assert names[3].endswith(".mp4") and names[4].endswith(".webp")
+    assert "Listen" in mirrors[0]["content"]
+    kinds = [p.attachments[0].kind for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert kinds == ["voice", "audio", "animation", "video_note", "sticker"]
