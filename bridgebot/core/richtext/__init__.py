@@ -6,7 +6,15 @@ bold word or a link written on one platform arrives formatted, with its address,
 other. ``archive`` turns post text into the archive's paragraphs, lists and links.
 """
 
-from bridgebot.core.richtext.archive import REL, blocks, links, split_url, to_html, to_markdown
+from bridgebot.core.richtext.archive import (
+    REL,
+    blocks,
+    escape_text,
+    links,
+    split_url,
+    to_html,
+    to_markdown,
+)
 from bridgebot.core.richtext.spans import (
     Kind,
     Span,
@@ -21,6 +29,7 @@ from bridgebot.core.richtext.spans import (
 )
 
 __all__ = [
-    "REL", "Kind", "Span", "blocks", "clean", "from_json", "links", "plain_with_urls", "render",
+    "REL", "Kind", "Span", "blocks", "clean", "escape_text", "from_json", "links", "plain_with_urls",
+    "render",
     "replace_text", "shift", "slice_spans", "split_url", "to_html", "to_json", "to_markdown",
 ]

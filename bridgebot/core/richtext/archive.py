@@ -41,7 +41,7 @@ def split_url(candidate: str) -> tuple[str, str]:
     return url, candidate[len(url):]
 
 
-def _escape(text: str) -> str:
+def escape_text(text: str) -> str:
     """``text`` escaped exactly as markupsafe's ``escape`` does (&, <, >, ' and "), as a
     plain string: the page is built from strings and wrapped in Markup once, because a
     Markup object per piece made rendering a 10,000-post page take seconds."""
@@ -54,7 +54,7 @@ def _links(text: str) -> str:
     # Most lines hold no address: every match has "://" or a "www." (the regex is slow to
     # say no, trying each position).
     if "://" not in text and "www." not in text.lower():
-        return _escape(text)
+        return escape_text(text)
     out: list[str] = []
     position = 0
     for match in _URL.finditer(text):
@@ -62,11 +62,11 @@ def _links(text: str) -> str:
         if len(url) <= len("www.") or url.lower() in ("http://", "https://"):
             continue
         href = url if url.lower().startswith(("http://", "https://")) else f"https://{url}"
-        out.append(_escape(text[position:match.start()]))
-        out.append(f'<a href="{_escape(href)}" rel="{REL}">{_escape(url)}</a>')
-        out.append(_escape(rest))
+        out.append(escape_text(text[position:match.start()]))
+        out.append(f'<a href="{escape_text(href)}" rel="{REL}">{escape_text(url)}</a>')
+        out.append(escape_text(rest))
         position = match.end()
-    out.append(_escape(text[position:]))
+    out.append(escape_text(text[position:]))
     return "".join(out)
 
 
