@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import unescape
 
 from aiohttp import web
 from telegram import (
@@ -1059,6 +1061,8 @@ class TelegramAdapter:
         await self._edit_one(chat_id, message_id, render.CONTINUED, render.CONTINUED)
 
     async def _edit_caption(self, target: ChannelRef, message_id: str, html: str) -> None:
+        """A file's caption; one that an edit made longer than Telegram's 1024 for captions
+        is cut there, as plain text with "…", rather than refused."""
         assert self.app is not None
         try:
             await self.app.bot.edit_message_caption(
@@ -1066,6 +1070,13 @@ class TelegramAdapter:
                 parse_mode=ParseMode.HTML)
         except tg.BadRequest as err:
             if "not modified" in err.message or "to edit not found" in err.message:
+                return
+            if "too long" in err.message.lower():
+                plain = unescape(re.sub(r"<[^>]+>", "", html))
+                cut = clip_units(plain, media.CAPTION_LIMIT - 1, render.length) + "…"
+                with contextlib.suppress(tg.BadRequest):
+                    await self.app.bot.edit_message_caption(
+                        chat_id=int(target.chat_id), message_id=int(message_id), caption=cut)
                 return
             raise classify(err, f"chat {target.chat_id}") from err
         except tg.TelegramError as err:
