@@ -3,6 +3,7 @@ text as caption; what cannot cross becomes a line naming it, and its author is t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -158,3 +159,15 @@ async def test_an_edit_longer_than_a_caption_cuts_the_caption_instead_of_failing
                    if m["message_id"] == copy["message_id"])["caption"]
     assert len(caption) <= 1024 and caption.endswith("…") and "what we learned" in caption
     assert edited and not await w.runtime.store.outbox([DeliveryState.DEAD])
+
+
+async def test_an_album_whose_items_arrive_in_separate_batches_is_still_one_post(bridged: World):
+    w = bridged
+    w.tg.user_sends_photo(w.group["id"], w.jessica.tg, "Two moments", data=png((9, 9, 9)),
+                          reply_to=w.root["message_id"], media_group_id="9001")
+    await asyncio.sleep(0.3)  # the bot's long poll has returned with the first item alone
+    w.tg.user_sends_photo(w.group["id"], w.jessica.tg, data=png((8, 8, 8)),
+                          reply_to=w.root["message_id"], media_group_id="9001")
+    mirror = (await w.until(w.discord_mirrors))[0]
+    await w.settle()
+    assert len(w.discord_mirrors()) == 1 and len(mirror["attachments"]) == 2

@@ -86,6 +86,10 @@ ALLOWED_UPDATES = ["message", "edited_message"]
 # sent again. Telegram answers well within this unless something is badly wrong.
 SEND_TIMEOUT = 30.0
 WEBHOOK_PATIENCE = 10.0  # seconds an update waits for the database before Telegram is told to resend
+# An album's items arrive as separate updates close together: after a batch that ends in
+# one, up to this many short polls of this many seconds collect the rest.
+ALBUM_POLLS = 3
+ALBUM_WAIT = 1
 CURSOR = "telegram.offset"
 # What a mirror too old to delete (Telegram: 48 hours) reads after /hide.
 HIDDEN_TEXT = N_("[hidden by a facilitator]")  # getUpdates offset: saved with the post the update carried
@@ -360,9 +364,30 @@ class TelegramAdapter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 continue
+            updates = await self._rest_of_album(list(updates))
             for group in albums(updates):
                 await self._take(group[-1], group)
                 offset = group[-1].update_id + 1  # confirmed by the next getUpdates
+
+    async def _rest_of_album(self, updates: list[Update]) -> list[Update]:
+        """An album's items are separate updates sent one after the other: when a batch ends
+        inside one, ask (briefly) for the items still on their way, so that the album is one
+        post. A failure here leaves them to the next getUpdates."""
+        assert self.app is not None
+        for _ in range(ALBUM_POLLS):
+            last = updates[-1].message if updates else None
+            if last is None or last.media_group_id is None:
+                break
+            try:
+                more = await self.app.bot.get_updates(
+                    offset=updates[-1].update_id + 1, timeout=ALBUM_WAIT,
+                    allowed_updates=ALLOWED_UPDATES)
+            except tg.TelegramError:
+                break
+            if not more:
+                break
+            updates += more
+        return updates
 
     async def _take(self, update: Update, album: Sequence[Update] = ()) -> None:
         """Handle one update and save the offset after it, never acknowledging what was not

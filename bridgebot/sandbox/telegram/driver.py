@@ -313,10 +313,14 @@ class TelegramDriver(TelegramCore):
         height: int = 960,
         reply_to: int | None = None,
         thread_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> JSONDict:
-        """A user posts a photo: ``photo`` is the list of ``PhotoSize`` Telegram generates."""
+        """A user posts a photo: ``photo`` is the list of ``PhotoSize`` Telegram generates;
+        ``media_group_id`` makes it one item of an album sent item by item."""
         stored = self._store_file("photo", data or b"\xff\xd8\xff\xe0fake-jpeg", "image/jpeg")
-        content = {"photo": self._photo_sizes(stored, width, height)}
+        content: JSONDict = {"photo": self._photo_sizes(stored, width, height)}
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         self._add_caption(content, caption)
         return self._user_post(chat_id, user, content, reply_to, thread_id, "photo")
 
