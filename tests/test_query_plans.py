@@ -61,7 +61,9 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
     "private /status: the person's bridges": (
         lambda w: w.runtime.core.facilitation.reader_bridges("console", "brittany-landorf"),
         "posts_by_participant"),
-    "/status counts": (lambda w: w.runtime.store.stats(1, 2), None),
+    # The reader's own posts past the mark are taken by participant, not by walking every
+    # post of the topic past the mark.
+    "/status counts": (lambda w: w.runtime.store.stats(1, 2), "posts_by_participant"),
     "/forgetme: what the person has": (
         lambda w: w.runtime.core.privacy.person("console", "brittany-landorf"),
         "posts_by_participant"),

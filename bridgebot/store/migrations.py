@@ -258,8 +258,46 @@ V8 = [
     "ALTER TABLE post_history ADD COLUMN spans TEXT",
 ]
 
+# Each topic's visible posts, counted as posts are written, hidden, shown again or deleted
+# (issue 15): the archive index and private /status read a number instead of counting
+# 10,000 index entries per topic. Kept by triggers, so every writer (the store, group
+# commit, tools writing with sqlite3) keeps it right; filled from the posts on upgrade.
+V9 = [
+    """
+    CREATE TABLE topic_counts (
+        topic_id INTEGER PRIMARY KEY REFERENCES topics(id),
+        visible INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "INSERT INTO topic_counts (topic_id, visible) SELECT t.id, (SELECT COUNT(*) FROM posts p "
+    "WHERE p.topic_id = t.id AND p.hidden = 0) FROM topics t",
+    """
+    CREATE TRIGGER topic_counts_insert AFTER INSERT ON posts WHEN NEW.hidden = 0
+    BEGIN
+        INSERT INTO topic_counts (topic_id, visible) VALUES (NEW.topic_id, 1)
+        ON CONFLICT (topic_id) DO UPDATE SET visible = visible + 1;
+    END
+    """,
+    """
+    CREATE TRIGGER topic_counts_delete AFTER DELETE ON posts WHEN OLD.hidden = 0
+    BEGIN
+        UPDATE topic_counts SET visible = visible - 1 WHERE topic_id = OLD.topic_id;
+    END
+    """,
+    """
+    CREATE TRIGGER topic_counts_update AFTER UPDATE OF hidden, topic_id ON posts
+    WHEN (OLD.hidden = 0) != (NEW.hidden = 0) OR OLD.topic_id != NEW.topic_id
+    BEGIN
+        UPDATE topic_counts SET visible = visible - 1
+            WHERE topic_id = OLD.topic_id AND OLD.hidden = 0;
+        INSERT INTO topic_counts (topic_id, visible) SELECT NEW.topic_id, 1 WHERE NEW.hidden = 0
+        ON CONFLICT (topic_id) DO UPDATE SET visible = visible + 1;
+    END
+    """,
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
 LATEST = len(MIGRATIONS)
 
 

@@ -202,11 +202,13 @@ class Store(Queries):
 
     async def topic_counts(self) -> dict[int, tuple[int, int]]:
         """Topic id -> (visible posts, the newest visible post's number): the archive index's
-        counts in one statement, read from the posts_visible index alone."""
+        counts in one statement, from the counts kept per topic (``topic_counts``) and one
+        step into the posts_visible index per topic."""
         rows = await self._all(
-            "SELECT topic_id, COUNT(*), MAX(number) FROM posts WHERE hidden = 0 GROUP BY topic_id"
+            "SELECT c.topic_id, c.visible, (SELECT MAX(p.number) FROM posts p "
+            "WHERE p.topic_id = c.topic_id AND p.hidden = 0) FROM topic_counts c"
         )
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: (r[1], r[2] or 0) for r in rows}
 
     async def topic_state(self, topic_id: int) -> tuple[int, int, datetime | None]:
         """(visible posts, newest visible number, latest edit) of a topic: what a live page's
@@ -347,25 +349,38 @@ class Store(Queries):
         return row is not None
 
     async def stats(self, topic_id: int, reader_id: int | None) -> TopicStats:
-        """Counts for "N posts / M new", in one statement (one trip to the reader thread),
-        each part served by the posts' (topic, number) index."""
+        """Counts for "N posts / M new", in one statement (one trip to the reader thread).
+
+        N is the count kept per topic (``topic_counts``). M is everyone's visible posts past
+        the reader's mark, counted through the (topic, hidden, number) index on the shorter
+        side of the mark (N less those up to it, when the mark is in the first half), less
+        the reader's own (their few posts, by participant).
+        """
         topic, reader = topic_id, reader_id
+        visible = "COALESCE((SELECT visible FROM topic_counts WHERE topic_id = ?), 0)"
         row = await self._one(
-            "SELECT (SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0) AS posts, "
-            # New = everyone's visible posts past the marker (the covering (topic, hidden,
-            # number) index alone) less the reader's own (their few posts, by participant):
-            # one count that also read each post's author looked up every row.
-            "(SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 AND number > "
-            f"  {_MARKER}) - (SELECT COUNT(*) FROM posts WHERE participant_id = ? AND topic_id = ? "
-            f"  AND hidden = 0 AND number > {_MARKER}) AS new, "
+            f"SELECT {visible} AS posts, "
+            f"(CASE WHEN {_MARKER} * 2 < COALESCE((SELECT MAX(number) FROM posts WHERE topic_id = ?), 0) "
+            f"  THEN {visible} - (SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 "
+            f"    AND number <= {_MARKER}) "
+            "  ELSE (SELECT COUNT(*) FROM posts WHERE topic_id = ? AND hidden = 0 AND number > "
+            f"    {_MARKER}) END) "
+            # "+ 0": compared as values, so the planner takes the reader's posts by
+            # participant, not every post of the topic past the mark.
+            "- (SELECT COUNT(*) FROM posts WHERE participant_id = ? AND topic_id = ? "
+            f"  AND hidden + 0 = 0 AND number + 0 > {_MARKER}) AS new, "
             "(SELECT pa.display_name FROM posts p JOIN participants pa ON pa.id = p.participant_id "
             "  WHERE p.topic_id = ? AND p.hidden = 0 ORDER BY p.number DESC LIMIT 1) AS author, "
             "(SELECT created_at FROM posts WHERE topic_id = ? AND hidden = 0 "
             "  ORDER BY number DESC LIMIT 1) AS last_at, "
             "(SELECT MAX(number) FROM posts WHERE topic_id = ?) AS last_number, "
             f"{_MARKER} AS read_upto",
-            (topic, topic, reader, topic, reader, topic, reader, topic, topic, topic, topic,
-             reader, topic),
+            (topic,
+             reader, topic, topic,
+             topic, topic, reader, topic,
+             topic, reader, topic,
+             reader, topic, reader, topic,
+             topic, topic, topic, reader, topic),
         )
         assert row is not None
         return TopicStats(
