@@ -58,6 +58,10 @@ async def test_a_sqlite_discussion_moves_into_postgresql_and_goes_on_there(
             subject=None, parent_id=None, prompt_id=None, created_at=datetime.now(UTC),
             origin=ChannelRef("console", "forum"), message_id="moved-1", targets=[])
         assert post_id > max(p[0] for p in posts) and number == len(posts) + 1
+        # The per-topic counts are the target's own, kept as the posts were copied: each
+        # post counted once.
+        assert (await store.stats(1, None)).posts == len(posts) + 1
+        assert (await store.topic_counts())[1] == (len(posts) + 1, number)
     finally:
         await db.close()
 

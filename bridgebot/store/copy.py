@@ -35,11 +35,16 @@ async def _snapshot(source: Database) -> AsyncIterator[None]:
         await reader.execute("COMMIT")
 
 
+# Tables the target's triggers fill as the posts are copied (schema 9's per-topic counts):
+# copied as well, they would count every post twice.
+DERIVED = frozenset({"topic_counts"})
+
+
 async def _tables(source: Database) -> list[str]:
-    """The source's tables, each after the tables it refers to."""
+    """The source's tables, each after the tables it refers to (derived ones left out)."""
     names = [r[0] for r in await source.fetch(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name != 'schema_version' ORDER BY name")]
+        "AND name != 'schema_version' ORDER BY name") if r[0] not in DERIVED]
     refers = {name: {r["table"] for r in await source.fetch(f"PRAGMA foreign_key_list({name})")}
               - {name} for name in names}
     ordered: list[str] = []
