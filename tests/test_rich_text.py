@@ -254,3 +254,15 @@ async def test_reply_n_from_telegram_keeps_its_formatting_and_link(bridged):
     copy = await w.until(lambda: next((m for m in w.discord_mirrors() if "report" in m["content"]),
                                       None))
     assert "**Yes**, see [the report](<https://example.org/lagos>)" in copy["content"]
+
+
+async def test_discord_slash_reply_crosses_its_bold_and_masked_link_as_formatting(bridged):
+    w = bridged
+    answer = await w.slash(w.jessica.dc, "reply", number=1,
+                           text="I **agree**, see [the plan](https://example.org/plan_2027)")
+    assert "Posted as" in answer["content"], answer
+    copy = (await w.until(w.telegram_mirrors))[0]
+    assert copy["text"].endswith("I agree, see the plan")
+    assert "**" not in copy["text"]
+    assert "agree" in styled(copy, "bold")
+    assert links(copy) == [("the plan", "https://example.org/plan_2027")]

@@ -16,11 +16,12 @@ import inspect
 import io
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 import discord
 from discord import app_commands
 
-from bridgebot.adapters.discord import render
+from bridgebot.adapters.discord import markdown, render
 from bridgebot.adapters.discord.common import (
     FACILITATOR_PERMISSIONS,
     NO_MENTIONS,
@@ -33,6 +34,7 @@ from bridgebot.core.commandkit import SORRY, Command, CommandContext, Kind, Valu
 from bridgebot.core.commands import COMMANDS
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.ratelimit import RateBudget
+from bridgebot.core.richtext.spans import Span
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, catalog_messages, normalize_locale
@@ -179,12 +181,14 @@ class SlashCommands:
         # The answer is for this person alone: their client's locale ("es-ES", "fr"), else the
         # chat's language (Discord has no Arabic locale: Arabic comes from the bridge setting).
         locale = interaction.locale.value
+        values, text, spans = _read_markdown(interaction, command, values)
         try:
             ctx = CommandContext(
                 Author(PLATFORM, str(interaction.user.id), member_name(interaction.user)), where,
                 platform_admin=self._is_facilitator_member(interaction), reply_to=reply_to,
                 link=self._message_link, locale=locale, named_options=True,
                 send_file=lambda *file: self._send_ephemeral_file(interaction, *file),
+                text=text, spans=spans,
             )
             answer = await COMMANDS.invoke(self.core, ctx, command, values)
         except Exception:
@@ -195,6 +199,34 @@ class SlashCommands:
         for piece in split_text(answer, render.LIMIT) or [answer]:
             await self.budget.send(target, _answer_piece(interaction, command, piece),
                                    what=f"answer to /{command.name}")
+
+
+def _read_markdown(interaction: discord.Interaction, command: Command,
+                   values: Mapping[str, Value]) -> tuple[dict[str, Value], str, tuple[Span, ...]]:
+    """A command's free-text options read as a Discord message's content is: ``**bold**``
+    and ``[t](url)`` become spans over plain text (``/reply N text`` posts them as
+    formatting, not as raw markdown), and ``<@id>`` the member's shown name, never the id.
+
+    Returns the options with plain text, and the last text option's text and spans (the
+    text a command posts, :meth:`CommandContext.formatting_of`).
+    """
+    guild = interaction.guild
+
+    def names(kind: str, ident: str) -> tuple[str, str | None]:
+        member = guild.get_member(int(ident)) if guild is not None and ident.isdigit() \
+            and kind in ("@", "@!") else None
+        if member is None:
+            return markdown.no_names(kind, ident)
+        return f"@{member_name(member)}", f"{PLATFORM}:{ident}"
+
+    read = dict(values)
+    text, spans = "", cast(tuple[Span, ...], ())
+    for param in command.params:
+        raw = read.get(param.name)
+        if param.kind == "text" and isinstance(raw, str) and raw:
+            text, spans = markdown.parse(raw, names)
+            read[param.name] = text
+    return read, text, spans
 
 
 def _answer_piece(interaction: discord.Interaction, command: Command,
