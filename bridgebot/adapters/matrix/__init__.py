@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.adapters.platform import Finding, Platform, PlatformCommand
+from bridgebot.core.attachments import MB, FileLimits
 
 if TYPE_CHECKING:
     from bridgebot.adapters.matrix.adapter import MatrixAdapter
@@ -70,6 +71,8 @@ PLATFORM = Platform(
     # matrix.to links and matrix: URIs to a person (or a room, which may be private).
     profile_links=(r"(?:https?://)?matrix\.to/#/[@!#]", r"matrix:(?:u|roomid|r)/"),
     reserved_names=("Matrix user",),
+    # Synapse's default upload limit; the adapter reads the homeserver's own at start.
+    file_limits=FileLimits(per_file=50 * MB, count=10),
     # A mirror is sent by the author's ghost, and clients show the name the ghost had when it
     # sent it: forgetting someone empties the copies but cannot take the name off them.
     edits_keep_names=True,

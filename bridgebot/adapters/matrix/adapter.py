@@ -29,7 +29,9 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -57,14 +59,15 @@ from mautrix.types import (
     UserID,
 )
 
-from bridgebot.adapters.matrix import render, richtext
+from bridgebot.adapters.matrix import media, render, richtext
 from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.core import errors
-from bridgebot.core.attachments import as_lines
+from bridgebot.core.attachments import split_fitting, with_lines
 from bridgebot.core.commandkit import ANSWERED_PRIVATELY, SORRY, answer_privately, answer_topic
 from bridgebot.core.commands import COMMANDS, CommandContext, lock_notice, parse_command, run_command
 from bridgebot.core.models import (
     Action,
+    Attachment,
     Author,
     ChannelRef,
     Delivery,
@@ -194,6 +197,7 @@ class MatrixAdapter:
         self._warned_encrypted: set[str] = set()
         self._late: set[asyncio.Task[None]] = set()  # answers sent when ready (_answer_later)
         self._direct: dict[str, str] = {}  # person -> the bot's direct room with them
+        self.file_limits = media.FILE_LIMITS  # the homeserver's m.upload.size once started
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -228,6 +232,12 @@ class MatrixAdapter:
         except (MatrixError, aiohttp.ClientError, OSError) as err:
             await self.service.stop()
             raise errors.TransientError(f"cannot reach the Matrix homeserver: {err}") from None
+        try:
+            config = await self.bot.get_media_repo_config()
+            self.file_limits = media.limits(config.upload_size)
+        except (MatrixError, aiohttp.ClientError) as err:
+            log.warning("matrix: could not read the homeserver's upload limit (%s); assuming %d "
+                        "bytes", err, media.FILE_LIMITS.per_file)
         rooms = [c.chat_id for c in core.channels(PLATFORM)]
         log.info("matrix connected as %s; bridging rooms %s", whoami.user_id,
                  ", ".join(rooms) or "none")
@@ -370,6 +380,10 @@ class MatrixAdapter:
             reply = None  # a thread client's fallback, not a reply the person chose
         author = await self._author(room, sender)
         text, spans = message_content(body)
+        attachments: tuple[Attachment, ...] = ()
+        if body.get("msgtype") in media.MSGTYPES and self.core.is_bridged(where):
+            attachments = (await media.fetch(self.bot, self.core.files, body, self.file_limits),)
+            text, spans = media.caption_of(body), ()
         command = None
         if body.get("msgtype") in ("m.text", "m.notice") and text[:1] in ("/", "!"):
             command = parse_command("/" + text[1:])
@@ -379,7 +393,7 @@ class MatrixAdapter:
         outcome = await self.core.receive(IncomingMessage(
             where=where, message_id=event_id, author=author, text=text, sent_at=sent_at,
             reply_to_message_id=str(reply) if reply else None,
-            cursor=(ROOM_CURSOR + room, event_id), spans=spans,
+            cursor=(ROOM_CURSOR + room, event_id), spans=spans, attachments=attachments,
         ))
         if outcome.answer:
             await self._answer(room, thread, event_id, outcome.answer)
@@ -561,7 +575,9 @@ class MatrixAdapter:
 
     async def _deliver(self, delivery: Delivery) -> DeliveryResult:
         target = delivery.target
-        delivery = as_lines(delivery)  # files cross here as lines naming them
+        uploads: list[tuple[Attachment, FilePath]] = []
+        if delivery.post is not None and delivery.post.attachments:
+            uploads, delivery = self._files_of(delivery)
         t = self._chat_translator(target)
         room = RoomID(target.chat_id)
         sender = self.bot
@@ -586,7 +602,38 @@ class MatrixAdapter:
         else:
             ids = await self._as_member(sender, room, lambda: self._send(
                 sender, room, target.thread_id, delivery.reply_to, pieces, delivery))
+            if uploads:
+                ids += await self._as_member(sender, room, lambda: self._send_files(
+                    sender, room, target.thread_id, ids[-1], uploads, delivery))
         return DeliveryResult(ids)
+
+    def _files_of(self, delivery: Delivery) -> tuple[list[tuple[Attachment, FilePath]], Delivery]:
+        """The files that go as uploads, and the delivery whose post has a line for each
+        one that cannot (larger than the homeserver takes, one too many, not stored)."""
+        assert delivery.post is not None
+        post = delivery.post
+        fit, _ = split_fitting(post.attachments, self.file_limits)
+        files = self.core.files if self.core is not None else None
+        paths = [(a, p) for a in fit if files is not None and (p := files.path(a)) is not None]
+        going = {id(a) for a, _ in paths}
+        left = [a for a in post.attachments if id(a) not in going]
+        shown = replace(with_lines(post, left) if left else post, attachments=())
+        return paths, replace(delivery, post=shown)
+
+    async def _send_files(self, sender: IntentAPI, room: RoomID, thread: str | None,
+                          after: str, uploads: Sequence[tuple[Attachment, FilePath]],
+                          delivery: Delivery) -> tuple[str, ...]:
+        """Each file as its own event after the post's text, answering it, in the thread;
+        the transaction ids make a retry after a crash show nothing twice (an upload may
+        be repeated, which only stores the bytes again)."""
+        ids: list[str] = []
+        for i, (attachment, path) in enumerate(uploads):
+            content = await media.upload(sender, attachment, path)
+            body = render.in_thread(content, thread, ids[-1] if ids else after)
+            event_id = await sender.send_message_event(
+                room, EventType.ROOM_MESSAGE, as_content(body), txn_id=f"bridgebot.{delivery.id}.f{i}")
+            ids.append(str(event_id))
+        return tuple(ids)
 
     async def _as_member(self, ghost: IntentAPI, room: RoomID,
                          send: Callable[[], Awaitable[_T]]) -> _T:
