@@ -47,6 +47,18 @@ async def test_a_telegram_photo_with_caption_arrives_on_discord_as_an_upload_und
     assert metadata_of(path.read_bytes()) == {} or GPS_IFD not in metadata_of(path.read_bytes())
 
 
+async def test_a_discord_file_sent_without_words_is_a_post_and_crosses(bridged: World):
+    w = bridged
+    pdf = b"%PDF-1.4\n% the agenda\n" + b"x" * 500
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "",
+                    attachments=[("agenda.pdf", pdf, "application/pdf")])
+    [sent] = await w.until(lambda: _tg_files(w, "document"))
+    assert sent["document"]["file_name"] == "agenda.pdf"
+    assert w.tg.file_data(sent["document"]["file_id"]) == pdf
+    assert not [m for m in w.dc.channel_messages(w.thread["id"])
+                if "empty" in str(m.get("content", "")).lower()], "refused as an empty message"
+
+
 async def test_a_discord_pdf_arrives_on_telegram_as_a_document(bridged: World):
     w = bridged
     pdf = b"%PDF-1.4\n% notes from the workshop\n" + b"x" * 2000
