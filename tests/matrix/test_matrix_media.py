@@ -7,9 +7,19 @@ from __future__ import annotations
 import aiohttp
 from mautrix.types import ContentURI, EventType, RoomID
 
+from bridgebot.adapters.matrix.adapter import message_content
+
 from ..media.images import GPS_IFD, SERIAL, jpeg_with_gps, metadata_of
 from .conftest import MatrixWorld
 from .test_matrix_discussion import _tg_root, open_topic
+
+
+def test_a_file_event_and_the_edit_of_its_caption_read_as_the_caption_alone() -> None:
+    event = {"msgtype": "m.file", "body": "Minutes of Tuesday", "filename": "minutes.pdf",
+             "url": "mxc://x/y", "info": {"mimetype": "application/pdf", "size": 10}}
+    assert message_content(event) == ("Minutes of Tuesday", ())
+    assert message_content({**event, "body": "minutes.pdf"}) == ("", ())
+
 
 PDF = b"%PDF-1.4\n% the field notes\n" + b"x" * 2000 + b"\n%%EOF\n"
 

@@ -383,7 +383,6 @@ class MatrixAdapter:
         attachments: tuple[Attachment, ...] = ()
         if body.get("msgtype") in media.MSGTYPES and self.core.is_bridged(where):
             attachments = (await media.fetch(self.bot, self.core.files, body, self.file_limits),)
-            text, spans = media.caption_of(body), ()
         command = None
         if body.get("msgtype") in ("m.text", "m.notice") and text[:1] in ("/", "!"):
             command = parse_command("/" + text[1:])
@@ -801,7 +800,10 @@ def as_content(body: render.Content) -> EventContent:
 
 def message_content(content: dict[str, Any]) -> tuple[str, tuple[Span, ...]]:
     """The text of a message and its formatting: ``formatted_body`` read into spans when
-    the event carries HTML (its reply fallback dropped), else :func:`message_text`."""
+    the event carries HTML (its reply fallback dropped), else :func:`message_text`. A file's
+    event (or the new content of its edit) is its caption: the file itself is the post's."""
+    if content.get("msgtype") in media.MSGTYPES:
+        return media.caption_of(content), ()
     html = content.get("formatted_body")
     if (content.get("format") == HTML and isinstance(html, str) and html.strip()
             and content.get("msgtype") in ("m.text", "m.notice", "m.emote", None)):
