@@ -183,3 +183,18 @@ async def test_an_album_whose_items_arrive_in_separate_batches_is_still_one_post
     mirror = (await w.until(w.discord_mirrors))[0]
     await w.settle()
     assert len(w.discord_mirrors()) == 1 and len(mirror["attachments"]) == 2
+
+
+async def test_a_discord_sticker_arrives_on_telegram_as_a_photo_and_a_lottie_one_as_its_name(
+        bridged: World):
+    w = bridged
+    image = png((240, 200, 30))
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "", stickers=[("Thumbs up", image, 1)])
+    [sent] = await w.until(lambda: _tg_files(w, "photo"))
+    assert "[sticker" not in sent.get("caption", "") and "Brittany" in sent["caption"]
+    assert w.tg.calls_to("sendPhoto")[-1].status == 200
+    [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert [(a.kind, a.mime_type) for a in post.attachments] == [("photo", "image/png")]
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, "", stickers=[("Dancing", b"{}", 3)])
+    lottie = await w.until(lambda: [m for m in w.telegram_mirrors() if "[sticker" in m["text"]])
+    assert lottie[0]["text"].endswith("[sticker Dancing]")

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,20 +73,23 @@ def looks_like_command(text: str) -> bool:
 
 
 def message_text(message: discord.Message) -> str:
-    """Content, and a sticker's name (its image is on Discord's CDN only), so nothing
-    silently vanishes; attachments travel as files (:mod:`.media`)."""
+    """Content, and a sticker's name (a Lottie sticker is no image), so nothing silently
+    vanishes; attachments and still stickers' images travel as files (:mod:`.media`)."""
     return rich_message(message)[0]
 
 
-def rich_message(message: discord.Message) -> tuple[str, tuple[Span, ...]]:
-    """:func:`message_text` as plain text and spans: markdown read, mentions as shown names."""
+def rich_message(message: discord.Message,
+                 crossed: Collection[int] = ()) -> tuple[str, tuple[Span, ...]]:
+    """:func:`message_text` as plain text and spans: markdown read, mentions as shown names;
+    a sticker whose image crosses as a photo (its id in ``crossed``) has no name line."""
     text, spans = markdown.parse(message.content or "", mention_names(
         [(str(u.id), member_name(u)) for u in message.mentions],
         [(str(r.id), r.name) for r in message.role_mentions],
         [(str(c.id), getattr(c, "name", "") or "") for c in message.channel_mentions],
     )) if message.content else ("", ())
     parts = [text] if text else []
-    parts += [f"[sticker {sticker.name}]" for sticker in message.stickers]
+    parts += [f"[sticker {sticker.name}]" for sticker in message.stickers
+              if sticker.id not in crossed]
     return "\n".join(parts), spans
 
 
@@ -385,13 +388,22 @@ class DiscordAdapter(SlashCommands):
     async def _take_message(self, message: discord.Message, where: ChannelRef) -> None:
         assert self.core is not None
         attachments: tuple[Attachment, ...] = ()
-        if message.attachments and self.core.is_bridged(where):
+        crossed: set[int] = set()
+        if (message.attachments or message.stickers) and self.core.is_bridged(where):
             if self._files_session is None or self._files_session.closed:
                 self._files_session = aiohttp.ClientSession()
             attachments = tuple([await media.fetch(self.core.files, a, self._files_session)
                                  for a in message.attachments])
+            cdn = media.sticker_cdn(self.settings.api_base_url)
+            files = self.core.files
+            for sticker in message.stickers:
+                image = files and await media.fetch_sticker(files, sticker,
+                                                            self._files_session, cdn)
+                if image is not None:
+                    attachments += (image,)
+                    crossed.add(sticker.id)
         reference = message.reference
-        text, spans = rich_message(message)
+        text, spans = rich_message(message, crossed)
         incoming = IncomingMessage(
             where=self._where(message.channel), message_id=str(message.id),
             author=Author(PLATFORM, str(message.author.id), member_name(message.author)),

@@ -9,6 +9,7 @@ allows it (``Guild.filesize_limit``); Discord refuses more with error 40005.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -16,15 +17,28 @@ from pathlib import Path
 
 import aiohttp
 import discord
+import yarl
 
 from bridgebot.adapters.discord import FILE_LIMITS
 from bridgebot.core.attachments import FileLimits
 from bridgebot.core.models import Attachment
 from bridgebot.core.ports import FilePort
 
+log = logging.getLogger(__name__)
 LIMITS = FILE_LIMITS
 TOO_LARGE = 40005  # "Request entity too large"
 CHUNK = 256 * 1024
+STICKER_CDN = "https://media.discordapp.net"
+STILL_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)
+
+
+def sticker_cdn(api_base_url: str) -> str:
+    """Where sticker images are: Discord's media CDN, or a self-hosted API's own origin
+    (the sandbox serves them there, as it serves attachments)."""
+    url = yarl.URL(api_base_url)
+    if url.host in ("discord.com", "discordapp.com"):
+        return STICKER_CDN
+    return str(url.origin())
 
 
 def limits_for(channel: object) -> FileLimits:
@@ -71,6 +85,25 @@ async def fetch(files: FilePort | None, attachment: discord.Attachment,
         return await files.put(path, attachment.filename, mime, kind)
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+async def fetch_sticker(files: FilePort, sticker: discord.StickerItem,
+                        session: aiohttp.ClientSession, cdn: str) -> Attachment | None:
+    """A PNG or APNG sticker's image, stored as a photo named after the sticker; None for
+    a Lottie or GIF sticker or one the CDN does not give (its name line crosses instead).
+    discord.py's ``StickerItem.url`` names cdn.discordapp.com; the image is fetched from
+    ``{cdn}/stickers/{id}.png`` and uploaded again, never linked."""
+    if sticker.format not in STILL_STICKERS:
+        return None
+    try:
+        async with session.get(f"{cdn}/stickers/{sticker.id}.png") as response:
+            response.raise_for_status()
+            data = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as err:
+        log.warning("discord sticker %s could not be fetched: %s", sticker.id, type(err).__name__)
+        return None
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in sticker.name) or "sticker"
+    return await files.put(data, f"{name}.png", "image/png", "photo")
 
 
 def uploads(paths: Sequence[tuple[Attachment, Path]]) -> list[discord.File]:

@@ -211,8 +211,10 @@ class DiscordDriver(DiscordCore):
         embeds: list[JSON] | None = None,
         allowed_mentions: JSON | None = None,
         attachments: Iterable[tuple[str, bytes, str]] = (),
+        stickers: Iterable[tuple[str, bytes, int]] = (),
     ) -> JSON:
-        """A member posts a message (MESSAGE_CREATE follows), with Discord's checks."""
+        """A member posts a message (MESSAGE_CREATE follows), with Discord's checks;
+        ``stickers`` are (name, image, format_type), served on the sticker CDN path."""
         world = self.world
         channel_id = str(channel_id)
         author = world._public_user(world.users[_uid(user)])
@@ -221,6 +223,7 @@ class DiscordDriver(DiscordCore):
         if reply_to is not None:
             reference = {"message_id": _uid(reply_to), "channel_id": channel_id}
         files = [world.add_attachment(channel_id, n, d, t) for n, d, t in attachments]
+        items = [world.add_sticker(n, d, f) for n, d, f in stickers]
         return world.create_message(
             channel_id,
             author,
@@ -229,6 +232,7 @@ class DiscordDriver(DiscordCore):
             allowed_mentions=allowed_mentions,
             message_reference=reference,
             attachments=files or None,
+            sticker_items=items or None,
         )
 
     def user_system_message(

@@ -98,6 +98,7 @@ class FakeDiscord(
         app.router.add_route("*", "/api/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
         app.router.add_get("/attachments/{tail:.*}", self._handle_attachment)
+        app.router.add_get("/stickers/{tail:.*}", self._handle_attachment)  # the sticker CDN
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

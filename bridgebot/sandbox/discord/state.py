@@ -1080,6 +1080,7 @@ class DiscordWorld:
         message_type: int | None = None,
         interaction_metadata: JSON | None = None,
         attachments: list[JSON] | None = None,
+        sticker_items: list[JSON] | None = None,
         message_id: str | None = None,
         author_perms: int | None = None,
         allow_empty: bool = False,
@@ -1092,7 +1093,8 @@ class DiscordWorld:
         content = content or ""
         embeds = [dict(e, type=e.get("type", "rich")) for e in (embeds or [])]
         self.validate_message_body(content, embeds, self.content_limit(author, webhook_id))
-        if not content and not embeds and not attachments and not allow_empty:
+        if not content and not embeds and not attachments and not sticker_items \
+                and not allow_empty:
             raise DiscordAPIError(400, 50006, "Cannot send an empty message")
         if nonce is not None and enforce_nonce:
             key = (channel_id, author["id"], str(nonce))
@@ -1148,6 +1150,7 @@ class DiscordWorld:
             "components": [],
             "id": msg_id,
             "channel_id": channel_id,
+            **({"sticker_items": sticker_items} if sticker_items else {}),
             "author": copy.deepcopy(author),
             "pinned": False,
             "mention_everyone": everyone,
@@ -1286,6 +1289,16 @@ class DiscordWorld:
                 ordered = [m for m in ordered if int(m["id"]) < int(before)]
             result = ordered[-limit:] if limit else []
         return [self.render_message(m) for m in reversed(result)]
+
+    def add_sticker(self, name: str, data: bytes, format_type: int = 1) -> JSON:
+        """A sticker's item object (``id``, ``name``, ``format_type``: 1 PNG, 2 APNG,
+        3 Lottie, 4 GIF) and its image on the CDN path Discord serves it at,
+        ``/stickers/{id}.png`` (``.json`` for Lottie, ``.gif`` for GIF)."""
+        sticker_id = self.snowflakes.next()
+        extension, content_type = {3: ("json", "application/json"),
+                                   4: ("gif", "image/gif")}.get(format_type, ("png", "image/png"))
+        self.attachments[f"/stickers/{sticker_id}.{extension}"] = (content_type, data)
+        return {"id": sticker_id, "name": name, "format_type": format_type}
 
     def add_attachment(self, channel_id: str, filename: str, data: bytes, content_type: str) -> JSON:
         if content_type in ("", "application/octet-stream"):  # Discord infers it, as here
