@@ -51,6 +51,7 @@ class Runtime:
         *,
         facilitators: Iterable[tuple[str, str]] = (),
         help_text: str | None = None,
+        archive_url: str | None = None,
         clock: Callable[[], datetime] | None = None,
         schedule_recheck: float = RECHECK_SECONDS,
         platforms: Platforms | None = None,
@@ -66,7 +67,7 @@ class Runtime:
         # The registered platforms unless told otherwise (the core imports no adapter).
         self.platforms = platforms if platforms is not None else registry.core_platforms()
         self.core = Discussions(self.storage, bridges, help_text=help_text,
-                                platforms=self.platforms, **extra)
+                                platforms=self.platforms, archive_url=archive_url, **extra)
         # Carries out published topic plans (prompts, digests, locks) when they are due.
         self.scheduler = Scheduler(self.core, recheck=schedule_recheck)
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -244,7 +245,7 @@ def from_settings(settings: Settings) -> Runtime:
     """The runtime a configuration describes (database, bridges, facilitators), no adapters."""
     return Runtime(
         settings.database, settings.all_bridges(), facilitators=settings.facilitator_pairs(),
-        help_text=settings.help_text,
+        help_text=settings.help_text, archive_url=settings.archive_url,
         outbox_retention=timedelta(hours=settings.outbox_retention_hours),
     )
 

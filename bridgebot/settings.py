@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # crash's reconciliation needs is the pending rows; pending and dead rows always stay).
     outbox_retention_hours: float = Field(168.0, ge=1.0)
     help_text: str | None = None
+    # Where readers reach `bridgebot serve` (https://archive.example.org): a file that cannot
+    # cross to a chat carries a link to its archive copy there. Unset: the line names it only.
+    archive_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/\S*)?$")
     facilitators: list[str] = Field(
         default_factory=list,
         description='people who may facilitate everywhere, as "platform:user_id"',

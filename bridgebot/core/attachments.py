@@ -28,7 +28,8 @@ def human_size(size: int) -> str:
 
 def file_line(attachment: Attachment) -> str:
     """The line that stands for a file that did not cross: its name, type and size."""
-    return f"📎 {attachment.name} ({attachment.mime_type}, {human_size(attachment.size)})"
+    line = f"📎 {attachment.name} ({attachment.mime_type}, {human_size(attachment.size)})"
+    return f"{line} {attachment.url}" if attachment.url else line
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,13 @@ def file_href(attachment: Attachment) -> str:
     finds its files, and ``export -o`` copies them the same way. The name is the link's text
     and its download name."""
     return f"files/{attachment.sha256[:2]}/{attachment.sha256}"
+
+
+def with_archive_links(post: Post, topic_url: str) -> Post:
+    """The post with each stored file's archive address (``topic_url`` + :func:`file_href`),
+    so a file a chat cannot take is still one click away for its readers."""
+    return replace(post, attachments=tuple(
+        replace(a, url=topic_url + file_href(a)) if a.stored else a for a in post.attachments))
 
 
 def file_extension(attachment: Attachment) -> str:

@@ -159,6 +159,9 @@ class Attachment:
     size: int
     sha256: str = ""
     kind: str = "document"
+    # Its copy in the public archive (``archive_url``), for the line that stands for it
+    # where it cannot cross; set on deliveries only, never stored.
+    url: str = ""
 
     @property
     def stored(self) -> bool:

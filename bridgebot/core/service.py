@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bridgebot.core import errors
-from bridgebot.core.attachments import human_size, split_fitting
+from bridgebot.core.attachments import human_size, split_fitting, with_archive_links
 from bridgebot.core.models import (
     Action,
     Attachment,
@@ -186,8 +186,11 @@ class Discussions:
         clock: Callable[[], datetime] = _now,
         help_text: str | None = None,
         platforms: Platforms | None = None,
+        archive_url: str | None = None,
     ) -> None:
         self.storage = storage
+        # Where readers reach the archive server: files that cannot cross link to it.
+        self.archive_url = archive_url.rstrip("/") if archive_url else None
         self.store = storage.discussions
         self.outbox = storage.outbox
         # What the core may know of each platform (display names, profile links, reserved
@@ -974,6 +977,8 @@ class Discussions:
               and thread_id is None):
             reply_to = root
         notice = await self.outbox.notice_text(row.id) if row.action is Action.NOTICE else None
+        if post is not None and post.attachments and self.archive_url:
+            post = with_archive_links(post, f"{self.archive_url}/topics/{topic.id}/")
         return Delivery(
             id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
             parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,

@@ -198,3 +198,40 @@ async def test_a_discord_sticker_arrives_on_telegram_as_a_photo_and_a_lottie_one
     w.dc.user_sends(w.thread["id"], w.jessica.dc, "", stickers=[("Dancing", b"{}", 3)])
     lottie = await w.until(lambda: [m for m in w.telegram_mirrors() if "[sticker" in m["text"]])
     assert lottie[0]["text"].endswith("[sticker Dancing]")
+
+
+async def test_a_file_too_large_for_telegram_links_to_its_archive_copy_when_the_archive_is_public(
+        bridged: World, monkeypatch):
+    from bridgebot.adapters.telegram import media
+    from bridgebot.core.attachments import FileLimits
+    from bridgebot.web.archive import ArchiveServer
+
+    w = bridged
+    server = ArchiveServer(w.runtime.store, refresh_seconds=60, files=w.runtime.core.files)
+    port = await server.start(port=0)
+    try:
+        w.runtime.core.archive_url = f"http://127.0.0.1:{port}"  # the `archive_url` setting
+        monkeypatch.setattr(media, "LIMITS", FileLimits(per_file=1000, per_photo=1000))
+        report = b"%PDF" + b"z" * 5000
+        w.dc.user_sends(w.thread["id"], w.brittany.dc, "Big report",
+                        attachments=[("report.pdf", report, "application/pdf")])
+        [mirror] = await w.until(w.telegram_mirrors)
+        line = next(x for x in mirror["text"].splitlines() if "report.pdf" in x)
+        url = line.rsplit(" ", 1)[-1]
+        assert url.startswith(f"http://127.0.0.1:{port}/topics/1/files/")
+        assert await _download(url) == report, "the link opens the archive's copy"
+    finally:
+        await server.stop()
+
+
+def test_the_archive_url_must_be_a_web_address(tmp_path, monkeypatch):
+    import pytest
+
+    from bridgebot.settings import ConfigError, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGEBOT_ARCHIVE_URL", "https://archive.example.org/allies")
+    assert load_settings().archive_url == "https://archive.example.org/allies"
+    monkeypatch.setenv("BRIDGEBOT_ARCHIVE_URL", "archive.example.org")
+    with pytest.raises(ConfigError, match="BRIDGEBOT_ARCHIVE_URL"):
+        load_settings()
