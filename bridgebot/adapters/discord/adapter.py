@@ -858,12 +858,7 @@ class DiscordAdapter(SlashCommands):
                         await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
             del ids[len(pieces):]
 
-        try:
-            await self._unarchived(delivery.target, edit_all)
-        except errors.DeliveryError:
-            raise
-        except Exception as err:
-            raise classify(err, f"channel {delivery.target}") from err
+        await self._unarchived(delivery.target, edit_all)
         return DeliveryResult(tuple(ids)) if resize else None
 
     async def rewrite(self, delivery: Delivery) -> None:
@@ -907,18 +902,23 @@ class DiscordAdapter(SlashCommands):
                     except discord.NotFound:
                         continue
 
-        try:
-            await self._unarchived(delivery.target, edit_all)
-        except errors.DeliveryError:
-            raise
-        except Exception as err:
-            raise classify(err, f"channel {delivery.target}") from err
+        await self._unarchived(delivery.target, edit_all)
 
     async def _unarchived(self, target: ChannelRef, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` (edits or deletions in the topic's thread). Discord refuses both in an
         archived thread (400, 50083 "Thread is archived": every locked topic's thread, and
         any thread after its auto-archive time), so then the thread is unarchived (and
-        unlocked) for the work and archived (and locked) again afterwards, as it was."""
+        unlocked) for the work and archived (and locked) again afterwards, as it was.
+        Whatever else fails becomes a classified delivery error."""
+        try:
+            await self._archived_or_not(target, work)
+        except errors.DeliveryError:
+            raise
+        except Exception as err:
+            raise classify(err, f"channel {target}") from err
+
+    async def _archived_or_not(self, target: ChannelRef,
+                               work: Callable[[], Awaitable[None]]) -> None:
         try:
             await work()
             return
@@ -968,12 +968,7 @@ class DiscordAdapter(SlashCommands):
                 except discord.NotFound:
                     log.info("discord message to edit is gone in %s", delivery.target)
 
-        try:
-            await self._unarchived(delivery.target, edit_all)
-        except errors.DeliveryError:
-            raise
-        except Exception as err:
-            raise classify(err, f"channel {delivery.target}") from err
+        await self._unarchived(delivery.target, edit_all)
 
     async def hide(self, delivery: Delivery) -> None:
         """Delete our mirrors (through the webhook that sent them) and, when a facilitator
@@ -1000,12 +995,7 @@ class DiscordAdapter(SlashCommands):
                                 delivery.target, err.text)
                     refused.append(message_id)
 
-        try:
-            await self._unarchived(delivery.target, delete_all)
-        except errors.DeliveryError:
-            raise
-        except Exception as err:
-            raise classify(err, f"channel {delivery.target}") from err
+        await self._unarchived(delivery.target, delete_all)
         if refused:
             number = f" #{delivery.post.number}" if delivery.post else ""
             t = self._chat_translator(delivery.target)
