@@ -10,11 +10,12 @@ the core the :class:`Platforms` built from the registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 from bridgebot.core.attachments import FileLimits
+from bridgebot.core.models import ChannelRef
 
 # The rest of a link once its platform part matched; a sentence's punctuation is not part of it.
 REST_OF_URL = r"[^\s)>\]]*[^\s)>\].,;:!?'\"]"
@@ -47,6 +48,21 @@ class Platforms:
 
     def __init__(self, infos: Iterable[PlatformInfo] = ()) -> None:
         self._by_name = {info.name: info for info in infos}
+        self._limits_of: dict[str, Callable[[ChannelRef], FileLimits | None]] = {}
+
+    def use_file_limits(self, platform: str,
+                        limits_of: Callable[[ChannelRef], FileLimits | None]) -> None:
+        """A running adapter knows more than its registry record: a boosted Discord server
+        takes 50 or 100 MiB, not 10. ``limits_of(chat)`` says so; None: the record's."""
+        self._limits_of[platform] = limits_of
+
+    def file_limits(self, target: ChannelRef) -> FileLimits | None:
+        """What a bot may upload in one message to ``target``; None: files become lines."""
+        info = self._by_name.get(target.platform)
+        if info is None or info.file_limits is None:
+            return None
+        limits_of = self._limits_of.get(target.platform)
+        return (limits_of(target) if limits_of is not None else None) or info.file_limits
 
     def __iter__(self) -> Iterator[PlatformInfo]:
         return iter(self._by_name.values())

@@ -748,9 +748,10 @@ class Discussions:
         lines = []
         for target in self._targets(topic, exclude=origin):
             info = self.platforms.info(target.platform)
-            if info is None or info.file_limits is None:
+            limits = self.platforms.file_limits(target)
+            if info is None or limits is None:
                 continue
-            _, left = split_fitting(stored, info.file_limits)
+            _, left = split_fitting(stored, limits)
             for attachment in left:
                 if id(attachment) in told:
                     continue

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.core.models import DeliveryState
+from bridgebot.core.models import ChannelRef, DeliveryState
 from tests.auxil.world import World
 
 from .images import GPS_IFD, jpeg_with_gps, metadata_of, png
@@ -235,3 +235,18 @@ def test_the_archive_url_must_be_a_web_address(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIDGEBOT_ARCHIVE_URL", "archive.example.org")
     with pytest.raises(ConfigError, match="BRIDGEBOT_ARCHIVE_URL"):
         load_settings()
+
+
+async def test_a_15_mb_telegram_video_crosses_to_a_boosted_discord_server_as_a_file(
+        bridged: World):
+    w = bridged
+    w.dc.set_premium_tier(w.guild["id"], 2)  # 50 MiB uploads
+    channel = ChannelRef("discord", w.channel["id"])
+    await w.until(lambda: w.runtime.core.platforms.file_limits(channel).per_file > 10 * 2**20)
+    video = b"\x01" * (15 * 1000 * 1000)
+    w.tg.user_sends_media(w.group["id"], w.jessica.tg, "video", video, file_name="rally.mp4",
+                          caption="The rally", reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    assert [a["filename"] for a in mirror["attachments"]] == ["rally.mp4"]
+    assert "15.0 MB" not in mirror["content"]
+    assert not [t for t in w.bot_texts() if "rally.mp4" in t], "no one is told it won't cross"

@@ -34,7 +34,7 @@ from bridgebot.adapters.discord.common import NO_MENTIONS, PLATFORM, classify, m
 from bridgebot.adapters.discord.endpoint import DEFAULT_API_BASE, use_api_base, use_gateway_from_api
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core import errors
-from bridgebot.core.attachments import lines_for, split_fitting
+from bridgebot.core.attachments import FileLimits, lines_for, split_fitting
 from bridgebot.core.commandkit import UNKNOWN
 from bridgebot.core.commands import COMMANDS, lock_notice
 from bridgebot.core.models import (
@@ -207,6 +207,7 @@ class DiscordAdapter(SlashCommands):
 
     async def start(self, core: Discussions) -> None:
         self.core = core
+        core.platforms.use_file_limits(PLATFORM, self._file_limits)
         self._taking = True
         use_api_base(self.settings.api_base_url)
         self.client = _Client(self, **self.client_options)
@@ -384,6 +385,12 @@ class DiscordAdapter(SlashCommands):
         lock = self._intake_locks.setdefault(where.chat_id, asyncio.Lock())
         async with lock:
             await self._take_message(message, where)
+
+    def _file_limits(self, target: ChannelRef) -> FileLimits | None:
+        """The upload limit of the server ``target`` is in (its boost tier), once known."""
+        channel = self.client.get_channel(int(target.chat_id)) \
+            if self.client is not None and target.chat_id.isdigit() else None
+        return media.limits_for(channel) if channel is not None else None
 
     async def _take_message(self, message: discord.Message, where: ChannelRef) -> None:
         assert self.core is not None

@@ -172,6 +172,11 @@ class DiscordDriver(DiscordCore):
         """The member has Nitro (``premium_type`` 2): their messages may be 4000 characters."""
         self.world.users[_uid(user)]["premium_type"] = 2
 
+    def set_premium_tier(self, guild_id: str, tier: int) -> None:
+        """The server is boosted to ``tier`` (2: 50 MiB uploads, 3: 100 MiB); GUILD_UPDATE
+        follows, as on Discord."""
+        self.world.set_premium_tier(str(guild_id), tier)
+
     def set_member_roles(self, guild_id: str, user: JSON | str, roles: Iterable[str]) -> None:
         self.world.set_member_roles(str(guild_id), _uid(user), roles)
 

@@ -592,6 +592,11 @@ class DiscordWorld:
             self._join_guild(record, bot)
         return self.guild_payload(guild_id)
 
+    def set_premium_tier(self, guild_id: str, tier: int) -> None:
+        """Boost the guild to ``tier`` (0-3) and emit GUILD_UPDATE with the guild object."""
+        self.guild(guild_id).data["premium_tier"] = tier
+        self._emit(Dispatch("GUILD_UPDATE", self.guild_payload(guild_id), guild_id=guild_id))
+
     def guild_payload(self, guild_id: str, *, with_counts: bool = False) -> JSON:
         record = self.guild(guild_id)
         data = copy.deepcopy(record.data)
