@@ -64,6 +64,9 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
     # The reader's own posts past the mark are taken by participant, not by walking every
     # post of the topic past the mark.
     "/status counts": (lambda w: w.runtime.store.stats(1, 2), "posts_by_participant"),
+    # "last post by …" for each of the person's topics: one step down the visible posts.
+    "/status: the last post's author": (
+        lambda w: w.runtime.core.privacy.last_visible_author(1), "posts_visible"),
     "/forgetme: what the person has": (
         lambda w: w.runtime.core.privacy.person("console", "brittany-landorf"),
         "posts_by_participant"),

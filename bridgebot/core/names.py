@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from bridgebot.core.models import Post, Topic
-from bridgebot.core.ports import DiscussionPort, Identity, PrivacyPort
+from bridgebot.core.ports import Identity, PrivacyPort
 from bridgebot.core.richtext.spans import Kind, replace_text
 
 
@@ -65,6 +65,12 @@ def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
     """
     if identity is None:
         return pseudonym_name(None) if mode is AuthorMode.PSEUDONYM else post.author_name
+    return identity_name(identity, post.is_opening, mode)
+
+
+def identity_name(identity: Identity, is_opening: bool, mode: AuthorMode) -> str:
+    """:func:`shown_name` for a known author, from their identity alone (no post needed:
+    /status names the last author without loading the post)."""
     if identity.forgotten:
         if mode is AuthorMode.PSEUDONYM and identity.pseudonym:
             return pseudonym_name(identity.pseudonym)
@@ -74,7 +80,7 @@ def shown_name(identity: Identity | None, post: Post, mode: AuthorMode) -> str:
     if mode is AuthorMode.FIRST_NAME:
         return first_name(identity.display_name)
     if mode is AuthorMode.PSEUDONYM:
-        return FACILITATOR_NAME if post.is_opening else pseudonym_name(identity.pseudonym)
+        return FACILITATOR_NAME if is_opening else pseudonym_name(identity.pseudonym)
     return identity.display_name
 
 
@@ -145,11 +151,11 @@ async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], po
     return out
 
 
-async def last_author(store: DiscussionPort, privacy: PrivacyPort,
-                      bridges: Mapping[str, NamingRule], topic: Topic) -> str | None:
-    """The shown name of the newest visible post's author (for "last post by …")."""
-    post_id = await privacy.last_visible_post(topic.id)
-    post = await store.post(post_id) if post_id is not None else None
-    if post is None:
+async def last_author(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], topic: Topic) -> str | None:
+    """The shown name of the newest visible post's author (for "last post by …"): one
+    statement per topic, as /status asks it for each of a person's topics."""
+    found = await privacy.last_visible_author(topic.id)
+    if found is None:
         return None
-    return (await name_posts(privacy, bridges, [post]))[0].author_name
+    identity, is_opening = found
+    return identity_name(identity, is_opening, mode_of(bridges, identity.bridge))

@@ -96,7 +96,7 @@ async def shown_posts(core: Discussions, posts: Sequence[Post], *,
 
 async def shown_last_author(core: Discussions, topic: Topic) -> str | None:
     """The shown name of the newest visible post's author (for "last post by …")."""
-    return await last_author(core.store, core.privacy, core.bridges, topic)
+    return await last_author(core.privacy, core.bridges, topic)
 
 
 # -- aliases -------------------------------------------------------------------------

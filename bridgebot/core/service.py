@@ -862,7 +862,7 @@ class Discussions:
         parts = [counts_text(t, stats.posts, stats.new)]
         if stats.last_post_author and stats.last_post_at:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            name = await last_author(self.store, self.privacy, self.bridges, topic) or stats.last_post_author
+            name = await last_author(self.privacy, self.bridges, topic) or stats.last_post_author
             parts.append(t("last post by {name}, {when}", name=name, when=when))
         parts.append(t(STATUS_NAMES[topic.status]))
         if reader is not None and key is not None and stats.last_number > stats.read_upto:

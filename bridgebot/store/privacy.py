@@ -42,7 +42,7 @@ class PrivacyStore(Queries):
     # -- naming ------------------------------------------------------------------
 
     _IDENTITY = (
-        "SELECT p.id AS post_id, pa.id AS participant_id, t.bridge, pa.display_name, al.alias, "
+        "SELECT p.id AS post_id, p.number, pa.id AS participant_id, t.bridge, pa.display_name, al.alias, "
         "ps.number AS pseudonym, pa.forgotten_at IS NOT NULL AS forgotten FROM posts p "
         "JOIN participants pa ON pa.id = p.participant_id JOIN topics t ON t.id = p.topic_id "
         "LEFT JOIN aliases al ON al.participant_id = pa.id AND al.bridge = t.bridge "
@@ -84,12 +84,19 @@ class PrivacyStore(Queries):
         rows = await self._all(f"{self._IDENTITY} WHERE p.topic_id = ?", (topic_id,))
         return dict(self._identity(r) for r in rows)
 
-    async def last_visible_post(self, topic_id: int) -> int | None:
+    async def last_visible_author(self, topic_id: int) -> tuple[Identity, bool] | None:
+        """The identity of the newest visible post's author and whether that post opens the
+        topic: "last post by …" for /status in one statement (one step down the
+        posts_visible index), without loading the post, its files or its words."""
         row = await self._one(
-            "SELECT id FROM posts WHERE topic_id = ? AND hidden = 0 ORDER BY number DESC LIMIT 1",
+            f"{self._IDENTITY} WHERE p.id = (SELECT id FROM posts WHERE topic_id = ? AND hidden = 0 "
+            "ORDER BY number DESC LIMIT 1)",
             (topic_id,),
         )
-        return row[0] if row else None
+        if row is None:
+            return None
+        identity = self._identity(row)[1]
+        return identity, bool(row["number"] == 1)
 
     async def combined_message_ids(self, target: ChannelRef, post_id: int) -> set[str]:
         """This post's copies on ``target`` that also hold other posts (a combined message)."""
