@@ -201,6 +201,23 @@ class Post:
     def is_opening(self) -> bool:
         return self.number == 1
 
+    def named(self, author_name: str, author_id: str) -> Post:
+        """This post under the name (and author key) a reader is shown.
+
+        The same as ``dataclasses.replace(post, author_name=..., author_id=...)``, without
+        its per-field work: an archive page renames every post of a topic, and at 10,000
+        posts ``replace`` alone took ~0.25 s of the page. Every field is a plain value, so
+        copying the instance's fields is a faithful copy.
+        """
+        if author_name == self.author_name and author_id == self.author_id:
+            return self
+        copy = object.__new__(Post)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["author_name"] = author_name
+        fields["author_id"] = author_id
+        return copy
+
 
 @dataclass(frozen=True)
 class IncomingMessage:

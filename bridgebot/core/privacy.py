@@ -509,8 +509,8 @@ async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode
                   if len(archive.posts) <= FEW_POSTS
                   else await privacy.topic_identities(archive.topic.id))
     known: dict[str, Identity | None] = {}  # mentioned people, named as the authors are
-    posts = [replace(await mentions_named(privacy, mode, archive.topic.id, p, known),
-                     author_name=shown_name(identities.get(p.id), p, mode), author_id="")
+    posts = [(await mentions_named(privacy, mode, archive.topic.id, p, known)).named(
+                 shown_name(identities.get(p.id), p, mode), "")
              for p in archive.posts]
     opener = next((p.author_name for p in posts if p.is_opening), None)
     topic = archive.topic

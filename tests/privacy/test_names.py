@@ -132,3 +132,21 @@ async def test_two_aliases_that_look_alike_cannot_both_be_taken(rooms):
     await r.open_topic()
     assert "“Desert Rose”" in await r.command(BRITTANY, "/alias Desert Rose")
     assert "already taken" in await r.command(ROSE, "/alias Dеsеrt Rоsе")  # Cyrillic е, о
+
+
+def test_a_post_shown_under_its_bridge_name_is_the_same_post_otherwise():
+    """``Post.named`` (the archive page's fast rename) equals ``dataclasses.replace``."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from bridgebot.core.models import Post
+    from bridgebot.core.richtext.spans import Kind, Span
+
+    post = Post(id=7, topic_id=1, number=3, author_name="Brittany Landorf", author_platform="telegram",
+                author_id="4242", text="An example from Jordan.", subject="Re: allies", parent_id=2,
+                prompt_id=1, created_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
+                edited_at=datetime(2026, 12, 2, 9, 5, tzinfo=UTC), spans=(Span(Kind.BOLD, 3, 10),))
+    shown = post.named("Participant 2", "")
+    assert shown == replace(post, author_name="Participant 2", author_id="")
+    assert post.author_name == "Brittany Landorf" and post.author_id == "4242"  # untouched
+    assert post.named("Brittany Landorf", "4242") is post
