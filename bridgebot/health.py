@@ -71,6 +71,17 @@ class Snapshot:
     # platform (None: the only process, SQLite, which delivers to every chat).
     worker: str | None = None
     delivers_to: dict[str, int] = field(default_factory=dict)
+    # The single-holder roles this worker holds (PostgreSQL only: "scheduler",
+    # "telegram-polling"); None with SQLite, whose one process holds them all.
+    roles: list[str] | None = None
+
+    @property
+    def role_line(self) -> str | None:
+        """``roles: scheduler, telegram-polling, deliveries: 3 chats`` for /healthz."""
+        if self.roles is None:
+            return None
+        chats = sum(self.delivers_to.values())
+        return "roles: " + ", ".join([*self.roles, f"deliveries: {chats} chats"])
 
     @property
     def problems(self) -> list[str]:
@@ -106,6 +117,7 @@ async def _count(runtime: Runtime, snap: Snapshot) -> None:
         snap.depth[entry.target.platform] = snap.depth.get(entry.target.platform, 0) + 1
     if isinstance(runtime.db, PgDatabase):
         snap.worker = runtime.db.worker
+        snap.roles = await runtime.roles()
         for platform, _ in await runtime.db.leased():
             snap.delivers_to[platform] = snap.delivers_to.get(platform, 0) + 1
     snap.deliveries = {
@@ -155,6 +167,13 @@ class _Collector:
                 for platform in sorted({*snap.delivers_to, *snap.platforms}):
                     role.add_metric([snap.worker, platform], float(snap.delivers_to.get(platform, 0)))
                 yield role
+                leads = GaugeMetricFamily(
+                    "bridgebot_worker_role", "1 for each role only one worker holds at a time "
+                    "(scheduler, telegram-polling) that this worker holds now, else 0.",
+                    labels=["worker", "role"])
+                for name in sorted(self.runtime.leaders):
+                    leads.add_metric([snap.worker, name], float(name in (snap.roles or [])))
+                yield leads
             depth = GaugeMetricFamily("bridgebot_outbox_depth",
                                       "Deliveries waiting to be sent, per target platform.",
                                       labels=["platform"])
@@ -220,10 +239,11 @@ class HealthServer:
         return f"http://{self.listen}:{self.port}"
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        problems = (await snapshot(self.runtime)).problems
-        if problems:
-            return web.Response(status=503, text="down\n" + "\n".join(problems) + "\n")
-        return web.Response(text="ok\n")
+        snap = await snapshot(self.runtime)
+        roles = [snap.role_line] if snap.role_line else []
+        if snap.problems:
+            return web.Response(status=503, text="\n".join(["down", *snap.problems, *roles]) + "\n")
+        return web.Response(text="\n".join(["ok", *roles]) + "\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         text = render_metrics(self.runtime, await snapshot(self.runtime))

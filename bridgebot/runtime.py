@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bridgebot.adapters import registry
 from bridgebot.core import errors
@@ -30,6 +30,7 @@ from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.store import open_database, storage_for
+from bridgebot.store.leader import AlwaysLeader, Leadership, PgLeader
 from bridgebot.store.postgres import PgDatabase
 from bridgebot.store.repo import Store
 
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 # A platform unreachable at start is tried again after 0.5 s, then twice as long each time,
 # up to a minute: a bot started before the network (or the platform) is back simply waits.
 CONNECT_BACKOFF = Backoff(0.5, cap=60.0)
+
+# The roles only one worker may hold (the scheduler's steps run once; one getUpdates poller).
+SCHEDULER_ROLE = "scheduler"
+TELEGRAM_POLLING_ROLE = "telegram-polling"
 
 
 class Runtime:
@@ -91,6 +96,12 @@ class Runtime:
         self.connect_backoff = CONNECT_BACKOFF
         # Platforms not connected yet, each with why the last attempt failed (for /healthz).
         self.connecting: dict[str, str] = {}
+        # Roles one worker holds at a time among those sharing a PostgreSQL database
+        # (store/leader.py); with SQLite this process always holds them.
+        self.leaders: dict[str, Leadership] = {
+            role: (PgLeader(self.db.dsn, role) if isinstance(self.db, PgDatabase)
+                   else AlwaysLeader(role))
+            for role in (SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE)}
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -99,6 +110,8 @@ class Runtime:
             self.budget.add(adapter.platform, limits)
         if isinstance(getattr(adapter, "budget", None), RateBudget):
             adapter.budget = self.budget  # type: ignore[attr-defined]
+        if hasattr(adapter, "leader"):  # polls only while it leads (one poller per token)
+            adapter.leader = self.leaders[f"{adapter.platform}-polling"]
 
     async def open(self, *, apply_settings: bool = True) -> None:
         """Open the database (migrating it) without starting adapters or the relay.
@@ -138,14 +151,43 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await adapter.stop()
             self.connecting.clear()
+            await self._release_roles()
             await self.db.close()
             raise
         self.relay = Relay(self.core, self.adapters, metrics=self.metrics, budget=self.budget,
                            backoff=self._relay_backoff)
         self._relay_task = asyncio.create_task(self.relay.run(), name="relay")
-        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        self._scheduler_task = asyncio.create_task(
+            self._lead(self.leaders[SCHEDULER_ROLE], self.scheduler.run), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
         self._outbox_task = asyncio.create_task(self.outbox_keeper.run(), name="outbox-keeper")
+
+    async def roles(self) -> list[str]:
+        """The single-holder roles this worker holds now (for /healthz and /metrics)."""
+        return [role for role, leader in self.leaders.items() if leader.held]
+
+    async def _lead(self, leader: Leadership, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``work`` only while this worker leads ``leader``'s role: wait to lead, run
+        it, and stop it (waiting to lead again) if the lock's connection is lost."""
+        while True:
+            await leader.wait()
+            task = asyncio.create_task(work(), name=leader.role)
+            try:
+                while await leader.leads():
+                    await asyncio.wait({task}, timeout=2.0)
+                    if task.done():
+                        return task.result()
+                log.warning("this worker lost the %s role; waiting to take it again", leader.role)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _release_roles(self) -> None:
+        for leader in self.leaders.values():
+            with contextlib.suppress(Exception):
+                await leader.release()
 
     async def _start_adapter(self, adapter: Adapter, started: list[Adapter]) -> None:
         """Start one adapter, trying again while its platform cannot be reached."""
@@ -207,6 +249,7 @@ class Runtime:
                     await adapter.stop_intake()
                 except Exception:
                     log.exception("stopping the %s adapter's intake failed", adapter.platform)
+        await self._release_roles()  # another worker takes the roles over at once
         # The relay's due deliveries and the answers waiting out a 429, side by side, while
         # every client is still open.
         await asyncio.gather(
@@ -223,6 +266,7 @@ class Runtime:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
+        await self._release_roles()
         await self.core.settle()
         await self.db.close()
 

@@ -74,6 +74,7 @@ from bridgebot.core.richtext.spans import Span, shift
 from bridgebot.core.service import Discussions
 from bridgebot.core.text import clip_units, split_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
+from bridgebot.store.leader import AlwaysLeader, Leadership
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,9 @@ class TelegramAdapter:
         self.app: Application | None = None
         self.username: str | None = None
         self._intake: asyncio.Task[None] | None = None
+        # Set by the runtime: with several workers on one PostgreSQL only the one leading
+        # "telegram-polling" calls getUpdates (two pollers on one token conflict).
+        self.leader: Leadership = AlwaysLeader("telegram-polling")
         self._webhook_runner: web.AppRunner | None = None
         self._forum: dict[str, bool] = {}
         self._told_no_pin: set[str] = set()  # chats told the bot may not pin there
@@ -281,7 +285,7 @@ class TelegramAdapter:
         else:
             with contextlib.suppress(tg.TelegramError):
                 await self.app.bot.delete_webhook(drop_pending_updates=False)
-            self._intake = asyncio.create_task(self._poll(), name="telegram-poll")
+            self._intake = asyncio.create_task(self._poll_when_leading(), name="telegram-poll")
 
     async def stop_intake(self) -> None:
         """Stop the getUpdates loop (or the webhook's listener) and keep the bot open for
@@ -341,13 +345,27 @@ class TelegramAdapter:
 
     # -- intake ------------------------------------------------------------------
 
+    async def _poll_when_leading(self) -> None:
+        """Poll while this worker leads the polling role; wait to lead again if it is lost."""
+        while True:
+            await self.leader.wait()
+            await self._poll()
+            if not await self.leader.leads():
+                log.warning("this worker no longer leads telegram polling; waiting")
+                continue
+            return  # the loop ended on its own (a refused token)
+
     async def _poll(self) -> None:
-        """Long-poll getUpdates; confirm an update only after it was handled."""
+        """Long-poll getUpdates; confirm an update only after it was handled. Returns when
+        the token is refused, or when this worker stops leading the polling role (the offset
+        is read again from the database when it leads again: another worker moved it)."""
         assert self.app is not None and self.core is not None
         cursor = await self.core.intake_cursor(CURSOR)
         offset = int(cursor) if cursor else None
         delay = 1.0
         while True:
+            if not await self.leader.leads():
+                return
             try:
                 updates = await self.app.bot.get_updates(
                     offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES

@@ -1,0 +1,120 @@
+"""Roles only one worker may hold at a time (Telegram polling, the scheduler), as a small
+port the runtime and the adapters use; the core knows nothing of it.
+
+On PostgreSQL a role is a session advisory lock (``pg_try_advisory_lock``) taken on a
+connection of its own: the worker holding it leads; when that worker dies its connection
+closes and the server releases the lock, so another worker, trying every
+:data:`RETRY_SECONDS`, takes the role over within seconds. On SQLite there is one
+process, always the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from typing import Protocol
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# How often a worker that does not lead tries to take the role (takeover within ~this).
+RETRY_SECONDS = 2.0
+
+
+class Leadership(Protocol):
+    """One role: :meth:`wait` until this worker leads it; :meth:`leads` while it does."""
+
+    role: str
+    held: bool  # as last seen (for /healthz); :meth:`leads` asks the database
+
+    async def wait(self) -> None: ...
+
+    async def leads(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
+class AlwaysLeader:
+    """The only process (SQLite): it always leads."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.held = True
+
+    async def wait(self) -> None:
+        return None
+
+    async def leads(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+def lock_key(role: str) -> int:
+    """A stable signed 64-bit advisory lock key for a role's name."""
+    digest = hashlib.sha256(f"bridgebot leader {role}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PgLeader:
+    """A role held as a session advisory lock on a dedicated connection (see module)."""
+
+    def __init__(self, dsn: str, role: str, *, retry: float = RETRY_SECONDS) -> None:
+        self.dsn = dsn
+        self.role = role
+        self.retry = retry
+        self.key = lock_key(role)
+        self.held = False
+        self._conn: asyncpg.Connection | None = None
+
+    async def _try(self) -> bool:
+        """Take the lock if it is free (connecting first if needed)."""
+        if self._conn is None or self._conn.is_closed():
+            self.held = False
+            self._conn = await asyncpg.connect(self.dsn, timeout=10)
+        self.held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
+        return self.held
+
+    async def leads(self) -> bool:
+        """Whether this worker still leads: its lock connection is alive (a lost connection
+        means the server has released the lock and another worker may hold it now)."""
+        if not self.held or self._conn is None or self._conn.is_closed():
+            self.held = False
+            return False
+        try:
+            await self._conn.fetchval("SELECT 1", timeout=5)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            self.held = False
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
+        return self.held
+
+    async def wait(self) -> None:
+        """Return once this worker leads the role, trying every ``retry`` seconds."""
+        told = False
+        while True:
+            try:
+                if await self._try():
+                    log.info("this worker now leads %s", self.role)
+                    return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+                log.warning("cannot ask the database who leads %s (%s); trying again",
+                            self.role, type(err).__name__)
+                self._conn = None
+            if not told:
+                log.info("another worker leads %s; waiting to take over", self.role)
+                told = True
+            await asyncio.sleep(self.retry)
+
+    async def release(self) -> None:
+        """Give the role up (closing the connection releases the lock at once)."""
+        self.held = False
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)

@@ -1,0 +1,121 @@
+"""Roles only one worker holds (Telegram polling, the scheduler) among workers sharing a
+PostgreSQL database: a session advisory lock on a connection of the holder's own; when
+that connection dies the server releases the lock and another worker takes over."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from bridgebot.health import HealthServer
+from bridgebot.runtime import SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE, Runtime
+from bridgebot.sandbox.clients import telegram_adapter
+from bridgebot.store.leader import AlwaysLeader, PgLeader
+from bridgebot.store.postgres import PgDatabase
+
+from .auxil.postgres import PostgresServer
+from .auxil.world import QUICK_BACKOFF, TELEGRAM_UNLIMITED
+from .conftest import Build
+from .test_health import get
+
+on_postgres = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+
+
+async def _kill_backend(dsn: str, leader: PgLeader) -> None:
+    """End the leader's lock connection from the server's side, as a dead host would."""
+    assert leader._conn is not None
+    pid = leader._conn.get_server_pid()
+    admin = await asyncpg.connect(dsn)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+async def test_one_worker_leads_a_role_and_another_takes_it_when_its_connection_dies(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgLeader(url, "scheduler", retry=0.1), PgLeader(url, "scheduler", retry=0.1)
+    other_role = PgLeader(url, "telegram-polling", retry=0.1)
+    try:
+        await first.wait()
+        assert await first.leads()
+        waiting = asyncio.create_task(second.wait())
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "the scheduler is the first worker's"
+        await asyncio.wait_for(other_role.wait(), 2)  # another role is free
+        await _kill_backend(url, first)
+        await asyncio.wait_for(waiting, 10)
+        assert await second.leads()
+        assert not await first.leads(), "the first worker knows it lost the role"
+    finally:
+        for leader in (first, second, other_role):
+            await leader.release()
+
+
+async def test_the_only_process_on_sqlite_always_leads():
+    leader = AlwaysLeader("telegram-polling")
+    await leader.wait()
+    assert await leader.leads() and leader.held
+
+
+@on_postgres
+async def test_only_one_worker_polls_telegram_and_another_takes_over_when_it_dies(
+        build: Build, db_path):
+    one = await build(telegram=("group",), discord=(), database=db_path, open_topic=True)
+    assert isinstance(one.runtime.db, PgDatabase)
+    assert one.tg is not None
+    tg, group = one.tg, one.group["id"]
+    two = Runtime(one.runtime.db.dsn, [one.bridge], relay_backoff=QUICK_BACKOFF)
+    two.add_adapter(telegram_adapter(tg, one.tokens["telegram"], limits=TELEGRAM_UNLIMITED))
+    for leader in two.leaders.values():
+        assert isinstance(leader, PgLeader)
+        leader.retry = 0.5
+    await two.start()
+    try:
+        assert await one.runtime.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE]
+        assert await two.roles() == [], "the second worker waits"
+        for i in range(3):
+            tg.user_sends(group, one.brittany.tg, f"example {i}", reply_to=one.root["message_id"])
+        await one.posts(4)
+        await asyncio.sleep(1.0)  # two of the second worker's turns to try
+        polls = tg.calls_to("getUpdates")
+        assert polls and all(c.status == 200 for c in polls), "one poller: no 409 Conflict"
+        assert await two.roles() == []
+
+        # The leader dies: its getUpdates loop ends mid-poll, its scheduler with it, and its
+        # lock connections drop.
+        dead = one.runtime.adapters["telegram"]
+        intake = dead._intake  # type: ignore[attr-defined]
+        assert intake is not None
+        intake.cancel()
+        assert one.runtime._scheduler_task is not None
+        one.runtime._scheduler_task.cancel()
+        for role in (TELEGRAM_POLLING_ROLE, SCHEDULER_ROLE):
+            leader = one.runtime.leaders[role]
+            assert isinstance(leader, PgLeader)
+            await _kill_backend(one.runtime.db.dsn, leader)
+        for i in range(3, 6):  # sent while no worker polls
+            tg.user_sends(group, one.brittany.tg, f"example {i}", reply_to=one.root["message_id"])
+        for _ in range(100):  # within 10 s
+            if await two.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE]:
+                break
+            await asyncio.sleep(0.1)
+        assert await two.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE], "taken over"
+        posts = await one.posts(7)
+        await asyncio.sleep(0.5)  # a second recording would show by now
+        texts = [p.text for p in await two.store.posts(1)][1:]
+        assert texts == [f"example {i}" for i in range(6)], "each update recorded once"
+        assert len(posts) == 7
+        health = HealthServer(two, "127.0.0.1", 0)
+        await health.start()
+        try:
+            status, body, _ = await get(f"{health.url}/healthz")
+        finally:
+            await health.stop()
+        assert status == 200
+        assert body.splitlines()[1].startswith("roles: scheduler, telegram-polling, deliveries: ")
+    finally:
+        await two.stop()
