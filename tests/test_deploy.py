@@ -199,3 +199,40 @@ def test_the_archive_pages_are_an_optional_compose_service_on_the_same_volume():
     port = serve["command"][serve["command"].index("--port") + 1]
     assert serve["ports"] == [f"127.0.0.1:{port}:{port}"], "published on this machine only"
     assert not serve.get("secrets"), "the archive needs no token"
+
+
+def test_a_postgres_profile_runs_the_database_and_two_workers_sharing_it(monkeypatch, tmp_path):
+    spec = compose()
+    services = spec["services"]
+    postgres = services["postgres"]
+    workers = {name: s for name, s in services.items() if name.startswith("worker-")}
+    assert len(workers) == 2, "two workers"
+    for service in [postgres, *workers.values()]:
+        assert service["profiles"] == ["postgres"], "off unless `--profile postgres`"
+    # The database: kept on a named volume, checked healthy, its password a Docker secret.
+    data = [v.split(":") for v in postgres["volumes"]]
+    assert ["postgres-data", "/var/lib/postgresql/data"] in data and "postgres-data" in spec["volumes"]
+    pg_env = env_of(postgres)
+    assert "POSTGRES_PASSWORD" not in pg_env
+    assert pg_env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert spec["secrets"]["postgres_password"]["file"].startswith("./secrets/")
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    for name, worker in workers.items():
+        assert worker["image"] == services["bridgebot"]["image"] and "run" in worker["command"]
+        assert worker["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        assert "/healthz" in " ".join(worker["healthcheck"]["test"])
+        env = env_of(worker)
+        assert "BRIDGEBOT_DATABASE" not in env, "the address holds the password: a secret"
+        for secret in worker["secrets"]:
+            assert spec["secrets"][secret]["file"].startswith("./secrets/")
+            assert f"/run/secrets/{secret}" in env.values(), f"{name} does not read {secret}"
+    # What compose mounts is what bridgebot reads: the address, from its secret file.
+    monkeypatch.chdir(tmp_path)
+    url = "postgresql://bridgebot:example-password@postgres:5432/bridgebot"
+    for key, value in env_of(workers["worker-1"]).items():
+        if key.endswith("_FILE"):
+            secret = tmp_path / Path(value).name
+            secret.write_text(url if "DATABASE" in key else "token-value-123456", encoding="utf-8")
+            value = str(secret)
+        monkeypatch.setenv(key, value)
+    assert load_settings().database == url
