@@ -42,6 +42,8 @@ async def test_one_worker_leads_a_role_and_another_takes_it_when_its_connection_
     try:
         await first.wait()
         assert await first.leads()
+        assert first._conn is not None  # a vanished host is noticed in seconds, not hours
+        assert await first._conn.fetchval("SHOW tcp_keepalives_idle") == "4"
         waiting = asyncio.create_task(second.wait())
         await asyncio.sleep(0.3)
         assert not waiting.done(), "the scheduler is the first worker's"

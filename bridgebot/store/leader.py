@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 # How often a worker that does not lead tries to take the role (takeover within ~this).
 RETRY_SECONDS = 2.0
 
+# A process that dies closes its connection and the lock goes at once; a host that vanishes
+# (power, network) sends nothing, so the server probes the lock connection's TCP link
+# instead: idle 4 s, then every 2 s, gone after 2 unanswered probes, about 8 s in all
+# (ignored on a Unix socket, where the peer cannot vanish without the host).
+KEEPALIVE = {"tcp_keepalives_idle": "4", "tcp_keepalives_interval": "2",
+             "tcp_keepalives_count": "2"}
+
 
 class Leadership(Protocol):
     """One role: :meth:`wait` until this worker leads it; :meth:`leads` while it does."""
@@ -70,14 +77,17 @@ class PgLeader:
         self.key = lock_key(role)
         self.held = False
         self._conn: asyncpg.Connection | None = None
+        self._asking = asyncio.Lock()  # one query at a time on the lock's connection
 
     async def _try(self) -> bool:
         """Take the lock if it is free (connecting first if needed)."""
-        if self._conn is None or self._conn.is_closed():
-            self.held = False
-            self._conn = await asyncpg.connect(self.dsn, timeout=10)
-        self.held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
-        return self.held
+        async with self._asking:
+            if self._conn is None or self._conn.is_closed():
+                self.held = False
+                self._conn = await asyncpg.connect(self.dsn, timeout=10, server_settings=KEEPALIVE)
+            self.held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)",
+                                                       self.key))
+            return self.held
 
     async def leads(self) -> bool:
         """Whether this worker still leads: its lock connection is alive (a lost connection
@@ -86,7 +96,8 @@ class PgLeader:
             self.held = False
             return False
         try:
-            await self._conn.fetchval("SELECT 1", timeout=5)
+            async with self._asking:
+                await self._conn.fetchval("SELECT 1", timeout=5)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             self.held = False
             with contextlib.suppress(Exception):
