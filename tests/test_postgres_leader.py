@@ -121,3 +121,33 @@ async def test_only_one_worker_polls_telegram_and_another_takes_over_when_it_die
         assert body.splitlines()[1].startswith("roles: scheduler, telegram-polling, deliveries: ")
     finally:
         await two.stop()
+
+
+@on_postgres
+async def test_a_leader_stopped_cleanly_hands_telegram_polling_on(build: Build, db_path):
+    one = await build(telegram=("group",), discord=(), database=db_path, open_topic=True)
+    assert isinstance(one.runtime.db, PgDatabase) and one.tg is not None
+    two = Runtime(one.runtime.db.dsn, [one.bridge], relay_backoff=QUICK_BACKOFF)
+    two.add_adapter(telegram_adapter(one.tg, one.tokens["telegram"], limits=TELEGRAM_UNLIMITED))
+    for leader in two.leaders.values():
+        assert isinstance(leader, PgLeader)
+        leader.retry = 0.3
+    await two.start()
+    try:
+        assert await two.roles() == []
+        await one.runtime.stop()
+        one.tg.user_sends(one.group["id"], one.brittany.tg, "after the stop",
+                          reply_to=one.root["message_id"])
+        for _ in range(100):  # within 10 s
+            if await two.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE]:
+                break
+            await asyncio.sleep(0.1)
+        assert await two.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE]
+        for _ in range(100):
+            texts = [p.text for p in await two.store.posts(1)]
+            if "after the stop" in texts:
+                break
+            await asyncio.sleep(0.1)
+        assert texts[1:] == ["after the stop"]
+    finally:
+        await two.stop()
