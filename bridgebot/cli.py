@@ -400,8 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="folder for the database and the export (default: a new temp dir)")
             p.add_argument("--keep-running", action="store_true",
                            help="leave the sandbox servers up afterwards, until Ctrl-C")
-            p.add_argument("--matrix", action="store_true",
-                           help="also bridge a room of a local Synapse (needs matrix-synapse)")
+            p.add_argument("--matrix", action=argparse.BooleanOptionalAction, default=None,
+                           help="also bridge a room of a local Synapse: on by default when "
+                                "matrix-synapse is installed, --no-matrix leaves it out")
     for platform in registry.platforms():
         for command in platform.commands:
             p = sub.add_parser(command.name, help=command.summary,

@@ -30,7 +30,7 @@ def transcript(out: str, platform: str) -> list[str]:
 
 def test_the_demo_replays_the_seed_discussion_across_both_platforms(tmp_path: Path):
     started = time.monotonic()
-    result = bridgebot("demo", "--data", "demo", cwd=tmp_path)
+    result = bridgebot("demo", "--no-matrix", "--data", "demo", cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 45, f"the demo took {elapsed:.0f} s"
@@ -80,7 +80,7 @@ def test_the_demo_replays_the_seed_discussion_across_both_platforms(tmp_path: Pa
 def test_the_demo_will_not_reuse_a_folder_that_holds_a_database(tmp_path: Path):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "bridgebot.sqlite3").write_bytes(b"")
-    result = bridgebot("demo", "--data", "demo", cwd=tmp_path, timeout=20)
+    result = bridgebot("demo", "--no-matrix", "--data", "demo", cwd=tmp_path, timeout=20)
     assert result.returncode == 2
     assert "already exists" in result.stderr and "--data" in result.stderr
     assert "Traceback" not in result.stderr
@@ -91,6 +91,7 @@ async def test_keep_running_leaves_the_sandbox_up_with_a_facilitator_on_telegram
     lines: list[str] = []
     stop = asyncio.Event()
     demo = asyncio.create_task(run_demo(tmp_path / "kept", keep_running=True, out=lines.append,
+                                        matrix=False,
                                         seed=seed, stop=stop))
     async with asyncio.timeout(45):
         while not any("keeps running" in line for line in lines):
@@ -132,3 +133,14 @@ def test_demo_matrix_without_synapse_is_one_line_saying_how_to_get_it(tmp_path: 
     assert err == ["bridgebot: bridgebot demo --matrix needs Synapse, which is not installed: "
                    "pip install -e '.[test]' (or '.[synapse]') brings matrix-synapse"]
     assert not (tmp_path / "demo" / "bridgebot.sqlite3").exists()
+
+
+def test_the_demo_brings_matrix_in_exactly_when_synapse_is_installed(monkeypatch):
+    import bridgebot.adapters.matrix.synapse as synapse
+    from bridgebot.demo.matrix import wants_matrix
+
+    monkeypatch.setattr(synapse, "synapse_installed", lambda: True)
+    assert wants_matrix(None) and wants_matrix(True) and not wants_matrix(False)
+    monkeypatch.setattr(synapse, "synapse_installed", lambda: False)
+    assert not wants_matrix(None), "the plain demo never needs Synapse"
+    assert wants_matrix(True), "asked for, it says how to get Synapse instead"

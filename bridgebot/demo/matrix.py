@@ -92,6 +92,12 @@ class MatrixRoom:
         await asyncio.to_thread(self.synapse.stop)
 
 
+def wants_matrix(asked: bool | None) -> bool:
+    """``--matrix`` / ``--no-matrix`` as asked; unsaid, Matrix joins the demo when Synapse
+    is installed (``.[synapse]`` or ``.[test]``), so the plain demo never needs it."""
+    return synapse_missing() is None if asked is None else asked
+
+
 def synapse_missing() -> str | None:
     """Why ``--matrix`` cannot run here, or None."""
     try:

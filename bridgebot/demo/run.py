@@ -24,7 +24,7 @@ from bridgebot.adapters.registry import display_name
 from bridgebot.core.export import load_archive, to_html
 from bridgebot.core.models import ChannelRef
 from bridgebot.core.service import Bridge
-from bridgebot.demo.matrix import ROOM_NAME, MatrixRoom, synapse_missing
+from bridgebot.demo.matrix import ROOM_NAME, MatrixRoom, synapse_missing, wants_matrix
 from bridgebot.demo.script import ScriptedPost, SeedScript, demo_photo, load_seed
 from bridgebot.demo.transcript import Transcript
 from bridgebot.runtime import Runtime
@@ -292,15 +292,17 @@ def prepare(data: Path | None) -> Path:
 
 async def run_demo(data: Path | None = None, *, keep_running: bool = False, out: Out = print,
                    seed: SeedScript | None = None, stop: asyncio.Event | None = None,
-                   matrix: bool = False) -> DemoResult:
+                   matrix: bool | None = None) -> DemoResult:
     """Replay the seed discussion across the sandbox platforms and export it.
 
     With ``keep_running`` the sandbox stays up after the replay until ``stop`` is set
     (or Ctrl-C / SIGTERM), so the database and the servers can be looked at. With
     ``matrix`` a local Synapse joins in (see :mod:`bridgebot.demo.matrix`); without
-    Synapse installed that is a :class:`DemoError` saying how to get it.
+    Synapse installed that is a :class:`DemoError` saying how to get it. Unsaid (None),
+    Matrix joins in exactly when Synapse is installed.
     """
     started = time.monotonic()
+    matrix = wants_matrix(matrix)
     if matrix and (missing := synapse_missing()):
         raise DemoError(missing)
     folder = prepare(data)

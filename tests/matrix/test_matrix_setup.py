@@ -102,7 +102,7 @@ async def test_the_demo_with_matrix_shows_the_room_with_each_authors_ghost(tmp_p
     if not synapse_installed():
         _unavailable("Synapse is not installed (matrix-synapse, in the test extra)")
     lines: list[str] = []
-    result = await run_demo(tmp_path / "demo", out=lines.append, matrix=True)
+    result = await run_demo(tmp_path / "demo", out=lines.append)  # Synapse is installed here
     assert result.status.startswith("9 posts")
     assert any(line.startswith("  Matrix homeserver") for line in lines)
     room = [line for line in lines if line.startswith("  Matrix ")

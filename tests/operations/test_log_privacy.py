@@ -20,7 +20,7 @@ def fragments(text: str) -> list[str]:
 
 def test_a_debug_run_of_the_demo_logs_no_message_text_and_no_name(tmp_path: Path):
     seed = load_seed()
-    result = bridgebot("-v", "demo", "--data", "demo", cwd=tmp_path, timeout=120)
+    result = bridgebot("-v", "demo", "--no-matrix", "--data", "demo", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stderr
     # Filtered, not silenced: the libraries' debug lines are there, without their payloads.
