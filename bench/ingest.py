@@ -36,7 +36,7 @@ def _bridges() -> list[Bridge]:
             for i in range(TOPICS)]
 
 
-async def _prepare(path: Path) -> dict[int, str]:
+async def _prepare(path: Path | str) -> dict[int, str]:
     """50 topics, each opened in its two rooms; returns topic -> thread id in room a."""
     console = ConsoleAdapter()
     runtime = Runtime(path, _bridges(), facilitators=[("console", "kristin")])

@@ -21,26 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import quiet_logs
-from bench.ingest import PARTICIPANTS, TOPICS, _bridges
-from bridgebot.adapters.console.adapter import ConsoleAdapter
+from bench.ingest import PARTICIPANTS, TOPICS, _bridges, _prepare
 from bridgebot.core.models import Author, ChannelRef, IncomingMessage
 from bridgebot.runtime import Runtime
 
 POSTS = 2000
-
-
-async def _prepare(database: Path | str) -> dict[int, str]:
-    console = ConsoleAdapter()
-    runtime = Runtime(database, _bridges(), facilitators=[("console", "kristin")])
-    runtime.add_adapter(console)
-    await runtime.start()
-    kristin = Author("console", "kristin", "Kristin")
-    for i in range(TOPICS):
-        await runtime.core.open_topic(kristin, ChannelRef("console", f"a{i}"), f"Topic {i}", "Intro")
-    await runtime.drain(60)
-    threads = {i: console.thread_of_room[f"a{i}"] for i in range(TOPICS)}
-    await runtime.stop()
-    return threads
 
 
 async def ingest(database: Path | str, workers: int, posts: int = POSTS) -> float:
