@@ -166,3 +166,30 @@ async def test_discord_unreachable_at_start_is_retried_until_it_answers(tmp_path
             with contextlib.suppress(asyncio.CancelledError):
                 await starting
         await health.stop()
+
+
+async def test_a_gateway_closed_under_its_connection_by_a_stop_logs_no_error(caplog):
+    """Another platform refused its token, so the runtime stops Discord while its gateway is
+    still connecting: aiohttp then fails inside connect (its session closed). That is the
+    stop asked for, not an error with a traceback; any other failure still is one."""
+    import logging
+
+    from pydantic import SecretStr
+
+    from bridgebot.adapters.discord.adapter import DiscordAdapter
+    from bridgebot.adapters.discord.settings import DiscordSettings
+
+    class ClosedUnderIt:
+        async def connect(self, reconnect: bool) -> None:
+            raise AssertionError  # what aiohttp raised in CI: `assert transport is not None`
+
+    adapter = DiscordAdapter(DiscordSettings(token=SecretStr("t"), guilds=[1]))
+    adapter.client = ClosedUnderIt()  # type: ignore[assignment]
+    with caplog.at_level(logging.DEBUG, logger="bridgebot"):
+        adapter._stopping = True
+        await adapter._connect()
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        adapter._stopping = False
+        await adapter._connect()
+        assert [r.message for r in caplog.records if r.levelno >= logging.ERROR] == [
+            "the Discord gateway connection ended"]

@@ -192,6 +192,7 @@ class DiscordAdapter(SlashCommands):
                                **(client_options or {})}
         self._catching_up: asyncio.Task[None] | None = None
         self._taking = True  # False once intake stopped for shutdown
+        self._stopping = False  # stop() closes the client under a gateway still connecting
         self.core: Discussions | None = None
         self.client: _Client | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -209,6 +210,7 @@ class DiscordAdapter(SlashCommands):
         self.core = core
         core.platforms.use_file_limits(PLATFORM, self._file_limits)
         self._taking = True
+        self._stopping = False
         use_api_base(self.settings.api_base_url)
         self.client = _Client(self, **self.client_options)
         self._wire_events(self.client)
@@ -244,6 +246,9 @@ class DiscordAdapter(SlashCommands):
             log.error("Discord refused the message content intent: enable it for the bot in the "
                       "developer portal (Bot → Privileged Gateway Intents)")
         except Exception:
+            if self._stopping:  # stop() closed the client while it connected: as asked
+                log.debug("the Discord gateway connection was closed while connecting")
+                return
             log.exception("the Discord gateway connection ended")
 
     async def stop_intake(self) -> None:
@@ -258,6 +263,7 @@ class DiscordAdapter(SlashCommands):
             self._catching_up = None
 
     async def stop(self) -> None:
+        self._stopping = True
         await self.stop_intake()
         if self.client is not None:
             with contextlib.suppress(Exception):
