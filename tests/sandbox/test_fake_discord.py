@@ -29,17 +29,18 @@ from bridgebot.sandbox.discord import (
     RateLimitConfig,
     RateLimitRule,
 )
+from bridgebot.sandbox.discord.core import on_shard
 
 
 class RecordingClient(discord.Client):
     """A discord.py client that records what the gateway delivers to it."""
 
-    def __init__(self, *, message_content: bool = True) -> None:
+    def __init__(self, *, message_content: bool = True, **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = message_content
         # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE
-        # before on_ready (2 s by default).
-        super().__init__(intents=intents, guild_ready_timeout=0.05)
+        # before on_ready (2 s by default). ``options``: shard_id and shard_count.
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **options)
         self.tree = app_commands.CommandTree(self)
         self.messages: list[discord.Message] = []
         self.edits: list[tuple[discord.Message, discord.Message]] = []
@@ -172,6 +173,78 @@ async def test_identify_with_a_privileged_intent_the_portal_disallows_is_refused
             with pytest.raises(discord.PrivilegedIntentsRequired):
                 await asyncio.wait_for(client.connect(), 5)
             await client.close()
+        finally:
+            reset_api_base()
+
+
+async def test_two_shards_each_receive_only_their_guilds_events_and_dms_go_to_shard_0() -> None:
+    async with FakeDiscord(heartbeat_interval_ms=500) as dc:
+        token = dc.add_bot("bridgebot")
+        first = dc.add_guild("On shard 0", shard=(0, 2))
+        second = dc.add_guild("On shard 1", shard=(1, 2))
+        assert [(int(g["id"]) >> 22) % 2 for g in (first, second)] == [0, 1]
+        rooms = [dc.add_text_channel(g["id"], "general") for g in (first, second)]
+        people = [dc.add_member(g["id"], "alice") for g in (first, second)]
+        use_api_base(dc.api_base)
+        try:
+            zero = RecordingClient(shard_id=0, shard_count=2)
+            one = RecordingClient(shard_id=1, shard_count=2)
+            async with running(zero, token), running(one, token):
+                assert [g.id for g in zero.guilds] == [int(first["id"])]
+                assert [g.id for g in one.guilds] == [int(second["id"])]
+                dc.user_sends(rooms[1]["id"], people[1], "in the second guild")
+                dc.user_sends(rooms[0]["id"], people[0], "in the first guild")
+                await dc.wait_for(lambda: zero.messages and one.messages)
+                await asyncio.sleep(0.1)  # anything misrouted would have arrived too
+                assert zero.contents() == ["in the first guild"]
+                assert one.contents() == ["in the second guild"]
+            calls = dc.calls_to("GET", "^/gateway/bot$")
+            assert calls, "discord.py asked where the gateway is"
+        finally:
+            reset_api_base()
+    assert on_shard([0, 2], None) and not on_shard([1, 2], None), "a DM goes to shard 0"
+
+
+@pytest.mark.parametrize("shard", [[2, 2], [-1, 2], [0, 0], [0], "0,1"])
+async def test_identify_with_a_shard_outside_the_count_is_closed_with_4010(shard: Any) -> None:
+    async with FakeDiscord() as dc:
+        token = dc.add_bot("bridgebot")
+        dc.add_guild("g")
+        use_api_base(dc.api_base, gateway_url=dc.gateway_url)
+        try:
+            async with aiohttp.ClientSession() as http, http.ws_connect(dc.gateway_url) as ws:
+                hello = await ws.receive_json()
+                assert hello["op"] == 10
+                await ws.send_json({"op": 2, "d": {"token": token, "intents": 513,
+                                                   "properties": {}, "shard": shard}})
+                closed = await ws.receive()
+                assert (closed.type, ws.close_code) == (aiohttp.WSMsgType.CLOSE, 4010)
+            client = discord.Client(intents=discord.Intents.default(), shard_id=2, shard_count=2)
+            await client.login(token)
+            with pytest.raises(discord.ConnectionClosed) as refused:
+                await asyncio.wait_for(client.connect(), 5)
+            assert refused.value.code == 4010
+            await client.close()
+        finally:
+            reset_api_base()
+
+
+async def test_a_session_with_too_many_guilds_must_shard_4011() -> None:
+    async with FakeDiscord(max_guilds_per_shard=1) as dc:
+        token = dc.add_bot("bridgebot")
+        dc.add_guild("one", shard=(0, 2))
+        dc.add_guild("two", shard=(1, 2))
+        use_api_base(dc.api_base, gateway_url=dc.gateway_url)
+        try:
+            client = discord.Client(intents=discord.Intents.default())
+            await client.login(token)
+            with pytest.raises(discord.ConnectionClosed) as refused:
+                await asyncio.wait_for(client.connect(), 5)
+            assert refused.value.code == 4011
+            await client.close()
+            sharded = RecordingClient(shard_id=1, shard_count=2)
+            async with running(sharded, token):
+                assert [g.name for g in sharded.guilds] == ["two"], "one guild per shard is fine"
         finally:
             reset_api_base()
 

@@ -162,6 +162,24 @@ class _Route:
     rule: str
 
 
+def on_shard(shard: list[int] | None, guild_id: str | None) -> bool:
+    """Whether a session identified with ``shard`` ([id, count]) receives a guild's events:
+    ``(guild_id >> 22) % count == id``, Discord's formula; events outside any guild (DMs)
+    go to shard 0 only. A session without a shard receives everything."""
+    if shard is None:
+        return True
+    number, count = shard
+    if guild_id is None:
+        return number == 0
+    return (int(guild_id) >> 22) % count == number
+
+
+def _guild_of(data: Any) -> str | None:
+    """The ``guild_id`` a dispatch's payload names (an interaction's), if any."""
+    guild_id = data.get("guild_id") if isinstance(data, dict) else None
+    return str(guild_id) if guild_id is not None else None
+
+
 def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
@@ -179,8 +197,11 @@ class DiscordCore:
         clock: Callable[[], float] = time.monotonic,
         gateway_compression: bool = True,
         interaction_ack_deadline: float | None = 3.0,
+        max_guilds_per_shard: int = 2500,
     ) -> None:
         self.world = DiscordWorld(clock=clock)
+        # A session that would handle more guilds than this is refused (4011), as on Discord.
+        self.max_guilds_per_shard = max_guilds_per_shard
         self.world.on_dispatch = self._dispatch
         self.world.on_change = self._notify
         self.clock = clock
@@ -241,6 +262,8 @@ class DiscordCore:
                 if record is None or bot.id not in record.members:
                     continue
             if dispatch.channel_id is not None and not world.can_view(bot.id, dispatch.channel_id):
+                continue
+            if not on_shard(session.shard, dispatch.guild_id or _guild_of(dispatch.data)):
                 continue
             data = dispatch.data
             if dispatch.render is not None:

@@ -152,8 +152,9 @@ class DiscordDriver(DiscordCore):
         assert bot is not None
         return bot.application_id
 
-    def add_guild(self, name: str) -> JSON:
-        return self.world.add_guild(name)
+    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> JSON:
+        """A server; ``shard=(n, count)`` gives it an id on gateway shard n of count."""
+        return self.world.add_guild(name, shard=shard)
 
     def add_role(self, guild_id: str, name: str, permissions: int) -> JSON:
         return self.world.add_role(str(guild_id), name, permissions)

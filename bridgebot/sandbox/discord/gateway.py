@@ -7,13 +7,21 @@ import asyncio
 import contextlib
 import copy
 import json
+import math
 import secrets
 import zlib
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bridgebot.sandbox.discord.core import DiscordCore, RouteSpec, _Connection, _Ctx, _Session
+from bridgebot.sandbox.discord.core import (
+    DiscordCore,
+    RouteSpec,
+    _Connection,
+    _Ctx,
+    _Session,
+    on_shard,
+)
 from bridgebot.sandbox.discord.state import (
     JSON,
     Intents,
@@ -136,12 +144,20 @@ class GatewayRoutes(DiscordCore):
         if intents & Intents.PRIVILEGED & ~bot.privileged_intents:
             await self._close_connection(conn, 4014)  # Disallowed intent(s)
             return False
-        session = _Session(secrets.token_hex(16), bot, intents, data.get("shard"))
+        shard = data.get("shard")
+        if shard is not None and not valid_shard(shard):
+            await self._close_connection(conn, 4010)  # Invalid shard
+            return False
+        guild_ids = [g.id for g in self.world.guilds.values()
+                     if bot.id in g.members and on_shard(shard, g.id)]
+        if len(guild_ids) > self.max_guilds_per_shard:
+            await self._close_connection(conn, 4011)  # Sharding required
+            return False
+        session = _Session(secrets.token_hex(16), bot, intents, shard)
         self._sessions[session.id] = session
         session.conn = conn
         conn.session = session
         user = dict(copy.deepcopy(bot.user), verified=True, mfa_enabled=False, email=None, bot=True)
-        guild_ids = [g.id for g in self.world.guilds.values() if bot.id in g.members]
         ready: JSON = {
             "v": 10,
             "user_settings": {},
@@ -204,7 +220,8 @@ class GatewayRoutes(DiscordCore):
     def _request_members(self, session: _Session, data: JSON) -> None:
         guild_id = str(data.get("guild_id"))
         record = self.world.guilds.get(guild_id)
-        if record is None or session.bot.id not in record.members:
+        if record is None or session.bot.id not in record.members \
+                or not on_shard(session.shard, guild_id):
             return
         query = str(data.get("query") or "").lower()
         limit = int(data.get("limit") or 0)
@@ -232,9 +249,11 @@ class GatewayRoutes(DiscordCore):
         return 200, {"url": self.gateway_url}
 
     async def _get_gateway_bot(self, ctx: _Ctx) -> tuple[int, Any]:
+        bot = self._bot(ctx)
+        guilds = sum(1 for g in self.world.guilds.values() if bot.id in g.members)
         return 200, {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": max(1, math.ceil(guilds / 1000)),  # Discord's advice: 1 per 1,000 guilds
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 1000 - self.stats.identifies,
@@ -242,3 +261,11 @@ class GatewayRoutes(DiscordCore):
                 "max_concurrency": 1,
             },
         }
+
+
+def valid_shard(shard: Any) -> bool:
+    """IDENTIFY's ``shard``: ``[shard_id, num_shards]`` with 0 <= shard_id < num_shards
+    (anything else is closed with 4010 Invalid shard, as on Discord)."""
+    return (isinstance(shard, list) and len(shard) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+            and shard[1] >= 1 and 0 <= shard[0] < shard[1])

@@ -227,6 +227,15 @@ class SnowflakeGenerator:
         self._last = candidate
         return str(candidate)
 
+    def next_on_shard(self, shard: int, count: int) -> str:
+        """The next snowflake whose guild would be on gateway shard ``shard`` of ``count``
+        (``(id >> 22) % count``, Discord's formula): a few milliseconds later if need be."""
+        candidate = int(self.next())
+        while (candidate >> 22) % count != shard:
+            candidate += 1 << 22
+        self._last = candidate
+        return str(candidate)
+
 
 @dataclass
 class Dispatch:
@@ -534,8 +543,10 @@ class DiscordWorld:
 
         self._emit(Dispatch("GUILD_CREATE", {"id": record.id}, guild_id=record.id, render=render))
 
-    def add_guild(self, name: str, owner_username: str = "guild-owner") -> JSON:
-        guild_id = self.snowflakes.next()
+    def add_guild(self, name: str, owner_username: str = "guild-owner",
+                  shard: tuple[int, int] | None = None) -> JSON:
+        guild_id = (self.snowflakes.next() if shard is None
+                    else self.snowflakes.next_on_shard(*shard))
         owner = self.make_user(owner_username)
         data: JSON = {
             "id": guild_id,
