@@ -35,6 +35,10 @@ class Action(enum.StrEnum):
     # The bot's own messages of a topic on a target shown again with today's texts (the
     # topic, its questions, lock notices, digests): after /forgetme renamed someone in them.
     REWRITE = "rewrite"
+    # Files that joined a post after its copy went out (a Telegram album item arriving late,
+    # say after a restart): sent as a message of their own that answers the post's copy.
+    # The row's ``notice`` holds which of the post's files, as ``start:end``.
+    FILES = "files"
 
 
 class DeliveryState(enum.StrEnum):
@@ -245,6 +249,12 @@ class IncomingMessage:
     threadless: bool = False
     # Formatting, links and mentions over ``text``, read from the platform's own form.
     spans: tuple[Span, ...] = ()
+    # The album the message is an item of (Telegram ``media_group_id``): an album is one
+    # post, whose later items join the first one's post (see ``Discussions.receive``).
+    album: str | None = None
+    # The adapter holds every item of the album it could wait for (polling asked for the
+    # rest): its copies go at once; otherwise they wait a moment for more items.
+    album_complete: bool = False
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,25 @@ class DiscussionPort(Protocol):
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
         cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
-        spans: Sequence[Span] = (),
+        spans: Sequence[Span] = (), album: str | None = None, not_before: float = 0.0,
     ) -> tuple[int, int]: ...
+
+    async def album_post(self, where: ChannelRef, album: str) -> int | None:
+        """The post an album (``IncomingMessage.album``) of a chat became, if any."""
+        ...
+
+    async def add_to_album(
+        self, post_id: int, *, origin: ChannelRef, message_id: str,
+        attachments: Sequence[Attachment], text: tuple[str | None, str, Sequence[Span]] | None,
+        targets: Sequence[ChannelRef], now: datetime, not_before: float,
+        cursor: tuple[str, str] | None = None,
+    ) -> None:
+        """One more item of an album joins its post, atomically: the message is mapped to
+        the post, its files appended, ``text`` (subject, body, spans) given to a post that
+        had none, the post's copies still to be sent wait until ``not_before``, and on each
+        target whose copy already went out a FILES delivery carries the new files. Raises
+        :class:`DuplicateMessage` when the message was recorded before."""
+        ...
 
     async def edit_post(
         self, post_id: int, text: str, subject: str | None, edited_at: datetime,
@@ -216,7 +233,7 @@ class OutboxPort(Protocol):
     async def complete(
         self, row: PendingDelivery, message_ids: Sequence[str], thread_id: str | None,
         now: datetime, *, topic_id: int, prompt_id: int | None, post_id: int | None,
-        replaced: Sequence[str] = (),
+        replaced: Sequence[str] = (), carried: int | None = None,
     ) -> None: ...
 
     async def complete_combined(

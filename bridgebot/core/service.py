@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -52,6 +53,10 @@ REASON_MAX = 500
 HOLD_FIRST = 0.5  # seconds before a message the database refused is tried again
 HOLD_CAP = 10.0
 OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
+# Seconds an album's copies wait after its latest item, so the other chats get one message
+# with every item: a platform that sends the items one by one (Telegram's webhook sends the
+# next only after the previous is answered) has them all well within this.
+ALBUM_SETTLE = 2.0
 UNBRIDGED_NOTED_MAX = 1000  # chats in no bridge remembered (logged once each), a bounded set
 TOLD_MAX = 10_000  # people told how to take part (once per chat), remembered while running
 HOW_TO_TAKE_PART = N_("This message is not part of the discussion. To take part, reply to the "
@@ -627,6 +632,12 @@ class Discussions:
         if not self.is_bridged(msg.where):
             self._note_unbridged(msg)
             return ReceiveOutcome(ignored_reason="chat is not bridged")
+        if msg.album is not None:
+            album_post = await self.store.album_post(msg.where, msg.album)
+            if album_post is not None:
+                joined = await self._join_album(album_post, msg)
+                if joined is not None:
+                    return joined
         topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         opening = self._opening.get(msg.where.chat)
         placeable = msg.where.thread_id is not None or msg.reply_to_message_id is not None
@@ -645,7 +656,44 @@ class Discussions:
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
                                   origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
                                   locale=msg.locale, attachments=msg.attachments,
-                                  spans=msg.spans)
+                                  spans=msg.spans, album=msg.album,
+                                  settle=msg.album is not None and not msg.album_complete)
+
+    async def _join_album(self, post_id: int, msg: IncomingMessage) -> ReceiveOutcome | None:
+        """A later item of an album joins the post its first item made (None: that post is
+        gone, so the item is placed as a message of its own).
+
+        Why this way: a platform that hands over an album item by item, each answered before
+        the next comes (Telegram's webhook), cannot be held until the album is complete
+        without delaying every item, and answering before committing could lose one in a
+        crash. So each item commits on its own (its files, its message mapped to the post:
+        a repeated item is recorded once), and the post's copies wait ``ALBUM_SETTLE``
+        seconds after the latest item, so the other chats receive one message with all of
+        them. An item that comes after a copy went out (after a restart, say) is sent there
+        as a message of its own answering the post's copy (a FILES delivery): still the one
+        post in the archive, never a second post, never lost.
+        """
+        post = await self.store.post(post_id)
+        topic = await self.store.topic(post.topic_id) if post is not None else None
+        if post is None or topic is None:
+            return None
+        text = None
+        if visible_text(msg.text.strip()) and not post.text and post.subject is None:
+            text = subject_and_body(msg.text, msg.spans)  # the album's caption, on a later item
+        try:
+            await self.store.add_to_album(
+                post_id, origin=msg.where, message_id=msg.message_id,
+                attachments=msg.attachments, text=text,
+                targets=self._targets(topic, exclude=msg.where), now=self.clock(),
+                not_before=time.time() + ALBUM_SETTLE, cursor=msg.cursor)
+        except DuplicateMessage:
+            return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+        self._enqueued()
+        post = await self.store.post(post_id)
+        t = self.translator_for(msg.locale, msg.where)
+        left = (self._files_left_behind(topic, msg.where, msg.attachments, t)
+                if msg.attachments else None)
+        return ReceiveOutcome(topic=topic, post=post, answer=left)
 
     async def _only_topic(self, msg: IncomingMessage) -> Topic | None:
         """The topic a message replying to nothing in a chat without threads belongs to: the
@@ -694,7 +742,7 @@ class Discussions:
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
         cursor: tuple[str, str] | None = None, locale: str | None = None,
         attachments: tuple[Attachment, ...] = (),
-        spans: Sequence[Span] = (),
+        spans: Sequence[Span] = (), album: str | None = None, settle: bool = False,
     ) -> ReceiveOutcome:
         # Answers go to the writer alone: in their app's language, else the chat's.
         t = self.translator_for(locale, origin)
@@ -722,7 +770,9 @@ class Discussions:
                 # shown there too; otherwise the person's own message is its copy there.
                 targets=self._targets(topic, exclude=origin if message_id is not None else None),
                 cursor=cursor,
-                attachments=attachments, spans=spans,
+                attachments=attachments, spans=spans, album=album,
+                # An album's copies wait for its other items (see _join_album).
+                not_before=time.time() + ALBUM_SETTLE if settle else 0.0,
             )
         except DuplicateMessage:
             assert message_id is not None
@@ -977,11 +1027,23 @@ class Discussions:
         elif (row.action in (Action.PROMPT, Action.LOCK, Action.UNLOCK, Action.NOTICE)
               and thread_id is None):
             reply_to = root
+        elif row.action is Action.FILES and post is not None:
+            # Files that joined the post after its copy here went out: a message of their
+            # own, answering the copy, under the author's name (see _join_album).
+            start, _, end = (await self.outbox.notice_text(row.id) or "0:0").partition(":")
+            on_target = await self.store.messages_on(row.target, post_id=post.id, mirrored_only=True)
+            reply_to = on_target[-1] if on_target else root if thread_id is None else None
+            post = replace(post, text="", subject=None, spans=(), parent_id=None,
+                           attachments=post.attachments[int(start):int(end or 0)])
+            parent = None
+            reply_is_parent = True
         notice = await self.outbox.notice_text(row.id) if row.action is Action.NOTICE else None
         if post is not None and post.attachments and self.archive_url:
             post = with_archive_links(post, f"{self.archive_url}/topics/{topic.id}/")
         return Delivery(
-            id=row.id, action=row.action, target=target, topic=topic, prompt=prompt, post=post,
+            # A FILES row is shown as a post (of the files alone): every adapter sends those.
+            id=row.id, action=Action.POST if row.action is Action.FILES else row.action,
+            target=target, topic=topic, prompt=prompt, post=post,
             parent=parent, reply_to=reply_to, reply_is_parent=reply_is_parent,
             message_ids=message_ids, attempts=row.attempts, notice=notice,
             original_ids=original_ids, combined=combined, rewrites=rewrites,
@@ -1051,4 +1113,7 @@ class Discussions:
             row, message_ids, thread_id or delivery.target.thread_id, self.clock(),
             topic_id=row.topic_id, prompt_id=row.prompt_id, post_id=post_id,
             replaced=delivery.message_ids if row.action is Action.EDIT else (),
+            # How many files the copy carried: files that joined the post meanwhile follow.
+            carried=len(delivery.post.attachments)
+            if row.action is Action.POST and delivery.post is not None else None,
         )

@@ -43,6 +43,8 @@ class PostRequest:
     cursor: tuple[str, str] | None = None
     attachments: Sequence[Attachment] = ()
     spans: str | None = None  # formatting, links and mentions, as stored (core/richtext)
+    album: str | None = None  # the album it starts (later items join the post by it)
+    not_before: float = 0.0  # its deliveries wait until then (an album's other items)
     # Assigned inside the batch's transaction (``Dialect.new_ids``: SQLite's single writer
     # counts on from MAX(id); PostgreSQL takes them from the posts' sequence).
     post_id: int = field(default=0, init=False)
@@ -184,10 +186,16 @@ class PostWriter:
         if any(r.targets for r in batch):
             await tx.dialect.announce(tx)
         await tx.executemany(
-            "INSERT INTO outbox (topic_id, action, platform, chat_id, post_id, created_at) "
-            "VALUES (?, 'post', ?, ?, ?, ?)",
-            [(r.topic_id, t.platform, t.chat_id, r.post_id, _ts(r.created_at))
+            "INSERT INTO outbox (topic_id, action, platform, chat_id, post_id, created_at, "
+            "not_before) VALUES (?, 'post', ?, ?, ?, ?, ?)",
+            [(r.topic_id, t.platform, t.chat_id, r.post_id, _ts(r.created_at), r.not_before)
              for r in batch for t in r.targets],
+        )
+        await tx.executemany(
+            "INSERT INTO albums (platform, chat_id, album_id, post_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(r.origin.platform, r.origin.chat_id, r.album, r.post_id, _ts(r.created_at))
+             for r in batch if r.album is not None and r.origin is not None],
         )
         ids = [r.post_id for r in batch]
         numbers = await tx.fetch(f"SELECT id, number FROM posts WHERE id IN ({marks(ids)})", ids)

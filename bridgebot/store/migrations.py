@@ -296,8 +296,25 @@ V9 = [
     """,
 ]
 
+# Telegram albums received by webhook (issue 14): each item is its own update, answered
+# before the next comes, so the first item's post is found again by its album
+# (``media_group_id``) in its chat, and later items join that post. Kept as long as
+# delivered outbox rows are (``prune_delivered``).
+V10 = [
+    """CREATE TABLE albums (
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        album_id TEXT NOT NULL,
+        post_id INTEGER NOT NULL REFERENCES posts (id),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id, album_id)
+    )""",
+    # A later item asks which of the post's copies are still to go.
+    "CREATE INDEX outbox_by_post ON outbox (post_id, action, state)",
+]
+
 # Index i holds the statements that take the schema from version i to i + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
 LATEST = len(MIGRATIONS)
 
 

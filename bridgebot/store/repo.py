@@ -32,7 +32,7 @@ from bridgebot.core.models import (
     TopicStats,
     TopicStatus,
 )
-from bridgebot.core.ports import MapHit, PendingDelivery, UnitOfWork
+from bridgebot.core.ports import DuplicateMessage, MapHit, PendingDelivery, UnitOfWork
 from bridgebot.core.richtext.spans import Span
 from bridgebot.core.richtext.spans import from_json as spans_from_json
 from bridgebot.core.richtext.spans import to_json as spans_to_json
@@ -664,20 +664,92 @@ class Store(Queries):
         parent_id: int | None, prompt_id: int | None, created_at: datetime,
         origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
         cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
-        spans: Sequence[Span] = (),
+        spans: Sequence[Span] = (), album: str | None = None, not_before: float = 0.0,
     ) -> tuple[int, int]:
         """Record a post, the message that carried it and its deliveries (and the intake
         cursor that delivered it) atomically; return (post id, number) once committed.
 
         Posts arriving together share one commit (see :mod:`group_commit`). Raises
-        :class:`DuplicateMessage` when the carrying message is already mapped.
+        :class:`DuplicateMessage` when the carrying message is already mapped. ``album``:
+        the album this post is (its later items join it); ``not_before``: when its
+        deliveries may go (time.time()), so that the album's other items can join first.
         """
         return await self.writer.add(PostRequest(
             topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
             prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
             targets=targets, cursor=cursor, attachments=attachments,
-            spans=spans_to_json(spans),
+            spans=spans_to_json(spans), album=album, not_before=not_before,
         ))
+
+    async def album_post(self, where: ChannelRef, album: str) -> int | None:
+        row = await self._one(
+            "SELECT post_id FROM albums WHERE platform = ? AND chat_id = ? AND album_id = ?",
+            (where.platform, where.chat_id, album),
+        )
+        return int(row[0]) if row is not None else None
+
+    async def add_to_album(
+        self, post_id: int, *, origin: ChannelRef, message_id: str,
+        attachments: Sequence[Attachment], text: tuple[str | None, str, Sequence[Span]] | None,
+        targets: Sequence[ChannelRef], now: datetime, not_before: float,
+        cursor: tuple[str, str] | None = None,
+    ) -> None:
+        """See :meth:`bridgebot.core.ports.DiscussionPort.add_to_album`.
+
+        A target whose copy of the post is still pending (or dead: its retry sends the post
+        as it is then) needs nothing more: the copy is built from the post when it goes,
+        with every file it has by then. The others' copies went out (their rows are done,
+        or already pruned) and get a FILES row for the files added here.
+        """
+        async with self.db.tx() as tx:
+            known = await tx.fetchrow(
+                "SELECT 1 FROM message_map WHERE platform = ? AND chat_id = ? AND message_id = ?",
+                (origin.platform, origin.chat_id, message_id))
+            if known is not None:
+                raise DuplicateMessage(message_id)
+            row = await tx.fetchrow("SELECT topic_id FROM posts WHERE id = ?", (post_id,))
+            assert row is not None, post_id
+            topic_id = int(row[0])
+            await tx.dialect.lock_topics(tx, [topic_id])
+            found = await tx.fetchrow(
+                "SELECT COALESCE(MAX(position), 0), COUNT(*) FROM attachments WHERE post_id = ?",
+                (post_id,))
+            last, count = (int(found[0]), int(found[1])) if found is not None else (0, 0)
+            await tx.executemany(
+                "INSERT INTO attachments (post_id, position, name, mime_type, size, sha256, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(post_id, position, a.name, a.mime_type, a.size, a.sha256, a.kind)
+                 for position, a in enumerate(attachments, start=last + 1)])
+            parts = await tx.fetchrow(
+                "SELECT COALESCE(MAX(part), -1) + 1 FROM message_map WHERE post_id = ? "
+                "AND platform = ? AND chat_id = ? AND mirrored = 0",
+                (post_id, origin.platform, origin.chat_id))
+            await tx.execute(
+                "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+                "post_id, part, mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (origin.platform, origin.chat_id, message_id, origin.thread_id, topic_id, post_id,
+                 int(parts[0]) if parts is not None else 0))
+            if text is not None:  # the album's caption came with a later item
+                subject, body, spans = text
+                await tx.execute(
+                    "UPDATE posts SET text = ?, subject = ?, spans = ? WHERE id = ? "
+                    "AND text = '' AND subject IS NULL AND erased_at IS NULL",
+                    (body, subject, spans_to_json(spans), post_id))
+            await tx.execute(
+                "UPDATE outbox SET not_before = ? WHERE post_id = ? AND action = 'post' "
+                "AND state = 'pending' AND attempts = 0 AND not_before < ?",
+                (not_before, post_id, not_before))
+            waiting = {(r[0], r[1]) for r in await tx.fetch(
+                "SELECT platform, chat_id FROM outbox WHERE post_id = ? AND action = 'post' "
+                "AND state IN ('pending', 'dead')", (post_id,))}
+            late = [t for t in targets if (t.platform, t.chat_id) not in waiting]
+            if attachments and late:
+                await self._enqueue(tx, topic_id, Action.FILES, late, now, post_id=post_id,
+                                    notice=f"{count}:{count + len(attachments)}")
+            if cursor is not None:
+                await tx.execute(
+                    "INSERT INTO cursors (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value", cursor)
 
     async def edit_post(
         self, post_id: int, text: str, subject: str | None, edited_at: datetime,
@@ -764,15 +836,37 @@ class Store(Queries):
     async def complete(
         self, row: PendingDelivery, message_ids: Sequence[str], thread_id: str | None, now: datetime,
         *, topic_id: int, prompt_id: int | None, post_id: int | None,
-        replaced: Sequence[str] = (),
+        replaced: Sequence[str] = (), carried: int | None = None,
     ) -> None:
         """Record what a delivery produced and mark it done, in one transaction.
 
         An edit that made a post longer or shorter returns the messages that now show it
         (``message_ids``) in place of those it had (``replaced``): the ones it deleted leave
-        the message map, the continuation messages it sent join it.
+        the message map, the continuation messages it sent join it. A post's copy that
+        ``carried`` fewer files than the post has now (an album item joined it while the
+        copy was on its way) is followed by a FILES delivery with the rest.
         """
         async with self.db.tx() as tx:
+            if row.action is Action.POST and post_id is not None and carried is not None:
+                found = await tx.fetchrow(
+                    "SELECT COUNT(*) FROM attachments WHERE post_id = ?", (post_id,))
+                count = int(found[0]) if found is not None else 0
+                if count > carried:
+                    await self._enqueue(tx, topic_id, Action.FILES, [row.target], now,
+                                        post_id=post_id, notice=f"{carried}:{count}")
+            if row.action is Action.FILES:  # the post's messages here, then these
+                found = await tx.fetchrow(
+                    "SELECT COALESCE(MAX(part), -1) + 1 FROM message_map WHERE post_id = ? "
+                    "AND platform = ? AND chat_id = ? AND mirrored = 1",
+                    (post_id, row.target.platform, row.target.chat_id))
+                first = int(found[0]) if found is not None else 0
+                await tx.executemany(
+                    "INSERT INTO message_map (platform, chat_id, message_id, thread_id, "
+                    "topic_id, post_id, part, mirrored, delivery_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+                    [(row.target.platform, row.target.chat_id, mid, thread_id, topic_id, post_id,
+                      part, row.id) for part, mid in enumerate(message_ids, start=first)],
+                )
             if row.action is Action.EDIT and message_ids and post_id is not None:
                 gone = [m for m in replaced if m not in message_ids]
                 await tx.executemany(
@@ -880,7 +974,10 @@ class Store(Queries):
                     await tx.execute(f"DELETE FROM outbox WHERE id IN ({marks(ids)})", ids)
             total += len(ids)
             if len(ids) < batch:
-                return total
+                break
+        async with self.db.tx() as tx:  # albums that long ago take no more items
+            await tx.execute("DELETE FROM albums WHERE created_at < ?", (_ts(before),))
+        return total
 
     async def reclaim_space(self) -> int:
         """Give the space of deleted rows back to the file system (bytes freed)."""

@@ -550,6 +550,10 @@ class TelegramAdapter:
             chat_title=message.chat.title if message.chat.type != "private" else None,
             attachments=attachments,
             threadless=message.chat.type in ("group", "supergroup") and not message.chat.is_forum,
+            # An album's items after the first join its post, however they arrive: in one
+            # batch (polling), or one webhook request each (see Discussions._join_album).
+            album=items[0].media_group_id if incoming else None,
+            album_complete=bool(album),  # polling asked for the rest (_rest_of_album)
         ), patience=self._patience)
         if outcome.post is not None and not outcome.duplicate:
             self._cursor = None  # committed together with the post
