@@ -10,6 +10,7 @@ from bridgebot.core.richtext.archive import (
     REL,
     blocks,
     escape_text,
+    html_text,
     links,
     split_url,
     to_html,
@@ -29,7 +30,7 @@ from bridgebot.core.richtext.spans import (
 )
 
 __all__ = [
-    "REL", "Kind", "Span", "blocks", "clean", "escape_text", "from_json", "links", "plain_with_urls",
-    "render",
+    "REL", "Kind", "Span", "blocks", "clean", "escape_text", "from_json", "html_text", "links",
+    "plain_with_urls", "render",
     "replace_text", "shift", "slice_spans", "split_url", "to_html", "to_json", "to_markdown",
 ]

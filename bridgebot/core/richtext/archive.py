@@ -83,10 +83,13 @@ def _bullet(line: str) -> str | None:
     return line[match.end():]
 
 
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+
+
 def blocks(text: str) -> list[tuple[str, list[str]]]:
     """The text as ("p", lines) paragraphs and ("ul", items) lists, in order."""
     found: list[tuple[str, list[str]]] = []
-    for paragraph in re.split(r"\n\s*\n", text.strip()):
+    for paragraph in _PARAGRAPHS.split(text.strip()):
         kinds: list[tuple[str, list[str]]] = []
         for line in paragraph.splitlines():
             item = _bullet(line)
@@ -104,7 +107,16 @@ def to_html(text: str, spans: Sequence[Span] = ()) -> Markup:
     (core/richtext) add the formatting, links and mentions the text was written with."""
     if spans:
         return _rich_html(text, spans)
-    # Built as plain strings (every piece of text through _escape) and marked safe once.
+    return Markup(html_text(text))
+
+
+def html_text(text: str, spans: Sequence[Span] = ()) -> str:
+    """:func:`to_html` as a plain string of safe HTML, for pages built from strings (a
+    ``Markup`` per post cost a 10,000-post page tens of milliseconds)."""
+    if spans:
+        return str(_rich_html(text, spans))
+    # Built as plain strings (every piece of text through escape_text) and marked safe by
+    # the caller.
     parts: list[str] = []
     for kind, lines in blocks(text):
         if kind == "ul":
@@ -112,7 +124,7 @@ def to_html(text: str, spans: Sequence[Span] = ()) -> Markup:
             parts.append(f'<ul dir="auto">{items}</ul>')
         else:
             parts.append('<p dir="auto">' + "<br>\n".join(_links(line) for line in lines) + "</p>")
-    return Markup("\n".join(parts))
+    return "\n".join(parts)
 
 
 def to_markdown(text: str, spans: Sequence[Span] = ()) -> str:
