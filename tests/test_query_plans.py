@@ -79,6 +79,10 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
     "archive index: new since the last visit": (
         lambda w: w.runtime.store.visible_after(1, 3), "posts_visible"),
     "state.json": (lambda w: w.runtime.store.topic_state(1), None),
+    "a topic page: its posts": (lambda w: w.runtime.store.posts(1), None),
+    # Who wrote each post, then each author once with their alias and pseudonym.
+    "a topic page: its authors": (
+        lambda w: w.runtime.core.privacy.topic_identities(1), "posts_visible"),
     "relay: a topic's next delivery": (
         lambda w: w.runtime.store.next_pending(ChannelRef("console", "lounge"), 1),
         "outbox_pending_by_topic"),

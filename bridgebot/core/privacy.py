@@ -509,7 +509,10 @@ async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode
                   if len(archive.posts) <= FEW_POSTS
                   else await privacy.topic_identities(archive.topic.id))
     known: dict[str, Identity | None] = {}  # mentioned people, named as the authors are
-    posts = [(await mentions_named(privacy, mode, archive.topic.id, p, known)).named(
+    topic_id = archive.topic.id
+    # Only a post with spans can mention anyone: the others skip the call (a page of
+    # 10,000 posts awaited it 10,000 times).
+    posts = [(await mentions_named(privacy, mode, topic_id, p, known) if p.spans else p).named(
                  shown_name(identities.get(p.id), p, mode), "")
              for p in archive.posts]
     opener = next((p.author_name for p in posts if p.is_opening), None)
