@@ -1,12 +1,17 @@
-"""A big topic exports whole: every post's subject worked out once, any depth of replies."""
+"""A big topic exports whole: every post's subject worked out once (from its first words
+only), any depth of replies."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bridgebot.core import export
 from bridgebot.core.export import Archive, to_html, to_json, to_markdown
 from bridgebot.core.models import Post, Topic, TopicStatus
+from bridgebot.core.text import clip, short_subject
 
 WHEN = datetime(2027, 3, 22, 13, 0, tzinfo=UTC)
 
@@ -41,3 +46,14 @@ def test_each_subject_is_worked_out_once_for_a_whole_page(monkeypatch):
         for post in archive.posts:
             archive.subject(post)
     assert len(calls) <= 1, "the opening post's subject, once; replies take their parent's"
+
+
+@given(st.lists(st.sampled_from(["a", "é", "語", " ", "\n", "\t", "\u00a0", "\u3000", "\u2028",
+                                 "word", "x" * 40])).map("".join),
+       st.integers(min_value=-1, max_value=12), st.integers(min_value=0, max_value=120))
+def test_an_untitled_posts_subject_is_its_first_words_however_long_the_post(text, words, chars):
+    """Splitting off only the first words (not the whole post) gives the subject the
+    forum gave: the first ``words`` words, single-spaced, "…" when there were more."""
+    every = " ".join(text.split()).split(" ")
+    expected = " ".join(every) if len(every) <= words else " ".join(every[:words]) + "…"
+    assert short_subject(text, words=words, chars=chars) == clip(expected, chars)

@@ -39,9 +39,10 @@ def short_subject(text: str, words: int = 8, chars: int = EXCERPT_MAX) -> str:
     Capped at ``chars`` characters too: Chinese, Japanese or Thai text has no spaces, and
     ten "words" of it can be the whole post (a quote must stay a quote).
     """
-    first = " ".join(text.split())
-    parts = first.split(" ")
-    short = first if len(parts) <= words else " ".join(parts[:words]) + "…"
+    # Only the first ``words`` words are split off (a subject of a 700-character post
+    # need not split all of it); one part more means there were more words.
+    parts = text.split(None, words) if words > 0 else " ".join(text.split()).split(" ")
+    short = " ".join(parts[:words]) + "…" if len(parts) > words else " ".join(parts)
     return clip(short, chars)
 
 
