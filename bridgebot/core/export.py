@@ -208,7 +208,7 @@ def to_markdown(archive: Archive) -> str:
     for depth, post in archive.threads():
         level = "#" * min(2 + depth, 6)
         out += [f"{level} {archive.subject(post)}", "", f"#{post.number} · {_byline(archive, post)}"]
-        prompt = archive.answers(post)
+        prompt = archive.answers(post) if post.prompt_id else None
         if prompt is not None:
             line = questions.get(prompt.id)
             if line is None:
@@ -296,8 +296,10 @@ def _articles(archive: Archive, new_after: int | None) -> str:
     esc = richtext.escape_text
     rich = richtext.html_text
     by_id = archive._by_id
+    subjects = archive._subjects
     platforms: dict[str, str] = {}
     questions: dict[int, str] = {}
+    authors: dict[str, str] = {}  # each name escaped once
     threads = list(archive.threads())
     # Each article closes itself and the ones it ends: how far the next one climbs back.
     next_depths = [depth for depth, _ in threads[1:]] + [0] if threads else []
@@ -315,8 +317,18 @@ def _articles(archive: Archive, new_after: int | None) -> str:
         platform = platforms.get(post.author_platform)
         if platform is None:
             platform = platforms[post.author_platform] = esc(_platform(archive, post))
-        add(f'<h2 dir="auto"{RE_CLASS if depth > 0 else ""}>{esc(archive.subject(post))}</h2>\n'
-            f'<p class="byline">#{number} · <bdi>{esc(post.author_name)}</bdi> · {platform} · '
+        # A reply's parent came before it: its subject is known (else the general case).
+        parent_subject = subjects.get(post.parent_id) if post.parent_id else None
+        if post.subject or parent_subject is None:
+            subject = archive.subject(post)
+        else:
+            subject = subjects[post.id] = (parent_subject if parent_subject.startswith("Re: ")
+                                           else f"Re: {parent_subject}")
+        author = authors.get(post.author_name)
+        if author is None:
+            author = authors[post.author_name] = esc(post.author_name)
+        add(f'<h2 dir="auto"{RE_CLASS if depth > 0 else ""}>{esc(subject)}</h2>\n'
+            f'<p class="byline">#{number} · <bdi>{author}</bdi> · {platform} · '
             f'<bdi>{_when(post.created_at)}</bdi>')  # digits, "-", ":" and "UTC": nothing to escape
         if post.edited_at:
             add(f" (edited <bdi>{_when(post.edited_at)}</bdi>)")
@@ -325,7 +337,7 @@ def _articles(archive: Archive, new_after: int | None) -> str:
             if parent is not None:
                 add(f' · in reply to <a href="#post-{parent.number}">#{parent.number}</a>')
         add("</p>\n")
-        prompt = archive.answers(post)
+        prompt = archive.answers(post) if post.prompt_id else None
         if prompt is not None:
             line = questions.get(prompt.id)
             if line is None:
