@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.core.models import ChannelRef, DeliveryState
+from bridgebot.core.models import ChannelRef
 from tests.auxil.world import World
 
 from .images import GPS_IFD, jpeg_with_gps, metadata_of, png
@@ -156,21 +156,6 @@ async def test_voice_audio_animation_video_note_and_sticker_arrive_on_discord_as
     assert "Listen" in mirrors[0]["content"]
     kinds = [p.attachments[0].kind for p in await w.runtime.store.posts(1) if not p.is_opening]
     assert kinds == ["voice", "audio", "animation", "video_note", "sticker"]
-
-
-async def test_an_edit_longer_than_a_caption_cuts_the_caption_instead_of_failing(bridged: World):
-    w = bridged
-    sent = w.dc.user_sends(w.thread["id"], w.brittany.dc, "The notes",
-                           attachments=[("notes.pdf", b"%PDF-1.4 notes", "application/pdf")])
-    [copy] = await w.until(lambda: _tg_files(w, "document"))
-    longer = "The notes, with what we learned. " * 50  # 1650 characters
-    w.dc.user_edits(w.thread["id"], sent["id"], longer)
-    edited = await w.until(lambda: [c for c in w.tg.calls_to("editMessageCaption")
-                                    if c.status == 200])
-    caption = next(m for m in w.tg.chat_messages(w.group["id"])
-                   if m["message_id"] == copy["message_id"])["caption"]
-    assert len(caption) <= 1024 and caption.endswith("…") and "what we learned" in caption
-    assert edited and not await w.runtime.store.outbox([DeliveryState.DEAD])
 
 
 async def test_an_album_whose_items_arrive_in_separate_batches_is_still_one_post(bridged: World):

@@ -703,16 +703,25 @@ class DiscordAdapter(SlashCommands):
 
     async def _send_post(self, delivery: Delivery, post: Post, thread: discord.abc.Messageable,
                          paths: Sequence[tuple[Attachment, Path]]) -> tuple[str, ...]:
-        """The post's pieces, the files with the last piece (under the author's name)."""
+        """The post's pieces (under the author's name), the files with the first: a file
+        message carries what fits and the rest follows, as a long text post's pieces do, so
+        an edit can grow or shrink the continuations and never touch the files."""
         webhook = await self._webhook(int(delivery.target.chat_id))
         if webhook is None:
             pieces = render.post_pieces(post, with_author=True)
-            ids = list(await self._send_bot(thread, pieces[:-1] if paths else pieces,
-                                            reply_to=delivery.reply_to, nonce=f"bb{delivery.id}"))
+            ids: list[str] = []
             if paths:
-                sent = await thread.send(pieces[-1], files=media.uploads(paths),
-                                         allowed_mentions=NO_MENTIONS)
+                reference: Any = None
+                if delivery.reply_to:
+                    reference = discord.MessageReference(
+                        message_id=int(delivery.reply_to), channel_id=thread.id,  # type: ignore[attr-defined]
+                        fail_if_not_exists=False)
+                sent = await thread.send(pieces[0], files=media.uploads(paths),
+                                         allowed_mentions=NO_MENTIONS, reference=reference)
                 ids.append(str(sent.id))
+            ids += await self._send_bot(thread, pieces[1:] if paths else pieces,
+                                        reply_to=None if paths else delivery.reply_to,
+                                        nonce=f"bb{delivery.id}")
             return tuple(ids)
         quote = self._quote(delivery, thread)
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
@@ -734,11 +743,11 @@ class DiscordAdapter(SlashCommands):
     async def _webhook_pieces(self, webhook: discord.Webhook, pieces: list[str], username: str,
                               thread: Any, paths: Sequence[tuple[Attachment, Path]] = (),
                               ) -> tuple[str, ...]:
-        """The pieces under ``username``, the files with the last one."""
+        """The pieces under ``username``, the files with the first one."""
         ids: list[str] = []
         for index, piece in enumerate(pieces):
             extra: dict[str, Any] = {}
-            if paths and index == len(pieces) - 1:
+            if paths and index == 0:
                 extra["files"] = media.uploads(paths)
             sent = await webhook.send(piece, username=username, wait=True, thread=thread,
                                       allowed_mentions=NO_MENTIONS, **extra)
@@ -827,12 +836,15 @@ class DiscordAdapter(SlashCommands):
         pieces = render.post_pieces(post, quote=quote,
                                     with_author=webhook is None or username is None)
         ids = list(delivery.message_ids) if delivery.message_ids else []
-        # A post with files keeps its messages (the files ride on the last one).
-        resize = bool(ids) and not post.attachments
+        # Grown: continued in new messages; shrunk: the extra ones go, except one carrying
+        # files (a copy sent before the files rode on the first piece had them on its
+        # last), which keeps no words.
+        resize = bool(ids)
         in_thread = thread if isinstance(thread, discord.Thread) else discord.utils.MISSING
         edits = list(zip(ids, pieces, strict=False))
-        if not resize:  # shrunk (an erasure): the messages it no longer needs keep no words
+        if post.attachments:
             edits += [(message_id, render.CONTINUED) for message_id in ids[len(pieces):]]
+        carrying: set[str] = set()  # extra messages that hold files: kept
         for copy in delivery.combined:  # re-rendered whole: the others' posts stay as they are
             text = "\n\n".join(render.post_block(part, parent) for part, parent in copy.parts)
             edits.append((copy.message_ids[0], render.clip_message(text)))
@@ -842,13 +854,17 @@ class DiscordAdapter(SlashCommands):
         async def edit_all() -> None:
             for message_id, piece in edits:
                 try:
+                    edited: discord.Message
                     if webhook is not None:
                         # A post without files (erased) leaves none on its copies either.
-                        await webhook.edit_message(int(message_id), content=piece, thread=in_thread,
-                                                   allowed_mentions=NO_MENTIONS, **drop)
+                        edited = await webhook.edit_message(
+                            int(message_id), content=piece, thread=in_thread,
+                            allowed_mentions=NO_MENTIONS, **drop)
                     else:
-                        await thread.get_partial_message(int(message_id)).edit(  # type: ignore[attr-defined]
+                        edited = await thread.get_partial_message(int(message_id)).edit(  # type: ignore[attr-defined]
                             content=piece, allowed_mentions=NO_MENTIONS, **drop)
+                    if edited.attachments:
+                        carrying.add(message_id)
                 except discord.NotFound:  # one piece gone (deleted by a moderator): the others still
                     log.info("discord message to edit is gone in %s", delivery.target)
             if not resize:
@@ -864,12 +880,14 @@ class DiscordAdapter(SlashCommands):
                     sent = await thread.send(piece, allowed_mentions=NO_MENTIONS)
                 ids.append(str(sent.id))
             for message_id in ids[len(pieces):]:  # shrunk: the extra messages go
+                if message_id in carrying:
+                    continue
                 with contextlib.suppress(discord.NotFound):
                     if webhook is not None:
                         await webhook.delete_message(int(message_id), thread=in_thread)
                     else:
                         await thread.get_partial_message(int(message_id)).delete()  # type: ignore[attr-defined]
-            del ids[len(pieces):]
+            ids[len(pieces):] = [i for i in ids[len(pieces):] if i in carrying]
 
         await self._unarchived(delivery.target, edit_all)
         return DeliveryResult(tuple(ids)) if resize else None

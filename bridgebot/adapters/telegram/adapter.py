@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 
 from aiohttp import web
 from telegram import (
@@ -771,7 +772,8 @@ class TelegramAdapter:
         elif delivery.action is Action.POST and delivery.post is not None:
             quoted = delivery.parent if not delivery.reply_is_parent else None
             if delivery.post.attachments:
-                return DeliveryResult(await self._send_with_files(delivery, quoted))
+                ids, continued = await self._send_with_files(delivery, quoted)
+                return DeliveryResult(ids, paced=continued)
             pieces = render.post_message(delivery.post, quoted)
         elif delivery.action is Action.NOTICE and delivery.notice:
             # Telegram counts the limit after parsing, so escaping does not lengthen it.
@@ -782,33 +784,35 @@ class TelegramAdapter:
         ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
         return _result(ids)
 
-    async def _send_with_files(self, delivery: Delivery, quoted: Post | None) -> tuple[str, ...]:
-        """A post with files: one upload or media group with the post as its caption (the
-        caption goes first as its own message when longer than Telegram's 1024); files that
-        cannot go (over 50 MB, 10 MB for a photo shown as one is sent as a document, more
-        than ten) become lines naming them."""
-        assert self.app is not None and delivery.post is not None and self.core is not None
-        target, post = delivery.target, delivery.post
+    def _uploads(self, post: Post) -> tuple[list[tuple[Attachment, Path]], list[Attachment]]:
+        """The files of a post that go as uploads (each one message, a media group's items
+        too), and those that cannot (over 50 MB, 10 MB for a photo shown as one is sent as
+        a document, more than ten, or no longer stored): they become lines naming them."""
         fit, left = split_fitting(post.attachments, media.LIMITS)
-        files = self.core.files
+        files = self.core.files if self.core is not None else None
         paths = [(a, p) for a in fit if files is not None and (p := files.path(a)) is not None]
-        left += [a for a in fit if all(a is not b for b, _ in paths)]
+        return paths, left + [a for a in fit if all(a is not b for b, _ in paths)]
+
+    async def _send_with_files(self, delivery: Delivery,
+                               quoted: Post | None) -> tuple[tuple[str, ...], int]:
+        """A post with files: one upload or media group carrying as much of the post as fits
+        a caption (Telegram's 1024), the rest following as continuation messages, as a long
+        text post's pieces follow its first; files that cannot go become lines naming them.
+        Returns the messages and how many continuations were paced here."""
+        assert self.app is not None and delivery.post is not None
+        target, post = delivery.target, delivery.post
+        paths, left = self._uploads(post)
         lines = lines_for([a for a in post.attachments if a in left])
         shown = replace(post, text="\n\n".join(x for x in (post.text, lines) if x))
-        pieces = render.post_message(shown, quoted)
         if not paths:
-            return await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
-        ids: tuple[str, ...] = ()
+            pieces = render.post_message(shown, quoted)
+            ids = await self._send(target.chat_id, target.thread_id, delivery.reply_to, pieces)
+            return ids, len(ids) - 1
+        pieces = render.post_message(shown, quoted, first_limit=media.CAPTION_LIMIT)
         reply_to = delivery.reply_to
-        caption: str | None = None
-        if len(pieces) == 1 and render.length(pieces[0][1]) <= media.CAPTION_LIMIT:
-            caption = pieces[0][0]
-        else:
-            ids = await self._send(target.chat_id, target.thread_id, reply_to, pieces)
-            reply_to = ids[-1]
         try:
             sent = await media.send_files(
-                self.app.bot, int(target.chat_id), paths, caption,
+                self.app.bot, int(target.chat_id), paths, pieces[0][0],
                 message_thread_id=int(target.thread_id) if target.thread_id else None,
                 reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True)
                 if reply_to else None,
@@ -816,7 +820,10 @@ class TelegramAdapter:
         except tg.TelegramError as err:
             log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
             raise classify(err, f"chat {target.chat_id}") from err
-        return ids + tuple(str(m.message_id) for m in sent)
+        ids = tuple(str(m.message_id) for m in sent)
+        more = await self._send(target.chat_id, target.thread_id, ids[-1], pieces[1:],
+                                reserved=False)
+        return ids + more, len(more)
 
     async def _pin(self, target: ChannelRef, thread_id: str | None, message_id: str) -> None:
         """Pin a new topic's message where the bot may (an admin with "Pin messages"). Where
@@ -871,11 +878,12 @@ class TelegramAdapter:
         return DeliveryResult((str(sent.message_id),))
 
     async def _send(self, chat_id: str, thread_id: str | None, reply_to: str | None,
-                    pieces: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+                    pieces: Sequence[tuple[str, str]], *, reserved: bool = True) -> tuple[str, ...]:
         """Send pieces in order; the first replies to ``reply_to``, the rest follow it.
 
-        The relay's turn reserved one message; each further piece waits for the chat's
-        budget and is counted here (see :func:`_result`), and a 429 on a
+        The relay's turn reserved one message (``reserved``; not when a file message took
+        it and these continue it); each further piece waits for the chat's budget and is
+        counted here (see :func:`_result`), and a 429 on a
         later piece is waited out and that piece sent again. Raising there would make the
         relay send the whole delivery again, repeating the pieces already shown.
         """
@@ -883,7 +891,7 @@ class TelegramAdapter:
         ids: list[str] = []
         for html, plain in pieces:
             answer_to = reply_to if not ids else ids[-1]
-            if not ids:  # the relay's turn (or the caller) reserved the first
+            if not ids and reserved:  # the relay's turn (or the caller) reserved the first
                 sent = await self._send_one(chat_id, thread_id, answer_to, html, plain)
             else:
                 sent = await self._send_later_piece(target, answer_to, html, plain)
@@ -1021,6 +1029,10 @@ class TelegramAdapter:
         t = self._chat_translator(delivery.target)
         target = delivery.target
         post = delivery.post
+        if post is not None and not post.is_opening and post.attachments:
+            shown = await self._edit_files_post(delivery, post)
+            if shown is not None:
+                return shown
         if post is not None and not post.is_opening and not post.attachments:
             quoted = delivery.parent if not delivery.reply_is_parent else None
             pieces = render.post_message(post, quoted)
@@ -1034,8 +1046,8 @@ class TelegramAdapter:
                     await self._delete_extra(target.chat_id, message_id)
                 ids = ids[: len(pieces)]
             return tuple(ids)
-        # A question, the topic's message, or a post with files (whose messages follow its
-        # text): as many messages as before, the end cut if it grew.
+        # A question, the topic's message, or a post with files sent the older way (its
+        # text first, the files after it): as many messages as before, the end cut if it grew.
         if post is None:
             assert delivery.prompt is not None
             pieces = render.prompt_message(delivery.prompt, t)
@@ -1057,6 +1069,58 @@ class TelegramAdapter:
         for message_id, (html, _) in zip(kept, pieces, strict=False):
             await self._edit_message(target, message_id, html, files_gone=gone)
         return None
+
+    async def _edit_files_post(self, delivery: Delivery, post: Post) -> tuple[str, ...] | None:
+        """A post with files, edited as it was sent (:meth:`_send_with_files`): the file
+        message's caption takes what fits, the continuation messages after the files the
+        rest; a post grown past them continues in new ones, one shrunk has the extra ones
+        deleted. The post's messages now, or None for a copy sent the older way (its text
+        first, the files after it), which keeps its messages."""
+        target = delivery.target
+        paths, left = self._uploads(post)
+        ids = list(delivery.message_ids)
+        files = len(paths)  # one message each, a media group's items too
+        if not files or files > len(ids):
+            return None
+        lines = lines_for([a for a in post.attachments if a in left])
+        shown = replace(post, text="\n\n".join(x for x in (post.text, lines) if x))
+        quoted = delivery.parent if not delivery.reply_is_parent else None
+        pieces = render.post_message(shown, quoted, first_limit=media.CAPTION_LIMIT)
+        if not await self._edit_file_caption(target, ids[0], *pieces[0]):
+            return None
+        continued, rest = ids[files:], pieces[1:]
+        for message_id, (html, plain) in zip(continued, rest, strict=False):
+            await self._edit_one(target.chat_id, message_id, html, plain)
+        if len(rest) > len(continued):
+            continued += await self._send(target.chat_id, target.thread_id,
+                                          (ids[:files] + continued)[-1], rest[len(continued):],
+                                          reserved=False)
+        for message_id in continued[len(rest):]:
+            await self._delete_extra(target.chat_id, message_id)
+        return tuple(ids[:files] + continued[: len(rest)])
+
+    async def _edit_file_caption(self, target: ChannelRef, message_id: str, html: str,
+                                 plain: str) -> bool:
+        """A file message's caption (plain when Telegram cannot parse the HTML); False when
+        the message has no caption to edit (a text message)."""
+        assert self.app is not None
+        for caption, mode in ((html, ParseMode.HTML), (plain, None)):
+            try:
+                await self.app.bot.edit_message_caption(
+                    chat_id=int(target.chat_id), message_id=int(message_id), caption=caption,
+                    parse_mode=mode)
+                return True
+            except tg.BadRequest as err:
+                lowered = err.message.lower()
+                if "not modified" in lowered or "to edit not found" in lowered:
+                    return True
+                if "no caption" in lowered:
+                    return False
+                if mode is None or "can't parse entities" not in lowered:
+                    raise classify(err, f"chat {target.chat_id}") from err
+            except tg.TelegramError as err:
+                raise classify(err, f"chat {target.chat_id}") from err
+        return True
 
     async def _edit_one(self, chat_id: str, message_id: str, html: str, plain: str) -> None:
         assert self.app is not None

@@ -47,10 +47,12 @@ def prompt_message(prompt: Prompt, t: Translator | None = None) -> list[tuple[st
     return _pieces(f"❓ <b>{escape(head)}</b>", f"❓ {head}", prompt.question)
 
 
-def post_message(post: Post, parent: Post | None = None) -> list[tuple[str, str]]:
-    """A mirrored post; ``parent`` adds a quoted pointer when no native reply is possible."""
+def post_message(post: Post, parent: Post | None = None,
+                 first_limit: int = LIMIT) -> list[tuple[str, str]]:
+    """A mirrored post; ``parent`` adds a quoted pointer when no native reply is possible.
+    ``first_limit``: the first piece's limit (a file's caption: 1024), the others' 4096."""
     header, header_plain = _post_header(post, parent)
-    return _pieces(header, header_plain, post.text, spans=post.spans)
+    return _pieces(header, header_plain, post.text, spans=post.spans, first_limit=first_limit)
 
 
 def post_block(post: Post, parent: Post | None = None) -> tuple[str, str]:
@@ -81,8 +83,10 @@ def notice(text: str) -> list[tuple[str, str]]:
 
 
 def _pieces(header: str, header_plain: str, body: str, footer: str = "",
-            footer_plain: str = "", spans: Sequence[Span] = ()) -> list[tuple[str, str]]:
-    """Split ``body`` so that each piece, once parsed, fits Telegram's limit.
+            footer_plain: str = "", spans: Sequence[Span] = (),
+            first_limit: int = LIMIT) -> list[tuple[str, str]]:
+    """Split ``body`` so that each piece, once parsed, fits Telegram's limit (the first
+    piece ``first_limit``: a caption's is shorter).
 
     Each piece is (html, plain): ``plain`` is what is sent if Telegram cannot parse the
     HTML, with every link's address written out so that it is never lost.
@@ -90,6 +94,11 @@ def _pieces(header: str, header_plain: str, body: str, footer: str = "",
     reserve = _plain_len(header_plain) + (length(footer_plain) + 2 if footer_plain else 0)
     ranges = split_ranges(body, LIMIT - reserve, lambda a, b: length(body[a:b])) \
         if body.strip() else []
+    if ranges and first_limit < LIMIT:  # the first piece shorter, the rest as before
+        first = split_ranges(body, first_limit - reserve, lambda a, b: length(body[a:b]))[0]
+        rest = body[first[1]:]
+        ranges = [first] + [(first[1] + a, first[1] + b) for a, b in split_ranges(
+            rest, LIMIT - reserve, lambda a, b: length(rest[a:b]))]
     chunks = [(body[a:b], slice_spans(spans, a, b)) for a, b in ranges] or [("", ())]
     out: list[tuple[str, str]] = []
     for i, (chunk, chunk_spans) in enumerate(chunks):
