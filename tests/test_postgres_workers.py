@@ -59,6 +59,62 @@ async def test_a_clean_stop_hands_its_targets_on_at_once_and_wakes_the_others(
         await second.close()
 
 
+async def test_a_killed_workers_targets_are_taken_over_when_its_connections_close(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgDatabase(url), PgDatabase(url)  # 30 s leases, as shipped
+    await first.open()
+    await second.open()
+    try:
+        lounge = ("console", "lounge")
+        assert await first.held([lounge]) == {lounge}
+        assert await second.held([lounge]) == set()
+        # SIGKILL: the kernel closes the dead worker's sockets; nothing is released.
+        assert first._listener is not None and first._pool is not None
+        first._listener.terminate()
+        first._pool.terminate()
+        for _ in range(50):  # the server ends the closed connection's process at once
+            if await second.held([lounge]):
+                break
+            await asyncio.sleep(0.05)
+        assert await second.held([lounge]) == {lounge}, "taken over long before 30 s"
+    finally:
+        await second.close()
+
+
+async def test_a_worker_whose_listen_connection_was_cut_listens_again_and_keeps_its_targets(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgDatabase(url), PgDatabase(url)
+    await first.open()
+    await second.open()
+    woken = asyncio.Event()
+    first.on_outbox(woken.set)
+    try:
+        lounge = ("console", "lounge")
+        assert await first.held([lounge]) == {lounge}
+        assert first._listener is not None
+        cut = first._listener.get_server_pid()
+        assert await second.pool.fetchval("SELECT pg_terminate_backend($1)", cut)
+        for _ in range(50):
+            if first._listener.is_closed():
+                break
+            await asyncio.sleep(0.05)
+        assert await second.held([lounge]) == {lounge}, "it looked dead from outside"
+        assert await first.held([lounge]) == set(), "and is not handed back while the other lives"
+        assert first._listener is not None and not first._listener.is_closed(), "listening again"
+        assert woken.is_set(), "and looks for what was committed meanwhile"
+        woken.clear()
+        async with second.tx() as tx:
+            await tx.dialect.announce(tx)
+        await asyncio.wait_for(woken.wait(), 5)
+        await second.close()  # its chats are handed on
+        assert await first.held([lounge]) == {lounge}
+    finally:
+        await first.close()
+        await second.close()
+
+
 @on_postgres
 async def test_two_workers_deliver_every_post_once_in_order(build: Build, db_path):
     # One console stands for a platform both workers talk to (as two bots on one token).

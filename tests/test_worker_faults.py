@@ -97,9 +97,12 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
     def carried(t: int, telegram: bool) -> set[int]:
         return {n for ns in (on_discord(t) if telegram else on_telegram(t)) for n in ns}
 
+    events: list[tuple[float, str]] = []  # the test's own steps, on the sandboxes' clock
+
     def timeline() -> None:
-        """Every call the sandboxes answered, by time, beside the workers' logs."""
-        lines = [(c.at, f"TG {c.method} {c.status} {str(c.params.get('text', ''))[:50]!r}")
+        """Every call the sandboxes answered and the test's steps, by time, beside the
+        workers' logs."""
+        lines = events + [(c.at, f"TG {c.method} {c.status} {str(c.params.get('text', ''))[:50]!r}")
                  for c in tg.calls if c.method != "getUpdates" or c.status != 200]
         lines += [(c.at, f"DC {c.method} {c.path[:40]} {c.status} "
                    f"{str(c.json.get('content', '') if isinstance(c.json, dict) else '')[:50]!r}")
@@ -126,6 +129,7 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         tg.enforce_rate_limits = dc.enforce_rate_limits = True
         loop = asyncio.get_running_loop()
         started = loop.time()
+        events.append((started, "TEST burst starts"))
 
         a_third = asyncio.Event()
 
@@ -151,14 +155,17 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         victim = max(crew, key=lambda x: (status[x.name][1], "telegram-polling" in status[x.name][0]))
         await victim.kill()
         killed_at = loop.time() - started
+        events.append((loop.time(), f"TEST killed {victim.name} {status}"))
         assert not writing.done(), "killed mid-burst"
         stopped = max((x for x in crew if x is not victim),
                       key=lambda x: ("telegram-polling" in status[x.name][0], status[x.name][1]))
         stopping = asyncio.create_task(stopped.terminate())
+        events.append((loop.time(), f"TEST stopping {stopped.name}"))
         await writing
         written_at = loop.time() - started
         assert await stopping == 0, stopped.log.read_text()[-3000:]
         stopped_at = loop.time() - started
+        events.append((loop.time(), f"TEST stopped {stopped.name}"))
         [survivor] = [x for x in crew if x.running]
 
         async def recorded() -> list[Post]:
@@ -201,6 +208,7 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
 
         await wait_for(complete, 60, diagnosis)
         finished_at = loop.time() - started
+        events.append((loop.time(), "TEST every post mirrored"))
         await asyncio.sleep(1.0)  # anything that would be sent twice has had time to be
         assert await survivor.terminate() == 0, survivor.log.read_text()[-3000:]
 

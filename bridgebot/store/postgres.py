@@ -46,6 +46,9 @@ CHANNEL = "bridgebot_outbox"
 # delivery renews it): a worker that died leaves its targets to the others after this.
 LEASE_SECONDS = 30.0
 
+# How often a worker whose LISTEN connection was lost tries to open it again.
+LISTEN_RETRY = 5.0
+
 # Taken (for the transaction) while a process migrates, so that workers starting together
 # apply each step once. Any constant; this one spells "bridgebo".
 MIGRATION_LOCK = 0x627269646765626F
@@ -163,6 +166,7 @@ class PgDatabase(Transactions):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
+        self._listen_again_at = 0.0
         self._on_outbox: list[Callable[[], None]] = []
         self.migration_backup = None  # PostgreSQL's backups are the operator's (pg_dump)
 
@@ -181,11 +185,41 @@ class PgDatabase(Transactions):
                 f"the database {redacted(self.dsn)} cannot be used: {err}") from None
         try:
             await self._upgrade()
-            self._listener = await asyncpg.connect(self.dsn)
-            await self._listener.add_listener(CHANNEL, self._notified)
+            await self._listen()
         except BaseException:
             await self.close()
             raise
+
+    async def _listen(self) -> None:
+        """The connection that LISTENs for new deliveries; it lives as long as this process
+        (its server process id stamps this worker's leases: see :meth:`held`)."""
+        listener = await asyncpg.connect(self.dsn)
+        try:
+            await listener.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            await listener.close()
+            raise
+        self._listener = listener
+
+    async def _listening(self) -> int | None:
+        """The server process id of this worker's LISTEN connection, connecting it again if
+        it was lost (a server restart, a network cut), or None while it cannot be."""
+        if self._listener is not None and not self._listener.is_closed():
+            return int(self._listener.get_server_pid())
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._listen_again_at:
+            return None
+        self._listen_again_at = loop.time() + LISTEN_RETRY
+        try:
+            await asyncio.wait_for(self._listen(), LISTEN_RETRY)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            log.warning("cannot LISTEN for new deliveries (%s); trying again in %.0f s",
+                        type(err).__name__, LISTEN_RETRY)
+            return None
+        log.info("listening for new deliveries again")
+        self._notified()  # whatever was committed while this worker was not listening
+        assert self._listener is not None
+        return int(self._listener.get_server_pid())
 
     def on_outbox(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever any worker commits new deliveries."""
@@ -197,20 +231,36 @@ class PgDatabase(Transactions):
 
     async def held(self, targets: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Claim (or renew) these targets for this worker where they are free, already ours,
-        or their lease ran out; return the ones this worker holds now. One statement, so
-        two workers asking at once never both get a target; times are the server's."""
+        their lease ran out, or their holder is dead; return the ones this worker holds now.
+        One statement, so two workers asking at once never both get a target; times are
+        the server's.
+
+        A lease names its holder's LISTEN connection (``backend``, the server's process id
+        for it), which lives exactly as long as the worker: when a worker is killed, its
+        host's kernel closes that connection and the server ends the process at once, so
+        the others take its chats over at their next look (a new delivery's NOTIFY, or
+        within seconds) instead of after the lease's 30 s. A vanished host, whose
+        connection the server only notices later, still loses its chats when the lease
+        runs out. While this worker's own LISTEN connection is down its leases name none
+        (``NULL``: only their time counts), so that workers cut off together do not take
+        each other's chats in turn."""
         wanted = sorted(set(targets))
         if not wanted:
             return set()
+        backend = await self._listening()
         rows = await self.pool.fetch(
-            "INSERT INTO delivery_leases (platform, chat_id, owner, until) "
-            "SELECT p, c, $3, extract(epoch FROM clock_timestamp()) + $4 "
+            "INSERT INTO delivery_leases (platform, chat_id, owner, until, backend) "
+            "SELECT p, c, $3, extract(epoch FROM clock_timestamp()) + $4, $5 "
             "FROM unnest($1::TEXT[], $2::TEXT[]) AS t (p, c) "
             "ON CONFLICT (platform, chat_id) DO UPDATE SET owner = excluded.owner, "
-            "until = excluded.until WHERE delivery_leases.owner = excluded.owner "
+            "until = excluded.until, backend = excluded.backend "
+            "WHERE delivery_leases.owner = excluded.owner "
             "OR delivery_leases.until < extract(epoch FROM clock_timestamp()) "
+            "OR (delivery_leases.backend IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            "pg_stat_activity a WHERE a.pid = delivery_leases.backend)) "
             "RETURNING platform, chat_id",
-            [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds)
+            [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds,
+            backend)
         return {(r[0], r[1]) for r in rows}
 
     async def leased(self) -> list[tuple[str, str]]:
@@ -256,6 +306,9 @@ class PgDatabase(Transactions):
                     "CREATE UNLOGGED TABLE IF NOT EXISTS delivery_leases (platform TEXT NOT NULL, "
                     "chat_id TEXT NOT NULL, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL, "
                     "PRIMARY KEY (platform, chat_id))")
+                # The holder's LISTEN connection (see held); added to tables made before.
+                await conn.execute(
+                    "ALTER TABLE delivery_leases ADD COLUMN IF NOT EXISTS backend INTEGER")
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
