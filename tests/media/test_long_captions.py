@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bridgebot.core.models import DeliveryState
 from tests.auxil.world import World
 
@@ -58,25 +60,37 @@ async def test_a_discord_pdf_with_1800_characters_arrives_on_telegram_whole(brid
     assert not await w.runtime.store.outbox([DeliveryState.DEAD])
 
 
-async def test_a_captioned_photo_edited_to_3000_characters_and_back_on_telegram(bridged: World):
+@pytest.mark.parametrize("photos", [1, 2])  # one upload, or a media group
+async def test_a_captioned_photo_edited_to_3000_characters_and_back_on_telegram(
+        bridged: World, photos: int):
     w = bridged
     short, long_ = words(37, "s"), words(375, "l")  # 300 and 3000 characters
     w.dc.give_nitro(w.brittany.dc)  # Discord lets her write 4000
-    sent = w.dc.user_sends(w.thread["id"], w.brittany.dc, short,
-                           attachments=[("stall.png", png((200, 10, 10)), "image/png")])
-    photo = (await w.until(lambda: [m for m in tg_bot_messages(w) if "photo" in m]))[0]
+    sent = w.dc.user_sends(w.thread["id"], w.brittany.dc, short, attachments=[
+        (f"stall{i}.png", png((200, 10, i)), "image/png") for i in range(photos)])
+    group = await w.until(lambda: p if len(p := [m for m in tg_bot_messages(w)
+                                                 if "photo" in m]) == photos else None)
+    photo = group[0]  # a media group's caption is on its first item
     assert missing(short, photo["caption"]) == []
+    assert all("caption" not in m for m in group[1:])
     w.dc.user_edits(w.thread["id"], sent["id"], long_)
-    chain = await w.until(lambda: c if missing(long_, tg_shown(
-        c := tg_copy(w, photo["message_id"]))) == [] else None)
-    assert len(chain) == 2 and len(chain[0]["caption"]) <= 1024
+    last = group[-1]["message_id"]  # the continuation follows the files
+
+    def shown() -> str:
+        caption = tg_copy(w, photo["message_id"])[0]["caption"]
+        return tg_shown([{"caption": caption}, *tg_copy(w, last)[1:]])
+
+    await w.until(lambda: missing(long_, shown()) == [])
+    chain = tg_copy(w, last)
+    assert len(chain) == 2 and len(tg_copy(w, photo["message_id"])[0]["caption"]) <= 1024
     continuation = chain[1]["message_id"]
     w.dc.user_edits(w.thread["id"], sent["id"], short)
     await w.until(lambda: continuation not in {m["message_id"] for m in tg_bot_messages(w)})
     await w.settle()
-    chain = tg_copy(w, photo["message_id"])
-    assert len(chain) == 1 and missing(short, chain[0]["caption"]) == []
-    assert "l0001" not in chain[0]["caption"]
+    assert len(tg_copy(w, last)) == 1
+    caption = tg_copy(w, photo["message_id"])[0]["caption"]
+    assert missing(short, caption) == [] and "l0001" not in caption
+    assert len([m for m in tg_bot_messages(w) if "photo" in m]) == photos
     assert not await w.runtime.store.outbox([DeliveryState.DEAD])
 
 

@@ -4,6 +4,7 @@ Telegram sends the next, and still the album is one post and one message on Disc
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from bridgebot.adapters.telegram.settings import WebhookSettings
 from bridgebot.core import service
+from bridgebot.core.models import Action, Attachment, Author, ChannelRef, IncomingMessage
+from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
 from tests.auxil.postgres import STORES
@@ -140,3 +143,60 @@ async def test_an_item_that_comes_after_the_copy_went_out_follows_it_in_the_same
     assert len(late[0]["attachments"]) == 1 and late[0]["author"]["username"].startswith("Jessica")
     [post] = await _album_posts(w)  # one post in the archive, with all three files
     assert post.text == "The banner" and len(post.attachments) == 3
+
+
+async def test_an_item_that_joins_while_the_copy_is_on_its_way_follows_it(tmp_path: Path):
+    """The relay built the album's copy with one file; the second item commits before the
+    copy's record: its file follows the copy (a FILES delivery answering it), and one that
+    comes after the record does too. One post, every file, every copy mapped to it."""
+    forum, lounge = ChannelRef("console", "forum"), ChannelRef("console", "lounge")
+    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (forum, lounge))],
+                      facilitators=[("console", "kristin")])
+    await runtime.open()
+    core, outbox = runtime.core, runtime.store
+    try:
+        await core.open_topic(Author("console", "kristin", "Kristin"), forum, "Open day")
+        jessica = Author("console", "jessica", "Jessica")
+
+        def item(n: int, caption: str = "") -> IncomingMessage:
+            return IncomingMessage(
+                where=forum, message_id=f"item-{n}", author=jessica, text=caption,
+                sent_at=datetime.now(UTC), threadless=True, album="a-1",
+                attachments=(Attachment(f"photo{n}.jpg", "image/jpeg", 2000, kind="photo"),))
+
+        first = await core.receive(item(1, "The stall"))
+        assert first.post is not None
+        [row] = [r for r in await outbox.pending_for(lounge, first.post.topic_id, 10)
+                 if r.action is Action.POST]
+        copy = await core.build_delivery(row)  # the relay is on its way with one file
+        assert copy is not None and copy.post is not None and len(copy.post.attachments) == 1
+        second = await core.receive(item(2))
+        assert second.post is not None and second.post.id == first.post.id
+        await core.delivered(row, copy, ["copy-1"], None)
+        [files] = [r for r in await outbox.pending_for(lounge, first.post.topic_id, 10)
+                   if r.action is Action.FILES]
+        follow = await core.build_delivery(files)
+        assert follow is not None and follow.action is Action.POST and follow.post is not None
+        assert [a.name for a in follow.post.attachments] == ["photo2.jpg"]
+        assert follow.reply_to == "copy-1" and follow.post.text == ""
+        await core.delivered(files, follow, ["copy-2"], None)
+        third = await core.receive(item(3))  # after the copy went out: a FILES row at once
+        assert third.post is not None and third.post.id == first.post.id
+        [late] = [r for r in await outbox.pending_for(lounge, first.post.topic_id, 10)
+                  if r.action is Action.FILES]
+        shown = await core.build_delivery(late)
+        assert shown is not None and shown.post is not None
+        assert [a.name for a in shown.post.attachments] == ["photo3.jpg"]
+        assert shown.reply_to == "copy-2"
+        post = await outbox.post(first.post.id)
+        assert post is not None and post.text == "The stall" and len(post.attachments) == 3
+        assert await outbox.messages_on(lounge, post_id=post.id) == ["copy-1", "copy-2"]
+        again = await core.receive(item(2))  # the second item delivered again
+        assert again.duplicate
+        post = await outbox.post(first.post.id)
+        assert post is not None and len(post.attachments) == 3
+        # Housekeeping forgets albums with the delivered rows of their time.
+        await outbox.prune_delivered(datetime.now(UTC) + timedelta(hours=1))
+        assert await outbox.album_post(forum, "a-1") is None
+    finally:
+        await runtime.db.close()
