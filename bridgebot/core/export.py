@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -244,6 +244,34 @@ class PageExtras:
     top: str = ""
     bottom: str = ""
     new_after: int | None = None
+    # A page of a long topic: the comments it shows (see :func:`pages`; None: all of them)
+    # and the links to the other pages, above and below them.
+    comments: Sequence[tuple[int, Post]] | None = None
+    nav: str = ""
+
+
+def thread_groups(archive: Archive) -> list[list[tuple[int, Post]]]:
+    """The comments in reading order, cut into threads: a comment that answers no visible
+    comment and everything beneath it."""
+    groups: list[list[tuple[int, Post]]] = []
+    for depth, post in archive.threads():
+        if depth == 0 or not groups:
+            groups.append([])
+        groups[-1].append((depth, post))
+    return groups
+
+
+def pages(groups: Sequence[Sequence[tuple[int, Post]]], size: int) -> list[list[tuple[int, Post]]]:
+    """Whole threads gathered into pages of about ``size`` comments, in reading order: a
+    page is closed before the thread that would take it past ``size`` (a thread longer than
+    that is a page of its own), so a reply always stands under its parent. Always at least
+    one page."""
+    out: list[list[tuple[int, Post]]] = [[]]
+    for group in groups:
+        if out[-1] and len(out[-1]) + len(group) > size:
+            out.append([])
+        out[-1].extend(group)
+    return out
 
 
 # Past this depth replies stop indenting (a 7-deep thread keeps its text width) and say
@@ -285,7 +313,8 @@ def _files(post: Post) -> str:
     return "".join(out)
 
 
-def _articles(archive: Archive, new_after: int | None) -> str:
+def _articles(archive: Archive, new_after: int | None,
+              comments: Sequence[tuple[int, Post]] | None = None) -> str:
     """Every comment's ``<article>`` in reading order, nested by depth, every piece of user
     text escaped as the template's autoescape does.
 
@@ -300,7 +329,7 @@ def _articles(archive: Archive, new_after: int | None) -> str:
     platforms: dict[str, str] = {}
     questions: dict[int, str] = {}
     authors: dict[str, str] = {}  # each name escaped once
-    threads = list(archive.threads())
+    threads = list(archive.threads()) if comments is None else list(comments)
     # Each article closes itself and the ones it ends: how far the next one climbs back.
     next_depths = [depth for depth, _ in threads[1:]] + [0] if threads else []
     out: list[str] = []
@@ -364,9 +393,9 @@ def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
     return TEMPLATES.get_template("topic.html.j2").render(
         archive=archive, topic=archive.topic, header=header(archive), new=new,
         before=before, after=after,
-        articles=[Markup(_articles(archive, extras.new_after))],
+        articles=[Markup(_articles(archive, extras.new_after, extras.comments))],
         max_indent=MAX_INDENT, head=Markup(extras.head), top=Markup(extras.top),
-        bottom=Markup(extras.bottom),
+        bottom=Markup(extras.bottom), nav=Markup(extras.nav),
     )
 
 

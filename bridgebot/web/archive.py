@@ -24,7 +24,15 @@ from aiohttp import web
 
 from bridgebot.adapters import registry
 from bridgebot.core.attachments import shows_inline
-from bridgebot.core.export import FORMATS, TEMPLATES, Archive, PageExtras, to_html
+from bridgebot.core.export import (
+    FORMATS,
+    TEMPLATES,
+    Archive,
+    PageExtras,
+    pages,
+    thread_groups,
+    to_html,
+)
 from bridgebot.core.models import Post, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort, FilePort
@@ -37,6 +45,9 @@ COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at about 400 days
 # SQLite's integers are 64-bit: a larger id names no topic (and must not reach the database).
 MAX_TOPIC_ID = 2**63 - 1
 REFRESH_SECONDS = 5.0
+# A topic page shows about this many comments (whole threads); a longer topic is cut into
+# pages, the newest first, each linking the others. The exports stay whole.
+PAGE_POSTS = 500
 # Names authors on the pages as the bridge does, or with pseudonyms (core/privacy.py).
 Presenter = Callable[[Archive], Awaitable[Archive]]
 
@@ -71,8 +82,9 @@ class ArchiveServer:
     def __init__(self, store: DiscussionPort, *, refresh_seconds: float = REFRESH_SECONDS,
                  present: Presenter | None = None, platforms: Platforms | None = None,
                  languages: Mapping[str, str] | None = None,
-                 files: FilePort | None = None) -> None:
+                 files: FilePort | None = None, page_posts: int = PAGE_POSTS) -> None:
         self.store = store
+        self.page_posts = page_posts
         # The posts' stored files, served beside each page (None: none are served).
         self.files = files
         # Each bridge's language (by bridge name): its pages' ``lang``.
@@ -171,11 +183,13 @@ class ArchiveServer:
         archive = await self._archive(request)
         topic = archive.topic
         seen = parse_seen(request.cookies.get(COOKIE))
+        new_after = seen.get(topic.id, 0)
+        comments, nav = self._paged(request, archive, new_after)
         extras = PageExtras(
             top='<nav><a href="../../">← All topics</a> · <a href="archive.md">markdown</a> · '
                 '<a href="archive.json">json</a></nav>',
             bottom="" if topic.is_locked else self._refresh_script(archive),
-            new_after=seen.get(topic.id, 0),
+            new_after=new_after, comments=comments, nav=nav,
         )
         response = web.Response(text=to_html(archive, extras), content_type="text/html")
         last = max((p.number for p in archive.posts), default=0)
@@ -183,6 +197,37 @@ class ArchiveServer:
         response.set_cookie(COOKIE, format_seen(seen), max_age=COOKIE_AGE, path="/",
                             httponly=True, samesite="Lax")
         return response
+
+    def _paged(self, request: web.Request, archive: Archive,
+              new_after: int) -> tuple[list[tuple[int, Post]] | None, str]:
+        """The comments this page shows and the links to the others: all of them on one page
+        up to ``page_posts``; past that, whole threads in pages of about ``page_posts``,
+        ``?page=N`` (1 the oldest; without it the newest), the first comment new to the
+        reader linked wherever it is."""
+        split = pages(thread_groups(archive), self.page_posts)
+        if len(split) == 1:
+            return None, ""
+        count = len(split)
+        asked = request.query.get("page", "")
+        number = int(asked) if asked.isdigit() and len(asked) <= 6 else 0
+        if not asked:
+            number = count
+        elif not 1 <= number <= count:
+            raise web.HTTPNotFound(text=_page("No such page", (
+                f"<h1>No such page</h1><p>This topic has {count} pages. "
+                '<a href="./">Its newest page</a></p>')), content_type="text/html")
+        links = [f"Page {number} of {count}"]
+        if number > 1:
+            links.append(f'<a href="?page={number - 1}" rel="prev">← Older</a>')
+        if number < count:
+            links.append(f'<a href="?page={number + 1}" rel="next">Newer →</a>')
+        first_new = min((p.number for p in archive.comments if p.number > new_after), default=None)
+        if first_new is not None:
+            where = next(i for i, page in enumerate(split, 1)
+                         if any(post.number == first_new for _, post in page))
+            href = f"#post-{first_new}" if where == number else f"?page={where}#post-{first_new}"
+            links.append(f'<a href="{href}">First new comment</a>')
+        return split[number - 1], f'<nav class="pages">{" · ".join(links)}</nav>'
 
     def _refresh_script(self, archive: Archive) -> str:
         """Reload when the topic changes; stop asking once it is locked."""

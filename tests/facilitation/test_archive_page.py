@@ -235,3 +235,36 @@ async def test_a_topic_id_too_large_for_the_database_is_no_such_topic(runtime, c
                 async with http.get(f"{base}/topics/{huge}{path}") as response:
                     assert response.status == 404, (huge, path)
                     assert "There is no topic" in await response.text()
+
+
+async def test_a_long_topic_is_read_in_pages_of_whole_threads_newest_first(runtime, console):
+    """Past ``page_posts`` comments the page shows whole threads a page at a time (the seed's
+    eight comments in threads of 1, 1, 3, 1, 1, 1 make pages of 2, 3 and 3 at three a page);
+    every comment is on exactly one page, replies under their parent; the header counts the
+    whole topic, the first comment new to the reader is linked wherever it is, and the
+    export stays whole."""
+    topic_id = await replay_seed(runtime, console, lock=False)
+    server = ArchiveServer(runtime.store, page_posts=3)
+    base = f"http://127.0.0.1:{await server.start('127.0.0.1', 0)}/topics/{topic_id}/"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def get(path: str, status: int = 200) -> str:
+                async with http.get(base + path) as response:
+                    assert response.status == status, path
+                    return await response.text()
+
+            newest = await get("")
+            assert Page(newest).headings == SEED_HEADINGS[5:]
+            assert "9 posts / 9 new" in Page(newest).all_text, "the header counts every page"
+            assert "Page 3 of 3" in newest and 'href="?page=2" rel="prev"' in newest
+            assert 'href="?page=1#post-2">First new comment' in newest
+            assert "Newer →" not in newest
+            shown = [Page(await get(f"?page={n}")).headings for n in (1, 2, 3)]
+            assert shown == [SEED_HEADINGS[:2], SEED_HEADINGS[2:5], SEED_HEADINGS[5:]]
+            assert [h for page in shown for h in page] == SEED_HEADINGS
+            assert 'href="#post-2">First new comment' in await get("?page=1")
+            assert "This topic has 3 pages." in await get("?page=4", status=404)
+            assert "This topic has 3 pages." in await get("?page=x", status=404)
+            assert Page(await get("archive.html")).headings == SEED_HEADINGS
+    finally:
+        await server.stop()
