@@ -40,13 +40,26 @@ INDEX_TARGET_MS = 50.0
 STATUS_TARGET_MS = 10.0
 
 
-async def _timed(call, times: int) -> list[float]:  # type: ignore[no-untyped-def]
-    took = []
+# The CPU time this process spent on each call (every thread: aiosqlite's, the server's, the
+# client's), by the same call's key as its wall time: on the shared 2-core machine the wall
+# time also holds the waits for a core, which the CPU time does not.
+CPU: dict[str, list[float]] = {}
+
+
+async def _timed(call, times: int, key: str = "") -> list[float]:  # type: ignore[no-untyped-def]
+    took, cpu = [], []
     for _ in range(times):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         await call()
         took.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+    if key:
+        CPU[key] = cpu
     return took
+
+
+def _cpu(key: str) -> str:
+    return f"CPU {median(CPU[key]):.3f} s (median)"
 
 
 async def measure(quick: bool) -> list[Row]:
@@ -80,8 +93,8 @@ async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) ->
         assert archive is not None
         to_markdown(archive)
 
-    html_times = await _timed(export_html, 5)
-    md_times = await _timed(export_markdown, 5)
+    html_times = await _timed(export_html, 5, "html")
+    md_times = await _timed(export_markdown, 5, "md")
     server = ArchiveServer(runtime.store, platforms=platforms, present=archive_presenter(
         runtime.core.privacy, {bridge: AuthorMode.DISPLAY_NAME}, platforms=platforms))
     port = await server.start("127.0.0.1", 0)
@@ -93,8 +106,8 @@ async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) ->
                     assert response.status == 200, (path, response.status)
                     await response.read()
 
-            page = await _timed(lambda: get("/topics/1/"), 5)
-            oldest = await _timed(lambda: get("/topics/1/?page=1"), 5)
+            page = await _timed(lambda: get("/topics/1/"), 5, "page")
+            oldest = await _timed(lambda: get("/topics/1/?page=1"), 5, "oldest")
             index = await _timed(lambda: get("/"), 50)
             state = await _timed(lambda: get("/topics/1/state.json"), 50)
     finally:
@@ -113,14 +126,15 @@ async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) ->
     ms = 1000.0
     return [
         Row("archive", "export html of a 10k-post topic (load + render)", median(html_times), "s",
-            f"≤ {EXPORT_TARGET_S:g} s", median(html_times) <= EXPORT_TARGET_S, shape),
+            f"≤ {EXPORT_TARGET_S:g} s", median(html_times) <= EXPORT_TARGET_S, f"{shape}; {_cpu('html')}"),
         Row("archive", "export markdown of a 10k-post topic", median(md_times), "s",
-            f"≤ {EXPORT_TARGET_S:g} s", median(md_times) <= EXPORT_TARGET_S, ""),
+            f"≤ {EXPORT_TARGET_S:g} s", median(md_times) <= EXPORT_TARGET_S, _cpu("md")),
         Row("archive", "topic page of a 10k-post topic (HTTP)", median(page), "s",
             f"≤ {EXPORT_TARGET_S:g} s", median(page) <= EXPORT_TARGET_S,
-            f"bridgebot serve; the newest page, whole threads of about {PAGE_POSTS} comments"),
+            f"bridgebot serve; the newest page, whole threads of about {PAGE_POSTS} comments; "
+            f"{_cpu('page')}"),
         Row("archive", "its oldest page (HTTP, ?page=1)", median(oldest), "s",
-            f"≤ {EXPORT_TARGET_S:g} s", median(oldest) <= EXPORT_TARGET_S, ""),
+            f"≤ {EXPORT_TARGET_S:g} s", median(oldest) <= EXPORT_TARGET_S, _cpu("oldest")),
         Row("archive", "index page (HTTP)", median(index) * ms, "ms", f"≤ {INDEX_TARGET_MS:g} ms",
             median(index) * ms <= INDEX_TARGET_MS, f"p99 {percentile(index, 99) * ms:.1f} ms; "
                                                   "per-topic counts"),
