@@ -169,7 +169,8 @@ class _Collector:
                 yield role
                 leads = GaugeMetricFamily(
                     "bridgebot_worker_role", "1 for each role only one worker holds at a time "
-                    "(scheduler, telegram-polling) that this worker holds now, else 0.",
+                    "(scheduler, telegram-polling, discord-gateway or discord-shard-N) that this worker "
+                    "holds now, else 0.",
                     labels=["worker", "role"])
                 for name in sorted(self.runtime.leaders):
                     leads.add_metric([snap.worker, name], float(name in (snap.roles or [])))

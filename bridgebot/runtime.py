@@ -99,9 +99,10 @@ class Runtime:
         # Roles one worker holds at a time among those sharing a PostgreSQL database
         # (store/leader.py); with SQLite this process always holds them.
         self.leaders: dict[str, Leadership] = {
-            role: (PgLeader(self.db.dsn, role) if isinstance(self.db, PgDatabase)
-                   else AlwaysLeader(role))
-            for role in (SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE)}
+            role: self._leader(role) for role in (SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE)}
+
+    def _leader(self, role: str) -> Leadership:
+        return PgLeader(self.db.dsn, role) if isinstance(self.db, PgDatabase) else AlwaysLeader(role)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -112,6 +113,12 @@ class Runtime:
             adapter.budget = self.budget  # type: ignore[attr-defined]
         if hasattr(adapter, "leader"):  # polls only while it leads (one poller per token)
             adapter.leader = self.leaders[f"{adapter.platform}-polling"]
+        # Roles an adapter declares (Discord's gateway shards: each connected by one worker).
+        roles = getattr(adapter, "leader_roles", ())
+        if roles:
+            for role in roles:
+                self.leaders.setdefault(role, self._leader(role))
+            adapter.leaders = {role: self.leaders[role] for role in roles}  # type: ignore[attr-defined]
 
     async def open(self, *, apply_settings: bool = True) -> None:
         """Open the database (migrating it) without starting adapters or the relay.

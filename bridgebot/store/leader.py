@@ -39,6 +39,8 @@ class Leadership(Protocol):
 
     async def wait(self) -> None: ...
 
+    async def take(self) -> bool: ...
+
     async def leads(self) -> bool: ...
 
     async def release(self) -> None: ...
@@ -53,6 +55,9 @@ class AlwaysLeader:
 
     async def wait(self) -> None:
         return None
+
+    async def take(self) -> bool:
+        return True
 
     async def leads(self) -> bool:
         return True
@@ -105,18 +110,25 @@ class PgLeader:
             self._conn = None
         return self.held
 
+    async def take(self) -> bool:
+        """One try to lead the role now, without waiting: whether this worker leads it (for
+        roles tried side by side, as Discord's gateway shards are)."""
+        try:
+            if await self._try():
+                log.info("this worker now leads %s", self.role)
+                return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+            log.warning("cannot ask the database who leads %s (%s); trying again",
+                        self.role, type(err).__name__)
+            self._conn = None
+        return False
+
     async def wait(self) -> None:
         """Return once this worker leads the role, trying every ``retry`` seconds."""
         told = False
         while True:
-            try:
-                if await self._try():
-                    log.info("this worker now leads %s", self.role)
-                    return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
-                log.warning("cannot ask the database who leads %s (%s); trying again",
-                            self.role, type(err).__name__)
-                self._conn = None
+            if await self.take():
+                return
             if not told:
                 log.info("another worker leads %s; waiting to take over", self.role)
                 told = True

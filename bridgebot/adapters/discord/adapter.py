@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import discord
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 
 from bridgebot.adapters.discord import markdown, media, render
 from bridgebot.adapters.discord.commands import CommandTranslator, SlashCommands
@@ -51,6 +52,7 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.richtext.spans import Span
 from bridgebot.core.service import Discussions
 from bridgebot.i18n import N_, Translator, translator
+from bridgebot.store.leader import RETRY_SECONDS, AlwaysLeader, Leadership
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,23 @@ class _Client(discord.Client):
         self.adapter.add_commands(self.tree)
 
 
+class _ShardedClient(_Client, discord.AutoShardedClient):
+    """The client when the bot's guilds are split into several gateway shards: one REST
+    client and cache, one websocket per shard this worker holds (added with
+    ``launch_shard`` and dropped with the shard's ``disconnect`` as roles change)."""
+
+
+GATEWAY_ROLE = "discord-gateway"
+# How long after its start a worker leaves other workers' shards (not in its shard_ids) to
+# them: workers started together each connect their own first.
+STANDBY_SECONDS = 10.0
+
+
+def shard_role(shard: int) -> str:
+    """The leader role of one gateway shard among several (``discord-shard-N``)."""
+    return f"discord-shard-{shard}"
+
+
 def channel_title(channel: object) -> str | None:
     """``#name in Server`` for a server channel (a thread: its parent's), None for a DM."""
     if isinstance(channel, discord.Thread):
@@ -196,6 +215,26 @@ class DiscordAdapter(SlashCommands):
         self.core: Discussions | None = None
         self.client: _Client | None = None
         self._runner: asyncio.Task[None] | None = None
+        # Gateway shards: one role per shard, held by one worker at a time among those on one
+        # PostgreSQL (the runtime hands in its leaders; alone, this process holds them all).
+        # With one shard the role is "discord-gateway". Sending (REST, webhooks) needs none.
+        # This worker's own shards (settings.shard_ids) are taken as soon as they are free;
+        # the others only after standby_delay, so that workers started together each take
+        # their own first, and whenever one is free after that (its worker died).
+        count = settings.shard_count
+        self.leader_roles: tuple[str, ...] = (
+            (GATEWAY_ROLE,) if count == 1 else tuple(shard_role(n) for n in range(count)))
+        self._role_shard = dict(zip(self.leader_roles, range(count), strict=True))
+        self._own_roles = {r for r, n in self._role_shard.items() if n in settings.shards()}
+        self.leaders: dict[str, Leadership] = {r: AlwaysLeader(r) for r in self.leader_roles}
+        self.gateway_retry = RETRY_SECONDS  # how often free shards are tried, held ones checked
+        self.standby_delay = STANDBY_SECONDS
+        self._standby_from = 0.0  # (loop time) when other workers' shards may be taken
+        self._held: set[str] = set()  # roles whose shards the client connects now
+        self._shards_ready: set[int] = set()  # of those, the shards that are ready
+        self._gateway_keeper: asyncio.Task[None] | None = None
+        self._started = False  # start() is done: a shard ready later reads what it missed
+        self._gateway_failures = 0  # gateway connections in a row that ended on their own
         self._ready = asyncio.Event()
         self._webhooks: dict[int, discord.Webhook | None] = {}
         self._own_webhook_ids: set[int] = set()
@@ -207,13 +246,18 @@ class DiscordAdapter(SlashCommands):
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self, core: Discussions) -> None:
+        """Log in (REST and webhooks work from here on, on every worker), connect the gateway
+        shards this worker can lead now and wait until they are ready, register the slash
+        commands, then keep trying the shards other workers hold (:meth:`_keep_gateway`)."""
         self.core = core
         core.platforms.use_file_limits(PLATFORM, self._file_limits)
         self._taking = True
         self._stopping = False
+        self._started = False
+        self._held, self._shards_ready = set(), set()
+        self._ready.clear()
         use_api_base(self.settings.api_base_url)
-        self.client = _Client(self, **self.client_options)
-        self._wire_events(self.client)
+        self.client = self._new_client()
         try:
             await self.client.login(self.settings.token.get_secret_value())
         except discord.LoginFailure:
@@ -221,27 +265,59 @@ class DiscordAdapter(SlashCommands):
             raise errors.PermanentError(
                 "Discord refused the bot token (discord.token): check it in the developer portal"
             ) from None
-        self._runner = asyncio.create_task(self._connect(), name="discord-gateway")
-        ready = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait({ready, self._runner}, timeout=60,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            await self.stop()
-            raise errors.TransientError("Discord gateway did not become ready within 60 s")
+        self._standby_from = asyncio.get_running_loop().time() + self.standby_delay
+        held = {role for role in self.leader_roles
+                if role in self._own_roles and await self.leaders[role].take()}
+        if held:
+            self._connect_shards(held)
+            assert self._runner is not None
+            ready = asyncio.create_task(self._ready.wait())
+            done, _ = await asyncio.wait({ready, self._runner}, timeout=60,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if ready not in done:
+                ready.cancel()
+                await self.stop()
+                raise errors.TransientError("Discord gateway did not become ready within 60 s")
         await self._sync_commands()
         await self._find_own_webhooks()
-        # Read what was missed in the background: the relay starts at once, and a long list
-        # of threads to read (each a REST call, rate-limited) does not hold up the bridge.
-        self._catching_up = asyncio.create_task(self.catch_up(), name="discord-catch-up")
+        if held:
+            # Read what was missed in the background: the relay starts at once, and a long
+            # list of threads to read (each a REST call, rate-limited) does not hold it up.
+            self._catching_up = asyncio.create_task(self.catch_up(), name="discord-catch-up")
+        self._started = True
+        self._gateway_keeper = asyncio.create_task(self._keep_gateway(), name="discord-shards")
         user = self.client.user
         bridged = ", ".join(c.chat_id for c in core.channels(PLATFORM)) or "none"
-        log.info("discord connected as %s; bridging channels %s", user, bridged)
+        gateway = ", ".join(sorted(held)) if held else "none yet (other workers hold it)"
+        log.info("discord connected as %s; bridging channels %s; gateway: %s", user, bridged,
+                 gateway)
 
-    async def _connect(self) -> None:
+    def _new_client(self) -> _Client:
+        """A client (not logged in) with bridgebot's events; sharded when shard_count > 1."""
+        client: _Client
+        if self.settings.shard_count == 1:
+            client = _Client(self, **self.client_options)
+        else:
+            client = _ShardedClient(self, shard_count=self.settings.shard_count, shard_ids=[],
+                                    **self.client_options)
+        self._wire_events(client)
+        return client
+
+    def _connect_shards(self, roles: set[str]) -> None:
+        """Open the gateway connections of ``roles``' shards (the client's first connection;
+        :meth:`_change_shards` changes the set of a connected client)."""
         assert self.client is not None
+        self._held = set(roles)
+        self._ready.clear()
+        if isinstance(self.client, discord.AutoShardedClient):
+            self.client.shard_ids = sorted(self._role_shard[r] for r in roles)
+        self._runner = asyncio.create_task(self._connect(self.client), name="discord-gateway")
+
+    async def _connect(self, client: discord.Client | None = None) -> None:
+        client = client if client is not None else self.client
+        assert client is not None
         try:
-            await self.client.connect(reconnect=True)
+            await client.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
             log.error("Discord refused the message content intent: enable it for the bot in the "
                       "developer portal (Bot → Privileged Gateway Intents)")
@@ -251,16 +327,106 @@ class DiscordAdapter(SlashCommands):
                 return
             log.exception("the Discord gateway connection ended")
 
-    async def stop_intake(self) -> None:
-        """Take no more messages, edits or deletions while the client stays open for the
-        relay's last deliveries. What people write meanwhile is not recorded, so the next
-        start's catch-up reads it from the thread's history."""
-        self._taking = False
-        if self._catching_up is not None:
-            self._catching_up.cancel()
+    async def _keep_gateway(self) -> None:
+        """Every ``gateway_retry`` seconds: take the shards no worker holds (a dead worker's)
+        and connect them, and drop the shards whose role this worker lost."""
+        while not self._stopping:
+            await asyncio.sleep(self.gateway_retry)
+            try:
+                await self._rebalance()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("discord gateway shards: %s: %s; trying again", type(err).__name__, err)
+
+    async def _rebalance(self) -> None:
+        held: set[str] = set()
+        for role in self.leader_roles:
+            leader = self.leaders[role]
+            if role in self._held:
+                if await leader.leads():
+                    held.add(role)
+                else:
+                    log.warning("this worker lost the %s role; closing that gateway shard", role)
+            elif (role in self._own_roles
+                  or asyncio.get_running_loop().time() >= self._standby_from) \
+                    and await leader.take():
+                held.add(role)
+        if self._held and self._runner is not None and self._runner.done():
+            # The gateway connection ended on its own (a refusal discord.py does not retry):
+            # give the roles up for another worker, and try again later, ever more slowly.
+            self._gateway_failures += 1
+            for role in held:
+                await self.leaders[role].release()
+            delay = min(self.gateway_retry * 2 ** self._gateway_failures, 60.0)
+            log.warning("the Discord gateway connection ended; trying again in %.0f s", delay)
+            await self._close_gateway()
+            await asyncio.sleep(delay)
+            return
+        if held != self._held and not self._stopping:
+            await self._change_shards(held)
+
+    async def _change_shards(self, roles: set[str]) -> None:
+        """Connect exactly ``roles``' shards: a client that never connected connects; a
+        sharded one adds and drops shard connections; a single shard is connected again."""
+        assert self.client is not None
+        client = self.client
+        if self._runner is None or self._runner.done():
+            if roles:
+                log.info("discord: connecting the gateway (%s)", ", ".join(sorted(roles)))
+                self._connect_shards(roles)
+            return
+        if not isinstance(client, discord.AutoShardedClient):
+            if not roles:  # the single shard's role is lost: close its connection
+                await self._close_gateway()
+            return
+        for role in self._held - roles:
+            shard = client.get_shard(self._role_shard[role])
+            if shard is not None:
+                await shard.disconnect()
+            self._shards_ready.discard(self._role_shard[role])
+        for role in sorted(roles - self._held):
+            number = self._role_shard[role]
+            log.info("discord: connecting gateway shard %d (%s)", number, role)
+            known = client.get_shard(number)
+            if known is not None:
+                await known.connect()
+            else:
+                await client.launch_shard(DiscordWebSocket.DEFAULT_GATEWAY, number, initial=True)
+        client.shard_ids = sorted(self._role_shard[r] for r in roles)
+        self._held = set(roles)
+
+    async def _close_gateway(self) -> None:
+        """Close the gateway connections and keep the client (REST, webhooks) open."""
+        client, runner = self.client, self._runner
+        self._runner = None
+        self._held, self._shards_ready = set(), set()
+        if runner is not None:
+            runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._catching_up
-            self._catching_up = None
+                await runner
+        if isinstance(client, discord.AutoShardedClient):
+            for shard in client.shards.values():
+                with contextlib.suppress(Exception):
+                    await shard.disconnect()
+        elif client is not None and client.ws is not None:
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=1000)
+
+    async def stop_intake(self) -> None:
+        """Take no more messages, edits, deletions or commands: the gateway closes, while the
+        client stays open for the relay's last deliveries (another worker takes the gateway
+        over once the runtime releases the roles). What people write meanwhile is not
+        recorded by this worker, so the next start's catch-up reads it from the thread's
+        history."""
+        self._taking = False
+        for task in (self._gateway_keeper, self._catching_up):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._gateway_keeper = self._catching_up = None
+        await self._close_gateway()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -268,21 +434,27 @@ class DiscordAdapter(SlashCommands):
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
-            self._runner = None
         if self._files_session is not None:
             await self._files_session.close()
             self._files_session = None
 
     def health_problem(self) -> str | None:
-        """Why this adapter is not up (for ``/healthz``), or None: the client is open, ready,
-        and its gateway connection is up (discord.py reconnects a dropped one)."""
+        """Why this adapter is not up (for ``/healthz``), or None: the client is open, and
+        the gateway shards this worker holds are ready and connected (discord.py reconnects
+        a dropped one). A worker that holds no shard (other workers do) only sends."""
         client = self.client
         if client is None or client.is_closed():
             return "discord: not connected (the client is closed)"
+        if not self._held:
+            return None
+        if isinstance(client, discord.AutoShardedClient):
+            closed = sorted(n for n, info in client.shards.items()
+                            if n in {self._role_shard[r] for r in self._held} and info.is_closed())
+            missing = sorted({self._role_shard[r] for r in self._held} - self._shards_ready)
+            if missing or closed:
+                return (f"discord: not connected (gateway shard "
+                        f"{', '.join(map(str, missing or closed))} not ready)")
+            return None
         if not client.is_ready():
             return "discord: not connected (the gateway is not ready)"
         ws = client.ws
@@ -321,8 +493,11 @@ class DiscordAdapter(SlashCommands):
         UNIQUE key makes anything seen twice count once.
         """
         assert self.core is not None and self.client is not None
+        sharded = isinstance(self.client, discord.AutoShardedClient)
         for place, last in await self.core.open_threads(PLATFORM):
             cached = self.client.get_channel(int(place.thread_id or place.chat_id))
+            if sharded and not self._on_my_shards(int(place.chat_id)):
+                continue  # another worker's shard: it reads its own threads
             newest = getattr(cached, "last_message_id", None)
             if last and newest and newest <= int(last):
                 continue  # the gateway says nothing newer was written there: no need to ask
@@ -342,14 +517,25 @@ class DiscordAdapter(SlashCommands):
             except Exception as err:  # one unreadable thread must not stop the others
                 log.warning("discord catch-up in %s failed: %s", place, err)
 
+    def _on_my_shards(self, channel_id: int) -> bool:
+        """Whether a channel's guild is on a gateway shard this worker holds now."""
+        assert self.client is not None
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        shard = getattr(guild, "shard_id", None)
+        return shard is not None and shard in {self._role_shard[r] for r in self._held}
+
     # -- intake ------------------------------------------------------------------
 
     def _wire_events(self, client: _Client) -> None:
         @client.event
         async def on_ready() -> None:
-            if self._ready.is_set():  # a new session after an outage: read what we missed
-                asyncio.create_task(self.catch_up())  # noqa: RUF006 - logged inside
-            self._ready.set()
+            if not isinstance(client, discord.AutoShardedClient):
+                self._shard_ready(0)
+
+        @client.event
+        async def on_shard_ready(shard_id: int) -> None:
+            self._shard_ready(shard_id)
 
         @client.event
         async def on_message(message: discord.Message) -> None:
@@ -362,6 +548,17 @@ class DiscordAdapter(SlashCommands):
         @client.event
         async def on_raw_message_delete(payload: discord.RawMessageDeleteEvent) -> None:
             await self._on_delete(payload)
+
+    def _shard_ready(self, shard: int) -> None:
+        """A shard's session is ready (after IDENTIFY, not RESUME): once start() is done, a
+        new session after an outage or a shard taken over from another worker, so read
+        what was written meanwhile."""
+        self._shards_ready.add(shard)
+        if self._started and self._taking:
+            asyncio.create_task(self.catch_up())  # noqa: RUF006 - logged inside
+        if {self._role_shard[r] for r in self._held} <= self._shards_ready:
+            self._gateway_failures = 0
+            self._ready.set()
 
     def _is_ours(self, author_id: int | None, webhook_id: int | None) -> bool:
         assert self.client is not None and self.client.user is not None

@@ -465,8 +465,10 @@ class DiscordDriver(DiscordCore):
             _Fault(method.upper(), re.compile(path_regex), status, body, times, dict(headers or {}))
         )
 
-    async def disconnect_gateway(self, code: int | None = 4000, resumable: bool = True) -> None:
-        """Drop every gateway connection, as a Discord node restart would.
+    async def disconnect_gateway(self, code: int | None = 4000, resumable: bool = True,
+                                 shard: list[int] | None = None) -> None:
+        """Drop every gateway connection, as a Discord node restart would (or, with
+        ``shard``, the connection of the session identified as that shard).
 
         With ``code`` a close frame is sent (4000 lets discord.py RESUME);
         ``None`` aborts the TCP connection without one. Sessions stay resumable
@@ -475,6 +477,8 @@ class DiscordDriver(DiscordCore):
         """
         for conn in list(self._connections):
             session = conn.session
+            if shard is not None and (session is None or session.shard != shard):
+                continue
             if session is not None:
                 session.conn = None
                 session.resumable = resumable
@@ -497,6 +501,11 @@ class DiscordDriver(DiscordCore):
                 conn.session.resumable = False
             self.stats.invalid_sessions += 1
             conn.queue.put_nowait(json.dumps({"op": 9, "d": resumable, "s": None, "t": None}))
+
+    def gateway_shards(self) -> list[list[int] | None]:
+        """The ``shard`` of every connected, ready gateway session (None: not sharded)."""
+        return [c.session.shard for c in self._connections
+                if c.session is not None and c.session.ready]
 
     @property
     def gateway_connected(self) -> bool:
