@@ -119,12 +119,13 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         for _ in range(300):
             now = await roles()
             taken = [r for rs in now.values() if rs for r in rs]
-            if sorted(taken) == ["scheduler", "telegram-polling"] and None not in now.values():
+            if sorted(taken) == ["discord-gateway", "scheduler", "telegram-polling"] \
+                    and None not in now.values():
                 break
             await asyncio.sleep(0.1)
         else:
             raise AssertionError(f"the workers did not start: roles {await roles()}")
-        await asyncio.sleep(1.0)  # every gateway connected (the sandbox sends to the connected)
+        await asyncio.sleep(1.0)  # the Discord gateway ready (the sandbox sends to the connected)
 
         tg.enforce_rate_limits = dc.enforce_rate_limits = True
         loop = asyncio.get_running_loop()
