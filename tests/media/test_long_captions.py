@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bridgebot.core.models import DeliveryState
+from bridgebot.sandbox.discord import Permissions
 from tests.auxil.world import World
 
 from .images import png
@@ -116,4 +117,44 @@ async def test_a_captioned_photo_edited_to_3000_characters_and_back_on_discord(b
     [mirror] = w.discord_mirrors()
     assert len(mirror["attachments"]) == 1 and missing(short, mirror["content"]) == []
     assert "l0001" not in mirror["content"]
+    assert not await w.runtime.store.outbox([DeliveryState.DEAD])
+
+
+async def test_without_webhooks_a_captioned_photo_grows_and_shrinks_in_bot_messages(
+        bridged: World):
+    w = bridged
+    w.runtime.adapters["discord"]._webhooks.clear()
+    w.dc.set_bot_permissions(
+        w.guild["id"], Permissions.ALL & ~Permissions.MANAGE_WEBHOOKS & ~Permissions.ADMINISTRATOR)
+    short, long_ = words(37, "s"), words(375, "l")  # Premium captions may be 4096 long
+    sent = w.tg.user_sends_photo(w.group["id"], w.jessica.tg, short, data=png((1, 99, 1)),
+                                 reply_to=w.root["message_id"])
+
+    def copy(text: str) -> list[dict[str, Any]] | None:
+        ours = [m for m in w.dc.channel_messages(w.thread["id"]) if m["author"].get("bot")
+                and (m.get("attachments") or " l0" in m["content"] or " s0" in m["content"])]
+        return ours if missing(text, "\n".join(m["content"] for m in ours)) == [] else None
+
+    [photo] = await w.until(lambda: copy(short))
+    assert len(photo["attachments"]) == 1 and photo["content"].startswith("**Jessica")
+    w.tg.user_edits(w.group["id"], sent["message_id"], long_)
+    grown = await w.until(lambda: copy(long_))
+    assert grown[0]["id"] == photo["id"] and len(grown) == 2
+    assert len(grown[0]["attachments"]) == 1 and not grown[1]["attachments"]
+    assert all(m.get("webhook_id") is None for m in grown)
+    w.tg.user_edits(w.group["id"], sent["message_id"], short)
+    await w.until(lambda: (c := copy(short)) is not None and len(c) == 1)
+    [shrunk] = copy(short) or []
+    assert shrunk["id"] == photo["id"] and len(shrunk["attachments"]) == 1
+
+
+async def test_a_caption_telegram_cannot_parse_is_sent_again_as_plain_text(bridged: World):
+    w = bridged
+    w.tg.fail_next("sendDocument", 400, "Bad Request: can't parse entities: unexpected end tag")
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "The **minutes** of <Tuesday>",
+                    attachments=[("minutes.pdf", b"%PDF-1.4 minutes", "application/pdf")])
+    document = (await w.until(lambda: [m for m in tg_bot_messages(w) if "document" in m]))[0]
+    assert document["caption"].endswith("The minutes of <Tuesday>")
+    calls = w.tg.calls_to("sendDocument")
+    assert [c.status for c in calls] == [400, 200] and "parse_mode" not in calls[-1].params
     assert not await w.runtime.store.outbox([DeliveryState.DEAD])

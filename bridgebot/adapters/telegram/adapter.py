@@ -810,16 +810,26 @@ class TelegramAdapter:
             return ids, len(ids) - 1
         pieces = render.post_message(shown, quoted, first_limit=media.CAPTION_LIMIT)
         reply_to = delivery.reply_to
-        try:
-            sent = await media.send_files(
-                self.app.bot, int(target.chat_id), paths, pieces[0][0],
-                message_thread_id=int(target.thread_id) if target.thread_id else None,
-                reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-                if reply_to else None,
-                read_timeout=self.send_timeout, write_timeout=self.send_timeout)
-        except tg.TelegramError as err:
-            log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
-            raise classify(err, f"chat {target.chat_id}") from err
+        sent: list[Message] = []
+        for caption, html in ((pieces[0][0], True), (pieces[0][1], False)):
+            try:
+                sent = await media.send_files(
+                    self.app.bot, int(target.chat_id), paths, caption, html=html,
+                    message_thread_id=int(target.thread_id) if target.thread_id else None,
+                    reply_parameters=ReplyParameters(int(reply_to),
+                                                     allow_sending_without_reply=True)
+                    if reply_to else None,
+                    read_timeout=self.send_timeout, write_timeout=self.send_timeout)
+                break
+            except tg.BadRequest as err:
+                if not html or "can't parse entities" not in err.message.lower():
+                    log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
+                    raise classify(err, f"chat {target.chat_id}") from err
+                log.warning("telegram chat %s could not parse our caption (%s); sending it as "
+                            "plain text", target.chat_id, err.message)
+            except tg.TelegramError as err:
+                log.warning("telegram chat %s refused files: %s", target.chat_id, err.message)
+                raise classify(err, f"chat {target.chat_id}") from err
         ids = tuple(str(m.message_id) for m in sent)
         more = await self._send(target.chat_id, target.thread_id, ids[-1], pieces[1:],
                                 reserved=False)

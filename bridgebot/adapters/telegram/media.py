@@ -147,24 +147,27 @@ def method_for(attachment: Attachment) -> str:
 
 
 async def send_files(bot: Bot, chat_id: int, paths: Sequence[tuple[Attachment, Path]],
-                     caption: str | None, **kwargs: object) -> list[Message]:
-    """One message with the files (one upload, or a media group of 2-10), captioned.
+                     caption: str | None, *, html: bool = True, **kwargs: object) -> list[Message]:
+    """One message with the files (one upload, or a media group of 2-10), captioned
+    (``html``: the caption is Telegram HTML, else plain text).
 
     Telegram groups photos and videos together, documents with documents, audio with audio;
     a mix that cannot share one group goes as one message per file, the caption on the first.
     """
     opened: list[BinaryIO] = []
     try:
-        return await _send_files(bot, chat_id, paths, caption, opened, **kwargs)
+        return await _send_files(bot, chat_id, paths, caption, opened, html, **kwargs)
     finally:
         for handle in opened:
             handle.close()
 
 
 async def _send_files(bot: Bot, chat_id: int, paths: Sequence[tuple[Attachment, Path]],
-                      caption: str | None, opened: list[BinaryIO],
+                      caption: str | None, opened: list[BinaryIO], html: bool,
                       **kwargs: object) -> list[Message]:
-    parse = {"caption": caption, "parse_mode": "HTML"} if caption else {}
+    parse: dict[str, object] = {}
+    if caption:
+        parse = {"caption": caption, "parse_mode": "HTML"} if html else {"caption": caption}
     methods = [method_for(a) for a, _ in paths]
     if len(paths) == 1:
         (attachment, path), method = paths[0], methods[0]
