@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -196,3 +197,34 @@ async def test_a_busy_group_is_paced_but_one_topic_keeps_its_burst():
 
     await asyncio.gather(topic("a"), topic("b"))
     assert sent[5] - sent[0] >= 15.0, "while two topics wait, five per fifteen seconds"
+
+
+async def test_a_topic_still_being_written_to_lets_the_waiting_topics_go_first():
+    time = FakeTime()
+    budget = RateBudget({"discord": PlatformLimits(per_target=(Window(1, 1.0),), settle=1.0,
+                                                   settle_max=3.0)},
+                        clock=time.clock, sleep=time.sleep)
+    asked: list[bool] = []
+    sent: list[str] = []
+    at: dict[str, float] = {}
+
+    async def settle(pressed: bool) -> float:  # as the relay's: only a burst waits for more
+        asked.append(pressed)
+        return 0.5 if asked == [True] else 0.0  # one more post is on its way, then no more
+
+    async def topic(name: str, settle: Callable[[bool], Awaitable[float]] | None = None) -> None:
+        async with budget.turn(ChannelRef("discord", "900", name), settle):
+            sent.append(name)
+            at[name] = time.now
+            await asyncio.sleep(0)  # the send: the other topic queues meanwhile
+
+    async with budget.turn(ChannelRef("discord", "900", "quiet"), settle):
+        pass
+    assert asked == [False], "a chat its budget keeps up with: nothing waits for more"
+    asked.clear()
+    await asyncio.gather(topic("writing", settle), topic("other"))
+    assert sent == ["other", "writing"], "the topic waiting for its posts let the other go first"
+    assert asked == [True, True], "the webhook's place was taken: a burst"
+    assert at["other"] - 1000.0 < 2 * 1.05, "nothing was reserved while it waited"
+    assert at["writing"] - at["other"] == pytest.approx(1.05), "one send a second still"
+    assert not budget.pressed(ChannelRef("telegram", "-1001")), "only platforms that settle"

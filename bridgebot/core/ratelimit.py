@@ -57,6 +57,9 @@ ANSWER_TRIES = 5
 # An answer waits in line (in order, before the handler returns) at most this long;
 # beyond it, it goes out in the background so the chat's other events are not held up.
 INLINE_WAIT = 2.0
+# A chat counts as pressed (its budget is the limit) for the span of its longest window
+# (at most this long) after a turn had to wait for its windows.
+PRESSED_SPAN = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,15 @@ class PlatformLimits:
     # Per chat, applied only while several topics of the chat wait for their turn: spreads
     # a busy chat's sends over the longer windows instead of spending them at once.
     paced: tuple[Window, ...] = ()
+    # While a chat's budget is the limit (a stream had to wait for its turn lately), a topic
+    # still being written to (its last two posts less than ``settle`` s apart, the newest
+    # less than ``settle`` s ago) lets the others go first and takes its turn once its posts
+    # pause, at most ``settle_max`` s after it first waited for them: its message then
+    # carries them all instead of leaving the last ones to a message of their own. Worth it
+    # where turns come round quickly (Discord's webhook: 5 per 2 s), not where a turn given
+    # up costs half a minute (a Telegram group). The relay decides (``Relay._settler``).
+    settle: float = 0.0
+    settle_max: float = 0.0
 
 
 @dataclass
@@ -118,6 +130,7 @@ class RateBudget:
         # chat -> (whose turn: a FIFO lock, how many streams hold or wait for it)
         self._turns: dict[ChannelRef, tuple[asyncio.Lock, int]] = {}
         self._held: dict[ChannelRef, float] = {}  # chat -> until when a 429 asked to wait
+        self._pressed: dict[ChannelRef, float] = {}  # chat -> when a turn last had to wait
         self._later: dict[ChannelRef, asyncio.Task[None]] = {}  # answers being retried
         self._since_prune = 0
 
@@ -177,7 +190,9 @@ class RateBudget:
             self.prune()
 
     @contextlib.asynccontextmanager
-    async def turn(self, target: ChannelRef) -> AsyncIterator[float]:
+    async def turn(self, target: ChannelRef,
+                   settle: Callable[[bool], Awaitable[float]] | None = None,
+                   ) -> AsyncIterator[float]:
         """One stream's turn to send into ``target``'s chat, the first message reserved.
 
         Streams of one chat (the topics of a forum) wait for their thread's windows on their
@@ -187,6 +202,12 @@ class RateBudget:
         combined). The turn lasts until the send is answered, so two streams never both
         count on the last free place. Waiting for other streams' sends is not counted:
         only the budget's own waits say the chat is behind.
+
+        ``settle`` is asked, once the windows allow the send and told whether the chat is
+        under pressure (:meth:`pressed`), how much longer the stream would rather wait (its
+        topic's posts are still arriving, see :attr:`PlatformLimits.settle`); when it names
+        a pause, the turn goes to the streams waiting behind, nothing is reserved, and the
+        stream queues again after the pause. ``settle`` bounds its own pauses.
         """
         slept = 0.0
         while (wait := self.wait_time(target, scopes=("thread",))) > 0:
@@ -196,14 +217,30 @@ class RateBudget:
         lock, users = self._turns.get(key) or (asyncio.Lock(), 0)
         self._turns[key] = (lock, users + 1)
         try:
-            async with lock:
-                # Several topics of the chat sent lately: it is busy, so it is paced.
-                scopes = PACED_SCOPES if self._busy_chat(target) else SEND_SCOPES
-                while (wait := self.wait_time(target, scopes=scopes)) > 0:
-                    await self._sleep(wait)
-                    slept += wait
+            while True:
+                await lock.acquire()
+                try:
+                    # Several topics of the chat sent lately: it is busy, so it is paced.
+                    scopes = PACED_SCOPES if self._busy_chat(target) else SEND_SCOPES
+                    while (wait := self.wait_time(target, scopes=scopes)) > 0:
+                        await self._sleep(wait)
+                        slept += wait
+                        self._press(target)
+                    pause = await settle(self.pressed(target)) if settle is not None else 0.0
+                except BaseException:
+                    lock.release()
+                    raise
+                if pause <= 0:
+                    break
+                self._press(target)  # still a burst: the others may wait for more too
+                lock.release()  # the others go first meanwhile
+                await self._sleep(pause)
+                slept += pause
+            try:
                 self.record(target)
                 yield slept
+            finally:
+                lock.release()
         finally:
             lock, users = self._turns[key]
             if users <= 1:
@@ -220,6 +257,22 @@ class RateBudget:
         while (wait := self.wait_time(target, sends)) > 0:
             await self._sleep(wait)
         self.record(target, sends)
+
+    def _press(self, target: ChannelRef) -> None:
+        """Note that ``target``'s chat is behind now (kept only where a platform settles)."""
+        limits = self.limits.get(target.platform)
+        if limits is not None and limits.settle > 0:
+            self._pressed[target.chat] = self.clock()
+
+    def pressed(self, target: ChannelRef) -> bool:
+        """Whether some stream of ``target``'s chat had to wait for the chat's windows
+        within their span: the budget, not the posts coming in, is what limits it now."""
+        limits = self.limits.get(target.platform)
+        at = self._pressed.get(target.chat)
+        if limits is None or at is None:
+            return False
+        span = max((w.seconds for w in limits.per_target), default=0.0)
+        return self.clock() - at < min(span, PRESSED_SPAN) * SAFETY
 
     def _busy_chat(self, target: ChannelRef) -> bool:
         """Whether other threads (topics) of ``target``'s chat took a turn within its paced
@@ -267,10 +320,14 @@ class RateBudget:
         for key, until in list(self._held.items()):
             if until <= now:
                 del self._held[key]
+        for key, at in list(self._pressed.items()):
+            if at <= now - PRESSED_SPAN * SAFETY:
+                del self._pressed[key]
 
     def tracked(self) -> int:
         """How many chats the budget holds anything about (tests, the soak benchmark)."""
         return (len(self._targets) + len(self._threads) + len(self._paced) + len(self._held)
+                + len(self._pressed)
                 + len(self._later) + len(self._turns) + len(self._recent))
 
     def max_length(self, platform: str) -> int:

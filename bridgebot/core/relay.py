@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -114,6 +115,7 @@ class Relay:
         self._idle = asyncio.Event()
         self._quiet = asyncio.Event()  # no delivery to a configured platform is due now
         self._stopping = False
+        self._draining = False  # shutting down: what is due goes now, nothing waits for more
         self._warned: set[str] = set()
         self._failures: dict[Stream, int] = {}
         self._maybe_sent: set[int] = set()  # rows whose send went unanswered once
@@ -165,7 +167,7 @@ class Relay:
                     return
                 if place is None or row.action is Action.OPEN_TOPIC:
                     place = await self._place(row)
-                async with self.budget.turn(place) as waited:
+                async with self.budget.turn(place, self._settler(row)) as waited:
                     await self._deliver(row, place, behind=waited > 0)
                 self._failures.pop(stream, None)
         except Exception:  # the store failed (locked, disk full): the row stays pending
@@ -190,6 +192,46 @@ class Relay:
         # stream of its own there; it gets a key that no platform thread id looks like.
         return ChannelRef(row.target.platform, row.target.chat_id,
                           thread_id or f"topic-{row.topic_id}")
+
+    def _settler(self, row: PendingDelivery) -> Callable[[bool], Awaitable[float]] | None:
+        """How long ``row``'s stream would rather wait for the rest of its topic's posts
+        before its turn (``PlatformLimits.settle``): at most ``settle_max`` from the first
+        time it waited for more.
+
+        Only while the chat's budget is the limit (a turn had to wait for it lately: a
+        burst) does a stream wait for more: its posts are combined then, and a topic whose
+        last two posts came within ``settle`` of each other, the newest less than
+        ``settle`` ago, is still being written to, so sending now would leave the posts
+        about to arrive to a message of their own. In a chat the budget keeps up with, in
+        a topic with a post now and then, or for anything but a post (a lock, an edit),
+        nothing waits.
+        """
+        limits = self.budget.limits.get(row.target.platform)
+        if limits is None or limits.settle <= 0 or row.action is not Action.POST or row.attempts:
+            return None
+        since: list[float] = []  # when this stream first waited for more
+
+        async def settle(pressed: bool) -> float:
+            if not pressed or self._draining:
+                return 0.0
+            posting = self.core.posting(row.topic_id, row.target)
+            if posting is None or max(posting) >= limits.settle:
+                return 0.0  # the topic is quiet, or a post comes now and then: all are there
+            now = time.monotonic()
+            if not since:
+                since.append(now)
+            left = limits.settle_max - (now - since[0])
+            if left <= 0:
+                return 0.0
+            queued = await self.core.outbox.pending_for(row.target, row.topic_id,
+                                                        limit=COMBINE_MAX)
+            run = list(itertools.takewhile(
+                lambda r: r.action is Action.POST and not r.attempts, queued))
+            if not run or len(run) >= COMBINE_MAX:
+                return 0.0  # a lock or an edit is next, or the message is full anyway
+            return min(limits.settle - posting[0], left)
+
+        return settle
 
     async def _deliver(self, row: PendingDelivery, place: ChannelRef, *, behind: bool) -> None:
         if row.action is Action.OPEN_TOPIC:  # messages in the new thread wait for its record
@@ -388,6 +430,7 @@ class Relay:
         """
         if self._stopping:
             return
+        self._draining = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, grace)
         try:

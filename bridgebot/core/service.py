@@ -58,6 +58,7 @@ OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its 
 # next only after the previous is answered) has them all well within this.
 ALBUM_SETTLE = 2.0
 UNBRIDGED_NOTED_MAX = 1000  # chats in no bridge remembered (logged once each), a bounded set
+POSTED_KEPT = 60.0  # seconds a topic's last accepted post is remembered for the relay
 TOLD_MAX = 10_000  # people told how to take part (once per chat), remembered while running
 HOW_TO_TAKE_PART = N_("This message is not part of the discussion. To take part, reply to the "
                       "topic's message, a question or a post (or write in the topic's thread). "
@@ -219,6 +220,9 @@ class Discussions:
         self._told: set[tuple[ChannelRef, str, str]] = set()
         self._marker_writes: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._listeners: list[Callable[[], None]] = []
+        # topic -> chat a post came from -> when (monotonic) this process accepted the last two
+        # there: tells the relay a topic is still being written to (PlatformLimits.settle).
+        self._posted: dict[int, dict[ChannelRef, tuple[float, float]]] = {}
         self.held_count = 0  # times intake was held because the database refused a write
 
     # -- plumbing ----------------------------------------------------------------
@@ -233,6 +237,23 @@ class Discussions:
             event.set()
             if self._opening.get(target.chat) is event:
                 del self._opening[target.chat]
+
+    def posting(self, topic_id: int, to: ChannelRef) -> tuple[float, float] | None:
+        """Whether ``topic_id`` is being written to, for its deliveries to ``to``: how long
+        ago (seconds) this process accepted its newest post from another chat, and how long
+        before that the one preceding it there; None when it accepted none lately."""
+        places = self._posted.get(topic_id)
+        if not places:
+            return None
+        now = time.monotonic()
+        for chat, (_, last) in list(places.items()):
+            if last < now - POSTED_KEPT:
+                del places[chat]
+        if not places:
+            del self._posted[topic_id]
+        found = [(now - last, last - before) for chat, (before, last) in places.items()
+                 if chat != to.chat]
+        return min(found) if found else None
 
     def _intake(self, where: ChannelRef) -> asyncio.Lock:
         """The lock that keeps one chat's events in arrival order (asyncio locks are FIFO).
@@ -779,6 +800,8 @@ class Discussions:
             hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
             post = await self.store.post(hit.post_id) if hit and hit.post_id else None
             return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+        places = self._posted.setdefault(topic.id, {})
+        places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], time.monotonic())
         self._enqueued()
         post = Post(
             id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,

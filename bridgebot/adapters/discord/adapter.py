@@ -190,6 +190,8 @@ class DiscordAdapter(SlashCommands):
         per_thread=(Window(30, 60.0),),
         per_platform=(Window(50, 1.0),),
         max_length=render.LIMIT,
+        settle=1.0,
+        settle_max=3.0,
     )
 
     def __init__(self, settings: DiscordSettings, *, client_options: dict | None = None,
