@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -60,6 +61,18 @@ class SqliteDialect:
 
     async def announce(self, conn: Conn) -> None:
         return None  # one process: the core wakes its own relay
+
+    def rows(self, *types: str) -> str:
+        columns = ", ".join(f"json_extract(value, '$[{n}]') AS c{n + 1}" for n in range(len(types)))
+        return f"(SELECT {columns} FROM json_each(?)) AS v"
+
+    def pack(self, rows: Sequence[Sequence[object]], width: int) -> list[object]:
+        return [json.dumps([list(row) for row in rows], ensure_ascii=False)]
+
+    async def together(self, conn: Conn, statements: Sequence[tuple[str, Sequence[object]]], *,
+                       announce: bool = False) -> None:
+        for sql, args in statements:
+            await conn.execute(sql, args)
 
     async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
         row = await conn.fetchrow(f"SELECT COALESCE(MAX(id), 0) FROM {table}")

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from bridgebot.core.models import Attachment, Author, ChannelRef
 from bridgebot.core.ports import DuplicateMessage
-from bridgebot.store.sql import Conn, Db, marks
+from bridgebot.store.sql import Conn, Db
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ class PostRequest:
     spans: str | None = None  # formatting, links and mentions, as stored (core/richtext)
     album: str | None = None  # the album it starts (later items join the post by it)
     not_before: float = 0.0  # its deliveries wait until then (an album's other items)
-    # Assigned inside the batch's transaction (``Dialect.new_ids``: SQLite's single writer
-    # counts on from MAX(id); PostgreSQL takes them from the posts' sequence).
+    # Assigned inside the batch's transaction (the id by the database, the number from the
+    # topic's last one, read under the topic's lock).
     post_id: int = field(default=0, init=False)
     number: int = field(default=0, init=False)  # the post's number in its topic (#N)
     done: asyncio.Future[tuple[int, int]] = field(
@@ -58,6 +58,11 @@ class PostRequest:
         if self.origin is None or self.message_id is None:
             return None
         return (self.origin.platform, self.origin.chat_id, self.message_id)
+
+
+TEXT3 = ("TEXT", "TEXT", "TEXT")
+# topic, number, participant, origin platform, text, subject, parent, prompt, created, spans
+POST_COLUMNS = ("BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT", "TEXT")
 
 
 def _ts(value: datetime) -> str:
@@ -113,11 +118,11 @@ class PostWriter:
         keys = [r.key for r in batch if r.key is not None]
         known: set[tuple[str, str, str]] = set()
         if keys:
-            triples = ",".join("(?, ?, ?)" for _ in keys)
+            d = tx.dialect
             rows = await tx.fetch(
                 "SELECT platform, chat_id, message_id FROM message_map "
-                f"WHERE (platform, chat_id, message_id) IN (VALUES {triples})",
-                [part for key in keys for part in key],
+                f"WHERE (platform, chat_id, message_id) IN (SELECT c1, c2, c3 FROM {d.rows(*TEXT3)})",
+                d.pack(keys, 3),
             )
             known = {(r[0], r[1], r[2]) for r in rows}
         accepted: list[PostRequest] = []
@@ -133,91 +138,133 @@ class PostWriter:
         return accepted
 
     async def _insert(self, tx: Conn, batch: list[PostRequest]) -> None:
+        """A fixed handful of statements whatever the batch's size (each row set passed as
+        arrays, :meth:`Dialect.rows`), so that on PostgreSQL a batch costs the same few round
+        trips for one post or two hundred: lock, people, numbering, posts, the rest."""
+        d = tx.dialect
+        topics = sorted({r.topic_id for r in batch})
         # Writers to a topic take turns from here to the commit (its numbers and pseudonyms
         # count on from MAX); people are written in one order, so two workers' batches
         # never wait on each other's rows crosswise.
-        await tx.dialect.lock_topics(tx, {r.topic_id for r in batch})
+        await d.lock_topics(tx, topics)
         authors = sorted({(r.author.platform, r.author.user_id): r for r in batch}.values(),
                          key=lambda r: (r.author.platform, r.author.user_id))
-        await tx.executemany(
-            "INSERT INTO participants (platform, user_id, display_name, first_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name",
-            [(r.author.platform, r.author.user_id, r.author.display_name, _ts(r.created_at))
-             for r in authors],
-        )
-        pairs = ",".join("(?, ?)" for _ in authors)
         rows = await tx.fetch(
-            f"SELECT platform, user_id, id FROM participants WHERE (platform, user_id) IN (VALUES {pairs})",
-            [part for r in authors for part in (r.author.platform, r.author.user_id)],
+            "INSERT INTO participants (platform, user_id, display_name, first_seen) "
+            f"SELECT c1, c2, c3, c4 FROM {d.rows('TEXT', 'TEXT', 'TEXT', 'TEXT')} WHERE true "
+            "ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name "
+            "RETURNING platform, user_id, id",
+            d.pack([(r.author.platform, r.author.user_id, r.author.display_name, _ts(r.created_at))
+                    for r in authors], 4),
         )
-        participant = {(r[0], r[1]): r[2] for r in rows}
-        for request, post_id in zip(batch, await tx.dialect.new_ids(tx, "posts", len(batch)),
-                                    strict=True):
-            request.post_id = post_id
-        await tx.executemany(
-            "INSERT INTO posts (id, topic_id, number, participant_id, origin_platform, text, subject, "
-            "parent_id, prompt_id, created_at, spans) VALUES (?, ?, "
-            "(SELECT COALESCE(MAX(number), 0) + 1 FROM posts WHERE topic_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.post_id, r.topic_id, r.topic_id,
-              participant[(r.author.platform, r.author.user_id)], r.author.platform, r.text,
-              r.subject, r.parent_id, r.prompt_id, _ts(r.created_at), r.spans) for r in batch],
+        participant = {(r[0], r[1]): int(r[2]) for r in rows}
+
+        def who(r: PostRequest) -> int:
+            return participant[(r.author.platform, r.author.user_id)]
+
+        # Where each topic's numbering stands, read after the lock (so it is the last
+        # writer's committed end): its last post number, its last pseudonym, and the
+        # pseudonyms these authors already have there.
+        pairs = sorted({(r.topic_id, who(r)) for r in batch})
+        # Each MAX is its own subquery on one topic, which both databases answer from the
+        # end of the (topic_id, number) index; a GROUP BY over several topics would read
+        # every post of each.
+        numbering = await tx.fetch(
+            "SELECT 0, c1, 0, (SELECT MAX(number) FROM posts WHERE topic_id = v.c1), "
+            "(SELECT MAX(number) FROM pseudonyms WHERE topic_id = v.c1) "
+            f"FROM {d.rows('BIGINT')} "
+            "UNION ALL SELECT 1, topic_id, participant_id, number, 0 FROM pseudonyms "
+            f"WHERE (topic_id, participant_id) IN (SELECT c1, c2 FROM {d.rows('BIGINT', 'BIGINT')})",
+            [*d.pack([(t,) for t in topics], 1), *d.pack(pairs, 2)],
         )
+        last_number: dict[int, int] = {}
+        last_pseudonym: dict[int, int] = {}
+        has_pseudonym: set[tuple[int, int]] = set()
+        for kind, topic, person, posts_end, pseudonyms_end in numbering:
+            if kind == 0:
+                last_number[topic] = int(posts_end or 0)
+                last_pseudonym[topic] = int(pseudonyms_end or 0)
+            else:
+                has_pseudonym.add((topic, person))
         # A first post in a topic gives its author the topic's next pseudonym ("Participant
         # N"): stored, so the number stays the same whatever happens to later posts.
-        await tx.executemany(
-            "INSERT INTO pseudonyms (topic_id, participant_id, number) "
-            "SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), COALESCE(MAX(number), 0) + 1 "
-            "FROM pseudonyms WHERE topic_id = ? ON CONFLICT DO NOTHING",
-            [(r.topic_id, participant[(r.author.platform, r.author.user_id)], r.topic_id)
-             for r in batch],
-        )
-        await tx.executemany(
-            "INSERT INTO attachments (post_id, position, name, mime_type, size, sha256, kind) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.post_id, position, a.name, a.mime_type, a.size, a.sha256, a.kind)
-             for r in batch for position, a in enumerate(r.attachments, start=1)],
-        )
-        await tx.executemany(
-            "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, post_id, "
-            "mirrored) VALUES (?, ?, ?, ?, ?, ?, 0)",
-            [(r.origin.platform, r.origin.chat_id, r.message_id, r.origin.thread_id, r.topic_id,
-              r.post_id) for r in batch if r.origin is not None and r.message_id is not None],
-        )
-        if any(r.targets for r in batch):
-            await tx.dialect.announce(tx)
-        await tx.executemany(
-            "INSERT INTO outbox (topic_id, action, platform, chat_id, post_id, created_at, "
-            "not_before) VALUES (?, 'post', ?, ?, ?, ?, ?)",
-            [(r.topic_id, t.platform, t.chat_id, r.post_id, _ts(r.created_at), r.not_before)
-             for r in batch for t in r.targets],
-        )
-        await tx.executemany(
-            "INSERT INTO albums (platform, chat_id, album_id, post_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(r.origin.platform, r.origin.chat_id, r.album, r.post_id, _ts(r.created_at))
-             for r in batch if r.album is not None and r.origin is not None],
-        )
-        ids = [r.post_id for r in batch]
-        numbers = await tx.fetch(f"SELECT id, number FROM posts WHERE id IN ({marks(ids)})", ids)
-        number_of = {r[0]: r[1] for r in numbers}
+        pseudonyms: list[tuple[int, int, int]] = []
         for request in batch:
-            request.number = number_of[request.post_id]
-        # Whoever posts has read the topic up to their post: "M new" moves for them too.
-        await tx.executemany(
-            "INSERT INTO read_markers (participant_id, topic_id, last_read_number) VALUES (?, ?, ?) "
-            "ON CONFLICT (participant_id, topic_id) "
-            f"DO UPDATE SET last_read_number = {tx.dialect.greatest}("
-            "read_markers.last_read_number, excluded.last_read_number)",
-            [(participant[(r.author.platform, r.author.user_id)], r.topic_id, r.number)
-             for r in batch],
+            last_number[request.topic_id] += 1
+            request.number = last_number[request.topic_id]
+            if (request.topic_id, who(request)) not in has_pseudonym:
+                has_pseudonym.add((request.topic_id, who(request)))
+                last_pseudonym[request.topic_id] += 1
+                pseudonyms.append((request.topic_id, who(request), last_pseudonym[request.topic_id]))
+        inserted = await tx.fetch(
+            "INSERT INTO posts (topic_id, number, participant_id, origin_platform, text, subject, "
+            "parent_id, prompt_id, created_at, spans) SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 "
+            f"FROM {d.rows(*POST_COLUMNS)} "
+            "RETURNING topic_id, number, id",
+            d.pack([(r.topic_id, r.number, who(r), r.author.platform, r.text, r.subject, r.parent_id,
+                     r.prompt_id, _ts(r.created_at), r.spans) for r in batch], 10),
         )
+        post_id = {(int(r[0]), int(r[1])): int(r[2]) for r in inserted}
+        for request in batch:
+            request.post_id = post_id[(request.topic_id, request.number)]
+        # Whoever posts has read the topic up to their post: "M new" moves for them too.
+        read_upto: dict[tuple[int, int], int] = {}
+        for request in batch:
+            read_upto[(who(request), request.topic_id)] = request.number  # batch order: rising
+        attachments = [(r.post_id, position, a.name, a.mime_type, a.size, a.sha256, a.kind)
+                       for r in batch for position, a in enumerate(r.attachments, start=1)]
+        mapped = [(r.origin.platform, r.origin.chat_id, r.message_id, r.origin.thread_id, r.topic_id,
+                   r.post_id) for r in batch if r.origin is not None and r.message_id is not None]
+        deliveries = [(r.topic_id, t.platform, t.chat_id, r.post_id, _ts(r.created_at),
+                       r.not_before)
+                      for r in batch for t in r.targets]
+        albums = [(r.origin.platform, r.origin.chat_id, r.album, r.post_id, _ts(r.created_at))
+                  for r in batch if r.album is not None and r.origin is not None]
         cursors = {r.cursor[0]: r.cursor[1] for r in batch if r.cursor is not None}
+        writes: list[tuple[str, list[object]]] = [(
+            "INSERT INTO read_markers (participant_id, topic_id, last_read_number) "
+            f"SELECT c1, c2, c3 FROM {d.rows('BIGINT', 'BIGINT', 'BIGINT')} WHERE true "
+            "ON CONFLICT (participant_id, topic_id) "
+            f"DO UPDATE SET last_read_number = {d.greatest}("
+            "read_markers.last_read_number, excluded.last_read_number)",
+            d.pack([(person, topic, number) for (person, topic), number in read_upto.items()], 3),
+        )]
+        if pseudonyms:
+            writes.append((
+                "INSERT INTO pseudonyms (topic_id, participant_id, number) "
+                f"SELECT c1, c2, c3 FROM {d.rows('BIGINT', 'BIGINT', 'BIGINT')}",
+                d.pack(pseudonyms, 3)))
+        if attachments:
+            writes.append((
+                "INSERT INTO attachments (post_id, position, name, mime_type, size, sha256, kind) "
+                "SELECT c1, c2, c3, c4, c5, c6, c7 "
+                f"FROM {d.rows('BIGINT', 'BIGINT', 'TEXT', 'TEXT', 'BIGINT', 'TEXT', 'TEXT')}",
+                d.pack(attachments, 7)))
+        if mapped:
+            writes.append((
+                "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, post_id, "
+                f"mirrored) SELECT c1, c2, c3, c4, c5, c6, 0 "
+                f"FROM {d.rows('TEXT', 'TEXT', 'TEXT', 'TEXT', 'BIGINT', 'BIGINT')}",
+                d.pack(mapped, 6)))
+        if deliveries:
+            writes.append((
+                "INSERT INTO outbox (topic_id, action, platform, chat_id, post_id, created_at, "
+                "not_before) SELECT c1, 'post', c2, c3, c4, c5, c6 "
+                f"FROM {d.rows('BIGINT', 'TEXT', 'TEXT', 'BIGINT', 'TEXT', 'FLOAT8')}",
+                d.pack(deliveries, 6)))
+        if albums:
+            writes.append((
+                "INSERT INTO albums (platform, chat_id, album_id, post_id, created_at) "
+                f"SELECT c1, c2, c3, c4, c5 FROM {d.rows('TEXT', 'TEXT', 'TEXT', 'BIGINT', 'TEXT')} "
+                "WHERE true ON CONFLICT DO NOTHING",
+                d.pack(albums, 5)))
         if cursors:
-            await tx.executemany(
-                "INSERT INTO cursors (name, value) VALUES (?, ?) "
+            writes.append((
+                "INSERT INTO cursors (name, value) "
+                f"SELECT c1, c2 FROM {d.rows('TEXT', 'TEXT')} WHERE true "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                list(cursors.items()),
-            )
+                d.pack(list(cursors.items()), 2)))
+        await d.together(tx, writes, announce=bool(deliveries))
 
     def _fail(self, request: PostRequest, err: Exception) -> None:
         if request.done.done():

@@ -54,6 +54,26 @@ class Dialect(Protocol):
         """Tell other processes, once this transaction commits, that deliveries were queued."""
         ...
 
+    def rows(self, *types: str) -> str:
+        """A table ``v`` with columns ``c1, c2, ...`` (of these SQL types) read from the
+        arguments :meth:`pack` makes of a list of rows. One statement text serves any
+        number of rows, so it is prepared once, where a ``VALUES`` list as long as the batch
+        is a new statement for every batch size (PostgreSQL: ``unnest`` of one array per
+        column; SQLite: ``json_each`` of one JSON array of rows)."""
+        ...
+
+    def pack(self, rows: Sequence[Sequence[object]], width: int) -> list[object]:
+        """The arguments :meth:`rows` with ``width`` columns reads ``rows`` from."""
+        ...
+
+    async def together(self, conn: Conn, statements: Sequence[tuple[str, Sequence[object]]], *,
+                       announce: bool = False) -> None:
+        """Run these writes, none of which reads what another of them writes, in as few
+        round trips as the database allows (PostgreSQL: one statement, each write a
+        ``WITH`` part; SQLite, in this process: one after the other); ``announce`` as
+        :meth:`announce` does."""
+        ...
+
 
 class Conn(Protocol):
     """A connection inside a transaction (writes) or the reads' connection."""
