@@ -115,7 +115,9 @@ class Archive:
         while stack:
             depth, post = stack.pop()
             yield depth, post
-            stack.extend((depth + 1, child) for child in reversed(children.get(post.id, [])))
+            below = children.get(post.id)
+            if below:  # most comments have no replies: nothing to push
+                stack.extend([(depth + 1, child) for child in reversed(below)])
 
 
 async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms,
@@ -384,19 +386,27 @@ def _articles(archive: Archive, new_after: int | None,
 
 def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
     """One self-contained page; every piece of user text is escaped (by the template's
-    autoescape, and in each article by :func:`_article`)."""
+    autoescape, and in each article by :func:`_articles`)."""
     extras = extras or PageExtras()
     before, after = archive.topic.introduction_parts
     posts = archive.posts
     new = (sum(1 for p in posts if p.number > extras.new_after)
            if extras.new_after is not None else None)
-    return TEMPLATES.get_template("topic.html.j2").render(
+    # The articles (megabytes for a long topic) go in after the template has run: through
+    # Jinja2 they were copied three times (Markup, its escape, the output's join).
+    page = TEMPLATES.get_template("topic.html.j2").render(
         archive=archive, topic=archive.topic, header=header(archive), new=new,
-        before=before, after=after,
-        articles=[Markup(_articles(archive, extras.new_after, extras.comments))],
+        before=before, after=after, articles=[Markup(_ARTICLES)],
         max_indent=MAX_INDENT, head=Markup(extras.head), top=Markup(extras.top),
         bottom=Markup(extras.bottom), nav=Markup(extras.nav),
     )
+    above, _, below = page.partition(_ARTICLES)
+    return above + _articles(archive, extras.new_after, extras.comments) + below
+
+
+# Where the articles go in a rendered page: markup no user text can produce (the template
+# escapes theirs), and no extra of the server's holds.
+_ARTICLES = "<!-- bridgebot: the comments -->"
 
 
 def to_json(archive: Archive) -> str:
