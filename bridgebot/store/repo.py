@@ -855,7 +855,10 @@ class Store(Queries):
         copy was on its way) is followed by a FILES delivery with the rest.
         """
         async with self.db.tx() as tx:
-            if row.action is Action.POST and post_id is not None and carried is not None:
+            if row.action is Action.POST and post_id is not None and carried:
+                # After an album item that is joining right now (it holds the topic): the
+                # count then includes its file, or it sees this row done (PostgreSQL).
+                await tx.dialect.lock_topics(tx, [topic_id])
                 found = await tx.fetchrow(
                     "SELECT COUNT(*) FROM attachments WHERE post_id = ?", (post_id,))
                 count = int(found[0]) if found is not None else 0

@@ -145,12 +145,14 @@ async def test_an_item_that_comes_after_the_copy_went_out_follows_it_in_the_same
     assert post.text == "The banner" and len(post.attachments) == 3
 
 
-async def test_an_item_that_joins_while_the_copy_is_on_its_way_follows_it(tmp_path: Path):
+@pytest.mark.parametrize("store", STORES, indirect=True)
+async def test_an_item_that_joins_while_the_copy_is_on_its_way_follows_it(
+        tmp_path: Path, database: Callable[[Path], Path | str]):
     """The relay built the album's copy with one file; the second item commits before the
     copy's record: its file follows the copy (a FILES delivery answering it), and one that
     comes after the record does too. One post, every file, every copy mapped to it."""
     forum, lounge = ChannelRef("console", "forum"), ChannelRef("console", "lounge")
-    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (forum, lounge))],
+    runtime = Runtime(database(tmp_path / "bridgebot.sqlite3"), [Bridge("allies", (forum, lounge))],
                       facilitators=[("console", "kristin")])
     await runtime.open()
     core, outbox = runtime.core, runtime.store
