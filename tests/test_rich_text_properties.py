@@ -129,3 +129,19 @@ def test_telegram_entities_in_utf16_units_read_back_as_the_same_words(text, rang
     merged = "".join(text[s.start:s.end] for s in spans)
     for word in words:
         assert word in merged or not word.strip() or any(word in text[s.start:s.end] for s in spans)
+
+
+@given(st.lists(st.sampled_from(["a", " ", "\n", "\n\n", "\r\n", "\u2028", "\x85", "\v", "•",
+                                 "- ", "* ", "\t", "<&>'\"", "www.x.org", "WwW.y.org",
+                                 "https://example.org/a_(b)", "w.", "."])).map("".join))
+def test_a_one_line_post_renders_as_any_post_does(text):
+    """The archive's short way for a post of one line (most posts) gives what paragraphs and
+    lists built line by line give."""
+    parts = []
+    for kind, lines in richtext.blocks(text):
+        if kind == "ul":
+            items = "".join(f"<li>{richtext.links(item.strip())}</li>" for item in lines)
+            parts.append(f'<ul dir="auto">{items}</ul>')
+        else:
+            parts.append('<p dir="auto">' + "<br>\n".join(map(richtext.links, lines)) + "</p>")
+    assert richtext.html_text(text) == "\n".join(parts)

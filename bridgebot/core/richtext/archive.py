@@ -53,7 +53,8 @@ def _links(text: str) -> str:
     """:func:`links` as a plain string of safe HTML."""
     # Most lines hold no address: every match has "://" or a "www." (the regex is slow to
     # say no, trying each position).
-    if "://" not in text and "www." not in text.lower():
+    if "://" not in text and (("w." not in text and "W." not in text)
+                              or "www." not in text.lower()):
         return escape_text(text)
     out: list[str] = []
     position = 0
@@ -116,7 +117,13 @@ def html_text(text: str, spans: Sequence[Span] = ()) -> str:
     if spans:
         return str(_rich_html(text, spans))
     # Built as plain strings (every piece of text through escape_text) and marked safe by
-    # the caller.
+    # the caller. Most posts are one line: one paragraph (or one list item), no splitting.
+    lines = text.strip().splitlines()
+    if len(lines) == 1:
+        item = _bullet(lines[0])
+        if item is not None:
+            return f'<ul dir="auto"><li>{_links(item.strip())}</li></ul>'
+        return f'<p dir="auto">{_links(lines[0])}</p>'
     parts: list[str] = []
     for kind, lines in blocks(text):
         if kind == "ul":
