@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.store import open_database
+from bridgebot.store.privacy import PrivacyStore
 from bridgebot.store.repo import Store
 
 from .auxil.postgres import STORES
@@ -87,3 +88,34 @@ def test_posts_written_together_read_back_exactly_and_are_numbered_densely(datab
         arrived = [number for (which, *_), (_, number) in zip(posts, written, strict=True)
                    if topics[which] == topic_id]
         assert arrived == sorted(arrived)
+
+
+async def test_a_topics_authors_read_at_once_are_each_posts_author(database, tmp_path):
+    """A whole topic's authors (archive pages) are the ones asked post by post: each person
+    read once, with their alias on the bridge and their pseudonym in that topic."""
+    db = open_database(database(tmp_path / "db.sqlite3"))
+    await db.open()
+    store, privacy = Store(db), PrivacyStore(db)
+    try:
+        kristin = Author("console", "kristin", "Kristin Antin")
+        brittany = Author("telegram", "2", "Brittany Landorf")
+        jessica = Author("discord", "3", "Jessica Okafor")
+        topics = [await store.create_topic("allies", f"Topic {i}", "", kristin, START,
+                                           [FORUM, LOUNGE]) for i in range(2)]
+        await privacy.set_alias("allies", brittany, "Desert Rose", "desertrose", START)
+        for i, (topic, author) in enumerate([(0, brittany), (1, jessica), (0, jessica),
+                                             (1, brittany), (0, brittany), (0, kristin)]):
+            await store.add_post(topic_id=topics[topic], author=author, text=f"Post {i}",
+                                 subject=None, parent_id=None, prompt_id=None,
+                                 created_at=START + timedelta(seconds=i), origin=FORUM.chat,
+                                 message_id=f"m{i}", targets=[LOUNGE])
+        for topic in topics:
+            ids = [p.id for p in await store.posts(topic)]
+            whole = await privacy.topic_identities(topic)
+            assert whole == await privacy.identities(ids) and sorted(whole) == ids
+        shown = {(i.display_name, i.alias, i.pseudonym)
+                 for i in (await privacy.topic_identities(topics[0])).values()}
+        assert ("Brittany Landorf", "Desert Rose", 1) in shown
+        assert ("Jessica Okafor", None, 2) in shown
+    finally:
+        await db.close()
