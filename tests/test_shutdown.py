@@ -64,3 +64,20 @@ async def test_messages_written_while_stopping_are_left_for_the_next_start(build
     assert [p.text for p in await w.runtime.store.posts(1)] == ["Share your examples."], \
         "not taken while stopping"
     assert w.tg.pending_updates(), "Telegram keeps the update for the next start"
+
+
+async def test_discord_messages_waiting_their_turn_when_intake_stops_are_left_for_the_next_start(
+        build: Build):
+    # A burst in one thread: its messages are taken one after another (their order), so
+    # many are waiting their turn when the stop comes.
+    w = await build()
+    await w.open_topic()
+    for i in range(40):
+        w.dc.user_sends(w.thread["id"], w.jessica.dc, f"Point {i} from Discord")
+    await w.posts(2)  # intake is under way
+    await w.runtime.adapters["discord"].stop_intake()  # type: ignore[attr-defined]
+    taken = len(await w.runtime.store.posts(1))
+    await asyncio.sleep(0.3)
+    assert len(await w.runtime.store.posts(1)) == taken < 41, (
+        "none taken once intake stopped (the database may close next); the next start's "
+        "catch-up reads them")

@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_NAME = "bridgebot"
 THREAD_ARCHIVED = 50083  # Discord's code for an edit or deletion in an archived thread
 POST_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+# How long stopping intake waits for the messages being taken to be recorded.
+INTAKE_STOP_WAIT = 5.0
 
 
 NO_PIN_NOTICE = N_("For facilitators: I could not pin this topic here. To have each new topic "
@@ -420,8 +422,23 @@ class DiscordAdapter(SlashCommands):
         client stays open for the relay's last deliveries (another worker takes the gateway
         over once the runtime releases the roles). What people write meanwhile is not
         recorded by this worker, so the next start's catch-up reads it from the thread's
-        history."""
+        history.
+
+        That includes the messages of a burst still waiting their turn in a channel (taken
+        one at a time, in order); the ones being taken are finished before this returns,
+        so that none is handed to a database closed after it."""
         self._taking = False
+
+        async def turns() -> None:
+            for lock in list(self._intake_locks.values()):
+                async with lock:  # the waiters before us see intake stopped and give way
+                    pass
+
+        try:  # bounded: a message held while the database is down does not hold the stop
+            await asyncio.wait_for(turns(), INTAKE_STOP_WAIT)
+        except TimeoutError:
+            log.warning("stopping with a Discord message still being taken after %.0f s",
+                        INTAKE_STOP_WAIT)
         for task in (self._gateway_keeper, self._catching_up):
             if task is not None:
                 task.cancel()
@@ -589,6 +606,8 @@ class DiscordAdapter(SlashCommands):
         # posts keep the order people wrote them in (the lock is taken before any await).
         lock = self._intake_locks.setdefault(where.chat_id, asyncio.Lock())
         async with lock:
+            if not self._taking:  # intake stopped while it waited its turn: see stop_intake
+                return
             await self._take_message(message, where)
 
     def _file_limits(self, target: ChannelRef) -> FileLimits | None:
