@@ -218,6 +218,11 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
           f"at {finished_at:.1f} s; 429s: Telegram {tg.stats.too_many_requests}, "
           f"Discord {dc.stats.too_many_requests}")
 
+    for worker in crew:
+        log = worker.log.read_text()
+        assert " ERROR " not in log and "Traceback" not in log, (
+            f"{worker.name} logged an error:\n{log[log.find(' ERROR '):][:3000]}")
+
     texts = Counter(p.text for p in posts)
     written = {f"t{t}{k}{p}x from {'Telegram' if k == 't' else 'Discord'}"
                for t in range(TOPICS) for k in "td" for p in range(POSTS_EACH)}
