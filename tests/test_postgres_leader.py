@@ -5,6 +5,8 @@ that connection dies the server releases the lock and another worker takes over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 
 import asyncpg
 import pytest
@@ -151,3 +153,30 @@ async def test_a_leader_stopped_cleanly_hands_telegram_polling_on(build: Build, 
         assert texts[1:] == ["after the stop"]
     finally:
         await two.stop()
+
+
+async def test_a_worker_stopped_while_it_connects_leaves_nothing_to_log(
+        postgres_server: PostgresServer):
+    # Stopping cancels whatever is connecting (a role tried, the pool growing): asyncpg
+    # cancelled while it asks the server about TLS left a failed future nobody read, which
+    # asyncio logs as "Future exception was never retrieved" (an ERROR in the worker's log).
+    url = postgres_server.fresh()
+    loop = asyncio.get_running_loop()
+    unread: list[str] = []
+    loop.set_exception_handler(lambda _, context: unread.append(context["message"]))
+    try:
+        for i in range(24):
+            leader = PgLeader(url, "scheduler")
+            trying = asyncio.create_task(leader.take())
+            for _ in range(i % 8):  # cancelled at each step of connecting
+                await asyncio.sleep(0)
+            trying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await trying
+            await leader.release()
+        await asyncio.sleep(0.3)  # the attempts that went on have ended
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unread == []

@@ -18,6 +18,8 @@ from typing import Protocol
 
 import asyncpg
 
+from bridgebot.store.postgres import connect
+
 log = logging.getLogger(__name__)
 
 # How often a worker that does not lead tries to take the role (takeover within ~this).
@@ -89,7 +91,7 @@ class PgLeader:
         async with self._asking:
             if self._conn is None or self._conn.is_closed():
                 self.held = False
-                self._conn = await asyncpg.connect(self.dsn, timeout=10, server_settings=KEEPALIVE)
+                self._conn = await connect(self.dsn, timeout=10, server_settings=KEEPALIVE)
             self.held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)",
                                                        self.key))
             return self.held

@@ -27,7 +27,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -52,6 +52,33 @@ LISTEN_RETRY = 5.0
 # Taken (for the transaction) while a process migrates, so that workers starting together
 # apply each step once. Any constant; this one spells "bridgebo".
 MIGRATION_LOCK = 0x627269646765626F
+
+
+async def connect(*args: Any, **options: Any) -> asyncpg.Connection:
+    """``asyncpg.connect``, carried to its end even when the caller is cancelled.
+
+    A connection attempt cancelled while it asks the server whether it speaks TLS (the
+    default ``sslmode=prefer``) leaves asyncpg's future of that answer failing with
+    "unexpected connection_lost() call" and nobody to read it: asyncio logs "Future
+    exception was never retrieved" at ERROR, as every worker stopped (SIGTERM) while it
+    connected did in the fault test (asyncpg 0.32; MagicStack/asyncpg#1211 is the same
+    family). So the attempt runs on, and a connection it opens for a caller that gave up
+    is closed. Used for the pool's connections, the LISTEN connection and leader locks.
+    """
+    attempt = asyncio.ensure_future(asyncpg.connect(*args, **options))
+    try:
+        return await asyncio.shield(attempt)
+    except asyncio.CancelledError:
+        attempt.add_done_callback(_discard)
+        raise
+
+
+def _discard(attempt: asyncio.Future[asyncpg.Connection]) -> None:
+    """A connection attempt nobody waits for any more: its failure read, its connection
+    closed."""
+    if attempt.cancelled() or attempt.exception() is not None:
+        return
+    attempt.result().terminate()
 
 
 def is_postgres(database: object) -> bool:
@@ -209,7 +236,7 @@ class PgDatabase(Transactions):
         from bridgebot.store.db import DatabaseUnusable
 
         try:
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=1,
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, connect=connect,
                                                    max_size=self.max_connections,
                                                    reset=_keep_session)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
@@ -225,7 +252,7 @@ class PgDatabase(Transactions):
     async def _listen(self) -> None:
         """The connection that LISTENs for new deliveries; it lives as long as this process
         (its server process id stamps this worker's leases: see :meth:`held`)."""
-        listener = await asyncpg.connect(self.dsn)
+        listener = await connect(self.dsn)
         try:
             await listener.add_listener(CHANNEL, self._notified)
         except BaseException:
