@@ -80,6 +80,10 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
         lambda w: w.runtime.store.visible_after(1, 3), "posts_visible"),
     "state.json": (lambda w: w.runtime.store.topic_state(1), None),
     "a topic page: its posts": (lambda w: w.runtime.store.posts(1), None),
+    "a long topic's page: where each post stands": (
+        lambda w: w.runtime.store.post_outline(1), "posts_visible"),
+    "a long topic's page: its posts": (
+        lambda w: w.runtime.store.posts_by_ids(1, [2, 3, 5]), None),
     # Who wrote each post, then each author once with their alias and pseudonym.
     "a topic page: its authors": (
         lambda w: w.runtime.core.privacy.topic_identities(1), "posts_visible"),

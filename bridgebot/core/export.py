@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Protocol, TypeVar
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from jinja2.filters import do_truncate
@@ -100,24 +101,45 @@ class Archive:
         return {}
 
     def threads(self) -> Iterator[tuple[int, Post]]:
-        """Comments in reading order, depth-first, with their nesting depth.
+        """Comments in reading order, depth-first, with their nesting depth (:func:`walk`)."""
+        return walk(self.posts)
 
-        A reply whose parent is hidden moves up to the nearest visible ancestor's level.
-        Walked with a stack of its own, so however deep a chain of replies runs it needs
-        no recursion.
-        """
-        children: dict[int | None, list[Post]] = defaultdict(list)
-        visible = self._by_id
-        for post in self.comments:
-            parent = post.parent_id if post.parent_id in visible else None
-            children[parent].append(post)
-        stack: list[tuple[int, Post]] = [(0, p) for p in reversed(children.get(None, []))]
-        while stack:
-            depth, post = stack.pop()
-            yield depth, post
-            below = children.get(post.id)
-            if below:  # most comments have no replies: nothing to push
-                stack.extend([(depth + 1, child) for child in reversed(below)])
+
+class Node(Protocol):
+    """What the reading order needs of a post: a :class:`Post` or a :class:`PostStub`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def parent_id(self) -> int | None: ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+def walk(posts: Sequence[N]) -> Iterator[tuple[int, N]]:
+    """The visible ``posts``' comments (all but the opening post) in reading order,
+    depth-first, with their nesting depth.
+
+    A reply whose parent is hidden (not among ``posts``) stands at the top level. Walked
+    with a stack of its own, so however deep a chain of replies runs it needs no recursion.
+    """
+    children: dict[int | None, list[N]] = defaultdict(list)
+    visible = {p.id for p in posts}
+    for post in posts:
+        if post.number == 1:
+            continue
+        parent = post.parent_id if post.parent_id in visible else None
+        children[parent].append(post)
+    stack: list[tuple[int, N]] = [(0, p) for p in reversed(children.get(None, []))]
+    while stack:
+        depth, post = stack.pop()
+        yield depth, post
+        below = children.get(post.id)
+        if below:  # most comments have no replies: nothing to push
+            stack.extend([(depth + 1, child) for child in reversed(below)])
 
 
 async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platforms,
@@ -148,8 +170,8 @@ def _byline(archive: Archive, post: Post) -> str:
     return f"{post.author_name} · {_platform(archive, post)} · {_when(post.created_at)}{edited}"
 
 
-def _count(archive: Archive) -> str:
-    n = len(archive.posts)
+def _count(archive: Archive, count: int | None = None) -> str:
+    n = len(archive.posts) if count is None else count
     return f"{n} post{'s' if n != 1 else ''}"
 
 
@@ -177,10 +199,12 @@ class Header:
         return out
 
 
-def header(archive: Archive) -> Header:
+def header(archive: Archive, count: int | None = None) -> Header:
+    """The header's facts; ``count``: the topic's visible posts when ``archive`` holds one
+    page of them (its newest post among them)."""
     topic, last = archive.topic, archive.last_post
     return Header(
-        count=_count(archive),
+        count=_count(archive, count),
         last_by=last.author_name if last is not None else None,
         last_at=_when(last.created_at) if last is not None else None,
         opened_by=topic.opened_by,
@@ -246,29 +270,31 @@ class PageExtras:
     top: str = ""
     bottom: str = ""
     new_after: int | None = None
-    # A page of a long topic: the comments it shows (see :func:`pages`; None: all of them)
-    # and the links to the other pages, above and below them.
+    # A page of a long topic: the comments it shows (see :func:`pages`; None: all of them),
+    # the links to the other pages, above and below them, and every visible post's number
+    # when the archive holds only this page's posts (the header counts the whole topic).
     comments: Sequence[tuple[int, Post]] | None = None
     nav: str = ""
+    numbers: Sequence[int] | None = None
 
 
-def thread_groups(archive: Archive) -> list[list[tuple[int, Post]]]:
-    """The comments in reading order, cut into threads: a comment that answers no visible
-    comment and everything beneath it."""
-    groups: list[list[tuple[int, Post]]] = []
-    for depth, post in archive.threads():
+def thread_groups(order: Iterable[tuple[int, N]]) -> list[list[tuple[int, N]]]:
+    """Comments in reading order (:func:`walk`) cut into threads: a comment that answers no
+    visible comment and everything beneath it."""
+    groups: list[list[tuple[int, N]]] = []
+    for depth, post in order:
         if depth == 0 or not groups:
             groups.append([])
         groups[-1].append((depth, post))
     return groups
 
 
-def pages(groups: Sequence[Sequence[tuple[int, Post]]], size: int) -> list[list[tuple[int, Post]]]:
+def pages(groups: Sequence[Sequence[tuple[int, N]]], size: int) -> list[list[tuple[int, N]]]:
     """Whole threads gathered into pages of about ``size`` comments, in reading order: a
     page is closed before the thread that would take it past ``size`` (a thread longer than
     that is a page of its own), so a reply always stands under its parent. Always at least
     one page."""
-    out: list[list[tuple[int, Post]]] = [[]]
+    out: list[list[tuple[int, N]]] = [[]]
     for group in groups:
         if out[-1] and len(out[-1]) + len(group) > size:
             out.append([])
@@ -389,13 +415,13 @@ def to_html(archive: Archive, extras: PageExtras | None = None) -> str:
     autoescape, and in each article by :func:`_articles`)."""
     extras = extras or PageExtras()
     before, after = archive.topic.introduction_parts
-    posts = archive.posts
-    new = (sum(1 for p in posts if p.number > extras.new_after)
+    numbers = extras.numbers if extras.numbers is not None else [p.number for p in archive.posts]
+    new = (sum(1 for n in numbers if n > extras.new_after)
            if extras.new_after is not None else None)
     # The articles (megabytes for a long topic) go in after the template has run: through
     # Jinja2 they were copied three times (Markup, its escape, the output's join).
     page = TEMPLATES.get_template("topic.html.j2").render(
-        archive=archive, topic=archive.topic, header=header(archive), new=new,
+        archive=archive, topic=archive.topic, header=header(archive, len(numbers)), new=new,
         before=before, after=after, articles=[Markup(_ARTICLES)],
         max_indent=MAX_INDENT, head=Markup(extras.head), top=Markup(extras.top),
         bottom=Markup(extras.bottom), nav=Markup(extras.nav),

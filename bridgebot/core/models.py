@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from bridgebot.core.richtext.spans import Span
 
@@ -221,6 +222,16 @@ class Post:
         fields["author_name"] = author_name
         fields["author_id"] = author_id
         return copy
+
+
+class PostStub(NamedTuple):
+    """A visible post's place in its topic without its words or author: what cutting a long
+    topic into pages of whole threads needs of every post (``Archive.threads`` walks these
+    as it walks posts)."""
+
+    id: int
+    number: int
+    parent_id: int | None
 
 
 @dataclass(frozen=True)

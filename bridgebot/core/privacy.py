@@ -497,9 +497,9 @@ async def anonymized_archive(privacy: PrivacyPort, archive: Archive,
     return replace(archive, topic=topic, prompts=prompts, posts=posts)
 
 
-# An archive of at most this many posts (an index row) asks for those posts' authors only;
-# a whole topic's page asks for the topic's at once.
-FEW_POSTS = 100
+# An archive of at most this many posts (an index row, one page of a long topic) asks for
+# those posts' authors only; a longer one (an export) asks for the whole topic's at once.
+FEW_POSTS = 1000
 
 
 async def shown_archive(privacy: PrivacyPort, archive: Archive, mode: AuthorMode) -> Archive:

@@ -27,6 +27,7 @@ from bridgebot.core.models import (
     DeliveryState,
     OutboxEntry,
     Post,
+    PostStub,
     Prompt,
     Topic,
     TopicStats,
@@ -246,6 +247,28 @@ class Store(Queries):
             (topic_id,),
         )
         return await self._with_files([_post(r) for r in rows], topic_id=topic_id)
+
+    async def post_outline(self, topic_id: int) -> list[PostStub]:
+        """Every visible post's id, number and parent, in number order: a long topic's page
+        cuts its threads from this instead of reading 10,000 posts' words and authors."""
+        rows = await self._all(
+            "SELECT id, number, parent_id FROM posts WHERE topic_id = ? AND hidden = 0 "
+            "ORDER BY number", (topic_id,))
+        return list(map(PostStub._make, rows))
+
+    async def posts_by_ids(self, topic_id: int, post_ids: Sequence[int]) -> list[Post]:
+        """These visible posts of the topic (one page of it), in number order, with files;
+        a post hidden meanwhile is left out."""
+        ids = sorted(set(post_ids))
+        rows: list[Row] = []
+        for at in range(0, len(ids), 500):  # bound the statement's parameters
+            chunk = ids[at:at + 500]
+            rows += await self._all(
+                f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+                f"WHERE p.topic_id = ? AND p.hidden = 0 AND p.id IN ({marks(chunk)})",
+                (topic_id, *chunk))
+        posts = sorted((_post(r) for r in rows), key=lambda p: p.number)
+        return await self._with_files(posts, topic_id=topic_id)
 
     async def _with_files(self, posts: list[Post], topic_id: int | None = None) -> list[Post]:
         """The posts with their attachments (one query for a post, or for a whole topic)."""

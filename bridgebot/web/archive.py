@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -32,8 +32,9 @@ from bridgebot.core.export import (
     pages,
     thread_groups,
     to_html,
+    walk,
 )
-from bridgebot.core.models import Post, Topic
+from bridgebot.core.models import Post, PostStub, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort, FilePort
 
@@ -180,33 +181,52 @@ class ArchiveServer:
         raise web.HTTPPermanentRedirect(f"{request.match_info['id']}/")
 
     async def topic_page(self, request: web.Request) -> web.Response:
-        archive = await self._archive(request)
-        topic = archive.topic
+        topic = await self._topic(request)
         seen = parse_seen(request.cookies.get(COOKIE))
         new_after = seen.get(topic.id, 0)
-        comments, nav = self._paged(request, archive, new_after)
-        extras = PageExtras(
-            top='<nav><a href="../../">← All topics</a> · <a href="archive.md">markdown</a> · '
-                '<a href="archive.json">json</a></nav>',
-            bottom="" if topic.is_locked else self._refresh_script(archive),
-            new_after=new_after, comments=comments, nav=nav,
-        )
+        # Where each visible post stands (no words read): a topic longer than a page is
+        # read a page of whole threads at a time, and only that page's posts are loaded.
+        outline = await self.store.post_outline(topic.id)
+        split = pages(thread_groups(walk(outline)), self.page_posts)
+        top = ('<nav><a href="../../">← All topics</a> · <a href="archive.md">markdown</a> · '
+               '<a href="archive.json">json</a></nav>')
+        if len(split) == 1:
+            archive = await self._presented(Archive(
+                topic, await self.store.prompts(topic.id), await self.store.posts(topic.id),
+                self.platforms.display_names, self.language(topic)))
+            extras = PageExtras(top=top, new_after=new_after,
+                                bottom="" if topic.is_locked else self._refresh_script(archive))
+            last = max((p.number for p in archive.posts), default=0)
+        else:
+            number, nav = self._nav(request, outline, split, new_after)
+            shown = split[number - 1]
+            # The page's posts, the opening post (who opened the topic) and the newest
+            # (the header's last post).
+            wanted = [stub.id for _, stub in shown] + [outline[0].id, outline[-1].id]
+            archive = await self._presented(Archive(
+                topic, await self.store.prompts(topic.id),
+                await self.store.posts_by_ids(topic.id, wanted),
+                self.platforms.display_names, self.language(topic)))
+            by_id = {p.id: p for p in archive.posts}  # a post hidden meanwhile is left out
+            count, last, edited = await self.store.topic_state(topic.id)
+            extras = PageExtras(
+                top=top, new_after=new_after, nav=nav,
+                comments=[(depth, by_id[stub.id]) for depth, stub in shown if stub.id in by_id],
+                numbers=[stub.number for stub in outline],
+                bottom="" if topic.is_locked else self._refresh_script_for(
+                    _version_of(count, last, archive.topic, edited)))
+            last = outline[-1].number
         response = web.Response(text=to_html(archive, extras), content_type="text/html")
-        last = max((p.number for p in archive.posts), default=0)
         seen[topic.id] = max(last, seen.get(topic.id, 0))
         response.set_cookie(COOKIE, format_seen(seen), max_age=COOKIE_AGE, path="/",
                             httponly=True, samesite="Lax")
         return response
 
-    def _paged(self, request: web.Request, archive: Archive,
-              new_after: int) -> tuple[list[tuple[int, Post]] | None, str]:
-        """The comments this page shows and the links to the others: all of them on one page
-        up to ``page_posts``; past that, whole threads in pages of about ``page_posts``,
-        ``?page=N`` (1 the oldest; without it the newest), the first comment new to the
-        reader linked wherever it is."""
-        split = pages(thread_groups(archive), self.page_posts)
-        if len(split) == 1:
-            return None, ""
+    def _nav(self, request: web.Request, outline: Sequence[PostStub],
+             split: Sequence[Sequence[tuple[int, PostStub]]], new_after: int) -> tuple[int, str]:
+        """Which page of a long topic is asked for (``?page=N``, 1 the oldest; without it the
+        newest) and the links to the others, the first comment new to the reader linked
+        wherever it is."""
         count = len(split)
         asked = request.query.get("page", "")
         number = int(asked) if asked.isdigit() and len(asked) <= 6 else 0
@@ -221,17 +241,22 @@ class ArchiveServer:
             links.append(f'<a href="?page={number - 1}" rel="prev">← Older</a>')
         if number < count:
             links.append(f'<a href="?page={number + 1}" rel="next">Newer →</a>')
-        first_new = min((p.number for p in archive.comments if p.number > new_after), default=None)
+        after = max(new_after, 1)  # the opening post is never a new comment
+        first_new = min((p.number for p in outline if p.number > after), default=None)
         if first_new is not None:
             where = next(i for i, page in enumerate(split, 1)
                          if any(post.number == first_new for _, post in page))
             href = f"#post-{first_new}" if where == number else f"?page={where}#post-{first_new}"
             links.append(f'<a href="{href}">First new comment</a>')
-        return split[number - 1], f'<nav class="pages">{" · ".join(links)}</nav>'
+        return number, f'<nav class="pages">{" · ".join(links)}</nav>'
 
     def _refresh_script(self, archive: Archive) -> str:
         """Reload when the topic changes; stop asking once it is locked."""
-        version = json.dumps(_version(archive))
+        return self._refresh_script_for(_version(archive))
+
+    def _refresh_script_for(self, known: str) -> str:
+        """The script for a page showing the topic at version ``known`` (``state.json``'s)."""
+        version = json.dumps(known)
         every = int(self.refresh_seconds * 1000)
         return (
             f'<p class="live" id="live">Live: this page refreshes when someone posts.</p>'

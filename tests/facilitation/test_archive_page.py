@@ -265,6 +265,17 @@ async def test_a_long_topic_is_read_in_pages_of_whole_threads_newest_first(runti
             assert 'href="#post-2">First new comment' in await get("?page=1")
             assert "This topic has 3 pages." in await get("?page=4", status=404)
             assert "This topic has 3 pages." in await get("?page=x", status=404)
-            assert Page(await get("archive.html")).headings == SEED_HEADINGS
+            whole = await get("archive.html")
+            assert Page(whole).headings == SEED_HEADINGS
+
+            def facts(page: str) -> str:
+                """The header's last post and opener: the whole topic's on every page."""
+                found = re.search(r'<li class="last">.*?<li class="opened">.*?</li>', page, re.S)
+                assert found is not None
+                return found.group(0)
+
+            oldest = await get("?page=1")
+            assert facts(newest) == facts(oldest) == facts(whole)
+            assert "9 posts / 9 new" in Page(oldest).all_text
     finally:
         await server.stop()
