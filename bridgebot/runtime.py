@@ -23,6 +23,7 @@ from bridgebot.core import errors
 from bridgebot.core.adapter import Adapter, CanStopIntake
 from bridgebot.core.housekeeping import DEFAULT_RETENTION, OutboxKeeper
 from bridgebot.core.metrics import Metrics
+from bridgebot.core.models import ChannelRef
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.privacy import PrivacyKeeper
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget
@@ -129,6 +130,7 @@ class Runtime:
         await self.db.open()
         if isinstance(self.db, PgDatabase):  # other workers' new deliveries wake this relay
             self.db.on_outbox(self.core.wake_relay)
+            self.db.on_taken(self._learn_sends)
         if apply_settings:
             await self.store.set_facilitators(self._facilitators)
 
@@ -168,6 +170,11 @@ class Runtime:
             self._lead(self.leaders[SCHEDULER_ROLE], self.scheduler.run), name="scheduler")
         self._keeper_task = asyncio.create_task(self.privacy_keeper.run(), name="privacy-keeper")
         self._outbox_task = asyncio.create_task(self.outbox_keeper.run(), name="outbox-keeper")
+
+    def _learn_sends(self, sent: dict[tuple[str, str], list[float]]) -> None:
+        """Chats this worker took over from another: their recent sends count in its budget."""
+        for (platform, chat_id), ages in sent.items():
+            self.budget.learn(ChannelRef(platform, chat_id), ages)
 
     async def roles(self) -> list[str]:
         """The single-holder roles this worker holds now (for /healthz and /metrics)."""

@@ -178,3 +178,34 @@ async def test_metrics_say_which_chats_each_worker_delivers_to(build: Build, db_
         assert sample.labels == {"worker": w.runtime.db.worker, "platform": "console"}
         held[w.runtime.db.worker] = sample.value
     assert sorted(held.values()) in ([0.0, 2.0], [1.0, 1.0]), "forum and lounge, one worker each"
+
+
+@on_postgres
+async def test_a_worker_taking_a_chat_over_counts_what_was_sent_there_in_the_last_minute(
+        build: Build, db_path):
+    from bridgebot.core.models import ChannelRef
+    from bridgebot.runtime import Runtime
+    from bridgebot.sandbox.clients import telegram_adapter
+
+    one = await build(telegram=("group",), discord=(), console=ROOMS, database=db_path,
+                      open_topic=True)
+    assert one.tg is not None and isinstance(one.runtime.db, PgDatabase)
+    for i in range(4):
+        await one.say(person("Brittany"), f"example {i}")
+    group = ChannelRef("telegram", str(one.group["id"]))
+    sent = len(one.bot_messages())
+    assert sent >= 5, "the topic and its posts went to the Telegram group"
+    # Another worker, with Telegram's published limits (20 messages a minute in a group).
+    two = Runtime(one.runtime.db.dsn, [one.bridge])
+    two.add_adapter(telegram_adapter(one.tg, one.tokens["telegram"]))
+    await two.open()
+    try:
+        fresh = two.budget.wait_time(group, 21 - sent)
+        await one.runtime.stop()  # hands the group on
+        assert await two.db.held([("telegram", group.chat_id)]) == {("telegram", group.chat_id)}
+        waited = two.budget.wait_time(group, 21 - sent)
+        assert fresh < 30 < waited, (
+            f"the group's minute counts the {sent} messages the other worker sent: "
+            f"{21 - sent} more fit after {waited:.0f} s, not {fresh:.0f} s")
+    finally:
+        await two.db.close()

@@ -177,6 +177,17 @@ class RateBudget:
                 trial.record(now + wait)
         return wait
 
+    def learn(self, target: ChannelRef, ages: Iterable[float]) -> None:
+        """Count messages another worker sent into ``target``'s chat ``ages`` seconds ago
+        (a chat taken over): in the chat's and its paced windows, so that the chat's
+        limits hold across the hand-off."""
+        now = self.clock()
+        for budget in self._for(target.chat, scopes=("target", "paced")):
+            merged = sorted([*budget.sent, *(now - max(0.0, age) for age in ages)])
+            budget.sent.clear()
+            for at in merged:
+                budget.record(at)
+
     def record(self, target: ChannelRef, sends: int = 1) -> None:
         """Count ``sends`` messages to ``target`` as sent now (in every scope)."""
         if sends <= 0:

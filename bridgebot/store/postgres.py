@@ -46,6 +46,10 @@ CHANNEL = "bridgebot_outbox"
 # delivery renews it): a worker that died leaves its targets to the others after this.
 LEASE_SECONDS = 30.0
 
+# How far back a worker taking a chat over looks for the messages sent there (the longest
+# rate window of any platform, a minute, with room to spare).
+RECENT_SENDS = 70.0
+
 # How often a worker whose LISTEN connection was lost tries to open it again.
 LISTEN_RETRY = 5.0
 
@@ -226,6 +230,10 @@ class PgDatabase(Transactions):
         self._listener: asyncpg.Connection | None = None
         self._listen_again_at = 0.0
         self._on_outbox: list[Callable[[], None]] = []
+        # The targets this worker held at its last look, and who wants to hear of the ones
+        # it takes over (the runtime: its rate budget learns their recent sends).
+        self._mine: set[tuple[str, str]] = set()
+        self._on_taken: list[Callable[[dict[tuple[str, str], list[float]]], None]] = []
         self.migration_backup = None  # PostgreSQL's backups are the operator's (pg_dump)
 
     def __str__(self) -> str:
@@ -320,7 +328,41 @@ class PgDatabase(Transactions):
             "RETURNING platform, chat_id",
             [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds,
             backend)
-        return {(r[0], r[1]) for r in rows}
+        held = {(r[0], r[1]) for r in rows}
+        taken = held - self._mine
+        self._mine = (self._mine - set(wanted)) | held
+        if taken and self._on_taken:
+            sent = await self.recent_sends(taken)
+            for callback in self._on_taken:
+                callback(sent)
+        return held
+
+    def on_taken(self, callback: Callable[[dict[tuple[str, str], list[float]]], None]) -> None:
+        """Call ``callback`` with :meth:`recent_sends` of the targets this worker takes (over)."""
+        self._on_taken.append(callback)
+
+    async def recent_sends(self, targets: Iterable[tuple[str, str]]
+                           ) -> dict[tuple[str, str], list[float]]:
+        """How many seconds ago each message recorded as sent to these targets within the
+        last :data:`RECENT_SENDS` seconds went out, whichever worker sent it (one per
+        message of a delivery: a combined message once). A worker that takes a chat over
+        counts them in its rate budget, so that the chat's windows hold across the hand-off
+        (a clean stop or a dead worker) instead of starting empty in the new holder."""
+        wanted = sorted(set(targets))
+        if not wanted:
+            return {}
+        rows = await self.pool.fetch(
+            "SELECT o.platform, o.chat_id, extract(epoch FROM clock_timestamp() - "
+            "CAST(o.done_at AS TIMESTAMPTZ)) FROM outbox o "
+            "JOIN unnest($1::TEXT[], $2::TEXT[]) AS t (p, c) ON o.platform = t.p "
+            "AND o.chat_id = t.c JOIN message_map m ON m.delivery_id = o.id "
+            "WHERE o.state = 'done' AND o.done_at IS NOT NULL "
+            "AND CAST(o.done_at AS TIMESTAMPTZ) > clock_timestamp() - make_interval(secs => $3)",
+            [p for p, _ in wanted], [c for _, c in wanted], RECENT_SENDS)
+        sent: dict[tuple[str, str], list[float]] = {}
+        for platform, chat_id, age in rows:
+            sent.setdefault((platform, chat_id), []).append(max(0.0, float(age)))
+        return sent
 
     async def leased(self) -> list[tuple[str, str]]:
         """The delivery targets this worker holds now (its role among the workers)."""
