@@ -152,3 +152,21 @@ async def test_a_bot_that_may_not_delete_messages_is_told_what_hide_needs(tmp_pa
     assert code == 1
     row = next(line for line in lines if "  permissions  " in line)
     assert " FIX " in row and "Manage Messages" in row and "/hide" in row
+
+
+async def test_a_bot_in_more_servers_than_one_gateway_shard_should_carry_is_told_to_shard():
+    async with FakeDiscord() as dc:
+        dc_token = dc.add_bot("bridgebot")
+        servers = [dc.add_guild(f"Server {i}") for i in range(1001)]  # Discord: 1 per 1,000
+        channel = dc.add_text_channel(servers[0]["id"], "allies")
+        rows: dict[int, list[str]] = {}
+        for count in (1, 2):
+            settings = load_settings(
+                discord={"token": dc_token, "api_base_url": dc.api_base, "shard_count": count},
+                bridges=[{"name": "allies", "discord_channels": [int(channel["id"])]}])
+            lines: list[str] = []
+            await run_checks(settings, lines.append)
+            rows[count] = [line for line in lines if "gateway shards" in line]
+    assert len(rows[1]) == 1 and " FIX " in rows[1][0]
+    assert "Discord advises 2 shards" in rows[1][0] and "discord.shard_count = 2" in rows[1][0]
+    assert len(rows[2]) == 1 and " ok " in rows[2][0] and "2 shards (Discord advises 2)" in rows[2][0]

@@ -51,6 +51,7 @@ async def check_discord(settings: DiscordSettings, channels: Sequence[int]) -> l
         name = me.get("global_name") or me["username"]
         found = [Finding("discord", f"bot {name}", "token", True, f"logged in as {me['username']}")]
         found.append(await _message_content_intent(http, name))
+        found += await _gateway_shards(http, name, settings.shard_count)
         for channel_id in channels:
             found += await _discord_channel(http, str(me["id"]), channel_id, settings.guilds)
         return found
@@ -68,6 +69,25 @@ async def _message_content_intent(http: discord.http.HTTPClient, name: str) -> F
     return Finding("discord", f"bot {name}", "Message Content intent", enabled,
                    "enabled" if enabled else "turn on Message Content Intent in the developer "
                    "portal (Bot → Privileged Gateway Intents): without it posts arrive empty")
+
+
+async def _gateway_shards(http: discord.http.HTTPClient, name: str,
+                          shard_count: int) -> list[Finding]:
+    """Discord's advice on gateway shards (``GET /gateway/bot``) against ``shard_count``:
+    a row when the bot is sharded or should be (Discord refuses a session of more than
+    2,500 servers), none for the usual single shard."""
+    try:
+        advised, _url, _limits = await http.get_bot_gateway()
+    except (discord.HTTPException, discord.GatewayNotFound) as err:
+        return [Finding("discord", f"bot {name}", "gateway shards", False, str(err))]
+    if advised > shard_count:
+        return [Finding("discord", f"bot {name}", "gateway shards", False,
+                        f"Discord advises {advised} shards for the bot's servers: set "
+                        f"discord.shard_count = {advised} (the same on every worker)")]
+    if shard_count == 1:
+        return []
+    return [Finding("discord", f"bot {name}", "gateway shards", True,
+                    f"{shard_count} shards (Discord advises {advised})")]
 
 
 async def _discord_channel(http: discord.http.HTTPClient, bot_id: str, channel_id: int,
