@@ -224,3 +224,24 @@ async def test_a_lone_worker_leads_every_shard(postgres_server: PostgresServer):
     assert adapter.leader_roles == ("discord-shard-0", "discord-shard-1", "discord-shard-2")
     assert set(adapter.leaders) == set(adapter.leader_roles) and all(
         runtime.leaders[r] is adapter.leaders[r] for r in adapter.leader_roles)
+
+
+@on_postgres
+async def test_a_worker_stopped_cleanly_hands_the_gateway_on(build: Build, db_path):
+    one = await build(telegram=(), discord=("channel",), console=("forum",), database=db_path,
+                      open_topic=True)
+    dc = one.dc
+    assert dc is not None and isinstance(one.runtime.db, PgDatabase)
+    thread = (await one.until(lambda: dc.threads(one.channel["id"])))[0]["id"]
+    two = worker(one.runtime.db.dsn, one.bridge, dc, one.tokens["discord"], one.guild["id"])
+    async with started(two):
+        assert await two.roles() == []
+        identified = dc.stats.identifies
+        await one.runtime.stop()  # its gateway closes before its roles are released
+        dc.user_sends(thread, one.jessica.dc, "Written during the hand-over")
+        await until(lambda: _roles_of(two, GATEWAY_ROLE), 5, "not handed on within 5 s")
+        await dc.wait_for(lambda: dc.stats.identifies > identified and dc.gateway_shards(), 5)
+        dc.user_sends(thread, one.jessica.dc, "After the hand-over")
+        await until(lambda: _texts(two, 3), 10, "not recorded after the hand-over")
+        assert sorted((await _texts(two, 3) or [])[1:]) == [
+            "After the hand-over", "Written during the hand-over"]
