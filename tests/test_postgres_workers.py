@@ -39,6 +39,29 @@ async def test_a_target_is_leased_to_one_worker_until_its_lease_runs_out(
         await second.close()
 
 
+async def test_two_workers_share_a_bursts_chats_instead_of_the_first_taking_them_all(
+        postgres_server: PostgresServer):
+    url = postgres_server.fresh()
+    first, second = PgDatabase(url), PgDatabase(url)
+    await first.open()
+    await second.open()
+    operator = PgDatabase(url)  # an operator command: it delivers nothing, so it is no worker
+    await operator.open()
+    try:
+        chats = [("telegram", str(-1001 - i)) for i in range(4)]
+        assert await second.held([]) == set()  # its relay has looked: nothing to do yet
+        mine = await first.held(chats)  # a burst in four chats; the first to look after it
+        assert len(mine) == 2, "its half of the chats with work, two workers delivering"
+        assert await second.held(chats) == set(chats) - mine, "the other half"
+        assert await first.held(chats) == mine, "its own renewed, none of the other's"
+        await second.close()  # a clean stop: its chats are handed on
+        assert await first.held(chats) == set(chats), "alone again: every chat"
+    finally:
+        await first.close()
+        await second.close()
+        await operator.close()
+
+
 async def test_a_clean_stop_hands_its_targets_on_at_once_and_wakes_the_others(
         postgres_server: PostgresServer):
     url = postgres_server.fresh()

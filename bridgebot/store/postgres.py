@@ -229,6 +229,7 @@ class PgDatabase(Transactions):
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._listen_again_at = 0.0
+        self._presence: asyncio.Task[None] | None = None
         self._on_outbox: list[Callable[[], None]] = []
         # The targets this worker held at its last look, and who wants to hear of the ones
         # it takes over (the runtime: its rate budget learns their recent sends).
@@ -256,6 +257,29 @@ class PgDatabase(Transactions):
         except BaseException:
             await self.close()
             raise
+
+    async def _present(self) -> None:
+        """Say this worker delivers: its presence row (platform '', its name as the chat),
+        which the others count to know their fair share of the chats (:meth:`held`). Only a
+        process whose relay asked for chats is present, not an operator command."""
+        await self.pool.execute(
+            "INSERT INTO delivery_leases (platform, chat_id, owner, until, backend) "
+            "VALUES ('', $1, $1, extract(epoch FROM clock_timestamp()) + $2, $3) "
+            "ON CONFLICT (platform, chat_id) DO UPDATE SET until = excluded.until, "
+            "backend = excluded.backend", self.worker, self.lease_seconds,
+            # the LISTEN connection as it is (reconnecting it is held()'s business)
+            None if self._listener is None or self._listener.is_closed()
+            else int(self._listener.get_server_pid()))
+
+    async def _keep_present(self) -> None:
+        """Renew the presence row three times per lease while open; a failure (the server
+        away) is tried again at the next turn, and then the row lapses as a lease does."""
+        while True:
+            await asyncio.sleep(max(0.05, self.lease_seconds / 3))
+            try:
+                await self._present()
+            except Exception as err:
+                log.debug("worker presence not renewed: %s", err)
 
     async def _listen(self) -> None:
         """The connection that LISTENs for new deliveries; it lives as long as this process
@@ -310,15 +334,40 @@ class PgDatabase(Transactions):
         connection the server only notices later, still loses its chats when the lease
         runs out. While this worker's own LISTEN connection is down its leases name none
         (``NULL``: only their time counts), so that workers cut off together do not take
-        each other's chats in turn."""
+        each other's chats in turn.
+
+        A worker takes a free chat only while it holds less than its fair share of the
+        chats with work (their number over the live workers, each present by a row of its
+        own that :meth:`_keep_present` renews), choosing among the free ones in an order of
+        its own so that workers asking at once mostly want different chats: otherwise the
+        first worker to look after a burst took every chat and the others stood idle. A
+        chat it holds stays its own while it renews it (its order and its rate budget);
+        shares even out as chats fall quiet and their leases lapse."""
+        if self._presence is None:  # a relay asks: this process delivers from now on
+            await self._present()
+            self._presence = asyncio.create_task(self._keep_present(), name="worker-presence")
         wanted = sorted(set(targets))
         if not wanted:
             return set()
         backend = await self._listening()
         rows = await self.pool.fetch(
+            "WITH live AS (SELECT platform, chat_id, owner FROM delivery_leases l "
+            "WHERE until >= extract(epoch FROM clock_timestamp()) AND (backend IS NULL OR "
+            "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend))), "
+            "wanted AS (SELECT p, c FROM unnest($1::TEXT[], $2::TEXT[]) AS w (p, c)), "
+            # This worker's fair share of the chats with work: all of them over the live
+            # workers (their presence rows, platform ''), less what it holds already.
+            "room AS (SELECT CEIL((SELECT COUNT(*) FROM (SELECT platform, chat_id FROM live "
+            "WHERE platform <> '' UNION SELECT p, c FROM wanted) AS every)::NUMERIC "
+            "/ (1 + (SELECT COUNT(*) FROM live WHERE platform = '' AND owner <> $3)))::BIGINT "
+            "- (SELECT COUNT(*) FROM live WHERE platform <> '' AND owner = $3) AS n), "
+            "claim AS (SELECT p, c FROM wanted WHERE EXISTS (SELECT 1 FROM live "
+            "WHERE platform = p AND chat_id = c AND owner = $3) "
+            "UNION ALL (SELECT p, c FROM wanted WHERE NOT EXISTS (SELECT 1 FROM live "
+            "WHERE platform = p AND chat_id = c) "
+            "ORDER BY md5($3 || p || c) LIMIT GREATEST(0, (SELECT n FROM room)))) "
             "INSERT INTO delivery_leases (platform, chat_id, owner, until, backend) "
-            "SELECT p, c, $3, extract(epoch FROM clock_timestamp()) + $4, $5 "
-            "FROM unnest($1::TEXT[], $2::TEXT[]) AS t (p, c) "
+            "SELECT p, c, $3, extract(epoch FROM clock_timestamp()) + $4, $5 FROM claim "
             "ON CONFLICT (platform, chat_id) DO UPDATE SET owner = excluded.owner, "
             "until = excluded.until, backend = excluded.backend "
             "WHERE delivery_leases.owner = excluded.owner "
@@ -367,7 +416,7 @@ class PgDatabase(Transactions):
     async def leased(self) -> list[tuple[str, str]]:
         """The delivery targets this worker holds now (its role among the workers)."""
         rows = await self.pool.fetch(
-            "SELECT platform, chat_id FROM delivery_leases WHERE owner = $1 "
+            "SELECT platform, chat_id FROM delivery_leases WHERE owner = $1 AND platform <> '' "
             "AND until >= extract(epoch FROM clock_timestamp()) ORDER BY platform, chat_id",
             self.worker)
         return [(r[0], r[1]) for r in rows]
@@ -432,6 +481,11 @@ class PgDatabase(Transactions):
         return self._pool
 
     async def close(self) -> None:
+        if self._presence is not None:
+            presence, self._presence = self._presence, None
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await presence
         if self._listener is not None:
             listener, self._listener = self._listener, None
             with contextlib.suppress(Exception):
