@@ -59,6 +59,7 @@ OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its 
 ALBUM_SETTLE = 2.0
 UNBRIDGED_NOTED_MAX = 1000  # chats in no bridge remembered (logged once each), a bounded set
 POSTED_KEPT = 60.0  # seconds a topic's last accepted post is remembered for the relay
+POSTED_TOPICS = 256  # topics remembered before the ones quiet for POSTED_KEPT are forgotten
 TOLD_MAX = 10_000  # people told how to take part (once per chat), remembered while running
 HOW_TO_TAKE_PART = N_("This message is not part of the discussion. To take part, reply to the "
                       "topic's message, a question or a post (or write in the topic's thread). "
@@ -800,8 +801,13 @@ class Discussions:
             hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
             post = await self.store.post(hit.post_id) if hit and hit.post_id else None
             return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+        now = time.monotonic()
         places = self._posted.setdefault(topic.id, {})
-        places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], time.monotonic())
+        places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], now)
+        if len(self._posted) > POSTED_TOPICS:  # topics written to a minute ago and more go
+            for topic_id, chats in list(self._posted.items()):
+                if max(last for _, last in chats.values()) < now - POSTED_KEPT:
+                    del self._posted[topic_id]
         self._enqueued()
         post = Post(
             id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
