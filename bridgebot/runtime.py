@@ -275,6 +275,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
             self._relay_task = None
+        if isinstance(self.db, PgDatabase):  # the others deliver there from now on
+            with contextlib.suppress(Exception):
+                await self.db.hand_on()
         for adapter in reversed(adapters):
             try:
                 await adapter.stop()

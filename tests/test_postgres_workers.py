@@ -232,3 +232,24 @@ async def test_a_worker_taking_a_chat_over_counts_what_was_sent_there_in_the_las
             f"{21 - sent} more fit after {waited:.0f} s, not {fresh:.0f} s")
     finally:
         await two.db.close()
+
+
+@on_postgres
+async def test_a_stopping_worker_hands_its_chats_on_once_its_relay_stopped_not_after_its_clients(
+        build: Build, db_path):
+    rooms = ConsoleAdapter()
+    w = await build(telegram=(), discord=(), console=ROOMS, database=db_path,
+                    console_adapter=rooms, open_topic=True)
+    assert isinstance(w.runtime.db, PgDatabase)
+    db = w.runtime.db
+    assert await db.leased(), "it delivers to the rooms"
+    seen: list[list[tuple[str, str]]] = []
+    closing = rooms.stop
+
+    async def stop() -> None:  # the platforms' clients close (Discord's gateway: seconds)
+        seen.append(await db.leased())
+        await closing()
+
+    rooms.stop = stop  # type: ignore[method-assign]
+    await w.runtime.stop()
+    assert seen == [[]], "the other workers could deliver there already"

@@ -421,8 +421,10 @@ class PgDatabase(Transactions):
             self.worker)
         return [(r[0], r[1]) for r in rows]
 
-    async def _release(self) -> None:
-        """Give this worker's targets back at once (a clean stop), and wake the others."""
+    async def hand_on(self) -> None:
+        """Give this worker's targets back at once (a clean stop, once its relay has
+        stopped), and wake the others."""
+        self._mine = set()
         async with self.pool.acquire() as conn, conn.transaction():
             released = await conn.execute("DELETE FROM delivery_leases WHERE owner = $1", self.worker)
             if _changed(released):
@@ -492,7 +494,7 @@ class PgDatabase(Transactions):
                 await listener.close(timeout=5)
         if self._pool is not None:
             with contextlib.suppress(Exception):
-                await self._release()
+                await self.hand_on()
             pool, self._pool = self._pool, None
             try:
                 await asyncio.wait_for(pool.close(), timeout=10)
