@@ -132,12 +132,14 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         started = loop.time()
         events.append((started, "TEST burst starts"))
 
-        a_third = asyncio.Event()
+        a_third, killed = asyncio.Event(), asyncio.Event()
 
         async def burst() -> None:
             for p in range(POSTS_EACH):
                 if p == POSTS_EACH // 3:
                     a_third.set()
+                if p == 2 * POSTS_EACH // 3:  # on a slow machine: the last third after the kill
+                    await killed.wait()
                 for t in range(TOPICS):
                     tg.user_sends(forum["id"], tg_people[(p + t) % 5], f"t{t}t{p}x from Telegram",
                                   thread_id=tg_threads[t])
@@ -155,6 +157,7 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         status = {x.name: s or ([], 0.0) for x, s in zip(crew, scraped, strict=True)}
         victim = max(crew, key=lambda x: (status[x.name][1], "telegram-polling" in status[x.name][0]))
         await victim.kill()
+        killed.set()
         killed_at = loop.time() - started
         events.append((loop.time(), f"TEST killed {victim.name} {status}"))
         assert not writing.done(), "killed mid-burst"
