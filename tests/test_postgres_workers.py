@@ -248,6 +248,8 @@ async def test_a_stopping_worker_hands_its_chats_on_once_its_relay_stopped_not_a
 
     async def stop() -> None:  # the platforms' clients close (Discord's gateway: seconds)
         seen.append(await db.leased())
+        present = await db.fetch("SELECT owner FROM delivery_leases WHERE platform = ''")
+        assert [r[0] for r in present] == [], "nor counted among the workers sharing them"
         await closing()
 
     rooms.stop = stop  # type: ignore[method-assign]

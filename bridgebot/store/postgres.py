@@ -423,7 +423,13 @@ class PgDatabase(Transactions):
 
     async def hand_on(self) -> None:
         """Give this worker's targets back at once (a clean stop, once its relay has
-        stopped), and wake the others."""
+        stopped), and wake the others; its presence goes with them, so that they share
+        its chats among themselves alone."""
+        if self._presence is not None:
+            presence, self._presence = self._presence, None
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await presence
         self._mine = set()
         async with self.pool.acquire() as conn, conn.transaction():
             released = await conn.execute("DELETE FROM delivery_leases WHERE owner = $1", self.worker)
