@@ -80,17 +80,25 @@ async def test_topics_still_being_written_to_during_a_burst_wait_for_their_posts
             w.tg.user_sends(w.forum["id"], people[(p + t) % 3], f"t{t}p{p} my view",
                             thread_id=places[f"Topic {t}"])
         await asyncio.sleep(0.4)
+    # Kristin locks the first topic while its last posts still wait for their turn.
+    w.tg.user_sends(w.forum["id"], w.kristin.tg, "/lock", thread_id=places["Topic 0"])
 
     def carried() -> bool:
         return all(len(tokens(w.mirrors(threads[f"Topic {t}"]))) >= rounds
-                   for t in range(topics))
+                   for t in range(topics)) and any(
+            "Topic locked" in m.get("content", "")
+            for m in w.dc.channel_messages(threads["Topic 0"]))
 
     await w.until(carried, timeout=30)
     messages = 0
     for t in range(topics):
-        mirrored = w.mirrors(threads[f"Topic {t}"])
+        mirrored = [m for m in w.mirrors(threads[f"Topic {t}"]) if tokens([m])]
         assert tokens(mirrored) == [(t, p) for p in range(rounds)], "each once, in order"
         messages += len(mirrored)
+    shown = w.dc.channel_messages(threads["Topic 0"])
+    locked_at = next(i for i, m in enumerate(shown) if "Topic locked" in m.get("content", ""))
+    assert all(i < locked_at for i, m in enumerate(shown) if tokens([m])), \
+        "the lock never overtakes the last post"
     # The webhook's first five places go to the first posts as they come (nothing is behind
     # yet); after that each topic waits until its posts pause: one more message each (one
     # to spare for a round that came late on a loaded machine). Taking what is there when
