@@ -318,6 +318,7 @@ TEMPLATES.filters["size"] = human_size
 
 
 RE_CLASS = ' class="re"'
+_CLOSE = "</article>\n"
 
 
 def _files(post: Post) -> str:
@@ -366,47 +367,49 @@ def _articles(archive: Archive, new_after: int | None,
         number = post.number
         new = new_after is not None and number > new_after
         deep = depth >= MAX_INDENT
-        if new or deep:
-            add(f'<article id="post-{number}" class="{"new" if new else ""}'
-                f'{" " if new and deep else ""}{"deep" if deep else ""}">\n')
-        else:
-            add(f'<article id="post-{number}">\n')
+        classes = (f' class="{"new" if new else ""}{" " if new and deep else ""}'
+                   f'{"deep" if deep else ""}"') if new or deep else ""
         platform = platforms.get(post.author_platform)
         if platform is None:
             platform = platforms[post.author_platform] = esc(_platform(archive, post))
-        # A reply's parent came before it: its subject is known (else the general case).
-        parent_subject = subjects.get(post.parent_id) if post.parent_id else None
-        if post.subject or parent_subject is None:
-            subject = archive.subject(post)
-        else:
-            subject = subjects[post.id] = (parent_subject if parent_subject.startswith("Re: ")
-                                           else f"Re: {parent_subject}")
+        # A reply's parent came before it, so its subject is known; a post answering none
+        # takes its first words (anything else: the general case).
+        parent_id = post.parent_id
+        subject = post.subject
+        if not subject:
+            above = subjects.get(parent_id) if parent_id else None
+            if above is not None:
+                subject = above if above.startswith("Re: ") else f"Re: {above}"
+            elif parent_id in by_id:
+                subject = archive.subject(post)
+            else:
+                subject = short_subject(post.text)
+        subjects[post.id] = subject
         author = authors.get(post.author_name)
         if author is None:
             author = authors[post.author_name] = esc(post.author_name)
-        add(f'<h2 dir="auto"{RE_CLASS if depth > 0 else ""}>{esc(subject)}</h2>\n'
-            f'<p class="byline">#{number} · <bdi>{author}</bdi> · {platform} · '
-            f'<bdi>{_when(post.created_at)}</bdi>')  # digits, "-", ":" and "UTC": nothing to escape
-        if post.edited_at:
-            add(f" (edited <bdi>{_when(post.edited_at)}</bdi>)")
-        if depth > MAX_INDENT and post.parent_id:
-            parent = by_id.get(post.parent_id)
+        # Dates are digits, "-", ":" and "UTC": nothing to escape.
+        extra = f" (edited <bdi>{_when(post.edited_at)}</bdi>)" if post.edited_at else ""
+        if depth > MAX_INDENT and parent_id:
+            parent = by_id.get(parent_id)
             if parent is not None:
-                add(f' · in reply to <a href="#post-{parent.number}">#{parent.number}</a>')
-        add("</p>\n")
+                extra += f' · in reply to <a href="#post-{parent.number}">#{parent.number}</a>'
+        line = ""
         prompt = archive.answers(post) if post.prompt_id else None
         if prompt is not None:
-            line = questions.get(prompt.id)
-            if line is None:
+            line = questions.get(prompt.id, "")
+            if not line:
                 question = do_truncate(TEMPLATES, prompt.question, 90)
                 line = questions[prompt.id] = (
                     f'<p class="answers">Answers <a href="#question-{prompt.position}">question '
                     f'{prompt.position}</a>: <bdi>{esc(question)}</bdi></p>\n')
-            add(line)
-        add(f'<div class="text">{rich(post.text, post.spans)}</div>\n')
-        if post.attachments:
-            add(_files(post))
-        add("</article>\n" * (depth + 1 - next_depth))
+        close = depth + 1 - next_depth  # this article and the ones it ends
+        add(f'<article id="post-{number}"{classes}>\n'
+            f'<h2 dir="auto"{RE_CLASS if depth > 0 else ""}>{esc(subject)}</h2>\n'
+            f'<p class="byline">#{number} · <bdi>{author}</bdi> · {platform} · '
+            f'<bdi>{_when(post.created_at)}</bdi>{extra}</p>\n{line}'
+            f'<div class="text">{rich(post.text, post.spans)}</div>\n'
+            f'{_files(post) if post.attachments else ""}{_CLOSE * close}')
     return "".join(out)
 
 
