@@ -246,6 +246,9 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         first_seen = list(dict.fromkeys(tg_numbers))
         assert first_seen == sorted(expected(t, False)), (
             f"topic {t} on Telegram: each Discord post, in order; shown {tg_numbers}")
+    print(f"messages carrying posts: Discord {sum(len(on_discord(t)) for t in range(TOPICS))}, "
+          f"Telegram {sum(len(on_telegram(t)) for t in range(TOPICS))}; Telegram messages sent "
+          f"again: {again or 'none'}")
     assert len(again) <= CRASHES, f"Telegram: more copies sent again than crashes: {again}"
     assert tg.stats.too_many_requests <= 1 and dc.stats.too_many_requests <= 1, (
         f"429s beyond the first: Telegram {tg.stats.too_many_requests}, "
