@@ -129,3 +129,29 @@ async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_los
         assert [p.text for p in await runtime.store.posts(1)] == ["", "First!"]
     finally:
         await runtime.stop()
+
+
+async def test_a_topic_written_to_without_a_pause_still_gets_its_turns(db_path):
+    # The lounge settles (a topic still being written to waits for its posts while the
+    # lounge's budget is the limit), but at most 0.6 s at a time: someone who never pauses
+    # does not hold the topic's copies back until they stop.
+    lounge = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.5),), settle=0.3,
+                                                  settle_max=0.6), limit=4000)
+    runtime = (await started_rooms(db_path, adapter=lounge)).runtime
+    try:
+        await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Flood")
+        await runtime.drain()
+        opened = len(lounge.visible("lounge"))
+        for i in range(30):  # a post every 0.1 s for 3 s
+            await lounge.say("forum", person(f"P{i % 5}"), f"reply number {i}")
+            await asyncio.sleep(0.1)
+        shown_while_writing = len(lounge.visible("lounge")) - opened
+        await runtime.drain(timeout=30)
+        shown = [s.text for s in lounge.visible("lounge")][opened:]
+        numbers = [int(n) for text in shown for n in re.findall(r"#(\d+)", text)]
+        assert numbers == list(range(2, 32)), "every post once, in order"
+        # Unbounded, nothing would show until the writer stops (tried: 0).
+        assert shown_while_writing >= 2, "copies went out while the posts kept coming"
+        assert len(shown) < 15, f"{len(shown)} messages for 30 posts: combined"
+    finally:
+        await runtime.stop()
