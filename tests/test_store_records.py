@@ -119,3 +119,32 @@ async def test_a_topics_authors_read_at_once_are_each_posts_author(database, tmp
         assert ("Jessica Okafor", None, 2) in shown
     finally:
         await db.close()
+
+
+async def test_a_long_topics_page_reads_where_posts_stand_then_only_its_own(database, tmp_path):
+    """A page of a long topic: every visible post's id, number and parent (no words), then
+    the page's posts exactly as the whole topic reads them; a hidden post is in neither."""
+    db = open_database(database(tmp_path / "db.sqlite3"))
+    await db.open()
+    store = Store(db)
+    try:
+        kristin = Author("console", "kristin", "Kristin Antin")
+        topic = await store.create_topic("allies", "Topic", "", kristin, START, [FORUM, LOUNGE])
+        ids: list[int] = []
+        for i in range(8):
+            post_id, _ = await store.add_post(
+                topic_id=topic, author=Author("telegram", str(i % 3), f"Person {i % 3}"),
+                text=f"Post {i}", subject=None, parent_id=ids[i // 2] if i > 1 else None,
+                prompt_id=None, created_at=START + timedelta(seconds=i), origin=FORUM.chat,
+                message_id=f"m{i}", targets=[LOUNGE])
+            ids.append(post_id)
+        await store.set_hidden(ids[3], True, "Kristin Antin", START, [LOUNGE])
+        whole = await store.posts(topic)
+        outline = await store.post_outline(topic)
+        assert [(s.id, s.number, s.parent_id) for s in outline] == [
+            (p.id, p.number, p.parent_id) for p in whole]
+        assert ids[3] not in {s.id for s in outline}
+        wanted = [ids[5], ids[0], ids[3], ids[7]]
+        assert await store.posts_by_ids(topic, wanted) == [p for p in whole if p.id in wanted]
+    finally:
+        await db.close()
