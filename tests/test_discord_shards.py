@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.adapters.discord.adapter import GATEWAY_ROLE, DiscordAdapter, shard_role
 from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.core.commands import CommandContext, run_command
@@ -28,7 +29,7 @@ from bridgebot.store.leader import PgLeader
 from bridgebot.store.postgres import PgDatabase
 
 from .auxil.postgres import PostgresServer
-from .auxil.world import DISCORD_UNLIMITED, FACILITATOR, FORUM, QUICK_BACKOFF, TOPIC
+from .auxil.world import DISCORD_UNLIMITED, FACILITATOR, FORUM, QUICK_BACKOFF, TOPIC, person
 from .conftest import Build
 from .test_health import get
 
@@ -245,3 +246,37 @@ async def test_a_worker_stopped_cleanly_hands_the_gateway_on(build: Build, db_pa
         await until(lambda: _texts(two, 3), 10, "not recorded after the hand-over")
         assert sorted((await _texts(two, 3) or [])[1:]) == [
             "After the hand-over", "Written during the hand-over"]
+
+
+@on_postgres
+async def test_a_worker_without_the_gateway_fetches_a_thread_once_for_many_posts(
+        build: Build, db_path):
+    w = await build(telegram=(), discord=("channel",), console=("forum",), database=db_path,
+                    start=False)
+    dc = w.dc
+    assert dc is not None and isinstance(w.runtime.db, PgDatabase)
+    elsewhere = PgLeader(w.runtime.db.dsn, GATEWAY_ROLE)  # another worker holds the gateway
+    assert await elsewhere.take()
+    sender = worker(w.runtime.db.dsn, w.bridge, dc, w.tokens["discord"], w.guild["id"])
+    console = ConsoleAdapter()
+    sender.add_adapter(console)
+    try:
+        async with started(sender):
+            assert dc.gateway_shards() == [] and GATEWAY_ROLE not in await sender.roles()
+            answer = await run_command(sender.core, CommandContext(FACILITATOR, FORUM),
+                                       "newtopic", TOPIC.removeprefix("/newtopic "))
+            assert "is open" in answer, answer
+            thread = (await dc.wait_for(lambda: dc.threads(w.channel["id"]), 10))[0]["id"]
+            await until(lambda: _delivered(sender), 10, "the topic was not delivered")
+            for i in range(5):
+                await console.say("forum", person("Brittany Landorf"), f"Example {i}")
+            await dc.wait_for(lambda: len([m for m in dc.channel_messages(thread)
+                                           if m.get("webhook_id")]) == 5, 10)
+            fetched = dc.calls_to("GET", rf"^/channels/{thread}$")
+            assert len(fetched) <= 1, "the thread is asked for once, not before every post"
+    finally:
+        await elsewhere.release()
+
+
+async def _delivered(runtime: Runtime) -> bool:
+    return all(e.state.value == "done" for e in await runtime.store.outbox())

@@ -174,6 +174,11 @@ def channel_title(channel: object) -> str | None:
     return f"#{name} in {guild.name}"
 
 
+# A channel fetched by REST is used again for this long (its name and state may be that
+# old; what depends on them asks Discord afresh), at most this many kept.
+FETCHED_SECONDS = 60.0
+FETCHED_MAX = 1024
+
 # Messages per history request (discord.py reads a thread's history 100 at a time).
 HISTORY_PAGE = 100
 
@@ -241,6 +246,8 @@ class DiscordAdapter(SlashCommands):
         self._gateway_failures = 0  # gateway connections in a row that ended on their own
         self._ready = asyncio.Event()
         self._webhooks: dict[int, discord.Webhook | None] = {}
+        # Channels fetched by REST (not in the gateway's cache), with when (see _channel).
+        self._fetched: dict[int, tuple[float, discord.abc.GuildChannel | discord.Thread]] = {}
         self._own_webhook_ids: set[int] = set()
         self._warned_no_webhooks = False
         self._told_no_pin: set[str] = set()  # channels told the bot may not pin there
@@ -259,6 +266,7 @@ class DiscordAdapter(SlashCommands):
         self._stopping = False
         self._started = False
         self._held, self._shards_ready = set(), set()
+        self._fetched.clear()
         self._ready.clear()
         use_api_base(self.settings.api_base_url)
         self.client = self._new_client()
@@ -737,14 +745,25 @@ class DiscordAdapter(SlashCommands):
     # -- delivery ----------------------------------------------------------------
 
     async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.Thread:
+        """A channel or thread from the gateway's cache, else fetched (and kept a minute: a
+        worker whose gateway shards other workers hold has no cache, and would otherwise ask
+        for the thread before every delivery)."""
         assert self.client is not None
         channel = self.client.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.client.fetch_channel(channel_id)
-            except Exception as err:
-                raise classify(err, f"channel {channel_id}") from err
-        return channel  # type: ignore[return-value]
+        if channel is not None:
+            return channel  # type: ignore[return-value]
+        now = asyncio.get_running_loop().time()
+        kept = self._fetched.get(channel_id)
+        if kept is not None and now - kept[0] < FETCHED_SECONDS:
+            return kept[1]
+        try:
+            fetched = await self.client.fetch_channel(channel_id)
+        except Exception as err:
+            raise classify(err, f"channel {channel_id}") from err
+        if len(self._fetched) >= FETCHED_MAX:
+            self._fetched.clear()
+        self._fetched[channel_id] = (now, fetched)  # type: ignore[assignment]
+        return fetched  # type: ignore[return-value]
 
     async def _webhook(self, channel_id: int) -> discord.Webhook | None:
         """The channel's bridgebot webhook, reused if it exists; None without permission."""
@@ -1140,6 +1159,7 @@ class DiscordAdapter(SlashCommands):
         async def edit_all() -> None:
             if isinstance(thread, discord.Thread) and thread.name != topic.title[:100]:
                 await thread.edit(name=topic.title[:100])
+                self._fetched.pop(thread.id, None)  # its name changed: fetch it afresh
             for message_id, text, starter in edits:
                 # A text channel's topic starts with a message in the channel itself.
                 places = [parent, thread] if starter else [thread]
@@ -1208,6 +1228,7 @@ class DiscordAdapter(SlashCommands):
             parent = await self._channel(int(delivery.target.chat_id))
             if opening and isinstance(thread, discord.Thread) and thread.name != title:
                 await thread.edit(name=title)
+                self._fetched.pop(thread.id, None)  # its name changed: fetch it afresh
             for message_id, piece in zip(ids, pieces, strict=False):
                 starter = opening and message_id == ids[0] and isinstance(parent, discord.TextChannel)
                 where = parent if starter else thread
@@ -1269,9 +1290,11 @@ class DiscordAdapter(SlashCommands):
                     lock_notice(t, topic.title, True, topic.lock_reason)))
                 if isinstance(thread, discord.Thread):
                     await thread.edit(locked=True, archived=True)
+                    self._fetched.pop(thread.id, None)
                 return DeliveryResult(ids)
             if isinstance(thread, discord.Thread):
                 await thread.edit(archived=False, locked=False)
+                self._fetched.pop(thread.id, None)
             ids = await self._send_bot(thread, render.notice(lock_notice(t, topic.title, False)))
             return DeliveryResult(ids)
         except errors.DeliveryError:
