@@ -151,8 +151,9 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_one_stopped_mid
         await wait_for(lambda: sum(len(carried(t, True)) for t in range(TOPICS)) >= 3
                        and sum(len(carried(t, False)) for t in range(TOPICS)) >= 3, 20,
                        lambda: "nothing was mirrored in the burst's first seconds")
-        # The victim holds the most delivery targets (its leases must run out before anyone
-        # else may send there); the one stopped cleanly is the Telegram poller if another.
+        # The victim holds the most delivery targets (the others must see it dead and take
+        # them over, their sends of the last minute counted); the one stopped cleanly is the
+        # Telegram poller if another.
         scraped = await asyncio.gather(*(x.status() for x in crew))
         status = {x.name: s or ([], 0.0) for x, s in zip(crew, scraped, strict=True)}
         victim = max(crew, key=lambda x: (status[x.name][1], "telegram-polling" in status[x.name][0]))
