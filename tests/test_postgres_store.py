@@ -148,6 +148,27 @@ async def test_four_workers_writing_to_the_same_topics_number_posts_densely(
         await asyncio.gather(*(db.close() for db in workers))
 
 
+async def test_the_lookup_of_a_batchs_duplicates_holds_its_topics_until_the_commit(
+        postgres_server: PostgresServer):
+    db = PgDatabase(postgres_server.fresh())
+    await db.open()
+    try:
+        store = Store(db)
+        allies = await store.create_topic("allies", "Allies", "", KRISTIN, START, [FORUM])
+        other = await store.create_topic("allies", "Other", "", KRISTIN, START, [FORUM])
+        async with db.tx() as tx:
+            rows = await tx.dialect.lock_topics_reading(
+                tx, [allies], "SELECT title FROM topics WHERE id = ?", (other,))
+            assert [r[0] for r in rows] == ["Other"]
+            async with db.pool.acquire() as elsewhere:
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    await elsewhere.fetch("SELECT id FROM topics WHERE id = $1 FOR UPDATE NOWAIT",
+                                          allies)
+                await elsewhere.fetch("SELECT id FROM topics WHERE id = $1 FOR UPDATE NOWAIT", other)
+    finally:
+        await db.close()
+
+
 async def test_the_same_message_from_two_workers_is_recorded_once(postgres_server: PostgresServer):
     from bridgebot.core.ports import DuplicateMessage
 

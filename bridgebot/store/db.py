@@ -62,6 +62,10 @@ class SqliteDialect:
     async def announce(self, conn: Conn) -> None:
         return None  # one process: the core wakes its own relay
 
+    async def lock_topics_reading(self, conn: Conn, topic_ids: Iterable[int], sql: str,
+                                  args: Sequence[object]) -> list[Row]:
+        return await conn.fetch(sql, args)  # the write transaction already excludes the others
+
     def rows(self, *types: str) -> str:
         columns = ", ".join(f"json_extract(value, '$[{n}]') AS c{n + 1}" for n in range(len(types)))
         return f"(SELECT {columns} FROM json_each(?)) AS v"

@@ -115,16 +115,22 @@ class PostWriter:
 
     async def _without_duplicates(self, tx: Conn,
                                   batch: list[PostRequest]) -> list[PostRequest]:
+        # Writers to a topic take turns from here to the commit (its numbers and pseudonyms
+        # count on from MAX): the topics are locked in the round trip that looks the
+        # messages up (a duplicate committed meanwhile is still refused by the UNIQUE key).
+        d = tx.dialect
+        topics = sorted({r.topic_id for r in batch})
         keys = [r.key for r in batch if r.key is not None]
         known: set[tuple[str, str, str]] = set()
         if keys:
-            d = tx.dialect
-            rows = await tx.fetch(
-                "SELECT platform, chat_id, message_id FROM message_map "
+            rows = await d.lock_topics_reading(
+                tx, topics, "SELECT platform, chat_id, message_id FROM message_map "
                 f"WHERE (platform, chat_id, message_id) IN (SELECT c1, c2, c3 FROM {d.rows(*TEXT3)})",
                 d.pack(keys, 3),
             )
             known = {(r[0], r[1], r[2]) for r in rows}
+        else:
+            await d.lock_topics(tx, topics)
         accepted: list[PostRequest] = []
         for request in batch:
             key = request.key
@@ -140,13 +146,12 @@ class PostWriter:
     async def _insert(self, tx: Conn, batch: list[PostRequest]) -> None:
         """A fixed handful of statements whatever the batch's size (each row set passed as
         arrays, :meth:`Dialect.rows`), so that on PostgreSQL a batch costs the same few round
-        trips for one post or two hundred: lock, people, numbering, posts, the rest."""
+        trips for one post or two hundred: people, numbering, posts, the rest (after the
+        lookup of duplicates that locked the topics)."""
         d = tx.dialect
         topics = sorted({r.topic_id for r in batch})
-        # Writers to a topic take turns from here to the commit (its numbers and pseudonyms
-        # count on from MAX); people are written in one order, so two workers' batches
-        # never wait on each other's rows crosswise.
-        await d.lock_topics(tx, topics)
+        # The topics are locked (:meth:`_without_duplicates`); people are written in one
+        # order, so two workers' batches never wait on each other's rows crosswise.
         authors = sorted({(r.author.platform, r.author.user_id): r for r in batch}.values(),
                          key=lambda r: (r.author.platform, r.author.user_id))
         rows = await tx.fetch(

@@ -148,6 +148,18 @@ class PgDialect:
         # Delivered when (and only if) the transaction commits; repeats in one are merged.
         await conn.fetch(f"SELECT pg_notify('{CHANNEL}', '')")
 
+    async def lock_topics_reading(self, conn: Conn, topic_ids: Iterable[int], sql: str,
+                                  args: Sequence[object]) -> list[Row]:
+        ids = sorted(set(topic_ids))
+        if not ids:
+            return await conn.fetch(sql, args)
+        # The locks are a CTE the read's one-time filter needs, so they are taken (in id
+        # order) before any row is read; the read keeps the statement's snapshot.
+        return await conn.fetch(
+            "WITH locked AS (SELECT id FROM topics WHERE id = ANY(?::BIGINT[]) ORDER BY id "
+            f"FOR UPDATE) SELECT * FROM ({sql}) AS q WHERE (SELECT COUNT(*) FROM locked) >= 0",
+            [ids, *args])
+
     def rows(self, *types: str) -> str:
         arrays = ", ".join(f"?::{kind}[]" for kind in types)
         columns = ", ".join(f"c{n + 1}" for n in range(len(types)))

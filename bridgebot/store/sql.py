@@ -46,6 +46,12 @@ class Dialect(Protocol):
         """Keep other writers off these topics' numbering until this transaction ends."""
         ...
 
+    async def lock_topics_reading(self, conn: Conn, topic_ids: Iterable[int], sql: str,
+                                  args: Sequence[object]) -> list[Row]:
+        """:meth:`lock_topics`, and this read in the same round trip where the database
+        allows (what it reads is as of before the lock was granted)."""
+        ...
+
     async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
         """``count`` fresh ids for rows of ``table`` this transaction is about to insert."""
         ...
