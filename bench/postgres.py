@@ -1,5 +1,6 @@
 """Ingest on PostgreSQL with 1, 2 and 4 workers against SQLite in one process, as ratios
-measured in one run (``python -m bench.postgres``).
+measured in one run (``python -m bench.postgres [ROUNDS]``: the four alternated, 3 rounds
+unless told, medians shown with every run and the load average after each round).
 
 The shape is ``bench/ingest.py``'s: 50 topics, 200 participants replying concurrently
 through ``Discussions.receive``, each call returning once its post, message map row and
@@ -14,13 +15,14 @@ synchronous commit), as SQLite runs with synchronous=FULL.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import quiet_logs
+from bench.common import load_average, quiet_logs
 from bench.ingest import PARTICIPANTS, TOPICS, _bridges, _prepare
 from bridgebot.core.models import Author, ChannelRef, IncomingMessage
 from bridgebot.runtime import Runtime
@@ -59,26 +61,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.auxil.postgres import PostgresServer, missing_reason  # noqa: E402
 
 
-async def main() -> int:
+async def main(rounds: int = 3) -> int:
     if (reason := missing_reason()) is not None:
         print(f"bench.postgres: {reason}", file=sys.stderr)
         return 1
     server = PostgresServer()
     server.start(durable=True)
+    rates: dict[int, list[float]] = {0: [], 1: [], 2: [], 4: []}
+    loads: list[str] = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            sqlite = await ingest(Path(tmp) / "bench.sqlite3", 1)
-        rates = {n: await ingest(server.fresh(), n) for n in (1, 2, 4)}
+        for _ in range(rounds):  # alternated, so a change in the machine's load hits all alike
+            with tempfile.TemporaryDirectory() as tmp:
+                rates[0].append(await ingest(Path(tmp) / "bench.sqlite3", 1))
+            for n in (1, 2, 4):
+                rates[n].append(await ingest(server.fresh(), n))
+            loads.append(load_average())
     finally:
         server.stop()
-    print(f"ingest, {POSTS} posts, {TOPICS} topics, {PARTICIPANTS} participants (posts/s):")
-    print(f"  SQLite, one process    {sqlite:8.0f}   1.00x")
-    for n, rate in rates.items():
+    sqlite, one = statistics.median(rates[0]), statistics.median(rates[1])
+    print(f"ingest, {POSTS} posts, {TOPICS} topics, {PARTICIPANTS} participants (posts/s, median of "
+          f"{rounds}; load averages after each round: {'; '.join(loads)}):")
+    print(f"  SQLite, one process    {sqlite:8.0f}   1.00x   runs {[round(x) for x in rates[0]]}")
+    for n in (1, 2, 4):
+        rate = statistics.median(rates[n])
         print(f"  PostgreSQL, {n} worker{'s' if n > 1 else ' '}   {rate:8.0f}   {rate / sqlite:.2f}x SQLite, "
-              f"{rate / rates[1]:.2f}x 1 worker")
+              f"{rate / one:.2f}x 1 worker   runs {[round(x) for x in rates[n]]}")
     return 0
 
 
 if __name__ == "__main__":
     with quiet_logs():
-        sys.exit(asyncio.run(main()))
+        sys.exit(asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)))
