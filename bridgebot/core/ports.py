@@ -15,9 +15,10 @@ locking; nothing in the core changes.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -202,6 +203,34 @@ class DiscussionPort(Protocol):
         had none, the post's copies still to be sent wait until ``not_before``, and on each
         target whose copy already went out a FILES delivery carries the new files. Raises
         :class:`DuplicateMessage` when the message was recorded before."""
+        ...
+
+    def queue_post(
+        self, *, topic_id: int, author: Author, text: str, subject: str | None,
+        parent_id: int | None, prompt_id: int | None, created_at: datetime,
+        origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
+        cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
+        spans: Sequence[Span] = (), album: str | None = None, not_before: float = 0.0,
+        patience: float | None = None,
+    ) -> asyncio.Future[tuple[int, int]]:
+        """``add_post`` in two steps: the post is queued (posts are written in queue order)
+        and the future of its commit returned; cancelling it withdraws an unwritten post."""
+        ...
+
+    async def posts_written(self, where: ChannelRef | None = None,
+                            message_id: str | None = None) -> bool:
+        """Wait for every post queued so far to be committed; False if none was waiting.
+        With ``where`` and ``message_id``: only if that message's post is among them."""
+        ...
+
+    def together(self) -> AbstractContextManager[None]:
+        """Posts queued inside the block are written together, once it ends or once
+        something waits for them (``posts_written``)."""
+        ...
+
+    @property
+    def held_writes(self) -> int:
+        """Times queued posts were held because the database refused them."""
         ...
 
     async def edit_post(

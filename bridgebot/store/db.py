@@ -304,6 +304,9 @@ class Database(Transactions):
         """Whether ``err`` is a UNIQUE key of ``table`` refusing a row it already holds."""
         return isinstance(err, sqlite3.IntegrityError) and table in str(err)
 
+    def is_failure(self, err: BaseException) -> bool:
+        return is_failure(err)
+
 
 def is_failure(err: BaseException) -> bool:
     """Whether ``err`` comes from SQLite itself (locked past the busy timeout, disk full,

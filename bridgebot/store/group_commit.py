@@ -5,7 +5,13 @@ a handful of thread hops into aiosqlite. One writer therefore takes every post t
 queued up while the previous commit ran and writes them together, each statement
 batched with ``executemany``: under load many posts share one commit, while a lone
 post still commits at once. If a batch fails, its posts are written one by one so
-that one bad post cannot fail the others.
+that one bad post cannot fail the others; if the database refuses it (locked, full),
+the batch is held and tried again, in order.
+
+Queueing and committing are two steps (:meth:`PostWriter.submit`): an intake places a
+chat's next message while the one before waits for its commit, so the posts of one chat
+arriving together (a ``getUpdates`` answer, a burst of gateway events) share commits,
+and :meth:`PostWriter.together` keeps one answer's posts for one commit.
 
 The message map's ``UNIQUE (platform, chat_id, message_id)`` stays the authority on
 duplicates: the batch first looks its keys up inside the write transaction (so that
@@ -16,8 +22,9 @@ still refuses anything that got past that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,6 +33,12 @@ from bridgebot.core.ports import DuplicateMessage
 from bridgebot.store.sql import Conn, Db
 
 log = logging.getLogger(__name__)
+HOLD_FIRST = 0.5  # seconds before a batch the database refused is tried again
+HOLD_CAP = 10.0
+# Seconds a batch waits at most for posts still being gathered (``together``): an intake
+# placing one getUpdates answer (files being fetched, say) never holds other chats' posts
+# back longer than this.
+GATHER_MAX = 0.2
 
 
 @dataclass
@@ -52,6 +65,7 @@ class PostRequest:
     done: asyncio.Future[tuple[int, int]] = field(
         init=False, default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    deadline: float | None = field(default=None, init=False)  # loop time: fail if held past it
 
     @property
     def key(self) -> tuple[str, str, str] | None:
@@ -65,43 +79,146 @@ TEXT3 = ("TEXT", "TEXT", "TEXT")
 POST_COLUMNS = ("BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT", "TEXT")
 
 
+class _Held(list[PostRequest]):
+    """The posts of a batch the database refused, still to write, with its error."""
+
+    def __init__(self, requests: list[PostRequest], error: Exception) -> None:
+        super().__init__(requests)
+        self.error = error
+
+
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
 class PostWriter:
-    """The single writer of posts; :meth:`add` returns once the post is committed."""
+    """The single writer of posts: posts are written in the order they were queued.
+
+    :meth:`submit` queues a post and returns at once with the future of its commit, so that
+    an intake can take the next message of a chat while this one waits for its commit and
+    the messages of one chat (one ``getUpdates`` answer, a burst of gateway events) share
+    commits. Order needs nothing more: the queue is FIFO, and ids and numbers are assigned
+    in queue order inside each batch's transaction.
+
+    While the database refuses writes (locked by another process, disk full) the batch is
+    held at the head of the queue and tried again with backoff, so nothing queued after a
+    post is ever recorded before it; a post queued with a ``patience`` fails with the
+    database's error once that has passed (its platform sends it again).
+    """
 
     def __init__(self, db: Db) -> None:
         self.db = db
         self._queue: list[PostRequest] = []
+        self._writing: list[PostRequest] = []  # the batch being written now
         self._writer: asyncio.Task[None] | None = None
-        self.batches = 0  # commits made, for benchmarks
+        self.batches = 0  # commits made, for benchmarks and tests
+        self.held = 0  # times a batch was held because the database refused it
+        self._together = 0  # callers inside together()
+        self._open = asyncio.Event()  # cleared while posts are gathered: no batch begins
+        self._open.set()
 
-    async def add(self, request: PostRequest) -> tuple[int, int]:
-        """Queue a post; return (post id, number in its topic) once it is committed."""
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Posts queued inside are written together: no batch begins until the block ends
+        (an intake taking one ``getUpdates`` answer), until something waits for what is
+        queued (:meth:`written`: a reply to one of them, a lock), or ``GATHER_MAX``."""
+        self._together += 1
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._together -= 1
+            if not self._together:
+                self._open.set()
+
+    def submit(self, request: PostRequest, patience: float | None = None,
+               ) -> asyncio.Future[tuple[int, int]]:
+        """Queue a post; the future gives (post id, number in its topic) once committed.
+
+        Cancelling the future withdraws the post if its batch has not begun writing."""
+        if patience is not None:
+            request.deadline = asyncio.get_running_loop().time() + patience
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="post-writer")
-        return await asyncio.shield(request.done)
+        return request.done
+
+    async def add(self, request: PostRequest) -> tuple[int, int]:
+        """Queue a post; return (post id, number in its topic) once it is committed."""
+        return await asyncio.shield(self.submit(request))
+
+    async def written(self, key: tuple[str, str, str] | None = None) -> bool:
+        """Wait until every post queued so far is committed (or failed); False if none was
+        waiting. For what must come after them: a lock, a reply to one of them. With
+        ``key`` (platform, chat id, message id), only if that message's post is queued."""
+        pending = [r for r in self._writing + self._queue if not r.done.done()]
+        if key is not None and all(r.key != key for r in pending):
+            return False
+        waiting = [r.done for r in pending]
+        if not waiting:
+            return False
+        self._open.set()  # whoever gathers them, they are needed now
+        await asyncio.wait(waiting)
+        return True
 
     async def _drain(self) -> None:
+        delay = HOLD_FIRST
         while self._queue:
-            batch, self._queue = self._queue, []
+            if not self._open.is_set():  # gathered posts wait for the rest, a short while at most
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._open.wait(), GATHER_MAX)
+            batch = [r for r in self._queue if not r.done.done()]  # withdrawn ones are gone
+            self._queue = []
+            self._writing = batch
             try:
-                await self._commit(batch)
-            except Exception as err:  # isolate the culprit: write them one at a time
-                if len(batch) == 1:
-                    self._fail(batch[0], err)
+                if not batch:
                     continue
-                log.warning("a batch of %d posts failed (%s); writing them one by one", len(batch), err)
-                for request in batch:
-                    if request.done.done():  # already answered (a duplicate)
-                        continue
-                    try:
-                        await self._commit([request])
-                    except Exception as single:
-                        self._fail(request, single)
+                held = await self._write(batch)
+            finally:
+                self._writing = []
+            if held is None:
+                delay = HOLD_FIRST
+                continue
+            # Held: the unwritten posts go back to the head of the queue, in order.
+            self._queue = [r for r in held if not self._past_patience(r, held.error)] + self._queue
+            self.held += 1
+            log.warning("database unavailable (%s); %d posts are held, trying again in %.1fs",
+                        " ".join(str(held.error).split())[:200], len(held), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, HOLD_CAP)
+
+    async def _write(self, batch: list[PostRequest]) -> _Held | None:
+        """Write ``batch``; the posts still to write when the database refused, if it did."""
+        try:
+            await self._commit(batch)
+            return None
+        except Exception as err:  # isolate the culprit: write them one at a time
+            if self.db.is_failure(err):
+                return _Held(batch, err)
+            if len(batch) == 1:
+                self._fail(batch[0], err)
+                return None
+            log.warning("a batch of %d posts failed (%s); writing them one by one", len(batch), err)
+        for position, request in enumerate(batch):
+            if request.done.done():  # already answered (a duplicate), or withdrawn
+                continue
+            try:
+                await self._commit([request])
+            except Exception as single:
+                if self.db.is_failure(single):
+                    return _Held(batch[position:], single)
+                self._fail(request, single)
+        return None
+
+    @staticmethod
+    def _past_patience(request: PostRequest, err: Exception) -> bool:
+        """Fail a held post whose patience has run out with the database's error."""
+        if request.done.done():
+            return True
+        if request.deadline is None or asyncio.get_running_loop().time() < request.deadline:
+            return False
+        request.done.set_exception(err)
+        return True
 
     async def _commit(self, batch: list[PostRequest]) -> None:
         async with self.db.tx() as tx:

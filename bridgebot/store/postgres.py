@@ -540,6 +540,9 @@ class PgDatabase(Transactions):
         return isinstance(err, asyncpg.UniqueViolationError) and (
             getattr(err, "table_name", None) == table or table in str(err))
 
+    def is_failure(self, err: BaseException) -> bool:
+        return is_failure(err)
+
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # the server went away, refused, reset

@@ -14,6 +14,8 @@ taken as ``MAX(...) + 1`` are safe because every writer to a topic first holds i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
@@ -705,12 +707,48 @@ class Store(Queries):
         the album this post is (its later items join it); ``not_before``: when its
         deliveries may go (time.time()), so that the album's other items can join first.
         """
-        return await self.writer.add(PostRequest(
+        return await asyncio.shield(self.queue_post(
+            topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
+            prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
+            targets=targets, cursor=cursor, attachments=attachments, spans=spans, album=album,
+            not_before=not_before))
+
+    def queue_post(
+        self, *, topic_id: int, author: Author, text: str, subject: str | None,
+        parent_id: int | None, prompt_id: int | None, created_at: datetime,
+        origin: ChannelRef | None, message_id: str | None, targets: Sequence[ChannelRef],
+        cursor: tuple[str, str] | None = None, attachments: Sequence[Attachment] = (),
+        spans: Sequence[Span] = (), album: str | None = None, not_before: float = 0.0,
+        patience: float | None = None,
+    ) -> asyncio.Future[tuple[int, int]]:
+        """:meth:`add_post` in two steps: queue the post now (posts are written in the order
+        they were queued) and return the future of its commit. ``patience``: seconds it may
+        be held while the database refuses writes before it fails with the database's error
+        (None: until the database answers). Cancelling the future withdraws the post unless
+        it is already being written."""
+        return self.writer.submit(PostRequest(
             topic_id=topic_id, author=author, text=text, subject=subject, parent_id=parent_id,
             prompt_id=prompt_id, created_at=created_at, origin=origin, message_id=message_id,
             targets=targets, cursor=cursor, attachments=attachments,
             spans=spans_to_json(spans), album=album, not_before=not_before,
-        ))
+        ), patience)
+
+    async def posts_written(self, where: ChannelRef | None = None,
+                            message_id: str | None = None) -> bool:
+        """Wait until every post queued so far is committed; False if none was waiting.
+        With ``where`` and ``message_id``: only if that message's post is among them."""
+        key = (where.platform, where.chat_id, message_id) \
+            if where is not None and message_id is not None else None
+        return await self.writer.written(key)
+
+    def together(self) -> contextlib.AbstractContextManager[None]:
+        """Posts queued inside the block share commits (see ``PostWriter.together``)."""
+        return self.writer.together()
+
+    @property
+    def held_writes(self) -> int:
+        """Times the post writer held a batch because the database refused it."""
+        return self.writer.held
 
     async def album_post(self, where: ChannelRef, album: str) -> int | None:
         row = await self._one(

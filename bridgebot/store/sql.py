@@ -122,6 +122,11 @@ class Db(Protocol):
 
     def is_duplicate(self, err: BaseException, table: str) -> bool: ...
 
+    def is_failure(self, err: BaseException) -> bool:
+        """Whether ``err`` is the database failing (locked, full, gone), worth holding the
+        work and trying again, rather than the data or a bug."""
+        ...
+
 
 class Work:
     """A unit of work: a connection inside an open write transaction."""
