@@ -115,14 +115,14 @@ async def test_an_update_that_fails_for_another_reason_is_passed_over_and_intake
         bridged, monkeypatch):
     w = bridged
     core = w.runtime.core
-    real = core.receive
+    real = core.accept  # where the adapter hands a message over
 
-    async def receive(msg, **kw):
+    async def accept(msg, **kw):
         if msg.text == "poison":
             raise KeyError("a bug")
         return await real(msg, **kw)
 
-    monkeypatch.setattr(core, "receive", receive)
+    monkeypatch.setattr(core, "accept", accept)
     w.tg.user_sends(w.group["id"], w.brittany.tg, "poison", reply_to=w.root["message_id"])
     w.tg.user_sends(w.group["id"], w.brittany.tg, "healthy", reply_to=w.root["message_id"])
     await w.until(lambda: any("healthy" in m["content"] for m in w.discord_mirrors()))
@@ -163,3 +163,18 @@ async def test_webhook_answers_an_error_while_the_database_cannot_write_and_tele
             assert failed and all(d.status == 503 for d in failed)
         finally:
             await runtime.stop()
+
+
+async def test_posts_written_while_the_disk_is_full_are_recorded_once_each_in_order(bridged):
+    w = bridged
+    writer = w.runtime.store.writer
+    with disk_full(1.5):
+        for i in range(6):  # one getUpdates answer, held together behind the refused commit
+            w.tg.user_sends(w.group["id"], w.brittany.tg, f"held {i}", reply_to=w.root["message_id"])
+        last = max(u["update_id"] for u in w.tg.pending_updates())
+        await w.until(lambda: writer.held >= 1)
+        assert w.tg.pending_updates(), "nothing confirmed while nothing could be written"
+    await w.until(lambda: not w.tg.pending_updates(), timeout=20)
+    texts = [p.text for p in await w.runtime.store.posts(1)][1:]
+    assert texts == [f"held {i}" for i in range(6)]
+    assert await w.runtime.store.cursor(CURSOR) == str(last + 1)

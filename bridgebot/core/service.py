@@ -38,7 +38,7 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.names import last_author, name_mentions, name_posts
 from bridgebot.core.platforms import Platforms
-from bridgebot.core.ports import DuplicateMessage, PendingDelivery, Storage, UnitOfWork
+from bridgebot.core.ports import DuplicateMessage, MapHit, PendingDelivery, Storage, UnitOfWork
 from bridgebot.core.richtext.spans import Kind, Span, clean, shift, slice_spans
 from bridgebot.core.text import split_subject, visible_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
@@ -89,6 +89,17 @@ class Bridge:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# What :meth:`Discussions.accept` returns: awaited, the outcome once the post is committed.
+Later = Callable[[], Awaitable[ReceiveOutcome]]
+
+
+def _ready(outcome: ReceiveOutcome) -> Later:
+    """An outcome known at once (no post to wait for)."""
+    async def ready() -> ReceiveOutcome:
+        return outcome
+    return ready
 
 
 @dataclass(frozen=True)
@@ -224,9 +235,15 @@ class Discussions:
         # topic -> chat a post came from -> when (monotonic) this process accepted the last two
         # there: tells the relay a topic is still being written to (PlatformLimits.settle).
         self._posted: dict[int, dict[ChannelRef, tuple[float, float]]] = {}
-        self.held_count = 0  # times intake was held because the database refused a write
+        self._held = 0  # times intake was held because the database refused a write
 
     # -- plumbing ----------------------------------------------------------------
+
+    @property
+    def held_count(self) -> int:
+        """Times intake was held because the database refused a write (here, or a batch of
+        queued posts in the store's writer)."""
+        return self._held + self.store.held_writes
 
     @contextlib.asynccontextmanager
     async def opening(self, target: ChannelRef) -> AsyncIterator[None]:
@@ -562,6 +579,8 @@ class Discussions:
     ) -> bool:
         """Lock (or unlock) ``topic`` on every chat; False when it already was."""
         await self._require_facilitator(actor, platform_admin, "lock" if locked else "unlock")
+        if within is None:  # the posts already taken come before the lock (its unit may not wait)
+            await self.store.posts_written()
         changed = await self.store.set_status(
             topic.id, TopicStatus.LOCKED if locked else TopicStatus.OPEN, actor.display_name,
             reason, now or self.clock(), self.bridges[topic.bridge].channels, within=within,
@@ -602,21 +621,36 @@ class Discussions:
     # -- participants ------------------------------------------------------------
 
     async def receive(self, msg: IncomingMessage, *, patience: float | None = None) -> ReceiveOutcome:
-        """Turn a platform message into a post, if it belongs to a topic.
-
-        Messages of one chat are taken one at a time in the order the adapter handed
-        them over, so posts keep the order in which people wrote them; different chats
-        proceed side by side and their posts share commits.
+        """Turn a platform message into a post, if it belongs to a topic; returns once the
+        post is committed (:meth:`accept` and then its result).
 
         When the database cannot be written (locked by another process, disk full) the
-        message is held and tried again with backoff, keeping the chat's lock so later
-        messages of the chat wait behind it, in order: nothing after it is recorded
-        before it, so a catch-up after a crash still finds it. ``patience`` bounds the
-        wait (seconds; None: until the database answers); past it the storage error is
-        raised, for a platform that will send the message again (a webhook's error).
+        message is held and tried again with backoff, and later messages of the chat wait
+        behind it, in order: nothing after it is recorded before it, so a catch-up after a
+        crash still finds it. ``patience`` bounds the wait (seconds; None: until the
+        database answers); past it the storage error is raised, for a platform that will
+        send the message again (a webhook's error).
+        """
+        return await (await self.accept(msg, patience=patience))()
+
+    def together(self) -> contextlib.AbstractContextManager[None]:
+        """Messages accepted inside the block (one ``getUpdates`` answer) share commits: none
+        is written before the block ends, unless something waits for one (a reply to it)."""
+        return self.store.together()
+
+    async def accept(self, msg: IncomingMessage, *, patience: float | None = None) -> Later:
+        """Place a message and queue its post; returns once it is queued, with what to await
+        for the outcome (the post committed, or why it is not one).
+
+        Messages of one chat are placed one at a time in the order the adapter handed them
+        over, and the store writes posts in the order they were queued, so posts keep the
+        order in which people wrote them. The chat's next message is taken while this one
+        waits for its commit: messages arriving together (one ``getUpdates`` answer, a
+        burst of gateway events) share commits. An adapter acknowledges a message only
+        once the returned outcome is in (see :meth:`receive` for ``patience``).
         """
         async with self._intake(msg.where):
-            return await self.held(lambda: self._receive(msg), f"a message in {msg.where}",
+            return await self.held(lambda: self._receive(msg, patience), f"a message in {msg.where}",
                                    patience)
 
     async def held(self, work: Callable[[], Awaitable[T]], what: str,
@@ -633,7 +667,7 @@ class Discussions:
                     raise
                 if deadline is not None and loop.time() + delay > deadline:
                     raise
-                self.held_count += 1
+                self._held += 1
                 log.warning("database unavailable (%s); %s is held, trying again in %.1fs",
                             " ".join(str(err).split())[:200], what, delay)
                 await asyncio.sleep(delay)
@@ -650,16 +684,16 @@ class Discussions:
                  "add %s to a [[bridges]] entry", msg.where.platform, msg.where.chat_id,
                  msg.chat_title, msg.where.chat_id)
 
-    async def _receive(self, msg: IncomingMessage) -> ReceiveOutcome:
+    async def _receive(self, msg: IncomingMessage, patience: float | None = None) -> Later:
         if not self.is_bridged(msg.where):
             self._note_unbridged(msg)
-            return ReceiveOutcome(ignored_reason="chat is not bridged")
+            return _ready(ReceiveOutcome(ignored_reason="chat is not bridged"))
         if msg.album is not None:
             album_post = await self.store.album_post(msg.where, msg.album)
             if album_post is not None:
                 joined = await self._join_album(album_post, msg)
                 if joined is not None:
-                    return joined
+                    return _ready(joined)
         topic, parent, prompt_id = await self._place(msg.where, msg.reply_to_message_id)
         opening = self._opening.get(msg.where.chat)
         placeable = msg.where.thread_id is not None or msg.reply_to_message_id is not None
@@ -673,13 +707,14 @@ class Discussions:
         if topic is None:
             topic = await self._only_topic(msg)
         if topic is None:
-            return ReceiveOutcome(ignored_reason="not part of a topic",
-                                  answer=await self._how_to_take_part(msg))
+            return _ready(ReceiveOutcome(ignored_reason="not part of a topic",
+                                         answer=await self._how_to_take_part(msg)))
         return await self._record(topic, msg.author, msg.text, parent, prompt_id, msg.sent_at,
                                   origin=msg.where, message_id=msg.message_id, cursor=msg.cursor,
                                   locale=msg.locale, attachments=msg.attachments,
                                   spans=msg.spans, album=msg.album,
-                                  settle=msg.album is not None and not msg.album_complete)
+                                  settle=msg.album is not None and not msg.album_complete,
+                                  patience=patience)
 
     async def _join_album(self, post_id: int, msg: IncomingMessage) -> ReceiveOutcome | None:
         """A later item of an album joins the post its first item made (None: that post is
@@ -699,6 +734,9 @@ class Discussions:
         topic = await self.store.topic(post.topic_id) if post is not None else None
         if post is None or topic is None:
             return None
+        # Its own transaction, with the offset that carried it: the posts queued before it
+        # are written first, so no offset is ever saved past a post not yet committed.
+        await self.store.posts_written()
         text = None
         if visible_text(msg.text.strip()) and not post.text and post.subject is None:
             text = subject_and_body(msg.text, msg.spans)  # the album's caption, on a later item
@@ -748,6 +786,7 @@ class Discussions:
         """``/reply N text``: a reply to post N from any platform, even without a native reply;
         ``spans`` format ``text`` (core/richtext)."""
         async with self._intake(where):
+            await self.store.posts_written()  # post N may be one still being written
             topic = await self.topic_here(where, reply_to)
             parent = await self.store.post_by_number(topic.id, number)
             if parent is None or parent.hidden:
@@ -755,9 +794,10 @@ class Discussions:
             prompt_id = parent.prompt_id
             if parent.is_opening:
                 parent = None
-            return await self._record(topic, actor, text, parent, prompt_id, self.clock(),
-                                      origin=where, message_id=message_id, locale=locale,
-                                      spans=spans)
+            outcome = await self._record(topic, actor, text, parent, prompt_id, self.clock(),
+                                         origin=where, message_id=message_id, locale=locale,
+                                         spans=spans)
+            return await outcome()
 
     async def _record(
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
@@ -765,58 +805,65 @@ class Discussions:
         cursor: tuple[str, str] | None = None, locale: str | None = None,
         attachments: tuple[Attachment, ...] = (),
         spans: Sequence[Span] = (), album: str | None = None, settle: bool = False,
-    ) -> ReceiveOutcome:
+        patience: float | None = None,
+    ) -> Later:
+        """Check a post against the rules and queue it; what to await for the outcome."""
         # Answers go to the writer alone: in their app's language, else the chat's.
         t = self.translator_for(locale, origin)
         if topic.is_locked:
             first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
             answer = errors.TopicLocked(topic.title, topic.lock_reason).render(t) if first else None
-            return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
-                                  answer=answer)
+            return _ready(ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
+                                         answer=answer))
         body = text.strip()
         if not visible_text(body) and not attachments:  # blank, or only invisible characters
-            return ReceiveOutcome(topic=topic, ignored_reason="empty message")
+            return _ready(ReceiveOutcome(topic=topic, ignored_reason="empty message"))
         try:
             if visible_text(body):  # a file alone needs no words
                 _check_length("message", body, TEXT_MAX)
         except errors.InvalidInput as err:
-            return ReceiveOutcome(topic=topic, ignored_reason="too long", answer=err.render(t))
+            return _ready(ReceiveOutcome(topic=topic, ignored_reason="too long",
+                                         answer=err.render(t)))
         subject, body, spans = subject_and_body(text, spans)
-        try:
-            post_id, number = await self.store.add_post(
-                topic_id=topic.id, author=author, text=body, subject=subject,
-                parent_id=parent.id if parent else None, prompt_id=prompt_id,
-                created_at=sent_at, origin=origin, message_id=message_id,
-                # A post written through a command that leaves no message of the person in
-                # the chat (Discord's /reply: only its author sees the ephemeral answer) is
-                # shown there too; otherwise the person's own message is its copy there.
-                targets=self._targets(topic, exclude=origin if message_id is not None else None),
-                cursor=cursor,
-                attachments=attachments, spans=spans, album=album,
-                # An album's copies wait for its other items (see _join_album).
-                not_before=time.time() + ALBUM_SETTLE if settle else 0.0,
-            )
-        except DuplicateMessage:
-            assert message_id is not None
-            hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
-            post = await self.store.post(hit.post_id) if hit and hit.post_id else None
-            return ReceiveOutcome(topic=topic, post=post, duplicate=True)
-        now = time.monotonic()
-        places = self._posted.setdefault(topic.id, {})
-        places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], now)
-        if len(self._posted) > POSTED_TOPICS:  # topics written to a minute ago and more go
-            for topic_id, chats in list(self._posted.items()):
-                if max(last for _, last in chats.values()) < now - POSTED_KEPT:
-                    del self._posted[topic_id]
-        self._enqueued()
-        post = Post(
-            id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
-            author_platform=author.platform, author_id=author.user_id, text=body, subject=subject,
-            parent_id=parent.id if parent else None, prompt_id=prompt_id, created_at=sent_at,
-            attachments=attachments, spans=spans,
+        committed = self.store.queue_post(
+            topic_id=topic.id, author=author, text=body, subject=subject,
+            parent_id=parent.id if parent else None, prompt_id=prompt_id,
+            created_at=sent_at, origin=origin, message_id=message_id,
+            # A post written through a command that leaves no message of the person in
+            # the chat (Discord's /reply: only its author sees the ephemeral answer) is
+            # shown there too; otherwise the person's own message is its copy there.
+            targets=self._targets(topic, exclude=origin if message_id is not None else None),
+            cursor=cursor, attachments=attachments, spans=spans, album=album,
+            # An album's copies wait for its other items (see _join_album).
+            not_before=time.time() + ALBUM_SETTLE if settle else 0.0, patience=patience,
         )
-        left = self._files_left_behind(topic, origin, attachments, t) if attachments else None
-        return ReceiveOutcome(topic=topic, post=post, answer=left)
+
+        async def outcome() -> ReceiveOutcome:
+            try:
+                post_id, number = await asyncio.shield(committed)
+            except DuplicateMessage:
+                assert message_id is not None
+                hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
+                post = await self.store.post(hit.post_id) if hit and hit.post_id else None
+                return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+            now = time.monotonic()
+            places = self._posted.setdefault(topic.id, {})
+            places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], now)
+            if len(self._posted) > POSTED_TOPICS:  # topics written to a minute ago and more go
+                for topic_id, chats in list(self._posted.items()):
+                    if max(last for _, last in chats.values()) < now - POSTED_KEPT:
+                        del self._posted[topic_id]
+            self._enqueued()
+            post = Post(
+                id=post_id, topic_id=topic.id, number=number, author_name=author.display_name,
+                author_platform=author.platform, author_id=author.user_id, text=body,
+                subject=subject, parent_id=parent.id if parent else None, prompt_id=prompt_id,
+                created_at=sent_at, attachments=attachments, spans=spans,
+            )
+            left = self._files_left_behind(topic, origin, attachments, t) if attachments else None
+            return ReceiveOutcome(topic=topic, post=post, answer=left)
+
+        return outcome
 
     def _files_left_behind(self, topic: Topic, origin: ChannelRef,
                            attachments: tuple[Attachment, ...], t: Translator) -> str | None:
@@ -846,7 +893,7 @@ class Discussions:
     ) -> tuple[Topic | None, Post | None, int | None]:
         """(topic, parent post, prompt) for a message written in ``where``."""
         if reply_to is not None:
-            hit = await self.store.resolve_message(where.platform, where.chat_id, reply_to)
+            hit = await self._resolve(where, reply_to)
             if hit is not None:
                 topic = await self.store.topic(hit.topic_id)
                 parent = await self.store.post(hit.post_id) if hit.post_id else None
@@ -860,6 +907,14 @@ class Discussions:
         if topic_id is None:
             return None, None, None
         return await self.store.topic(topic_id), None, None
+
+    async def _resolve(self, where: ChannelRef, message_id: str) -> MapHit | None:
+        """What a message of ``where`` is part of, if anything; a message whose post is still
+        queued (a reply to it, an edit of it came right behind it) once that is written."""
+        hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+        if hit is None and await self.store.posts_written(where, message_id):
+            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+        return hit
 
     async def edit(
         self, where: ChannelRef, message_id: str, text: str, edited_at: datetime | None = None,
@@ -879,7 +934,7 @@ class Discussions:
         language), as for a post sent after the lock.
         """
         async with self._intake(where):
-            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+            hit = await self._resolve(where, message_id)
             if hit is None or hit.post_id is None:
                 return ReceiveOutcome(ignored_reason="not a post")
             post = await self.store.post(hit.post_id)
@@ -911,7 +966,7 @@ class Discussions:
     async def removed(self, where: ChannelRef, message_id: str) -> Post | None:
         """A person deleted the message that carried a post: hide the post everywhere."""
         async with self._intake(where):
-            hit = await self.store.resolve_message(where.platform, where.chat_id, message_id)
+            hit = await self._resolve(where, message_id)
             if hit is None or hit.post_id is None:
                 return None
             post = await self.store.post(hit.post_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -65,14 +66,16 @@ async def test_a_resent_transaction_is_recorded_once_and_a_failed_one_is_not_ack
     assert runtime_ok(w)
     # The store fails while the post is committed: the homeserver is told to send it again.
     store = w.runtime.store
-    original = store.add_post
+    original = store.queue_post  # where the core hands a post to the store's writer
 
-    async def broken(*args, **kwargs):
-        raise OSError("disk full")
+    def broken(*args, **kwargs):
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(OSError("disk full"))
+        return failed
 
-    monkeypatch.setattr(store, "add_post", broken)
+    monkeypatch.setattr(store, "queue_post", broken)
     assert await _put_transaction(w, "txn-1", [event]) == 500
-    monkeypatch.setattr(store, "add_post", original)
+    monkeypatch.setattr(store, "queue_post", original)
     assert await _put_transaction(w, "txn-1", [event]) == 200
     assert await _put_transaction(w, "txn-1", [event]) == 200  # our answer was lost: again
     assert await _put_transaction(w, "txn-2", [event]) == 200  # same event, another txn
