@@ -1,8 +1,10 @@
 """The Telegram adapter: python-telegram-bot's ``Application`` at the edge of the core.
 
 Intake: updates are fetched with ``getUpdates`` (or received on a webhook) and
-handled one at a time, in order; the offset that confirms them to Telegram is saved
-only after what they carried was committed. python-telegram-bot's own ``Updater``
+placed one at a time, in order; the posts of one ``getUpdates`` answer are queued
+one behind the other and share commits, and the offset that confirms them to
+Telegram is saved with the last post of each commit, never before what the updates
+carried was committed. python-telegram-bot's own ``Updater``
 confirms updates as soon as they are queued, before handlers finish, so we drive
 ``getUpdates`` ourselves (the library still does the HTTP). A crash between commit
 and offset save makes Telegram send the update again; the message map's UNIQUE key
@@ -78,6 +80,7 @@ from bridgebot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translat
 from bridgebot.store.leader import AlwaysLeader, Leadership
 
 log = logging.getLogger(__name__)
+Finish = Callable[[], Awaitable[None]]  # waits for an update's post to commit, then answers
 
 NO_PIN_NOTICE = N_("For facilitators: I could not pin this topic here. To have each new topic "
                    "pinned, make me an admin with the right to pin messages (or pin it yourself).")
@@ -243,7 +246,7 @@ class TelegramAdapter:
         self._webhook_runner: web.AppRunner | None = None
         self._forum: dict[str, bool] = {}
         self._told_no_pin: set[str] = set()  # chats told the bot may not pin there
-        self._cursor: tuple[str, str] | None = None
+        self._offset_saved: int | None = None  # the getUpdates offset the database holds
         # How long a message waits for a refused database write inside one update: without
         # limit when polling (the offset waits too); bounded for a webhook, which answers
         # Telegram with an error instead so that it sends the update again.
@@ -362,7 +365,7 @@ class TelegramAdapter:
         is read again from the database when it leads again: another worker moved it)."""
         assert self.app is not None and self.core is not None
         cursor = await self.core.intake_cursor(CURSOR)
-        offset = int(cursor) if cursor else None
+        offset = self._offset_saved = int(cursor) if cursor else None
         delay = 1.0
         while True:
             if not await self.leader.leads():
@@ -384,9 +387,9 @@ class TelegramAdapter:
                 delay = min(delay * 2, 60)
                 continue
             updates = await self._rest_of_album(list(updates))
-            for group in albums(updates):
-                await self._take(group[-1], group)
-                offset = group[-1].update_id + 1  # confirmed by the next getUpdates
+            if updates:
+                await self._take(albums(updates))
+                offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
 
     async def _rest_of_album(self, updates: list[Update]) -> list[Update]:
         """An album's items are separate updates sent one after the other: when a batch ends
@@ -408,20 +411,98 @@ class TelegramAdapter:
             updates += more
         return updates
 
-    async def _take(self, update: Update, album: Sequence[Update] = ()) -> None:
-        """Handle one update and save the offset after it, never acknowledging what was not
-        committed: while the database refuses writes the update is held and tried again
-        (the offset stays where it is, so Telegram keeps it); an update that fails for any
-        other reason is logged with its id and reason (never its text), counted, and
-        passed over, so one bad update never stops the ones behind it."""
+    async def _take(self, groups: Sequence[Sequence[Update]]) -> None:
+        """Handle one ``getUpdates`` answer (each album one group) and save the offset after
+        it, never acknowledging what was not committed.
+
+        Posts are queued one after the other, in order, without waiting for each commit, so
+        that they share commits; each carries its update's offset, saved in the same
+        transaction, so the offset saved is that of the last post committed. A command or
+        an edit runs only once everything before it is committed (a /lock comes after the
+        posts above it; an edit finds its post) and its offset is saved right after it. If
+        no post carried the answer's last offset, it is saved on its own at the end.
+
+        While the database refuses writes the posts are held and tried again, in order
+        (the offset stays where it is, so Telegram keeps the updates); an update that fails
+        for any other reason is logged with its id and reason (never its text), counted,
+        and passed over, so one bad update never stops the ones behind it.
+        """
+        assert self.core is not None
+        waiting: list[tuple[Update, Finish]] = []
+
+        async def settle() -> None:
+            while waiting:
+                update, finish = waiting.pop(0)
+                await self._finish(update, finish)
+
+        gathered: contextlib.ExitStack | None = None  # the posts up to the next command
+        try:
+            for group in groups:
+                update = group[-1]
+                if self._in_order(update):
+                    if gathered is not None:
+                        gathered.close()
+                        gathered = None
+                    await settle()
+                    await self._handle(update, album=group)
+                    await self._save_offset(update.update_id + 1)
+                    continue
+                if gathered is None:
+                    gathered = contextlib.ExitStack()
+                    gathered.enter_context(self.core.together())
+                offset = (CURSOR, str(update.update_id + 1))
+                finish = await self._queue(update, group, offset)
+                if finish is not None:
+                    waiting.append((update, finish))
+        finally:
+            if gathered is not None:
+                gathered.close()
+        await settle()
+        last = groups[-1][-1].update_id + 1
+        if self._offset_saved != last:  # no post carried it: save it on its own
+            await self._save_offset(last)
+
+    def _in_order(self, update: Update) -> bool:
+        """Whether an update must wait for everything before it to be committed: an edit
+        (of a post that may still be queued) or a command (a /lock after the posts)."""
+        if update.edited_message is not None:
+            return True
+        message = update.message
+        return (message is not None and bool(message.text)
+                and parse_command(message_text(message), self.username) is not None)
+
+    async def _save_offset(self, offset: int) -> None:
         assert self.core is not None
         core = self.core
-        self._cursor = (CURSOR, str(update.update_id + 1))
-        await self._handle(update, album=album)
-        if self._cursor is not None:  # no post carried it: save it on its own
-            cursor = self._cursor
-            await core.held(lambda: core.save_intake_cursor(*cursor), "the Telegram offset")
-        self._cursor = None
+        await core.held(lambda: core.save_intake_cursor(CURSOR, str(offset)), "the Telegram offset")
+        self._offset_saved = offset
+
+    async def _queue(self, update: Update, album: Sequence[Update],
+                     offset: tuple[str, str]) -> Finish | None:
+        """Place one update and queue its post (see :meth:`_take`); what finishes it."""
+        assert self.core is not None
+        try:
+            return await self.core.held(lambda: self._on_update(update, album, offset),
+                                        f"telegram update {update.update_id}")
+        except Exception as err:
+            if self._storage_failure(err):
+                raise
+            self._park(update, err)
+            return None
+
+    async def _finish(self, update: Update, finish: Finish) -> None:
+        """Wait for an update's post to be committed and answer what it needs."""
+        try:
+            await finish()
+        except Exception as err:
+            if self._storage_failure(err):
+                raise
+            self._park(update, err)
+
+    def _park(self, update: Update, err: BaseException) -> None:
+        self.parked += 1
+        log.error("telegram update %d could not be handled and was passed over: %s",
+                  update.update_id, describe(err))
 
     async def _start_webhook(self) -> None:
         assert self.app is not None
@@ -484,23 +565,27 @@ class TelegramAdapter:
         """
         assert self.core is not None
         try:
-            await self.core.held(lambda: self._on_update(update, album),
-                                 f"telegram update {update.update_id}", patience)
+            finish = await self.core.held(lambda: self._on_update(update, album),
+                                          f"telegram update {update.update_id}", patience)
+            if finish is not None:
+                await finish()
         except Exception as err:
             if self._storage_failure(err):
                 raise
-            self.parked += 1
-            log.error("telegram update %d could not be handled and was passed over: %s",
-                      update.update_id, describe(err))
+            self._park(update, err)
 
-    async def _on_update(self, update: Update, album: Sequence[Update] = ()) -> None:
+    async def _on_update(self, update: Update, album: Sequence[Update] = (),
+                         offset: tuple[str, str] | None = None) -> Finish | None:
+        """Take one update: a command or an edit is done when this returns; a post is queued
+        (with ``offset``, saved in its commit), and what is returned waits for its commit
+        and answers the author."""
         assert self.core is not None
         message = update.message or update.edited_message
         if message is None or is_service(message):
-            return
+            return None
         author = message_author(message)
         if author is None:
-            return
+            return None
         where = self._where(message)
         # "ru", "pt-br", or None (also for chats: a placeholder user has no language).
         locale = message.from_user.language_code if message.sender_chat is None and \
@@ -531,23 +616,23 @@ class TelegramAdapter:
                     spans, locale=locale)
                 if outcome.answer:
                     await self._answer(message, outcome.answer)
-            return
+            return None
         if message.text and for_another_bot(message.text, self.username):
-            return
+            return None
         command = parse_command(text, self.username) if message.text else None
         if command is not None:
             await self._command(message, where, author, *command, locale=locale)
-            return
+            return None
         reply_to = message.reply_to_message
         attachments: tuple[Attachment, ...] = ()
         if incoming and self.core.is_bridged(where):
             attachments = tuple([await media.fetch(self.app.bot if self.app else None,  # type: ignore[arg-type]
                                                    self.core.files, f, self.send_timeout)
                                  for f in incoming])
-        outcome = await self.core.receive(IncomingMessage(
+        later = await self.core.accept(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
-            cursor=self._cursor, locale=locale, spans=spans,
+            cursor=offset, locale=locale, spans=spans,
             chat_title=message.chat.title if message.chat.type != "private" else None,
             attachments=attachments,
             threadless=message.chat.type in ("group", "supergroup") and not message.chat.is_forum,
@@ -556,19 +641,26 @@ class TelegramAdapter:
             album=items[0].media_group_id if incoming else None,
             album_complete=bool(album),  # polling asked for the rest (_rest_of_album)
         ), patience=self._patience)
-        if outcome.post is not None and not outcome.duplicate:
-            self._cursor = None  # committed together with the post
-        if outcome.answer:
-            await self._answer(message, outcome.answer)
-        if outcome.post is not None and not outcome.duplicate:
-            too_big = media.too_big(attachments)
-            if too_big:  # told once, in their language, why the others see only a line
-                t = self.core.translator_for(locale, where)
-                await self._answer(message, "\n".join(t(
-                    "{name} ({size}) is larger than the {limit} Telegram lets a bot fetch, so "
-                    "the other chats see only its name, type and size.", name=a.name,
-                    size=human_size(a.size), limit=human_size(media.DOWNLOAD_MAX))
-                    for a in too_big))
+        core, answered = self.core, message
+
+        async def finish() -> None:
+            outcome = await later()
+            if outcome.post is not None and not outcome.duplicate and offset is not None:
+                # committed together with the post (and any saved after it is larger)
+                self._offset_saved = max(self._offset_saved or 0, int(offset[1]))
+            if outcome.answer:
+                await self._answer(answered, outcome.answer)
+            if outcome.post is not None and not outcome.duplicate:
+                too_big = media.too_big(attachments)
+                if too_big:  # told once, in their language, why the others see only a line
+                    t = core.translator_for(locale, where)
+                    await self._answer(answered, "\n".join(t(
+                        "{name} ({size}) is larger than the {limit} Telegram lets a bot fetch, so "
+                        "the other chats see only its name, type and size.", name=a.name,
+                        size=human_size(a.size), limit=human_size(media.DOWNLOAD_MAX))
+                        for a in too_big))
+
+        return finish
 
     def _where(self, message: Message) -> ChannelRef:
         thread = str(message.message_thread_id) if message.is_topic_message else None
