@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.ratelimit import PlatformLimits, RateBudget, Window
 from bridgebot.core.richtext.spans import Span
-from bridgebot.core.service import Discussions
+from bridgebot.core.service import Discussions, Later
 from bridgebot.i18n import N_, Translator, translator
 from bridgebot.store.leader import RETRY_SECONDS, AlwaysLeader, Leadership
 
@@ -252,6 +252,8 @@ class DiscordAdapter(SlashCommands):
         self._warned_no_webhooks = False
         self._told_no_pin: set[str] = set()  # channels told the bot may not pin there
         self._intake_locks: dict[str, asyncio.Lock] = {}  # per bridged channel: posts in order
+        self._gathering: dict[str, int] = {}  # per channel: messages being taken now
+        self._gathered: dict[str, contextlib.ExitStack] = {}
         self._files_session: aiohttp.ClientSession | None = None  # streams attachments to disk
 
     # -- lifecycle ---------------------------------------------------------------
@@ -612,11 +614,43 @@ class DiscordAdapter(SlashCommands):
         where = self._where(message.channel)
         # Reading files awaits: messages of a channel wait for the one before them, so
         # posts keep the order people wrote them in (the lock is taken before any await).
+        # Only until the post is queued: the store writes posts in queue order, and the
+        # channel's next message is taken while this one waits for its commit, so a burst
+        # of gateway events in one channel shares commits (gathered while any is arriving).
         lock = self._intake_locks.setdefault(where.chat_id, asyncio.Lock())
-        async with lock:
-            if not self._taking:  # intake stopped while it waited its turn: see stop_intake
-                return
-            await self._take_message(message, where)
+        with self._arriving(where.chat_id):
+            async with lock:
+                if not self._taking:  # intake stopped while it waited its turn: see stop_intake
+                    return
+                later = await self._take_message(message, where)
+        outcome = await later()
+        if outcome.answer:
+            answer = outcome.answer
+
+            async def send() -> None:
+                try:
+                    await message.reply(answer, mention_author=False, allowed_mentions=NO_MENTIONS)
+                except Exception as err:
+                    raise classify(err, f"channel {where}") from err
+
+            await self.budget.send(where, send)
+
+    @contextlib.contextmanager
+    def _arriving(self, chat_id: str) -> Iterator[None]:
+        """While messages of a channel are being taken, their posts are gathered for one
+        commit (``Discussions.together``); the last one taken lets them be written."""
+        assert self.core is not None
+        if not self._gathering.get(chat_id):
+            self._gathered[chat_id] = contextlib.ExitStack()
+            self._gathered[chat_id].enter_context(self.core.together())
+        self._gathering[chat_id] = self._gathering.get(chat_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._gathering[chat_id] -= 1
+            if not self._gathering[chat_id]:
+                del self._gathering[chat_id]
+                self._gathered.pop(chat_id).close()
 
     def _file_limits(self, target: ChannelRef) -> FileLimits | None:
         """The upload limit of the server ``target`` is in (its boost tier), once known."""
@@ -624,7 +658,8 @@ class DiscordAdapter(SlashCommands):
             if self.client is not None and target.chat_id.isdigit() else None
         return media.limits_for(channel) if channel is not None else None
 
-    async def _take_message(self, message: discord.Message, where: ChannelRef) -> None:
+    async def _take_message(self, message: discord.Message, where: ChannelRef) -> Later:
+        """Fetch a message's files and queue its post; what to await for the outcome."""
         assert self.core is not None
         attachments: tuple[Attachment, ...] = ()
         crossed: set[int] = set()
@@ -652,17 +687,7 @@ class DiscordAdapter(SlashCommands):
             chat_title=channel_title(message.channel), attachments=attachments,
         )
         # Messages carry no locale on Discord (only interactions do): answers use the chat's.
-        outcome = await self.core.receive(incoming)  # the first await: arrival order kept
-        if outcome.answer:
-            answer = outcome.answer
-
-            async def send() -> None:
-                try:
-                    await message.reply(answer, mention_author=False, allowed_mentions=NO_MENTIONS)
-                except Exception as err:
-                    raise classify(err, f"channel {incoming.where}") from err
-
-            await self.budget.send(incoming.where, send)
+        return await self.core.accept(incoming)
 
     async def _command_hint(self, message: discord.Message) -> None:
         """A text message that reads as a command: Discord's commands are slash commands,
