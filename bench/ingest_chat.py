@@ -1,0 +1,211 @@
+"""Ingest into one chat with 10 topics, through the real adapters (issue 15's shape).
+
+One Telegram forum group (python-telegram-bot polling ``getUpdates`` from the fake Bot API)
+or one Discord forum channel (discord.py on the fake gateway), 10 open topics, 20 people
+writing in all of them interleaved. Each post is bridged to one other chat whose platform
+has no adapter here, so every post also writes one outbox row that stays queued (as in
+``bench/ingest.py``) and nothing else competes for the machine.
+
+The messages are all written before the clock starts (the fakes run in this process, so
+writing them is not the bot's time); the clock stops when the last post is committed, seen
+through a separate sqlite3 connection. On Telegram a post is acknowledged (its offset
+saved) in the same transaction. The baseline is plain sqlite3 writing the same rows, one
+transaction per post, same pragmas (``bench.ingest.sqlite3_run`` on 10 topics), measured
+in the same run and alternated with bridgebot's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import Row, median, quiet_logs, wait_until
+from bench.ingest import IngestRun, _writer_pragmas, sqlite3_run
+from bridgebot.adapters.discord.adapter import DiscordAdapter
+from bridgebot.adapters.discord.endpoint import reset_api_base
+from bridgebot.adapters.telegram.adapter import CURSOR, TelegramAdapter
+from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.ratelimit import PlatformLimits
+from bridgebot.core.service import Bridge
+from bridgebot.runtime import Runtime
+from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.sandbox.discord import FakeDiscord
+from bridgebot.sandbox.telegram import FakeTelegram
+
+TOPICS = 10
+PEOPLE = 20
+ELSEWHERE = ChannelRef("console", "elsewhere")  # the other chat of the bridge: no adapter
+
+
+@dataclass
+class Chat:
+    """A running bot with 10 open topics in one chat; ``write(n)`` writes post n."""
+
+    runtime: Runtime
+    write: Callable[[int], None]
+    acknowledged: Callable[[], bool]  # the platform holds nothing unconfirmed
+
+
+def _committed(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM posts WHERE number > 1").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def _open_topics(runtime: Runtime, where: ChannelRef) -> None:
+    kristin = Author(where.platform, "kristin", "Kristin")
+    for i in range(TOPICS):
+        await runtime.core.open_topic(kristin, where, f"Topic {i}", "Your view?",
+                                      platform_admin=True)
+
+
+async def _places(runtime: Runtime, where: ChannelRef) -> list[str]:
+    """The thread of each topic in ``where``, once the relay has opened them all."""
+    for _ in range(600):
+        places = [(await runtime.store.topic_place(t, where))[0] for t in range(1, TOPICS + 1)]
+        if all(places):
+            return [str(p) for p in places]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the topics were not opened")
+
+
+@contextlib.asynccontextmanager
+async def telegram_forum(path: Path) -> AsyncIterator[Chat]:
+    async with FakeTelegram() as tg:
+        token = tg.add_bot(username="bridgebot_bench_bot")
+        owner = tg.add_user("Kristin", "Antin")
+        group = tg.add_chat("Allies forum", is_forum=True, owner=owner)
+        people = [tg.add_user(f"Telegrammer{i}") for i in range(PEOPLE)]
+        where = ChannelRef("telegram", str(group["id"]))
+        runtime = Runtime(path, [Bridge("bench", (where, ELSEWHERE))])
+        runtime.add_adapter(telegram_adapter(tg, token, limits=PlatformLimits(
+            max_length=TelegramAdapter.limits.max_length)))
+        await runtime.start()
+        try:
+            await _open_topics(runtime, where)
+            threads = [int(t) for t in await _places(runtime, where)]
+
+            def write(n: int) -> None:
+                tg.user_sends(group["id"], people[n % PEOPLE], f"post {n}",
+                              thread_id=threads[n % TOPICS])
+
+            yield Chat(runtime, write, lambda: not tg.pending_updates())
+        finally:
+            await runtime.stop(grace=2.0)
+
+
+@contextlib.asynccontextmanager
+async def discord_forum(path: Path) -> AsyncIterator[Chat]:
+    async with FakeDiscord(heartbeat_interval_ms=5000) as dc:
+        try:
+            token = dc.add_bot("bridgebot")
+            guild = dc.add_guild("New Tactics")
+            channel = dc.add_forum_channel(guild["id"], "discussions")
+            people = [dc.add_member(guild["id"], f"discorder{i}", global_name=f"Discorder{i}")
+                      for i in range(PEOPLE)]
+            where = ChannelRef("discord", str(channel["id"]))
+            runtime = Runtime(path, [Bridge("bench", (where, ELSEWHERE))])
+            runtime.add_adapter(discord_adapter(dc, token, guild["id"], limits=PlatformLimits(
+                max_length=DiscordAdapter.limits.max_length)))
+            await runtime.start()
+            try:
+                await _open_topics(runtime, where)
+                threads = await _places(runtime, where)
+
+                def write(n: int) -> None:
+                    dc.user_sends(threads[n % TOPICS], people[n % PEOPLE], f"post {n}")
+
+                yield Chat(runtime, write, lambda: True)  # the gateway has no acknowledgement
+            finally:
+                await runtime.stop(grace=2.0)
+        finally:
+            reset_api_base()
+
+
+SHAPES = {"Telegram polling": telegram_forum, "Discord gateway": discord_forum}
+
+
+async def bridgebot_run(shape: str, posts: int) -> IngestRun:
+    """``posts`` messages over the 10 topics of one chat, written at once; the time until the
+    last is committed (and, on Telegram, its offset saved with it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.sqlite3"
+        async with SHAPES[shape](path) as chat:
+            await chat.runtime.drain(60)
+            sync, journal = await _writer_pragmas(chat.runtime)
+            store = chat.runtime.store
+            commits = store.writer.batches
+            for n in range(posts):  # no await: all of them wait at the platform
+                chat.write(n)
+            started = time.perf_counter()
+            await wait_until(lambda: _committed(path) >= posts, 600, "posts not committed",
+                             interval=0.005)
+            elapsed = time.perf_counter() - started
+            commits = store.writer.batches - commits
+            cursor = await store.cursor(CURSOR)
+            with contextlib.suppress(TimeoutError):  # Telegram: confirmed by the next getUpdates
+                await wait_until(chat.acknowledged, 5, "updates not confirmed")
+            durable = (sync == 2 and journal == "wal" and chat.acknowledged()
+                       and (shape != "Telegram polling" or cursor is not None))
+        durable = durable and _committed(path) == posts
+        return IngestRun(posts, elapsed, commits, durable)
+
+
+def rows(shape: str, ours: list[IngestRun], plain: list[IngestRun]) -> list[Row]:
+    rate, base = median([r.rate for r in ours]), median([r.rate for r in plain])
+    ratio = rate / base
+    durable = all(r.durable for r in ours + plain)
+    pairs = [a.rate / b.rate for a, b in zip(ours, plain, strict=True)]
+    note = f"{len(ours)} runs each, alternated; {ours[0].posts} posts per run"
+    return [
+        Row("ingest", f"one chat, 10 topics, {shape}: bridgebot posts/s", rate, "posts/s", "",
+            None, note, [r.rate for r in ours]),
+        Row("ingest", f"one chat, 10 topics, {shape}: plain sqlite3 posts/s (1 tx/post)", base,
+            "posts/s", "", None, "", [r.rate for r in plain]),
+        Row("ingest", f"one chat, 10 topics, {shape}: ratio bridgebot / plain sqlite3", ratio,
+            "x", "≥ 1.0x", ratio >= 1.0 and durable,
+            ("synchronous=FULL, WAL, acknowledged after commit" if durable
+             else "DURABILITY CHECK FAILED") + f"; pairs {min(pairs):.2f}–{max(pairs):.2f}x",
+            pairs),
+        Row("ingest", f"one chat, 10 topics, {shape}: posts per commit", median(
+            [r.posts_per_commit for r in ours]), "", "", None,
+            f"median {median([float(r.commits) for r in ours]):.0f} commits per run",
+            [r.posts_per_commit for r in ours]),
+    ]
+
+
+async def run(quick: bool) -> list[Row]:
+    """Each shape against plain sqlite3 on 10 topics, alternated."""
+    posts, rounds = (500, 2) if quick else (2000, 3)
+    out: list[Row] = []
+    with quiet_logs():
+        for shape in SHAPES:
+            ours: list[IngestRun] = []
+            plain: list[IngestRun] = []
+            for i in range(rounds):
+                if i % 2 == 0:
+                    ours.append(await bridgebot_run(shape, posts))
+                    plain.append(await asyncio.to_thread(sqlite3_run, posts, TOPICS))
+                else:
+                    plain.append(await asyncio.to_thread(sqlite3_run, posts, TOPICS))
+                    ours.append(await bridgebot_run(shape, posts))
+            out += rows(shape, ours, plain)
+    return out
+
+
+if __name__ == "__main__":
+    from bench.__main__ import table
+
+    async def main() -> None:
+        import sys
+        print(table(await run("--quick" in sys.argv)))
+
+    asyncio.run(main())
