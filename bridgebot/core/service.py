@@ -53,6 +53,7 @@ REASON_MAX = 500
 HOLD_FIRST = 0.5  # seconds before a message the database refused is tried again
 HOLD_CAP = 10.0
 OPENING_WAIT = 10.0  # seconds a message in a thread being opened waits for its record
+SETTLE_POSTS = 10.0  # seconds a stop waits for posts still queued for their commit
 # Seconds an album's copies wait after its latest item, so the other chats get one message
 # with every item: a platform that sends the items one by one (Telegram's webhook sends the
 # next only after the previous is answered) has them all well within this.
@@ -1006,8 +1007,12 @@ class Discussions:
                                    if self._marker_writes.get(key) is done else None)
         return " · ".join(parts)
 
-    async def settle(self) -> None:
-        """Finish the writes made after answering (read markers), before the database closes."""
+    async def settle(self, patience: float = SETTLE_POSTS) -> None:
+        """Finish the writes made after answering (read markers) and the posts still queued
+        for their commit (bounded by ``patience``: a database that refuses them keeps them
+        unacknowledged, for the platform to bring again), before the database closes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.store.posts_written(), patience)
         if self._marker_writes:
             await asyncio.gather(*self._marker_writes.values(), return_exceptions=True)
 

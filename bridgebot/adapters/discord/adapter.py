@@ -443,6 +443,8 @@ class DiscordAdapter(SlashCommands):
             for lock in list(self._intake_locks.values()):
                 async with lock:  # the waiters before us see intake stopped and give way
                     pass
+            assert self.core is not None
+            await self.core.store.posts_written()  # the posts taken, committed
 
         try:  # bounded: a message held while the database is down does not hold the stop
             await asyncio.wait_for(turns(), INTAKE_STOP_WAIT)
