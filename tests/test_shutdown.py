@@ -67,11 +67,20 @@ async def test_messages_written_while_stopping_are_left_for_the_next_start(build
 
 
 async def test_discord_messages_waiting_their_turn_when_intake_stops_are_left_for_the_next_start(
-        build: Build):
+        build: Build, monkeypatch: pytest.MonkeyPatch):
     # A burst in one thread: its messages are taken one after another (their order), so
-    # many are waiting their turn when the stop comes.
+    # many are waiting their turn when the stop comes. Each takes a moment, as one with a
+    # file to fetch does (a post is queued quickly and its commit shared with the others).
     w = await build()
     await w.open_topic()
+    adapter = w.runtime.adapters["discord"]
+    take = adapter._take_message  # type: ignore[attr-defined]
+
+    async def slowly(message, where):
+        await asyncio.sleep(0.02)
+        return await take(message, where)
+
+    monkeypatch.setattr(adapter, "_take_message", slowly)
     for i in range(40):
         w.dc.user_sends(w.thread["id"], w.jessica.dc, f"Point {i} from Discord")
     await w.posts(2)  # intake is under way
