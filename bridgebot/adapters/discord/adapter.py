@@ -406,7 +406,10 @@ class DiscordAdapter(SlashCommands):
             if known is not None:
                 await known.connect()
             else:
-                await client.launch_shard(DiscordWebSocket.DEFAULT_GATEWAY, number, initial=True)
+                # discord.py retries a failed shard every 5 s without end: bounded here, so
+                # that the roles are looked at again (the next round tries it again).
+                await asyncio.wait_for(client.launch_shard(
+                    DiscordWebSocket.DEFAULT_GATEWAY, number, initial=True), 60)
         client.shard_ids = sorted(self._role_shard[r] for r in roles)
         self._held = set(roles)
 
