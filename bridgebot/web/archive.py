@@ -215,7 +215,14 @@ class ArchiveServer:
                 numbers=[stub.number for stub in outline],
                 bottom="" if topic.is_locked else self._refresh_script_for(
                     _version_of(count, last, archive.topic, edited)))
-            last = outline[-1].number
+            # The reader's mark moves only over what they were shown: it stops before the
+            # first new comment that is on another page (one mark per topic, so a reader
+            # who opens the newest page first still finds the older pages' news marked).
+            on_page = {stub.number for _, stub in shown}
+            after = max(new_after, 1)  # the opening post is never a new comment
+            elsewhere = min((s.number for s in outline if s.number > after
+                             and s.number not in on_page), default=None)
+            last = outline[-1].number if elsewhere is None else elsewhere - 1
         response = web.Response(text=to_html(archive, extras), content_type="text/html")
         seen[topic.id] = max(last, seen.get(topic.id, 0))
         response.set_cookie(COOKIE, format_seen(seen), max_age=COOKIE_AGE, path="/",

@@ -279,3 +279,35 @@ async def test_a_long_topic_is_read_in_pages_of_whole_threads_newest_first(runti
             assert "9 posts / 9 new" in Page(oldest).all_text
     finally:
         await server.stop()
+
+
+async def test_reading_one_page_of_a_long_topic_leaves_the_other_pages_news_new(runtime, console):
+    """The reader's mark is one number per topic: opening the newest page first must not
+    mark the older pages' comments as read (the mark errs towards "new", never "read")."""
+    topic_id = await replay_seed(runtime, console, lock=False)
+    server = ArchiveServer(runtime.store, page_posts=3)
+    base = f"http://127.0.0.1:{await server.start('127.0.0.1', 0)}"
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies for 127.0.0.1, as a browser does
+    try:
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            async def get(path: str) -> str:
+                async with http.get(base + path) as response:
+                    assert response.status == 200, path
+                    return await response.text()
+
+            topic = f"/topics/{topic_id}/"
+            newest = Page(await get(topic))
+            assert newest.headings == SEED_HEADINGS[5:] and len(newest.new_posts) == 3
+            assert "9 posts / 8 new" in await get("/"), "pages 1 and 2 were not shown yet"
+            oldest = Page(await get(topic + "?page=1"))
+            assert oldest.headings == SEED_HEADINGS[:2] and len(oldest.new_posts) == 2
+            assert "9 posts / 6 new" in await get("/")
+            middle = Page(await get(topic + "?page=2"))
+            assert len(middle.new_posts) == 3
+            # One number per topic cannot say "page 3 was read before page 2": the newest
+            # page's comments stay new until it is read after the older ones.
+            assert "9 posts / 3 new" in await get("/")
+            await get(topic)
+            assert "9 posts / 0 new" in await get("/")
+    finally:
+        await server.stop()
