@@ -6,26 +6,45 @@ to the ``postgres`` user the package creates, and the programs run as that user.
 test gets a schema of its own (``?search_path=tN`` in the address), which is much faster
 than a database per test and just as separate for bridgebot, whose statements name no
 schema.
+
+Most tests want a database at the latest version, not an empty one: :meth:`PostgresServer.
+migrated` hands out schemas that a thread of the session migrated ahead of time, in one
+round trip each (the migration steps as one script), so a test on PostgreSQL neither waits
+for nor pays bridgebot's step-by-step migration. The steps are bridgebot's own
+(:func:`bridgebot.store.pg_schema.steps`), so the schema is the one ``open()`` would make;
+the migration itself is tested from an empty schema (:meth:`PostgresServer.fresh`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import glob
 import itertools
 import os
 import pwd
+import queue
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
+from bridgebot.store import pg_schema
+from bridgebot.store.migrations import LATEST
+
 USER = "bridgebot"
 
-# The stores a test marked ``@pytest.mark.parametrize("store", STORES, indirect=True)`` (or
-# a module with that ``pytestmark``) runs on; every other test runs on SQLite alone.
+# The stores every test whose world has a database runs on (tests/conftest.py's
+# pytest_generate_tests), unless it is marked ``sqlite_only("why")`` or names its own.
 STORES = ("sqlite", "postgresql")
+
+# How many migrated schemas the preparing thread keeps ready ahead of the tests.
+READY_AHEAD = 2
 
 
 def bin_dir() -> Path | None:
@@ -67,6 +86,10 @@ class PostgresServer:
     port: int = 0
     data: Path = field(default_factory=Path)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
+    _ready: queue.Queue[str | BaseException] = field(
+        default_factory=lambda: queue.Queue(maxsize=READY_AHEAD))
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _preparer: threading.Thread | None = None
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         bindir = bin_dir()
@@ -98,6 +121,12 @@ class PostgresServer:
             raise RuntimeError(f"PostgreSQL did not start: {done.stderr.strip()} {tail}")
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._preparer is not None:
+            while self._preparer.is_alive():  # it may be waiting to hand over a schema
+                with contextlib.suppress(queue.Empty):
+                    self._ready.get(timeout=0.1)
+            self._preparer = None
         if self.port:
             self._run("pg_ctl", "-D", str(self.data / "db"), "-m", "immediate", "-w", "stop")
             self.port = 0
@@ -116,3 +145,44 @@ class PostgresServer:
         if done.returncode != 0:
             raise RuntimeError(f"CREATE SCHEMA failed: {done.stderr.strip()}")
         return f"{self.url}?search_path={name}"
+
+    def migrated(self) -> str:
+        """The address of a new schema already at the latest version, as bridgebot's
+        migration leaves it (prepared ahead by a thread; the first call starts it)."""
+        if self._preparer is None:
+            self._preparer = threading.Thread(target=lambda: asyncio.run(self._prepare()),
+                                              name="postgres-schemas", daemon=True)
+            self._preparer.start()
+        got = self._ready.get(timeout=60)
+        if isinstance(got, BaseException):
+            raise RuntimeError(f"preparing a migrated schema failed: {got}") from got
+        return f"{self.url}?search_path={got}"
+
+    async def _prepare(self) -> None:
+        """Keep :data:`READY_AHEAD` migrated schemas ready until the server stops."""
+        steps = ";\n".join(statement for step in pg_schema.steps() for statement in step)
+        try:
+            conn = await asyncpg.connect(self.url)
+        except BaseException as err:  # handed to the test that waits, not lost in a thread
+            self._ready.put(err)
+            return
+        try:
+            while not self._stopping.is_set():
+                name = f"m{next(self._counter)}"
+                try:
+                    async with conn.transaction():
+                        await conn.execute(
+                            f"CREATE SCHEMA {name}; SET LOCAL search_path TO {name}; {steps}; "
+                            "CREATE TABLE schema_version (version INTEGER NOT NULL); "
+                            f"INSERT INTO schema_version (version) VALUES ({LATEST})")
+                except Exception as err:  # the waiting test reports it
+                    self._ready.put(err)
+                    return
+                while not self._stopping.is_set():
+                    try:
+                        self._ready.put(name, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            await conn.close()
