@@ -29,9 +29,9 @@ def test_a_budget_waits_out_the_tightest_window():
     assert budget.wait_time(other) == 0  # another chat has its own budget
 
 
-async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_lost(db_path):
+async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_lost(tmp_path, db_setting):
     lounge = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.2),)), limit=4000)
-    runtime = (await started_rooms(db_path, adapter=lounge)).runtime
+    runtime = (await started_rooms(db_setting, root=tmp_path, adapter=lounge)).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Burst")
         await runtime.drain()
@@ -54,13 +54,13 @@ async def test_a_burst_is_combined_into_few_messages_in_order_and_nothing_is_los
         await runtime.stop()
 
 
-async def test_a_transient_failure_does_not_hold_up_other_targets(db_path):
+async def test_a_transient_failure_does_not_hold_up_other_targets(tmp_path, db_setting):
     from bridgebot.core import errors
     from bridgebot.core.relay import Backoff
 
     console = ConsoleAdapter()
-    runtime = (await started_rooms(db_path, rooms=("forum", "lounge", "kitchen"), adapter=console,
-                                   relay_backoff=Backoff(0.4))).runtime
+    runtime = (await started_rooms(db_setting, root=tmp_path, rooms=("forum", "lounge", "kitchen"),
+                                   adapter=console, relay_backoff=Backoff(0.4))).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Allies")
         await runtime.drain()
@@ -105,7 +105,7 @@ def test_the_outbox_command_lists_retries_and_drops_dead_deliveries(tmp_path):
     assert "every delivery went through" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
 
 
-async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_lost(db_path):
+async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_lost(tmp_path, db_setting):
     """Someone writes in the new thread before the relay has recorded where the topic lives."""
 
     class EagerRooms(ConsoleAdapter):
@@ -118,7 +118,7 @@ async def test_a_message_written_in_a_thread_while_it_is_being_opened_is_not_los
             return result
 
     rooms = EagerRooms()
-    runtime = (await started_rooms(db_path, adapter=rooms)).runtime
+    runtime = (await started_rooms(db_setting, root=tmp_path, adapter=rooms)).runtime
     try:
         await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Fresh")
         await runtime.drain()

@@ -465,11 +465,16 @@ def _refs(places: dict[str, dict[str, Any]]) -> dict[str, ChannelRef]:
             for name, place in places.items() if name in platform}
 
 
-async def started_rooms(database: Path, *, rooms: Sequence[str] = ("forum", "lounge"),
-                        adapter: ConsoleAdapter | None = None, **options: Any) -> World:
+async def started_rooms(database: Path | str, *, rooms: Sequence[str] = ("forum", "lounge"),
+                        adapter: ConsoleAdapter | None = None, root: Path | None = None,
+                        **options: Any) -> World:
     """Console rooms whose runtime the test stops (and starts again over the same database)
-    itself, as restart tests do; ``options`` are :func:`allies`'s."""
-    async with allies(database.parent, telegram=(), discord=(), console=rooms, database=database,
+    itself, as restart tests do; ``options`` are :func:`allies`'s. ``root``: the world's
+    folder (the SQLite file's folder when not given; needed for a PostgreSQL address)."""
+    if root is None:
+        assert isinstance(database, Path), "a PostgreSQL world needs its root folder"
+        root = database.parent
+    async with allies(root, telegram=(), discord=(), console=rooms, database=database,
                       console_adapter=adapter, start=False, **options) as world:
         pass  # a console world that was not started holds nothing to release
     await world.runtime.start()

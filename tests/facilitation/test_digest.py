@@ -61,8 +61,8 @@ async def test_only_facilitators_post_digests_and_not_for_locked_topics(runtime,
     assert "is locked: its archive" in await run_command(runtime.core, ctx, "digest", "")
 
 
-async def test_a_digest_reaches_telegram_and_discord_escaped_and_without_mentions(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_a_digest_reaches_telegram_and_discord_escaped_and_without_mentions(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         w.tg.user_sends(w.group["id"], w.kristin.tg, "/newtopic Engaging allies\nShare examples.")
         await w.until(lambda: w.dc.threads(w.channel["id"]))
         root = next(m for m in w.tg.chat_messages(w.group["id"])

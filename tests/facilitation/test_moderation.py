@@ -30,8 +30,8 @@ def answers(w: World, text: str) -> list[str]:
     return [t for t in w.bot_texts() if text in t]
 
 
-async def test_a_hidden_post_leaves_every_chat_and_unhide_brings_it_back(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_a_hidden_post_leaves_every_chat_and_unhide_brings_it_back(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         original, mirror = await open_topic_with_a_telegram_post(w)
         w.tg.user_sends(w.group["id"], w.kristin.tg, "/hide", reply_to=original["message_id"])
         await w.until(lambda: answers(w, "Post #2 by Brittany Landorf is hidden"))
@@ -59,8 +59,9 @@ async def test_a_hidden_post_leaves_every_chat_and_unhide_brings_it_back(tmp_pat
         assert "Jordan" in to_markdown(await load_archive(w.runtime.store, 1))
 
 
-async def test_a_bot_not_allowed_to_delete_says_so_in_the_chat_and_in_status(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2, bot_rights={"can_delete_messages": False}) as w:
+async def test_a_bot_not_allowed_to_delete_says_so_in_the_chat_and_in_status(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2,
+                      bot_rights={"can_delete_messages": False}) as w:
         original, _ = await open_topic_with_a_telegram_post(w)
         w.tg.user_sends(w.group["id"], w.kristin.tg, "/hide 2")
         await w.until(lambda: not [m for m in w.dc.channel_messages(w.thread["id"])
@@ -83,8 +84,8 @@ async def test_a_bot_not_allowed_to_delete_says_so_in_the_chat_and_in_status(tmp
         assert not [t for t in w.bot_texts()[sent_before:] if t.startswith("Brittany Landorf ·")]
 
 
-async def test_discord_hides_by_message_menu_and_unhides_by_number(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_discord_hides_by_message_menu_and_unhides_by_number(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         await open_topic_with_a_telegram_post(w)
         thread = w.thread
         jessica_msg = w.dc.user_sends(thread["id"], w.jessica.dc, "Thanks Brittany!")
@@ -137,8 +138,8 @@ async def test_only_facilitators_hide_and_bad_requests_get_a_polite_answer(runti
     assert "1 post / " in status, "a hidden post is not counted"
 
 
-async def test_after_48_hours_hide_explains_telegrams_rule_and_blanks_the_bots_own_copy(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_after_48_hours_hide_explains_telegrams_rule_and_blanks_the_bots_own_copy(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         original, _ = await open_topic_with_a_telegram_post(w)
         w.dc.user_sends(w.thread["id"], w.jessica.dc, "A case from Lagos, told in confidence.")
         copy = (await w.until(lambda: [m for m in w.bot_messages() if "Lagos" in m["text"]]))[0]

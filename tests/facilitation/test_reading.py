@@ -34,8 +34,8 @@ async def ask_privately(w: World, user: dict, text: str) -> str:
     return (await w.until(lambda: private_answers(w, user)[count:]))[0]
 
 
-async def test_a_member_asks_the_bot_privately_what_is_new_and_catches_up_with_links(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_a_member_asks_the_bot_privately_what_is_new_and_catches_up_with_links(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         root = await discussion(w)
         dana = w.tg.add_user("Dana")  # reads the group, has never written
         w.tg.set_member(w.group["id"], dana["id"], "member")
@@ -69,8 +69,8 @@ async def test_a_member_asks_the_bot_privately_what_is_new_and_catches_up_with_l
         assert "4 posts / 2 new" in await ask_privately(w, w.brittany.tg, "/status")
 
 
-async def test_in_private_the_bot_explains_what_it_can_do_there(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_in_private_the_bot_explains_what_it_can_do_there(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         await discussion(w)
         stranger = w.tg.add_user("Stranger")
         w.tg.private_chat(stranger)
@@ -80,8 +80,8 @@ async def test_in_private_the_bot_explains_what_it_can_do_there(tmp_path):
             "Use this command in a bridged group chat. Here, /status and /catchup")
 
 
-async def test_discord_catchup_is_ephemeral_with_jump_links_and_advances_the_marker(tmp_path):
-    async with allies(tmp_path, schedule_recheck=0.2) as w:
+async def test_discord_catchup_is_ephemeral_with_jump_links_and_advances_the_marker(tmp_path, db_setting):
+    async with allies(tmp_path, database=db_setting, schedule_recheck=0.2) as w:
         await discussion(w)
         thread = w.thread
         answer = await w.slash(w.kristin.dc, "catchup", thread["id"])

@@ -14,8 +14,7 @@ from bridgebot.core.schedule import Scheduler, publish
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.core.topicfile import load_topic_file, parse_topic_text
 from bridgebot.runtime import Runtime
-from bridgebot.store import sqlite_storage
-from bridgebot.store.db import Database
+from bridgebot.store import open_database, sqlite_storage
 from bridgebot.store.repo import Store
 
 from ..auxil.world import FACILITATOR, FORUM, LOUNGE, START, Clock, allies, started_rooms
@@ -30,8 +29,9 @@ def console_plan(bridge: str = "allies") -> str:
     return EXAMPLE.read_text(encoding="utf-8").replace('bridge = "allies"', f'bridge = "{bridge}"')
 
 
-async def console_runtime(db_path: Path, clock: Clock) -> tuple[Runtime, ConsoleAdapter]:
-    world = await started_rooms(db_path, clock=clock, schedule_recheck=0.2)
+async def console_runtime(database: Path | str, clock: Clock,
+                          root: Path) -> tuple[Runtime, ConsoleAdapter]:
+    world = await started_rooms(database, clock=clock, schedule_recheck=0.2, root=root)
     assert world.console is not None
     return world.runtime, world.console
 
@@ -54,9 +54,9 @@ def bot_lines(console: ConsoleAdapter, room: str = "forum") -> list[str]:
     return [s.text.splitlines()[0] for s in console.visible(room) if s.author == "bridgebot"]
 
 
-async def test_a_plan_opens_drips_questions_posts_a_digest_and_locks_on_time(db_path):
+async def test_a_plan_opens_drips_questions_posts_a_digest_and_locks_on_time(tmp_path, db_setting):
     clock = Clock(START)
-    runtime, console = await console_runtime(db_path, clock)
+    runtime, console = await console_runtime(db_setting, clock, tmp_path)
     try:
         await publish_text(runtime, console_plan(), clock)
         assert await runtime.store.topics() == [], "not before Monday 09:00 in Chicago"
@@ -92,9 +92,9 @@ async def test_a_plan_opens_drips_questions_posts_a_digest_and_locks_on_time(db_
         await runtime.stop()
 
 
-async def test_a_restart_across_a_due_question_posts_it_exactly_once(db_path):
+async def test_a_restart_across_a_due_question_posts_it_exactly_once(tmp_path, db_setting):
     clock = Clock(CHICAGO_9AM[0] + timedelta(hours=1))
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     try:
         await publish_text(runtime, console_plan(), clock)
         assert len(await runtime.store.prompts(1)) == 1
@@ -103,7 +103,7 @@ async def test_a_restart_across_a_due_question_posts_it_exactly_once(db_path):
     # The bot is down on Tuesday morning, when question 2 was due; it starts at noon.
     clock.set(CHICAGO_9AM[1] + timedelta(hours=3))
     for _restart in range(2):
-        runtime, _ = await console_runtime(db_path, clock)
+        runtime, _ = await console_runtime(db_setting, clock, tmp_path)
         try:
             await runtime.scheduler.poke()
             await runtime.drain()
@@ -111,12 +111,12 @@ async def test_a_restart_across_a_due_question_posts_it_exactly_once(db_path):
             assert len(questions) == 2 and questions[1].startswith("What challenges")
         finally:
             await runtime.stop()
-    outbox = await runtime_outbox(db_path)
+    outbox = await runtime_outbox(db_setting)
     assert outbox.count(Action.PROMPT) == 2 * 2, "two questions, one delivery per room each"
 
 
-async def runtime_outbox(db_path: Path) -> list[Action]:
-    db = Database(db_path)
+async def runtime_outbox(database: Path | str) -> list[Action]:
+    db = open_database(database)
     await db.open()
     try:
         return [e.action for e in await Store(db).outbox()]
@@ -124,15 +124,15 @@ async def runtime_outbox(db_path: Path) -> list[Action]:
         await db.close()
 
 
-async def test_after_a_long_downtime_every_due_step_happens_once_in_order(db_path):
+async def test_after_a_long_downtime_every_due_step_happens_once_in_order(tmp_path, db_setting):
     clock = Clock(START)
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     try:
         await publish_text(runtime, console_plan(), clock)
     finally:
         await runtime.stop()
     clock.set(LOCK_TIME + timedelta(days=2))
-    runtime, console = await console_runtime(db_path, clock)
+    runtime, console = await console_runtime(db_setting, clock, tmp_path)
     try:
         await runtime.scheduler.poke()
         await runtime.drain()
@@ -142,14 +142,14 @@ async def test_after_a_long_downtime_every_due_step_happens_once_in_order(db_pat
         await runtime.stop()
 
 
-async def test_two_bots_on_one_database_carry_out_each_step_once(db_path):
+async def test_two_bots_on_one_database_carry_out_each_step_once(tmp_path, db_setting):
     clock = Clock(START)
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     await publish_text(runtime, console_plan(), clock)
     await runtime.stop()
     clock.set(CHICAGO_9AM[2])
     bridges = [Bridge("allies", (FORUM, LOUNGE))]
-    dbs = [Database(db_path), Database(db_path)]
+    dbs = [open_database(db_setting), open_database(db_setting)]
     for db in dbs:
         await db.open()
     try:
@@ -163,9 +163,9 @@ async def test_two_bots_on_one_database_carry_out_each_step_once(db_path):
             await db.close()
 
 
-async def test_a_question_due_after_an_early_lock_is_not_posted(db_path):
+async def test_a_question_due_after_an_early_lock_is_not_posted(tmp_path, db_setting):
     clock = Clock(CHICAGO_9AM[0])
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     try:
         await publish_text(runtime, console_plan(), clock)
         ctx = CommandContext(FACILITATOR, FORUM, platform_admin=True)
@@ -182,9 +182,9 @@ async def test_a_question_due_after_an_early_lock_is_not_posted(db_path):
         await runtime.stop()
 
 
-async def test_republishing_keeps_what_happened_and_replaces_what_is_to_come(db_path):
+async def test_republishing_keeps_what_happened_and_replaces_what_is_to_come(tmp_path, db_setting):
     clock = Clock(CHICAGO_9AM[0])
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     try:
         await publish_text(runtime, console_plan(), clock)
         fixed = console_plan().replace('"What was the impact?"', '"What was the impact, so far?"')
@@ -198,11 +198,11 @@ async def test_republishing_keeps_what_happened_and_replaces_what_is_to_come(db_
         await runtime.stop()
 
 
-async def test_a_publish_from_another_process_is_picked_up_by_the_running_bot(db_path):
+async def test_a_publish_from_another_process_is_picked_up_by_the_running_bot(tmp_path, db_setting):
     clock = Clock(CHICAGO_9AM[0] + timedelta(minutes=5))
-    runtime, console = await console_runtime(db_path, clock)
+    runtime, console = await console_runtime(db_setting, clock, tmp_path)
     try:
-        other = Database(db_path)  # what `bridgebot topic publish` does, elsewhere
+        other = open_database(db_setting)  # what `bridgebot topic publish` does, elsewhere
         await other.open()
         try:
             topic, _ = load_topic_file(EXAMPLE, now=clock())
@@ -218,9 +218,10 @@ async def test_a_publish_from_another_process_is_picked_up_by_the_running_bot(db
         await runtime.stop()
 
 
-async def test_a_plan_for_a_bridge_this_bot_does_not_link_waits_and_says_so_once(db_path, caplog):
+async def test_a_plan_for_a_bridge_this_bot_does_not_link_waits_and_says_so_once(tmp_path, db_setting,
+                                                                                   caplog):
     clock = Clock(CHICAGO_9AM[0])
-    runtime, _ = await console_runtime(db_path, clock)
+    runtime, _ = await console_runtime(db_setting, clock, tmp_path)
     try:
         with caplog.at_level(logging.WARNING, logger="bridgebot.core.schedule"):
             await publish_text(runtime, console_plan("climate"), clock)
@@ -237,9 +238,9 @@ async def test_a_plan_for_a_bridge_this_bot_does_not_link_waits_and_says_so_once
         await runtime.stop()
 
 
-async def test_a_scheduled_topic_runs_on_telegram_and_discord(tmp_path, clock):
+async def test_a_scheduled_topic_runs_on_telegram_and_discord(tmp_path, db_setting, clock):
     clock.set(START)
-    async with allies(tmp_path, clock=clock, schedule_recheck=0.2) as w:
+    async with allies(tmp_path, database=db_setting, clock=clock, schedule_recheck=0.2) as w:
         topic_file, _ = load_topic_file(EXAMPLE, bridges={"allies"}, now=clock())
         await publish(w.runtime.core, topic_file, clock())
         await step(w.runtime, clock, CHICAGO_9AM[0])

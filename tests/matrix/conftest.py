@@ -119,6 +119,7 @@ class MatrixWorld:
     runtime: Runtime | None = None
     people: list[Person] = field(default_factory=list)
     authors: str = "display_name"  # the bridge's rule; a test may restart with another
+    database: Path | str = ""  # the test's store (tmp/bridgebot.sqlite3 when not given)
 
     def bridge(self) -> Bridge:
         return Bridge("allies", (ChannelRef("telegram", str(self.group["id"])),
@@ -130,7 +131,7 @@ class MatrixWorld:
 
     async def start(self) -> Runtime:
         """Start (or restart) bridgebot with all three platforms on the same database."""
-        runtime = Runtime(self.tmp / "bridgebot.sqlite3", [self.bridge()],
+        runtime = Runtime(self.database or self.tmp / "bridgebot.sqlite3", [self.bridge()],
                           relay_backoff=QUICK_BACKOFF)
         runtime.add_adapter(telegram_adapter(self.tg, self.tg_token, limits=TELEGRAM_UNLIMITED))
         runtime.add_adapter(discord_adapter(self.dc, self.dc_token, self.guild["id"],
@@ -181,7 +182,8 @@ async def _person(synapse: LocalSynapse, name: str, displayname: str) -> Person:
 
 
 @pytest.fixture
-async def matrix_world(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[MatrixWorld]:
+async def matrix_world(synapse: LocalSynapse, tmp_path: Path,
+                       database: Callable[[Path], Path | str]) -> AsyncIterator[MatrixWorld]:
     """The Allies world's Telegram group and Discord channel (from the builder, not started:
     MatrixWorld starts and restarts bridgebot itself) and a Matrix room on one bridge."""
     moderator = await _person(synapse, "kristin", "Kristin Antin")
@@ -193,7 +195,8 @@ async def matrix_world(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[M
         assert w.tg is not None and w.dc is not None
         world = MatrixWorld(synapse, tmp_path, w.tg, w.dc, room, moderator, member, w.group,
                             w.kristin.tg, w.brittany.tg, w.guild, w.channel, w.jessica.dc,
-                            w.tokens["telegram"], w.tokens["discord"], people=[moderator, member])
+                            w.tokens["telegram"], w.tokens["discord"], people=[moderator, member],
+                            database=database(tmp_path / "bridgebot.sqlite3"))
         try:
             await world.start()
             yield world
