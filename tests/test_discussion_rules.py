@@ -97,7 +97,7 @@ async def test_an_edit_updates_the_post_and_its_mirror_and_keeps_history(runtime
     assert edited.created_at == outcome.post.created_at
     mirror = [s.text for s in console.visible("lounge")]
     assert "#2 Engineers are my people" in mirror
-    rows = await runtime.db.reader.execute_fetchall("SELECT text FROM post_history")
+    rows = await runtime.db.fetch("SELECT text FROM post_history")
     assert [r[0] for r in rows] == ["Engineers are my peple"]
 
 

@@ -48,9 +48,14 @@ async def running(build: Build) -> AsyncIterator[Running]:
         await health.stop()
 
 
+def problems(body: str) -> str:
+    """The body without its ``roles:`` line (on PostgreSQL a worker says which roles it holds)."""
+    return "".join(line for line in body.splitlines(keepends=True) if not line.startswith("roles:"))
+
+
 async def test_healthz_says_ok_when_the_database_and_both_platforms_are_up(running):
     status, body, _ = await get(f"{running.health.url}/healthz")
-    assert (status, body) == (200, "ok\n")
+    assert (status, problems(body)) == (200, "ok\n")
 
 
 async def test_healthz_is_503_naming_telegram_once_its_intake_has_stopped(running):
@@ -64,7 +69,7 @@ async def test_healthz_is_503_naming_discord_once_its_client_is_closed(running):
     await running.runtime.adapters["discord"].stop()
     status, body, _ = await get(f"{running.health.url}/healthz")
     assert status == 503
-    assert "discord: not connected" in body and "telegram" not in body
+    assert "discord: not connected" in body and "telegram" not in problems(body)
     _, metrics, _ = await get(f"{running.health.url}/metrics")
     assert 'bridgebot_platform_up{platform="discord"} 0' in metrics
     assert 'bridgebot_platform_up{platform="telegram"} 1' in metrics

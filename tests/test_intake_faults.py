@@ -12,6 +12,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
+import pytest
+
 from bridgebot.adapters.telegram.adapter import CURSOR, TelegramAdapter
 from bridgebot.adapters.telegram.settings import TelegramSettings, WebhookSettings
 from bridgebot.core.models import ChannelRef
@@ -19,6 +22,7 @@ from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.store.db import Database
+from bridgebot.store.postgres import PgDatabase
 
 from .telegram.test_telegram_webhook import free_port
 
@@ -46,24 +50,35 @@ def write_locked(path: Path, seconds: float):
 
 @contextlib.contextmanager
 def disk_full(seconds: float):
-    """Every write transaction fails as on a full disk for ``seconds`` (an injected error)."""
-    real = Database.transaction
+    """Every write transaction fails as on a full disk for ``seconds`` (an injected error),
+    on either store: SQLite's "database or disk is full", PostgreSQL's disk_full (53100)."""
     until = time.monotonic() + seconds
+    real_sqlite, real_pg = Database.transaction, PgDatabase.tx
 
     @contextlib.asynccontextmanager
-    async def failing(self) -> AsyncIterator:
+    async def sqlite_failing(self) -> AsyncIterator:
         if time.monotonic() < until:
             raise sqlite3.OperationalError("database or disk is full")
-        async with real(self) as tx:
+        async with real_sqlite(self) as tx:
             yield tx
 
-    Database.transaction = failing  # type: ignore[method-assign]
+    @contextlib.asynccontextmanager
+    async def pg_failing(self) -> AsyncIterator:
+        if time.monotonic() < until:
+            raise asyncpg.exceptions.DiskFullError("could not extend file: No space left on device")
+        async with real_pg(self) as tx:
+            yield tx
+
+    Database.transaction = sqlite_failing  # type: ignore[method-assign]
+    PgDatabase.tx = pg_failing  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Database.transaction = real  # type: ignore[method-assign]
+        Database.transaction = real_sqlite  # type: ignore[method-assign]
+        PgDatabase.tx = real_pg  # type: ignore[method-assign]
 
 
+@pytest.mark.sqlite_only("another process holds SQLite's file lock (BEGIN EXCLUSIVE)")
 async def test_a_15_second_write_lock_loses_nothing_on_either_platform(bridged):
     w = bridged
     path = w.runtime.store.db.path

@@ -39,7 +39,7 @@ class Clock:
 
 
 async def rows(rt: Runtime, sql: str) -> list[tuple]:
-    return [tuple(r) for r in await rt.db.reader.execute_fetchall(sql)]
+    return [tuple(r) for r in await rt.db.fetch(sql)]
 
 
 async def discussion(rt: Runtime) -> list[tuple]:

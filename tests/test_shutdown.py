@@ -42,10 +42,12 @@ async def test_a_lock_queued_behind_a_budget_wait_reaches_telegram_before_shutdo
 
 async def _outbox_after(w) -> list:
     """The outbox as the next start finds it (the runtime has closed its database)."""
-    from bridgebot.store.db import Database
+    from bridgebot.store import open_database
     from bridgebot.store.repo import Store
 
-    db = Database(w.runtime.db.path)
+    from .auxil.dump import setting_of
+
+    db = open_database(setting_of(w.runtime.db))
     await db.open()
     try:
         return await Store(db).outbox()

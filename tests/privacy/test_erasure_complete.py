@@ -11,7 +11,9 @@ import aiohttp
 
 from bridgebot.core.privacy import REMOVED_BY_AUTHOR
 from bridgebot.core.ratelimit import PlatformLimits, Window
+from bridgebot.store.postgres import PgDatabase
 
+from ..auxil.dump import everything
 from ..auxil.world import World
 
 WORDS = ("river", "harbour", "lantern", "meadow", "quarry", "saffron", "timber", "willow",
@@ -47,10 +49,10 @@ async def test_forgetme_edits_every_piece_and_leaves_no_page_with_the_words(two_
     shown = [(dc.message(m["id"]) or {}).get("content", "") for m in copies]
     assert REMOVED_BY_AUTHOR in shown[0]
     # No copy on either platform, and no page of the database file or its WAL, keeps the words.
-    assert leftovers(w, secret) == []
+    assert await leftovers(w, secret) == []
 
 
-def leftovers(w: World, secret: str) -> list[str]:
+async def leftovers(w: World, secret: str) -> list[str]:
     """Every copy on either sandbox, and the database file and its WAL, that still holds a
     20-character piece of ``secret``."""
     assert w.tg is not None and w.dc is not None
@@ -62,8 +64,12 @@ def leftovers(w: World, secret: str) -> list[str]:
     for text in texts:
         if any(p.decode() in text for p in pieces(secret)):
             found.append(text[:80])
-    db = w.runtime.store.db.path
-    for path in (db, db.with_name(db.name + "-wal")):
+    db = w.runtime.store.db
+    if isinstance(db, PgDatabase):  # every row of every table, as text
+        if [p for p in pieces(secret) if p.decode() in await everything(db)]:
+            found.append("the PostgreSQL schema's rows")
+        return found
+    for path in (db.path, db.path.with_name(db.path.name + "-wal")):  # the file's bytes
         if path.exists() and [p for p in pieces(secret) if p in path.read_bytes()]:
             found.append(path.name)
     return found
@@ -99,7 +105,7 @@ async def test_forgetme_rewrites_a_combined_message_keeping_the_others_posts(bui
     assert "second thought from Lagos" in content and "third thought from Lagos" in content
     assert REMOVED_BY_AUTHOR in content and "Former participant 1" in content
     assert "Brittany" not in content
-    assert leftovers(w, secret) == []
+    assert await leftovers(w, secret) == []
     assert "that message is rewritten without your post, theirs kept" in answer, answer
 
 
@@ -115,7 +121,7 @@ async def test_forgetme_rewrites_the_quotes_in_replies_to_the_erased_post(bridge
     await forget_on_telegram(w, w.brittany.tg)
     content = w.dc.message(reply[0]["id"])["content"]
     assert "strong example" in content and REMOVED_BY_AUTHOR in content
-    assert leftovers(w, secret) == []
+    assert await leftovers(w, secret) == []
 
 
 async def test_forgetme_after_a_lock_edits_the_archived_discord_thread_and_archives_it_again(bridged):
@@ -131,7 +137,7 @@ async def test_forgetme_after_a_lock_edits_the_archived_discord_thread_and_archi
         shown = dc.message(copy["id"])
         assert shown is None or REMOVED_BY_AUTHOR in shown["content"] or shown["content"] == "…"
     assert dc.message(copies[0]["id"]) is not None
-    assert leftovers(w, secret) == []
+    assert await leftovers(w, secret) == []
     meta = dc.channel(w.thread["id"])["thread_metadata"]
     assert meta["archived"] and meta["locked"]  # as the lock left it
     assert await w.runtime.store.dead_count() == 0

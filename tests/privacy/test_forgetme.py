@@ -16,6 +16,7 @@ from bridgebot.core.ratelimit import PlatformLimits, Window
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
 
+from ..auxil.dump import everything
 from ..auxil.world import FACILITATOR, FORUM, LOUNGE, Clock, World, person
 from .conftest import PRIVACY_START
 
@@ -96,7 +97,7 @@ async def test_forgetme_must_be_confirmed_within_ten_minutes(rooms):
 
 
 async def rows(runtime: Runtime, sql: str, *args: object) -> list[tuple]:
-    return [tuple(r) for r in await runtime.db.reader.execute_fetchall(sql, args)]
+    return [tuple(r) for r in await runtime.db.fetch(sql, args)]
 
 
 async def test_forgetting_erases_history_alias_marks_and_notices_and_later_edits_cannot_undo_it(rooms):
@@ -137,16 +138,9 @@ async def test_forgetting_erases_history_alias_marks_and_notices_and_later_edits
     await rt.drain()
     assert (await rt.store.post_by_number(1, 2)).text == REMOVED_BY_AUTHOR
     # Her words are nowhere in the database any more.
-    dump = "\n".join(await asyncio.to_thread(_dump, rt.db.path))
+    dump = await everything(rt.db)
     for trace in ("Amman", "An example from Jordan", "Brittany", "Desert Rose", BRITTANY.user_id):
         assert trace not in dump
-
-
-def _dump(path) -> list[str]:
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        return list(conn.iterdump())
 
 
 async def test_a_combined_message_is_rewritten_without_her_post_and_keeps_the_others(rooms):
@@ -200,12 +194,12 @@ def test_bridgebot_forget_erases_a_person_and_refuses_an_unknown_one(tmp_path, c
 
 
 async def test_copies_queued_by_bridgebot_forget_in_another_process_are_edited_by_the_running_bot(
-        rooms, db_path):
+        rooms, db_setting):
     r = await rooms()
     r.runtime.privacy_keeper.recheck = 0.05  # the running bot looks for outside work this often
     await r.open_topic()
     await r.say(BRITTANY, "An example from Jordan.", FORUM)
-    operator = Runtime(db_path, [Bridge("allies", (FORUM, LOUNGE))])  # what `bridgebot forget` opens
+    operator = Runtime(db_setting, [Bridge("allies", (FORUM, LOUNGE))])  # `bridgebot forget`
     await operator.open()
     try:
         from bridgebot.core.privacy import forget_person

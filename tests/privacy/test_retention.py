@@ -41,8 +41,7 @@ async def test_post_text_is_erased_the_given_days_after_the_lock_and_the_structu
     assert [(p["number"], p["parent"], p["text"]) for p in data["posts"]] == [
         (2, None, "[removed after 30 days]"), (3, 2, "[removed after 30 days]")]
     assert data["posts"][0]["author"] == "Brittany Landorf", "retention erases words, not names"
-    digests = await r.runtime.db.reader.execute_fetchall(
-        "SELECT notice FROM outbox WHERE notice IS NOT NULL")
+    digests = await r.runtime.db.fetch("SELECT notice FROM outbox WHERE notice IS NOT NULL")
     assert digests and all(row[0] == "[removed after 30 days]" for row in digests)
     assert await keeper.purge() == 0, "erased once"
 
