@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.store.postgres import PgDatabase
@@ -29,6 +31,7 @@ async def copy(source: Path, target: str) -> tuple[int | None, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.sqlite_only("the copy's source is a SQLite file (its target is PostgreSQL)")
 async def test_a_sqlite_discussion_moves_into_postgresql_and_goes_on_there(
         build: Build, db_path: Path, postgres_server: PostgresServer):
     w = await build(telegram=(), discord=(), console=ROOMS, database=db_path)

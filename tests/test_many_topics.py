@@ -11,6 +11,7 @@ import pytest
 from bridgebot.adapters.discord.adapter import DiscordAdapter
 
 from .conftest import Build
+from .test_burst import BURST_FINDING
 
 TOPICS = 10
 POSTS_EACH = 10
@@ -20,8 +21,8 @@ def tokens(messages: list[dict]) -> list[tuple[int, int]]:
     """The (topic, post) marks the mirrored messages carry, in the order shown."""
     return [(int(t), int(p)) for m in messages for t, p in re.findall(r"t(\d+)p(\d+)", m["content"])]
 
-
 @pytest.mark.timeout(90)
+@pytest.mark.postgres_finding(BURST_FINDING)
 async def test_a_ten_topic_burst_into_one_forum_channel_is_combined_per_topic_in_order(
         build: Build):
     w = await build(telegram=("forum",), discord=("forum",))

@@ -18,6 +18,10 @@ from bridgebot.core.models import ChannelRef
 
 from .conftest import FACILITATOR, LOUNGE, World, person
 
+# The plans read are SQLite's own (PostgreSQL's planner chooses by its statistics, and
+# answers EXPLAIN in another form).
+pytestmark = pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN through the sqlite3 module")
+
 # The tables that grow with the discussion, and the aliases the store's SQL gives them.
 BIG_TABLES = {"posts", "p", "message_map", "m", "outbox", "o", "read_markers", "r"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bridgebot.runtime import Runtime
 from bridgebot.store.backup import backup, restore
 from bridgebot.store.migrations import LATEST
@@ -12,6 +14,7 @@ from tests.auxil.world import FACILITATOR, World, person
 from .images import png
 
 
+@pytest.mark.sqlite_only("`bridgebot backup` archives the SQLite file with the files beside it")
 async def test_a_restored_backup_has_the_posts_photo(rooms_world: World, db_path: Path,
                                                      tmp_path: Path):
     w = rooms_world

@@ -56,6 +56,7 @@ def rows(path: Path, sql: str) -> list[tuple]:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.sqlite_only("`bridgebot backup` copies the SQLite file; PostgreSQL's backups are pg_dump's")
 async def test_a_backup_taken_during_a_200_post_burst_restores_every_committed_post(
         runtime: Runtime, console, db_path: Path, tmp_path: Path):
     await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Burst")
@@ -113,6 +114,7 @@ async def test_a_backup_taken_during_a_200_post_burst_restores_every_committed_p
         await db.close()
 
 
+@pytest.mark.sqlite_only("`bridgebot restore` replaces the SQLite file; PostgreSQL's is pg_restore")
 async def test_restore_is_refused_while_a_bot_has_the_database_open(runtime: Runtime, db_path: Path,
                                                                      tmp_path: Path):
     await run_command(runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic", "Kept")
