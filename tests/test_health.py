@@ -76,15 +76,16 @@ async def test_healthz_is_503_naming_discord_once_its_client_is_closed(running):
     assert "bridgebot_up 0" in metrics
 
 
-async def test_healthz_is_503_when_the_database_is_closed(tmp_path: Path):
-    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (FORUM, LOUNGE))])
+async def test_healthz_is_503_when_the_database_is_closed(db_setting: Path | str):
+    runtime = Runtime(db_setting, [Bridge("allies", (FORUM, LOUNGE))])
     health = HealthServer(runtime, "127.0.0.1", 0)
     await health.start()
     try:
         status, body, _ = await get(f"{health.url}/healthz")
         assert status == 503 and "database: database is not open" in body  # not opened yet
         await runtime.open()
-        assert (await get(f"{health.url}/healthz"))[:2] == (200, "ok\n")
+        status, body, _ = await get(f"{health.url}/healthz")
+        assert (status, problems(body)) == (200, "ok\n")
         await runtime.db.close()
         status, body, _ = await get(f"{health.url}/healthz")
         assert status == 503 and body.startswith("down\ndatabase: ")
@@ -95,10 +96,10 @@ async def test_healthz_is_503_when_the_database_is_closed(tmp_path: Path):
         await runtime.db.close()
 
 
-async def test_metrics_count_posts_deliveries_by_state_and_429s(tmp_path: Path):
+async def test_metrics_count_posts_deliveries_by_state_and_429s(db_setting: Path | str):
     # A Telegram chat on the bridge but no Telegram adapter: its deliveries stay pending.
     telegram = ChannelRef("telegram", "-1001")
-    runtime = Runtime(tmp_path / "bridgebot.sqlite3", [Bridge("allies", (FORUM, LOUNGE, telegram))],
+    runtime = Runtime(db_setting, [Bridge("allies", (FORUM, LOUNGE, telegram))],
                       facilitators=[("console", FACILITATOR.user_id)])
     console = ConsoleAdapter()
     runtime.add_adapter(console)

@@ -186,10 +186,10 @@ def test_a_language_bridgebot_does_not_speak_is_a_configuration_error(tmp_path):
     assert bridge.chat_languages == {ChannelRef("telegram", "-100"): "ar"}
 
 
-async def test_a_digest_reaches_each_room_in_the_rooms_language(tmp_path):
+async def test_a_digest_reaches_each_room_in_the_rooms_language(db_setting):
     console = ConsoleAdapter()
     bridge = Bridge("allies", (FORUM, LOUNGE), chat_languages={LOUNGE: "ru"})
-    runtime = Runtime(tmp_path / "db.sqlite3", [bridge], facilitators=[("console", FACILITATOR.user_id)])
+    runtime = Runtime(db_setting, [bridge], facilitators=[("console", FACILITATOR.user_id)])
     runtime.add_adapter(console)
     async with runtime:
         ctx = CommandContext(FACILITATOR, FORUM)

@@ -147,7 +147,7 @@ async def test_an_update_that_fails_for_another_reason_is_passed_over_and_intake
 
 
 async def test_webhook_answers_an_error_while_the_database_cannot_write_and_telegram_resends(
-        tmp_path):
+        db_setting):
     async with FakeTelegram(webhook_retry_delay=0.3) as tg:
         token = tg.add_bot(username="bridgebot_test_bot")
         kristin = tg.add_user("Kristin", "Antin")
@@ -159,8 +159,7 @@ async def test_webhook_answers_an_error_while_the_database_cannot_write_and_tele
                                     public_url=f"http://127.0.0.1:{port}/telegram",
                                     secret_token="s3cret-token_value"),
         )
-        runtime = Runtime(tmp_path / "db.sqlite3",
-                          [Bridge("allies", (ChannelRef("telegram", str(chat["id"])),))])
+        runtime = Runtime(db_setting, [Bridge("allies", (ChannelRef("telegram", str(chat["id"])),))])
         adapter = TelegramAdapter(settings)
         adapter._patience = 0.5  # the bounded wait before answering Telegram with an error
         runtime.add_adapter(adapter)

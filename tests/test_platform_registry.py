@@ -121,10 +121,10 @@ def test_run_builds_the_platforms_adapter_from_its_section(toy, tmp_path):
     assert adapter.settings is settings.section("toy")
 
 
-async def test_a_post_from_the_platform_is_named_by_its_record_everywhere(toy, tmp_path):
+async def test_a_post_from_the_platform_is_named_by_its_record_everywhere(toy, db_setting):
     console, toy_adapter = ConsoleAdapter(), toy_platform.ToyAdapter(
         toy_platform.ToySettings(token=TOKEN))
-    runtime = Runtime(tmp_path / "db.sqlite3", [Bridge("allies", (FORUM, LOUNGE, HALL))],
+    runtime = Runtime(db_setting, [Bridge("allies", (FORUM, LOUNGE, HALL))],
                       facilitators=[("console", FACILITATOR.user_id)])
     runtime.add_adapter(console)
     runtime.add_adapter(toy_adapter)

@@ -12,7 +12,7 @@ from bridgebot.runtime import Runtime
 from .conftest import FORUM, LOUNGE
 
 
-async def shell_session(db: Path, lines: list[str]) -> list[str]:
+async def shell_session(db: Path | str, lines: list[str]) -> list[str]:
     out: list[str] = []
     console = ConsoleAdapter()
     runtime = Runtime(db, [Bridge("allies", (FORUM, LOUNGE))])
@@ -27,8 +27,8 @@ async def shell_session(db: Path, lines: list[str]) -> list[str]:
     return out
 
 
-async def test_a_second_shell_run_on_the_same_database_posts_every_message(tmp_path):
-    db = tmp_path / "db.sqlite3"
+async def test_a_second_shell_run_on_the_same_database_posts_every_message(db_setting):
+    db = db_setting
     await shell_session(db, ["/facilitator kristin", "/newtopic Engaging allies",
                              "/as brittany", "First run, first post"])
     out = await shell_session(db, ["/as jessica", "Second run, first post",
@@ -43,8 +43,8 @@ async def test_a_second_shell_run_on_the_same_database_posts_every_message(tmp_p
     assert texts[-3:] == ["First run, first post", "Second run, first post", "Second run, second post"]
 
 
-async def test_a_message_of_only_zero_width_characters_is_not_a_post(tmp_path):
-    db = tmp_path / "db.sqlite3"
+async def test_a_message_of_only_zero_width_characters_is_not_a_post(db_setting):
+    db = db_setting
     out = await shell_session(db, ["/facilitator kristin", "/newtopic Engaging allies",
                                    "/as brittany", "\u200b\u200b", "\u200d\ufeff \u2060",
                                    "\u0007\u200b", "Visible"])

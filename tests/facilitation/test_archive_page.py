@@ -195,8 +195,8 @@ def test_the_seen_cookie_survives_garbage():
     assert len(parse_seen(format_seen({i: i for i in range(500)}))) == 200
 
 
-async def test_serve_listens_on_the_given_port(tmp_path):
-    runtime = Runtime(tmp_path / "db.sqlite3", [])
+async def test_serve_listens_on_the_given_port(db_setting):
+    runtime = Runtime(db_setting, [])
     await runtime.open()
     server = ArchiveServer(runtime.store)
     try:

@@ -120,9 +120,9 @@ async def test_the_seed_page_reads_like_the_forum_at_1200_and_360_px(runtime, co
 
 
 @pytest.fixture
-async def arabic(db_path: Path) -> AsyncIterator[tuple[Runtime, ConsoleAdapter]]:
+async def arabic(db_setting: Path | str) -> AsyncIterator[tuple[Runtime, ConsoleAdapter]]:
     console = ConsoleAdapter()
-    rt = Runtime(db_path, [Bridge("majlis", (AR_ROOM,), language="ar")],
+    rt = Runtime(db_setting, [Bridge("majlis", (AR_ROOM,), language="ar")],
                  facilitators=[("console", FACILITATOR.user_id)])
     rt.add_adapter(console)
     await rt.start()
