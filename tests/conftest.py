@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import bridgebot.store
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.core.relay import Backoff
 from bridgebot.runtime import Runtime
@@ -85,6 +86,11 @@ def database(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Call
     if store == "sqlite":
         return lambda path: path
     server: PostgresServer = request.getfixturevalue("postgres_server")
+    # Posts' files on PostgreSQL go to data/files under the working directory (several
+    # workers mount one folder): the test's own, not the checkout's or another test's,
+    # whose /forgetme could discard a photo this test stored too.
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(bridgebot.store, "PG_FILES", tmp_path / "data" / "files")
     schemas: dict[Path, str] = {}
 
     def on_postgres(path: Path) -> Path | str:

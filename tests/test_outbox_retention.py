@@ -116,6 +116,7 @@ async def test_pruning_keeps_no_delivered_row_older_than_the_retention(db_path: 
         await rt.stop()
 
 
+@pytest.mark.sqlite_only("SQLite's auto_vacuum and free pages (PostgreSQL's autovacuum is the server's)")
 async def test_an_older_database_is_switched_to_incremental_vacuum_once(db_path: Path):
     db = Database(db_path)
     await db.open()
@@ -145,6 +146,7 @@ async def test_an_older_database_is_switched_to_incremental_vacuum_once(db_path:
         await db.close()
 
 
+@pytest.mark.sqlite_only("SQLite's auto_vacuum PRAGMA")
 async def test_a_new_database_starts_in_incremental_vacuum(db_path: Path):
     db = Database(db_path)
     await db.open()

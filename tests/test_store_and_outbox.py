@@ -24,6 +24,8 @@ on_both_stores = pytest.mark.parametrize("store", STORES, indirect=True)
 BRIDGE = Bridge("allies", (FORUM, LOUNGE))
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's PRAGMAs (PostgreSQL's migration: "
+                         "tests/test_postgres_store.py)")
 async def test_a_fresh_file_migrates_to_latest_and_rerunning_is_a_no_op(db_path):
     db = Database(db_path)
     await db.open()
@@ -40,6 +42,7 @@ async def test_a_fresh_file_migrates_to_latest_and_rerunning_is_a_no_op(db_path)
     assert pragmas == ["wal", 1, 5000]
 
 
+@pytest.mark.sqlite_only("writes the newer version with sqlite3 (PostgreSQL's: tests/test_postgres_store.py)")
 async def test_a_database_from_a_newer_bridgebot_is_refused(db_path):
     db_path.parent.mkdir(parents=True)
     with sqlite3.connect(db_path) as conn:

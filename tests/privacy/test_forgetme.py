@@ -163,8 +163,9 @@ async def test_a_combined_message_is_rewritten_without_her_post_and_keeps_the_ot
     assert "Former participant 1" in combined.text and "[removed" in combined.text
 
 
-def test_bridgebot_forget_erases_a_person_and_refuses_an_unknown_one(tmp_path, capsys, monkeypatch):
-    database = tmp_path / "db.sqlite3"
+def test_bridgebot_forget_erases_a_person_and_refuses_an_unknown_one(tmp_path, db_setting, capsys,
+                                                                   monkeypatch):
+    database = db_setting
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BRIDGEBOT_DATABASE", str(database))
     monkeypatch.setenv("BRIDGEBOT_BRIDGES", '[{"name": "allies", "console_rooms": ["forum", "lounge"]}]')

@@ -59,7 +59,7 @@ def test_profile_links_handles_and_mentions_are_removed():
                        "Brittany Landorfs is another word.")
 
 
-def test_bridgebot_export_anonymize_writes_pseudonyms(tmp_path, capsys, monkeypatch):
+def test_bridgebot_export_anonymize_writes_pseudonyms(tmp_path, db_setting, capsys, monkeypatch):
     import asyncio
 
     from bridgebot.adapters.console.adapter import ConsoleAdapter
@@ -68,7 +68,7 @@ def test_bridgebot_export_anonymize_writes_pseudonyms(tmp_path, capsys, monkeypa
 
     from ..auxil.world import FORUM, LOUNGE
 
-    database = tmp_path / "db.sqlite3"
+    database = db_setting
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BRIDGEBOT_DATABASE", str(database))
 
