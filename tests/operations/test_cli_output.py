@@ -28,8 +28,8 @@ def test_a_table_shows_every_value_whole(rows):
             assert str(value).strip() in line
 
 
-async def _bridge_with_pending(data: Path, title: str) -> None:
-    runtime = Runtime(data / "bridgebot.sqlite3", [Bridge("allies", (FORUM, LOUNGE))],
+async def _bridge_with_pending(database: Path | str, title: str) -> None:
+    runtime = Runtime(database, [Bridge("allies", (FORUM, LOUNGE))],
                       facilitators=[("console", FACILITATOR.user_id)])
     await runtime.open()
     try:  # no relay runs: the topic's deliveries stay pending
@@ -38,10 +38,10 @@ async def _bridge_with_pending(data: Path, title: str) -> None:
         await runtime.db.close()
 
 
-async def test_topics_shows_the_whole_last_post_date_and_title(tmp_path: Path):
+async def test_topics_shows_the_whole_last_post_date_and_title(tmp_path: Path, db_setting: Path | str):
     title = "How have you engaged allies perceived as non traditional, and what did it take?"
-    await _bridge_with_pending(tmp_path, title)
-    env = {"BRIDGEBOT_DATABASE": str(tmp_path / "bridgebot.sqlite3")}
+    await _bridge_with_pending(db_setting, title)
+    env = {"BRIDGEBOT_DATABASE": str(db_setting)}
     out = bridgebot("topics", cwd=tmp_path, env=env).stdout
     header, row = out.splitlines()
     assert header.split() == ["id", "status", "posts", "last", "post", "title"]
@@ -49,9 +49,10 @@ async def test_topics_shows_the_whole_last_post_date_and_title(tmp_path: Path):
     assert row.endswith(title)
 
 
-async def test_outbox_by_state_never_says_everything_went_through_when_something_waits(tmp_path: Path):
-    await _bridge_with_pending(tmp_path, "Allies")
-    env = {"BRIDGEBOT_DATABASE": str(tmp_path / "bridgebot.sqlite3")}
+async def test_outbox_by_state_never_says_everything_went_through_when_something_waits(tmp_path: Path,
+        db_setting: Path | str):
+    await _bridge_with_pending(db_setting, "Allies")
+    env = {"BRIDGEBOT_DATABASE": str(db_setting)}
     dead = bridgebot("outbox", "--state", "dead", cwd=tmp_path, env=env)
     assert dead.returncode == 0
     assert dead.stdout.strip() == ("No delivery failed for good. 2 still waiting to be sent: "
@@ -63,9 +64,10 @@ async def test_outbox_by_state_never_says_everything_went_through_when_something
     assert {row.split()[4] for row in pending[1:]} == {"console:forum", "console:lounge"}
 
 
-async def test_an_empty_pending_list_names_what_failed_for_good(tmp_path: Path):
-    await _bridge_with_pending(tmp_path, "Allies")
-    env = {"BRIDGEBOT_DATABASE": str(tmp_path / "bridgebot.sqlite3")}
+async def test_an_empty_pending_list_names_what_failed_for_good(tmp_path: Path,
+        db_setting: Path | str):
+    await _bridge_with_pending(db_setting, "Allies")
+    env = {"BRIDGEBOT_DATABASE": str(db_setting)}
     pending = bridgebot("outbox", "--state", "pending", cwd=tmp_path, env=env).stdout
     for row in pending.splitlines()[1:]:
         dropped = bridgebot("outbox", "drop", row.split()[0], cwd=tmp_path, env=env)

@@ -86,6 +86,10 @@ PLATFORM = "matrix"
 MODERATOR = 50  # Element's "Moderator": the power level that makes a facilitator
 TXN_CURSOR = "matrix.transactions"  # the last transaction ids handled, as a JSON list
 TXN_REMEMBERED = 64
+# Seconds a transaction's post waits for a database that refuses the write before the
+# homeserver is answered 500 (and sends the transaction again later), as a Telegram webhook
+# is; without a bound the homeserver's request would wait as long as the database is down.
+TRANSACTION_PATIENCE = 10.0
 # Command events already run, recorded before running them (a JSON list): after a crash the
 # homeserver's resent transaction or the catch-up brings the event again, and /newtopic
 # must not open a second topic. At most once: a crash between the record and the command
@@ -191,6 +195,7 @@ class MatrixAdapter:
         self.service: _AppService | None = None
         self.encrypted: set[str] = set()
         self._txns: list[str] = []
+        self.patience = TRANSACTION_PATIENCE
         self._commands_run: list[str] = []
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._names: dict[str, str] = {}  # ghost user id -> display name it has
@@ -297,7 +302,7 @@ class MatrixAdapter:
         if txn_id in self._txns:
             return  # sent again after our answer was lost: already handled
         for raw in events:
-            await self._on_event(raw)
+            await self._on_event(raw, self.patience)
         self._txns = [*self._txns, txn_id][-TXN_REMEMBERED:]
         await self.core.store.save_cursor(TXN_CURSOR, json.dumps(self._txns))
 
@@ -307,8 +312,10 @@ class MatrixAdapter:
         return server == s.server_name and (
             local == s.bot_localpart or local.startswith(s.ghost_prefix))
 
-    async def _on_event(self, raw: dict[str, Any]) -> None:
-        """Handle one room event once, whether a transaction or the catch-up brought it."""
+    async def _on_event(self, raw: dict[str, Any], patience: float | None = None) -> None:
+        """Handle one room event once, whether a transaction or the catch-up brought it.
+        ``patience``: how long a post waits for a refusing database before the failure is
+        raised (a transaction's, answered 500); the catch-up waits as long as it takes."""
         assert self.core is not None and self.service is not None
         event_id = str(raw.get("event_id", ""))
         if event_id in self._seen:
@@ -332,7 +339,7 @@ class MatrixAdapter:
         elif kind == "m.room.encryption" or kind == "m.room.encrypted":
             self._refuse_encrypted(room)
         elif kind == "m.room.message":
-            if await self._on_message(raw, room, sender):
+            if await self._on_message(raw, room, sender, patience):
                 carried = True
         elif kind == "m.room.redaction":
             redacts = raw.get("redacts") or (raw.get("content") or {}).get("redacts")
@@ -357,7 +364,8 @@ class MatrixAdapter:
                 name = info.displayname if info else None
         return Author(PLATFORM, user_id, (name or "").strip() or "Matrix user")
 
-    async def _on_message(self, raw: dict[str, Any], room: str, sender: str) -> bool:
+    async def _on_message(self, raw: dict[str, Any], room: str, sender: str,
+                          patience: float | None = None) -> bool:
         """Hand a person's message to the core; True when a new post committed the cursor."""
         assert self.core is not None
         body = raw.get("content") or {}
@@ -393,7 +401,7 @@ class MatrixAdapter:
             where=where, message_id=event_id, author=author, text=text, sent_at=sent_at,
             reply_to_message_id=str(reply) if reply else None,
             cursor=(ROOM_CURSOR + room, event_id), spans=spans, attachments=attachments,
-        ))
+        ), patience=patience)
         if outcome.answer:
             await self._answer(room, thread, event_id, outcome.answer)
         return outcome.post is not None and not outcome.duplicate
