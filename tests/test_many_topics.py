@@ -59,6 +59,7 @@ async def test_a_ten_topic_burst_into_one_forum_channel_is_combined_per_topic_in
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.postgres_finding(BURST_FINDING)
 async def test_topics_still_being_written_to_during_a_burst_wait_for_their_posts(build: Build):
     # Three topics answered every 0.4 s for about 3 s: more than the forum's webhook (5 per
     # 2 s) carries one by one, so the bridge falls behind and combines. A topic whose posts

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import aiohttp
+import pytest
 
 from bridgebot.core.privacy import REMOVED_BY_AUTHOR
 from bridgebot.core.ratelimit import PlatformLimits, Window
@@ -15,6 +16,7 @@ from bridgebot.store.postgres import PgDatabase
 
 from ..auxil.dump import everything
 from ..auxil.world import World
+from ..test_burst import BURST_FINDING
 
 WORDS = ("river", "harbour", "lantern", "meadow", "quarry", "saffron", "timber", "willow",
          "cobalt", "juniper", "orchard", "pepper", "granite", "thistle", "velvet", "amber")
@@ -86,6 +88,7 @@ async def forget_on_telegram(w: World, who: dict) -> str:
     return done[0]
 
 
+@pytest.mark.postgres_finding(BURST_FINDING)
 async def test_forgetme_rewrites_a_combined_message_keeping_the_others_posts(build):
     # Discord takes one message a second here: a burst from Telegram goes out combined.
     w: World = await build(open_topic=True, adapter_limits={

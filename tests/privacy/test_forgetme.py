@@ -7,6 +7,8 @@ import asyncio
 import json
 import re
 
+import pytest
+
 from bridgebot.adapters.console.adapter import ConsoleAdapter
 from bridgebot.cli import load_archive, main
 from bridgebot.core.export import to_json, to_markdown
@@ -18,6 +20,7 @@ from bridgebot.runtime import Runtime
 
 from ..auxil.dump import everything
 from ..auxil.world import FACILITATOR, FORUM, LOUNGE, Clock, World, person
+from ..test_burst import BURST_FINDING
 from .conftest import PRIVACY_START
 
 BRITTANY = person("Brittany Landorf")
@@ -143,6 +146,7 @@ async def test_forgetting_erases_history_alias_marks_and_notices_and_later_edits
         assert trace not in dump
 
 
+@pytest.mark.postgres_finding(BURST_FINDING)
 async def test_a_combined_message_is_rewritten_without_her_post_and_keeps_the_others(rooms):
     # The lounge takes one message a second: a burst from the forum goes out combined.
     lounge = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.5),)), limit=4000)
