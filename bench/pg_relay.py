@@ -149,9 +149,40 @@ async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
             process.kill()
 
 
-async def relay(database: Path | str, workers: int, run: int) -> float:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int | str) -> list[str]:
+    """``/proc/PID/stat`` after the command's name: [state, ppid, ..., utime (11), stime,
+    cutime, cstime]; empty when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _cpu(pids: list[int], postmaster: int | None) -> dict[str, float]:
+    """CPU seconds so far of this process (the sandbox, the burst's writer and, for SQLite,
+    the runtime), of the workers, and of the PostgreSQL server (the postmaster with its
+    reaped children, and its live backends)."""
+    def own(fields: list[str]) -> float:
+        return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0
+
+    used = {"bench": own(_stat(os.getpid())), "workers": sum(own(_stat(p)) for p in pids),
+            "postgres": 0.0}
+    if postmaster is not None:
+        main = _stat(postmaster)
+        used["postgres"] = own(main) + ((int(main[13]) + int(main[14])) / TICK if main else 0.0)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (fields := _stat(entry.name)) and int(fields[1]) == postmaster:
+                used["postgres"] += own(fields)
+    return used
+
+
+async def relay(database: Path | str, workers: int, run: int,
+                postmaster: int | None = None) -> tuple[float, dict[str, float]]:
     """Deliveries per second of one burst: ``workers`` processes on PostgreSQL, or (0) the
-    SQLite runtime in this process."""
+    SQLite runtime in this process; and the cores each side kept busy meanwhile."""
     async with FakeTelegram() as tg:
         token = tg.add_bot(username="bridgebot_bench_bot")
         kristin = tg.add_user("Kristin", "Antin")
@@ -167,16 +198,20 @@ async def relay(database: Path | str, workers: int, run: int) -> float:
         else:
             writer.add_adapter(_adapter(tg.url, token))
             await writer.start()
+        pids = [p.pid for p in processes]
         try:
+            before, clock = _cpu(pids, postmaster), time.monotonic()
             started = await _burst(writer, pairs, topics, run)
             finished = await _finished(writer, run)
+            after, took = _cpu(pids, postmaster), time.monotonic() - clock
         finally:
             await _stop(processes)
             if workers:
                 await writer.db.close()
             else:
                 await writer.stop()
-    return POSTS / (finished - started).total_seconds()
+    return (POSTS / (finished - started).total_seconds(),
+            {k: (after[k] - before[k]) / took for k in after})
 
 
 sys.path.insert(0, str(ROOT))
@@ -189,16 +224,20 @@ async def main(rounds: int = 3) -> int:
         return 1
     server = PostgresServer()
     server.start(durable=True)
+    postmaster = int((server.data / "db" / "postmaster.pid").read_text().split()[0])
     rates: dict[int, list[float]] = {0: [], 1: [], 2: [], 4: []}
+    cores: dict[int, list[dict[str, float]]] = {n: [] for n in rates}
     loads: list[str] = []
     try:
         for r in range(rounds):  # alternated, so a change in the machine's load hits all alike
             for n in rates:
                 if n == 0:
                     with tempfile.TemporaryDirectory() as tmp:
-                        rates[0].append(await relay(Path(tmp) / "bench.sqlite3", 0, r))
+                        rate, used = await relay(Path(tmp) / "bench.sqlite3", 0, r)
                 else:
-                    rates[n].append(await relay(server.fresh(), n, r))
+                    rate, used = await relay(server.fresh(), n, r, postmaster)
+                rates[n].append(rate)
+                cores[n].append(used)
             loads.append(load_average())
     finally:
         server.stop()
@@ -206,11 +245,14 @@ async def main(rounds: int = 3) -> int:
     one = statistics.median(rates[1])
     print(f"relay, {POSTS} posts to {CHATS} Telegram chats, budgets and sandbox limits off "
           f"(deliveries/s, median of {rounds}; load averages after each round: {'; '.join(loads)}):")
-    print(f"  SQLite, one process    {sqlite:8.0f}   1.00x   runs {[round(x) for x in rates[0]]}")
-    for n in (1, 2, 4):
+    for n in rates:
         rate = statistics.median(rates[n])
-        print(f"  PostgreSQL, {n} worker{'s' if n > 1 else ' '}   {rate:8.0f}   {rate / sqlite:.2f}x SQLite, "
-              f"{rate / one:.2f}x 1 worker   runs {[round(x) for x in rates[n]]}")
+        busy = {k: statistics.median(c[k] for c in cores[n]) for k in cores[n][0]}
+        name = "SQLite, one process   " if n == 0 else f"PostgreSQL, {n} worker{'s' if n > 1 else ' '}  "
+        ratios = "1.00x SQLite" if n == 0 else f"{rate / sqlite:.2f}x SQLite, {rate / one:.2f}x 1 worker"
+        print(f"  {name} {rate:8.0f}   {ratios}   runs {[round(x) for x in rates[n]]}")
+        print(f"      cores busy: {sum(busy.values()):.2f} of {os.cpu_count()} (bench and sandbox "
+              f"{busy['bench']:.2f}, workers {busy['workers']:.2f}, PostgreSQL {busy['postgres']:.2f})")
     return 0
 
 
