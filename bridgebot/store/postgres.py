@@ -363,9 +363,12 @@ class PgDatabase(Transactions):
             return set()
         backend = await self._listening()
         rows = await self.pool.fetch(
-            "WITH live AS (SELECT platform, chat_id, owner FROM delivery_leases l "
+            # The server's processes are listed once (a hash lookup per lease row), not
+            # once per row: the statement runs before every delivery.
+            "WITH alive AS MATERIALIZED (SELECT pid FROM pg_stat_activity), "
+            "live AS (SELECT platform, chat_id, owner FROM delivery_leases "
             "WHERE until >= extract(epoch FROM clock_timestamp()) AND (backend IS NULL OR "
-            "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend))), "
+            "backend IN (SELECT pid FROM alive))), "
             "wanted AS (SELECT p, c FROM unnest($1::TEXT[], $2::TEXT[]) AS w (p, c)), "
             # This worker's fair share of the chats with work: all of them over the live
             # workers (their presence rows, platform ''), less what it holds already.
