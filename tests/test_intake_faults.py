@@ -192,3 +192,40 @@ async def test_posts_written_while_the_disk_is_full_are_recorded_once_each_in_or
     texts = [p.text for p in await w.runtime.store.posts(1)][1:]
     assert texts == [f"held {i}" for i in range(6)]
     assert await w.runtime.store.cursor(CURSOR) == str(last + 1)
+
+
+async def test_a_webhook_post_held_past_its_patience_is_answered_503_and_recorded_once_when_resent(
+        db_path):
+    async with FakeTelegram(webhook_retry_delay=0.3) as tg:
+        token = tg.add_bot(username="bridgebot_test_bot")
+        kristin = tg.add_user("Kristin", "Antin")
+        chat = tg.add_chat("Allies", owner=kristin)
+        port = free_port()
+        settings = TelegramSettings(
+            token=token, base_url=tg.url, mode="webhook",
+            webhook=WebhookSettings(listen="127.0.0.1", port=port,
+                                    public_url=f"http://127.0.0.1:{port}/telegram",
+                                    secret_token="s3cret-token_value"),
+        )
+        runtime = Runtime(db_path, [Bridge("allies", (ChannelRef("telegram", str(chat["id"])),))])
+        adapter = TelegramAdapter(settings)
+        adapter._patience = 0.5  # the bounded wait before answering Telegram with an error
+        runtime.add_adapter(adapter)
+        await runtime.start()
+        try:
+            tg.user_sends(chat["id"], kristin, "/newtopic Engaging allies")
+            await tg.wait_for(lambda: not tg.pending_updates())
+            await runtime.drain()
+            root = next(m for m in tg.chat_messages(chat["id"]) if m.get("from", {}).get("is_bot")
+                        and m.get("text", "").startswith("Engaging allies"))
+            with disk_full(2.0):  # the post waits in the store's writer, past its patience
+                tg.user_sends(chat["id"], kristin, "Held past its patience",
+                              reply_to=root["message_id"])
+                await tg.wait_for(lambda: any(d.status >= 500 for d in tg.webhook_deliveries))
+                assert runtime.store.writer.held >= 1
+            await tg.wait_for(lambda: not tg.pending_updates(), timeout=15)
+            texts = [p.text for p in await runtime.store.posts(1)]
+            assert texts.count("Held past its patience") == 1
+            assert all(d.status == 503 for d in tg.webhook_deliveries if d.status >= 500)
+        finally:
+            await runtime.stop()
