@@ -62,9 +62,11 @@ class Counting:
     def __init__(self, db: Db) -> None:
         self.db = db
         self.sent: list[str] = []
+        self.transactions = 0
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
+        self.transactions += 1
         async with self.db.tx() as conn:
             yield CountingConn(conn, self.sent)
 
@@ -132,5 +134,30 @@ async def test_forty_replies_arriving_together_cost_the_statements_of_one(databa
         assert [type(o).__name__ for o in outcomes] == ["DuplicateMessage", "DuplicateMessage", "tuple"]
         assert isinstance(outcomes[0], DuplicateMessage)
         assert outcomes[2][1] == 43  # type: ignore[index]
+    finally:
+        await db.close()
+
+
+async def test_a_delivery_about_to_be_sent_is_marked_in_one_statement_of_its_own(
+        database, tmp_path: Path):
+    db = open_database(database(tmp_path / "allies.sqlite3"))
+    await db.open()
+    try:
+        store = Store(db)
+        topic = await store.create_topic("allies", "Allies", "", KRISTIN, START, [FORUM, LOUNGE])
+        await store.add_post(
+            topic_id=topic, author=Author("telegram", "7", "Brittany"), text="hello",
+            subject=None, parent_id=None, prompt_id=None, created_at=START,
+            origin=ChannelRef("telegram", "-100"), message_id="1", targets=[FORUM, LOUNGE])
+        rows = await db.fetch("SELECT id FROM outbox WHERE action = 'post' ORDER BY id")
+        first, second = (r[0] for r in rows)
+        counted = Counting(db)
+        await Store(counted).mark_attempt([first, second])  # type: ignore[arg-type]
+        await Store(counted).mark_attempt([second])  # type: ignore[arg-type]
+        attempts = await db.fetch("SELECT id, attempts FROM outbox WHERE action = 'post' ORDER BY id")
+        assert [tuple(r) for r in attempts] == [(first, 1), (second, 2)]
+        if db.dialect.name == "postgresql":
+            # Before every send: no BEGIN and COMMIT around the one statement.
+            assert counted.transactions == 0
     finally:
         await db.close()

@@ -300,6 +300,10 @@ class Database(Transactions):
         """Every target: SQLite has one process delivering (see :meth:`open`'s lock)."""
         return set(targets)
 
+    async def write_one(self, sql: str, args: Sequence[object] = ()) -> int:
+        async with self.tx() as tx:  # the write lock and BEGIN IMMEDIATE, as every write
+            return await tx.execute(sql, args)
+
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         """Whether ``err`` is a UNIQUE key of ``table`` refusing a row it already holds."""
         return isinstance(err, sqlite3.IntegrityError) and table in str(err)

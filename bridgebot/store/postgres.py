@@ -539,6 +539,9 @@ class PgDatabase(Transactions):
         """Nothing to do: autovacuum returns deleted rows' space to the tables."""
         return 0
 
+    async def write_one(self, sql: str, args: Sequence[object] = ()) -> int:
+        return await PgConn(self.pool).execute(sql, args)
+
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         return isinstance(err, asyncpg.UniqueViolationError) and (
             getattr(err, "table_name", None) == table or table in str(err))

@@ -986,10 +986,10 @@ class Store(Queries):
     async def mark_attempt(self, delivery_ids: Sequence[int]) -> None:
         """Commit that these deliveries are about to be sent: after a crash, a pending row
         with attempts > 0 may already be on the platform."""
-        async with self.db.tx() as tx:
-            await tx.executemany(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in delivery_ids]
-            )
+        d = self.db.dialect
+        await self.db.write_one(  # before every send: one round trip on PostgreSQL
+            f"UPDATE outbox SET attempts = attempts + 1 WHERE id IN (SELECT c1 FROM {d.rows('BIGINT')})",
+            d.pack([(i,) for i in delivery_ids], 1))
 
     async def complete_combined(
         self, rows: Sequence[PendingDelivery], message_ids: Sequence[str], now: datetime,

@@ -122,6 +122,12 @@ class Db(Protocol):
 
     def is_duplicate(self, err: BaseException, table: str) -> bool: ...
 
+    async def write_one(self, sql: str, args: Sequence[object] = ()) -> int:
+        """One statement committed on its own; how many rows it changed. PostgreSQL runs it
+        in one round trip (a statement outside ``BEGIN`` is its own transaction), where
+        :meth:`tx` costs two more (``BEGIN``, ``COMMIT``)."""
+        ...
+
     def is_failure(self, err: BaseException) -> bool:
         """Whether ``err`` is the database failing (locked, full, gone), worth holding the
         work and trying again, rather than the data or a bug."""
