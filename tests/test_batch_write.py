@@ -161,3 +161,26 @@ async def test_a_delivery_about_to_be_sent_is_marked_in_one_statement_of_its_own
             assert counted.transactions == 0
     finally:
         await db.close()
+
+
+async def test_a_copy_sent_is_mapped_and_done_in_one_statement_of_its_own(database, tmp_path: Path):
+    db = open_database(database(tmp_path / "allies.sqlite3"))
+    await db.open()
+    try:
+        store = Store(db)
+        topic = await store.create_topic("allies", "Allies", "", KRISTIN, START, [FORUM, LOUNGE])
+        post_id, _ = await store.add_post(
+            topic_id=topic, author=Author("telegram", "7", "Brittany"), text="a long one",
+            subject=None, parent_id=None, prompt_id=None, created_at=START,
+            origin=ChannelRef("telegram", "-100"), message_id="1", targets=[LOUNGE])
+        [row] = [r for r in await store.pending_for(LOUNGE, topic, 10) if r.post_id == post_id]
+        counted = Counting(db)
+        # The post went out as two messages (too long for one).
+        await Store(counted).complete(row, ["m1", "m2"], None, START, topic_id=topic,  # type: ignore[arg-type]
+                                      prompt_id=None, post_id=post_id)
+        assert await store.messages_on(LOUNGE, post_id=post_id) == ["m1", "m2"]
+        assert [r for r in await store.pending_for(LOUNGE, topic, 10) if r.post_id == post_id] == []
+        if db.dialect.name == "postgresql":
+            assert counted.transactions == 0, "no BEGIN and COMMIT around the two writes"
+    finally:
+        await db.close()

@@ -304,6 +304,11 @@ class Database(Transactions):
         async with self.tx() as tx:  # the write lock and BEGIN IMMEDIATE, as every write
             return await tx.execute(sql, args)
 
+    async def write_together(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        async with self.tx() as tx:
+            for sql, args in statements:
+                await tx.execute(sql, args)
+
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         """Whether ``err`` is a UNIQUE key of ``table`` refusing a row it already holds."""
         return isinstance(err, sqlite3.IntegrityError) and table in str(err)

@@ -542,6 +542,12 @@ class PgDatabase(Transactions):
     async def write_one(self, sql: str, args: Sequence[object] = ()) -> int:
         return await PgConn(self.pool).execute(sql, args)
 
+    async def write_together(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        *parts, (last, _) = statements
+        sql = (f"WITH {', '.join(f'w{n} AS ({part})' for n, (part, _) in enumerate(parts))} {last}"
+               if parts else last)
+        await PgConn(self.pool).execute(sql, [a for _, args in statements for a in args])
+
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         return isinstance(err, asyncpg.UniqueViolationError) and (
             getattr(err, "table_name", None) == table or table in str(err))

@@ -915,6 +915,26 @@ class Store(Queries):
         ``carried`` fewer files than the post has now (an album item joined it while the
         copy was on its way) is followed by a FILES delivery with the rest.
         """
+        if row.action in (Action.PROMPT, Action.POST, Action.LOCK, Action.NOTICE) and not (
+                row.action is Action.POST and post_id is not None and carried):
+            # The common case, after every send: its messages mapped and the row done, in
+            # one round trip on PostgreSQL (no BEGIN/COMMIT around two statements).
+            d = self.db.dialect
+            writes: list[tuple[str, Sequence[object]]] = []
+            if message_ids:
+                writes.append((
+                    "INSERT INTO message_map (platform, chat_id, message_id, thread_id, topic_id, "
+                    "prompt_id, post_id, part, mirrored, delivery_id) "
+                    "SELECT c1, c2, c3, c4, c5, c6, c7, c8, 1, c9 FROM "
+                    f"{d.rows(*('TEXT',) * 4, *('BIGINT',) * 5)} "
+                    "WHERE true ON CONFLICT DO NOTHING",
+                    d.pack([(row.target.platform, row.target.chat_id, mid, thread_id, topic_id,
+                             prompt_id, post_id, part, row.id)
+                            for part, mid in enumerate(message_ids)], 9)))
+            writes.append(("UPDATE outbox SET state = 'done', done_at = ? WHERE id = ?",
+                           (_ts(now), row.id)))
+            await self.db.write_together(writes)
+            return
         async with self.db.tx() as tx:
             if row.action is Action.POST and post_id is not None and carried:
                 # After an album item that is joining right now (it holds the topic): the

@@ -128,6 +128,12 @@ class Db(Protocol):
         :meth:`tx` costs two more (``BEGIN``, ``COMMIT``)."""
         ...
 
+    async def write_together(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        """Writes none of which reads what another writes, committed together: one
+        statement on PostgreSQL (all but the last a ``WITH`` part), one round trip; one
+        write transaction on SQLite."""
+        ...
+
     def is_failure(self, err: BaseException) -> bool:
         """Whether ``err`` is the database failing (locked, full, gone), worth holding the
         work and trying again, rather than the data or a bug."""
