@@ -195,7 +195,7 @@ async def test_posts_written_while_the_disk_is_full_are_recorded_once_each_in_or
 
 
 async def test_a_webhook_post_held_past_its_patience_is_answered_503_and_recorded_once_when_resent(
-        db_path):
+        db_setting):
     async with FakeTelegram(webhook_retry_delay=0.3) as tg:
         token = tg.add_bot(username="bridgebot_test_bot")
         kristin = tg.add_user("Kristin", "Antin")
@@ -207,7 +207,7 @@ async def test_a_webhook_post_held_past_its_patience_is_answered_503_and_recorde
                                     public_url=f"http://127.0.0.1:{port}/telegram",
                                     secret_token="s3cret-token_value"),
         )
-        runtime = Runtime(db_path, [Bridge("allies", (ChannelRef("telegram", str(chat["id"])),))])
+        runtime = Runtime(db_setting, [Bridge("allies", (ChannelRef("telegram", str(chat["id"])),))])
         adapter = TelegramAdapter(settings)
         adapter._patience = 0.5  # the bounded wait before answering Telegram with an error
         runtime.add_adapter(adapter)
