@@ -28,6 +28,7 @@ from bridgebot.logs import hide_secrets, setup_logging
 from bridgebot.settings import ConfigError, Settings, load_settings
 from bridgebot.store.backup import DatabaseInUse
 from bridgebot.store.db import DatabaseUnusable
+from bridgebot.store.files import FilesUnusable
 from bridgebot.store.migrations import SchemaTooNew
 
 if TYPE_CHECKING:
@@ -440,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler, _ = COMMANDS[args.command]
     try:
         return asyncio.run(handler(settings, args))
-    except (SchemaTooNew, DatabaseUnusable) as err:
+    except (SchemaTooNew, DatabaseUnusable, FilesUnusable) as err:
         print(f"bridgebot: {err}", file=sys.stderr)
         return EXIT_CONFIG
     except DatabaseInUse as err:  # a restore holds the database

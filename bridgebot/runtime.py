@@ -30,7 +30,8 @@ from bridgebot.core.ratelimit import PlatformLimits, RateBudget
 from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
-from bridgebot.store import open_database, storage_for
+from bridgebot.store import files_folder, open_database, storage_for
+from bridgebot.store.files import FileStore
 from bridgebot.store.leader import AlwaysLeader, Leadership, PgLeader
 from bridgebot.store.postgres import PgDatabase
 from bridgebot.store.repo import Store
@@ -63,12 +64,16 @@ class Runtime:
         platforms: Platforms | None = None,
         outbox_retention: timedelta = DEFAULT_RETENTION,
         relay_backoff: Backoff = DEFAULT_BACKOFF,
+        files_dir: Path | None = None,
     ) -> None:
         # A SQLite file or a PostgreSQL server, as the database setting says.
         self.db = open_database(database)
         # The store itself, for the operator's commands (topics, outbox, health).
         self.store = Store(self.db)
-        self.storage = storage_for(self.db, self.store)
+        # Posts' files: the files_dir setting, else beside the SQLite file or PostgreSQL's
+        # default; absolute from here on (workers share it: README "PostgreSQL").
+        self.files_dir = files_folder(database, files_dir)
+        self.storage = storage_for(self.db, self.store, self.files_dir)
         extra = {"clock": clock} if clock is not None else {}
         # The registered platforms unless told otherwise (the core imports no adapter).
         self.platforms = platforms if platforms is not None else registry.core_platforms()
@@ -126,7 +131,11 @@ class Runtime:
 
         ``apply_settings`` writes the configured facilitators into it: the running bot does;
         an operator command (``topics``, ``export``, ``outbox``, ...) must not, or running it
-        with another configuration would change who may facilitate in the running bot."""
+        with another configuration would change who may facilitate in the running bot. The
+        running bot also proves its files folder writable first
+        (:class:`~bridgebot.store.files.FilesUnusable`: one line, exit 2)."""
+        if apply_settings and isinstance(self.storage.files, FileStore):
+            await asyncio.to_thread(self.storage.files.check)
         await self.db.open()
         if isinstance(self.db, PgDatabase):  # other workers' new deliveries wake this relay
             self.db.on_outbox(self.core.wake_relay)
@@ -308,6 +317,7 @@ def from_settings(settings: Settings) -> Runtime:
         settings.database, settings.all_bridges(), facilitators=settings.facilitator_pairs(),
         help_text=settings.help_text, archive_url=settings.archive_url,
         outbox_retention=timedelta(hours=settings.outbox_retention_hours),
+        files_dir=settings.files_dir,
     )
 
 

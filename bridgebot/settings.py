@@ -134,6 +134,10 @@ class Settings(BaseSettings):
 
     # A SQLite file (a path, or sqlite:///path), or a PostgreSQL server (postgresql://...).
     database: Path | str = Path("data/bridgebot.sqlite3")
+    # Where posts' files (photos, documents) are stored. Unset: files/ beside the SQLite
+    # file, or data/files with PostgreSQL. Every worker on one PostgreSQL and
+    # `bridgebot serve` must see the same folder (a shared volume): checked writable at start.
+    files_dir: Path | None = None
     # Delivered outbox rows are deleted this many hours after delivery (at least 1: what a
     # crash's reconciliation needs is the pending rows; pending and dead rows always stay).
     outbox_retention_hours: float = Field(168.0, ge=1.0)

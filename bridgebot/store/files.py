@@ -6,6 +6,13 @@ first, its image metadata removed (:mod:`bridgebot.media`), hashed, then renamed
 place, so a file under its hash is always complete and clean. ``bridgebot backup`` copies
 the whole folder (``store/backup.py``); a file no post refers to any more (``/forgetme``,
 retention) is deleted by :meth:`FileStore.discard`.
+
+The folder is the ``files_dir`` setting (default: beside the SQLite file; ``data/files``
+with PostgreSQL). Several workers on one PostgreSQL, and ``bridgebot serve``, must all see
+the same folder: a photo one worker received may be delivered by another. A stored file
+that is not there when it is to be sent is not an error for the stream: the copy carries
+the line naming the file (as for a file too large to cross), and a warning tells the
+operator, once per file, that this process does not see the folder the others write to.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -25,8 +33,17 @@ from bridgebot.media import strip_metadata
 from bridgebot.store.backup import files_dir
 from bridgebot.store.sql import Db
 
+log = logging.getLogger(__name__)
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
+# How many missing files a process remembers having warned about (one line per file).
+_WARNED_KEPT = 1000
+
+
+class FilesUnusable(RuntimeError):
+    """The files folder cannot be written (permissions, a read-only mount, a file in its
+    place): one line for the operator, never a traceback, as a bad setting."""
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -49,6 +66,22 @@ class FileStore:
             root = Path(tempfile.mkdtemp(prefix="bridgebot-files-")) if in_memory \
                 else files_dir(path)
         self.root = root
+        self._warned: set[str] = set()
+
+    def check(self) -> None:
+        """Make the folder if needed and prove it writable (a file written and removed in
+        its ``tmp/``, where :meth:`put` writes), or raise :class:`FilesUnusable`."""
+        probe = self.root / "tmp" / f".probe-{uuid.uuid4().hex}"
+        try:
+            probe.parent.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            raise FilesUnusable(
+                f"bad setting files_dir: the folder {self.root} for posts' files cannot be "
+                f"written ({reason}); make it writable by this user or set files_dir "
+                "(BRIDGEBOT_FILES_DIR) to another folder") from None
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -59,7 +92,22 @@ class FileStore:
         if not _SHA256.fullmatch(attachment.sha256):
             return None
         where = self._where(attachment.sha256)
-        return where if where.is_file() else None
+        if where.is_file():
+            return where
+        self._missing(attachment.sha256)
+        return None
+
+    def _missing(self, sha256: str) -> None:
+        """One warning per file a post refers to but this folder lacks (no name: a file's
+        name may be personal; its hash prefix finds it)."""
+        if sha256 in self._warned:
+            return
+        if len(self._warned) >= _WARNED_KEPT:
+            self._warned.clear()
+        self._warned.add(sha256)
+        log.warning("stored file %s… is not in the files folder %s (a chat gets a line naming "
+                    "it instead, the archive no file); every worker and `bridgebot serve` must "
+                    "share this folder (files_dir; README \"PostgreSQL\")", sha256[:12], self.root)
 
     def path_of(self, sha256: str) -> Path | None:
         return self.path(Attachment("", "", 0, sha256))
