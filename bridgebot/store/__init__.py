@@ -3,6 +3,7 @@ PostgreSQL (one set of queries, :mod:`bridgebot.store.sql`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bridgebot.core.ports import Storage
@@ -38,7 +39,7 @@ def files_folder(database: Path | str, setting: Path | None = None) -> Path | No
         return None
     else:
         chosen = files_dir(Path(str(database).removeprefix("sqlite:///")))
-    return chosen.expanduser().absolute()
+    return Path(os.path.abspath(chosen.expanduser()))  # ".." folded, links kept
 
 
 def open_database(database: Path | str) -> AnyDatabase:
@@ -62,7 +63,7 @@ def storage_for(db: AnyDatabase, store: Store | None = None, files_root: Path | 
     store = store or Store(db)
     failure = postgres.is_failure if isinstance(db, PgDatabase) else sqlite.is_failure
     if files_root is None and isinstance(db, PgDatabase):
-        files_root = PG_FILES.absolute()
+        files_root = files_folder(db.dsn)
     files = FileStore(db, files_root)
     return Storage(discussions=store, outbox=store, facilitation=FacilitationStore(db),
                    privacy=PrivacyStore(db, files), unit_of_work=db.unit_of_work,

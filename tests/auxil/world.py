@@ -368,6 +368,7 @@ async def allies(
     console_adapter: ConsoleAdapter | None = None,
     telegram_options: Mapping[str, Any] | None = None,
     adapter_limits: Mapping[str, PlatformLimits] | None = None,
+    files_dir: Path | None = None,
 ) -> AsyncIterator[World]:
     """The "allies" bridge over the places named (see the module's docstring).
 
@@ -379,6 +380,7 @@ async def allies(
     adapters' budgets. With ``start=False`` nothing runs in process (for tests that start
     bridgebot as a command from :meth:`World.config_toml`). ``adapter_limits`` gives a
     platform's adapter its own send budget (a slow one, so that bursts are combined).
+    ``files_dir`` is the files_dir setting (where posts' files are kept).
     """
     async with contextlib.AsyncExitStack() as stack:
         tg = dc = None
@@ -431,6 +433,8 @@ async def allies(
             options["clock"] = clock
         if schedule_recheck is not None:
             options["schedule_recheck"] = schedule_recheck
+        if files_dir is not None:
+            options["files_dir"] = files_dir
         if console:
             options["facilitators"] = [("console", FACILITATOR.user_id)]
         runtime = Runtime(database or tmp_path / "bridgebot.sqlite3", [bridge], **options)

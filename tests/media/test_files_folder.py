@@ -1,0 +1,127 @@
+"""Where posts' files are kept (the ``files_dir`` setting), and what happens when a worker
+does not see them: several workers on one PostgreSQL share one folder, so a photo one
+worker received is sent by another; a file missing from the folder crosses as the line
+naming it (the stream goes on, nothing is dead-lettered) and the operator is told once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridgebot.cli import main
+from bridgebot.runtime import Runtime
+from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from tests.auxil.world import DISCORD_UNLIMITED, TELEGRAM_UNLIMITED, person
+
+from ..conftest import Build
+from .images import png
+
+SANDBOX_BOTS = {"telegram": "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+
+
+async def test_a_stored_file_missing_from_the_folder_crosses_as_its_line_and_the_next_goes_on(
+        build: Build, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    shared = tmp_path / "shared-files"
+    w = await build(console=("forum",), files_dir=shared, open_topic=True)
+    files = w.runtime.core.files
+    assert files is not None and w.console is not None and w.tg is not None
+    gone = await files.put(png((10, 10, 10)), "lost-day.png", "image/png", "photo")
+    where = files.path(gone)
+    assert where is not None and where.is_relative_to(shared), "kept where files_dir says"
+    where.unlink()  # another worker stored it in a folder this one does not see, say
+    with caplog.at_level(logging.WARNING, logger="bridgebot.store.files"):
+        await w.console.say("forum", person("Nadia Ali"), "A day", attachments=(gone,))
+        await w.runtime.drain()
+    here = await files.put(png((200, 10, 10)), "next-day.png", "image/png", "photo")
+    await w.console.say("forum", person("Nadia Ali"), "The next day", attachments=(here,))
+    await w.runtime.drain()
+
+    [lost, sent] = w.discord_mirrors()
+    assert lost["attachments"] == [] and "lost-day.png (image/png" in lost["content"]
+    assert [a["filename"] for a in sent["attachments"]] == ["next-day.png"], "the stream went on"
+    texts = [m.get("text", "") for m in w.tg.chat_messages(w.group["id"])]
+    assert any("A day" in t and "lost-day.png (image/png" in t for t in texts)
+    assert [m for m in w.tg.chat_messages(w.group["id"]) if "photo" in m], "the next as a photo"
+    assert [e for e in await w.runtime.store.outbox() if e.state.value == "dead"] == []
+    warned = [r.getMessage() for r in caplog.records if gone.sha256[:12] in r.getMessage()]
+    assert len(warned) == 1, "once per file, not once per target"
+    assert str(shared) in warned[0] and "files_dir" in warned[0]
+    assert "lost-day" not in warned[0], "a file's name may be personal: never logged"
+
+
+def test_a_files_folder_that_cannot_be_written_stops_run_with_one_line_and_exit_2(
+        db_setting: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")  # refused even to root
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(blocked / "files"))
+    monkeypatch.setenv("BRIDGEBOT_TELEGRAM__TOKEN", SANDBOX_BOTS["telegram"])
+    monkeypatch.setenv("BRIDGEBOT_TELEGRAM__BASE_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("BRIDGEBOT_BRIDGES", '[{"name": "allies", "telegram_chats": [-100123]}]')
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith("bridgebot: bad setting files_dir:") and str(blocked / "files") in line
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+async def test_two_workers_in_different_working_directories_share_the_files_folder_and_a_photo_crosses(
+        build: Build, db_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Worker A polls Telegram and stores the photo; worker B alone sends to Discord. Each
+    runs in its own working directory (where PostgreSQL's default data/files would differ);
+    the files_dir setting names one folder for both, so B finds A's photo."""
+    w = await build(start=False)  # the sandbox platforms and the bridge; no worker of its own
+    assert w.tg is not None and w.dc is not None
+    shared = tmp_path / "shared-files"
+    async with contextlib.AsyncExitStack() as stack:
+        workers: list[Runtime] = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            monkeypatch.chdir(tmp_path / name)
+            worker = Runtime(db_setting, [w.bridge], files_dir=Path("../shared-files")
+                             if name == "a" else shared)  # relative: against its own folder
+            if name == "a":
+                worker.add_adapter(telegram_adapter(w.tg, w.tokens["telegram"],
+                                                    limits=TELEGRAM_UNLIMITED))
+            else:
+                worker.add_adapter(discord_adapter(w.dc, w.tokens["discord"], w.guild["id"],
+                                                   limits=DISCORD_UNLIMITED))
+            await worker.start()
+            stack.push_async_callback(worker.stop)
+            workers.append(worker)
+        a, b = workers
+        assert a.files_dir == b.files_dir == shared
+
+        async def until(predicate: Any) -> Any:
+            """The sandboxes' state, looked at until it shows what ``predicate`` wants."""
+            async with asyncio.timeout(20):
+                while True:
+                    if found := predicate():
+                        return found
+                    await asyncio.sleep(0.05)
+
+        w.tg.user_sends(w.group["id"], w.kristin.tg, "/newtopic Open days\nShare a photo.")
+        await until(lambda: w.dc.threads(w.channel["id"]))
+        w.tg.user_sends_photo(w.group["id"], w.jessica.tg, "Our open day", data=png())
+        [copy] = await until(lambda: [m for m in w.mirrors(w.thread["id"]) if m["attachments"]])
+        [upload] = copy["attachments"]
+        assert upload["content_type"] == "image/jpeg", "a photo on Telegram is a JPEG"
+        assert "Our open day" in copy["content"]
+        async with aiohttp.ClientSession() as http, http.get(upload["url"]) as answer:
+            received = await answer.read()
+        [stored] = [p for p in shared.rglob("*") if p.is_file()]
+        assert stored.read_bytes() == received, "B sent the file A stored"
+        for name in ("a", "b"):
+            assert not (tmp_path / name / "data").exists(), "nothing under a working directory"
