@@ -425,12 +425,19 @@ class TelegramDriver(TelegramCore):
         emoji: str = "👍",
         *,
         set_name: str = "HotCherry",
+        animated: bool = False,
+        video: bool = False,
         reply_to: int | None = None,
         thread_id: int | None = None,
     ) -> JSONDict:
-        """A user sends a regular (static WEBP) sticker."""
-        stored = self._store_file("sticker", b"RIFF fake-webp", "image/webp")
+        """A user sends a regular sticker: static WEBP, or ``animated`` (TGS, Lottie) or
+        ``video`` (WEBM), as ``Sticker.is_animated`` / ``is_video`` say."""
+        data, mime = (b"\x1f\x8b fake-tgs", "application/x-tgsticker") if animated else (
+            (b"\x1aE\xdf\xa3 fake-webm", "video/webm") if video else
+            (b"RIFF fake-webp", "image/webp"))
+        stored = self._store_file("sticker", data, mime)
         sticker = self._media_json("sticker", stored, emoji=emoji, set_name=set_name)
+        sticker.update(is_animated=animated, is_video=video)
         return self._user_post(chat_id, user, {"sticker": sticker}, reply_to, thread_id, "sticker")
 
     def user_creates_topic(
