@@ -13,8 +13,10 @@ async def _posts(w: Bridged) -> list:
     return [p for p in archive if not p.is_opening]
 
 
-@pytest.mark.parametrize("message_type", [1, 4, 6, 7])
+@pytest.mark.parametrize("message_type", [1, 2, 4, 6, 7, 18])
 async def test_a_discord_system_message_creates_no_post(bridged, message_type):
+    """Members added to (1) or removed from (2) the thread, its name changed (4), a pin (6),
+    a join (7), a thread created (18)."""
     w = bridged
     w.dc.user_system_message(w.thread["id"], w.jessica.dc, message_type,
                              "Renamed" if message_type == 4 else "")
