@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from bridgebot.cli import load_archive
-from bridgebot.core import export
+from bridgebot.core import export, richtext
 from bridgebot.core.names import AuthorMode
 from bridgebot.core.privacy import archive_presenter
+from bridgebot.core.richtext import Kind, Span
 from bridgebot.sandbox.discord.state import DiscordAPIError
 
 SEED_LINK = '<a href="https://www.newtactics.org/instructions">these online instructions</a>'
@@ -266,3 +267,58 @@ async def test_discord_slash_reply_crosses_its_bold_and_masked_link_as_formattin
     assert "**" not in copy["text"]
     assert "agree" in styled(copy, "bold")
     assert links(copy) == [("the plan", "https://example.org/plan_2027")]
+
+
+EVERY_STYLE_HTML = ("<u>under</u> <s>struck</s> <tg-spoiler>hidden</tg-spoiler> <code>x = 1</code>\n"
+                    '<pre><code class="language-py">print(1)\nprint(2)</code></pre>\n'
+                    "<blockquote>A quoted line</blockquote>\nThe end")
+EVERY_STYLE_MARKDOWN = ("__under__ ~~struck~~ ||hidden|| `x = 1`\n```py\nprint(1)\nprint(2)\n```\n"
+                        "> A quoted line\nThe end")
+
+
+async def test_every_telegram_style_reaches_discord_as_its_markdown(bridged):
+    w = bridged
+    w.tg.user_sends(w.group["id"], w.brittany.tg, EVERY_STYLE_HTML,
+                    reply_to=w.root["message_id"], parse_mode="HTML")
+    content = (await w.until(w.discord_mirrors))[0]["content"]
+    assert EVERY_STYLE_MARKDOWN in content, content
+
+
+async def test_every_discord_style_reaches_telegram_as_its_entity(bridged):
+    w = bridged
+    w.dc.user_sends(w.thread["id"], w.jessica.dc, EVERY_STYLE_MARKDOWN)
+    copy = (await w.until(w.telegram_mirrors))[0]
+    assert copy["text"].endswith("under struck hidden x = 1\nprint(1)\nprint(2)\nA quoted line\n"
+                                 "The end")
+    assert [styled(copy, kind) for kind in ("underline", "strikethrough", "spoiler", "code",
+                                            "pre", "blockquote")] == [
+        ["under"], ["struck"], ["hidden"], ["x = 1"], ["print(1)\nprint(2)"], ["A quoted line"]]
+    [pre] = [e for e in copy["entities"] if e["type"] == "pre"]
+    assert pre.get("language") == "py"
+
+
+def test_the_archive_writes_code_blocks_and_quotes_as_blocks_and_every_style_it_can():
+    from bridgebot.adapters.discord import markdown
+
+    text, spans = markdown.parse("Before\n" + EVERY_STYLE_MARKDOWN.replace(
+        "print(2)", "    return [a < b]"))
+    page = str(richtext.to_html(text, spans))
+    assert "<u>under</u> <s>struck</s> <span class=\"spoiler\">hidden</span> <code>x = 1</code>" \
+        in page
+    assert '<pre dir="ltr"><code class="language-py">print(1)\n    return [a &lt; b]</code></pre>' \
+        in page
+    assert '<blockquote dir="auto"><p dir="auto">A quoted line</p></blockquote>' in page
+    assert "<code>print(1)</code>" not in page and 'class="quote"' not in page
+    written = richtext.to_markdown(text, spans)
+    assert "```py\nprint(1)\n    return [a < b]\n```\n> A quoted line\nThe end" in written, written
+    assert "~~struck~~" in written and "`x = 1`" in written
+
+
+def test_the_archive_quotes_every_line_of_a_quote_and_fences_only_whole_lines():
+    text = "Said:\nfirst line\nsecond line\nand inline code here"
+    spans = [Span(Kind.QUOTE, 6, 28), Span(Kind.PRE, 33, 39)]
+    written = richtext.to_markdown(text, spans)
+    assert written == "Said:\n> first line\n> second line\nand `inline` code here"
+    page = str(richtext.to_html(text, spans))
+    assert '<blockquote dir="auto"><p dir="auto">first line<br>\nsecond line</p></blockquote>' \
+        in page and "and <code>inline</code> code here" in page

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import groupby
 
 from markupsafe import Markup, escape
 
-from bridgebot.core.richtext.spans import Kind, Span, render, slice_spans
+from bridgebot.core.richtext.spans import Kind, Span, clean, render, slice_spans
 
 # http(s) addresses and bare www. ones; what may end an address is trimmed below.
 _URL = re.compile(r"(?:https?://|www\.(?=[\w-]+\.\w))[^\s<>\"'\u00a0]+", re.IGNORECASE)
@@ -135,10 +136,29 @@ def html_text(text: str, spans: Sequence[Span] = ()) -> str:
 
 
 def to_markdown(text: str, spans: Sequence[Span] = ()) -> str:
-    """"•" lines as markdown list items; the rest as written, with its formatting and links."""
+    """"•" lines as markdown list items; the rest as written, with its formatting and links
+    (a code block of whole lines fenced with its language, a quote's lines after "> ")."""
     if spans:
-        text = render(text, spans, write=lambda piece, _active: piece, open_=_md_open,
-                      close=_md_close)
+        spans = clean(text, spans)
+        fenced = {(s.start, s.end) for s in spans if s.kind is Kind.PRE
+                  and _whole_lines(text, s)}
+
+        def open_(span: Span) -> str:
+            if span.kind is Kind.PRE and (span.start, span.end) in fenced:
+                return f"```{_fence_language(span)}\n"
+            return "> " if span.kind is Kind.QUOTE else _md_open(span)
+
+        def close(span: Span) -> str:
+            if span.kind is Kind.PRE and (span.start, span.end) in fenced:
+                return "\n```"
+            return _md_close(span)
+
+        def write(piece: str, active: Sequence[Span]) -> str:
+            if any(s.kind is Kind.QUOTE for s in active):
+                return piece.replace("\n", "\n> ")
+            return piece
+
+        text = render(text, spans, write=write, open_=open_, close=close)
     lines = []
     for line in text.splitlines():
         item = _bullet(line)
@@ -191,15 +211,52 @@ def _inline(text: str, spans: Sequence[Span]) -> Markup:
 
 
 def _rich_html(text: str, spans: Sequence[Span]) -> Markup:
+    """Paragraphs and lists as :func:`html_text` makes them; lines inside a code block of
+    whole lines are one ``<pre>`` (indentation kept), a quote's lines one ``<blockquote>``."""
+    spans = clean(text, spans)
+    blocks = [s for s in spans if s.kind is Kind.QUOTE
+              or (s.kind is Kind.PRE and _whole_lines(text, s))]
+
+    def block_of(line: tuple[int, str]) -> Span | None:
+        at, content = line
+        return next((s for s in blocks if s.start <= at and at + len(content) <= s.end), None)
+
     parts: list[Markup] = []
     for kind, lines in _blocks_at(text):
-        inline = [_inline(line, slice_spans(spans, at, at + len(line))) for at, line in lines]
         if kind == "ul":
+            inline = [_inline(line, slice_spans(spans, at, at + len(line))) for at, line in lines]
             items = Markup("").join(Markup("<li>{}</li>").format(item) for item in inline)
             parts.append(Markup('<ul dir="auto">{}</ul>').format(items))
-        else:
-            parts.append(Markup('<p dir="auto">{}</p>').format(Markup("<br>\n").join(inline)))
+            continue
+        for block, run in groupby(lines, key=block_of):
+            group = list(run)
+            if block is not None and block.kind is Kind.PRE:
+                language = _fence_language(block)
+                code = Markup('<code class="language-{}">').format(language) if language \
+                    else Markup("<code>")
+                body = "\n".join(line for _, line in group)
+                parts.append(Markup('<pre dir="ltr">{}{}</code></pre>').format(code, body))
+                continue
+            inline = [_inline(line, [s for s in slice_spans(spans, at, at + len(line))
+                                     if s.kind is not Kind.QUOTE]) for at, line in group]
+            paragraph = Markup('<p dir="auto">{}</p>').format(Markup("<br>\n").join(inline))
+            if block is not None:
+                paragraph = Markup('<blockquote dir="auto">{}</blockquote>').format(paragraph)
+            parts.append(paragraph)
     return Markup("\n").join(parts)
+
+
+def _whole_lines(text: str, span: Span) -> bool:
+    """Whether ``span`` starts at a line's start and ends at a line's end (a code block
+    written as one, not code inside a sentence)."""
+    return (span.start == 0 or text[span.start - 1] == "\n") and \
+        (span.end == len(text) or text[span.end] == "\n")
+
+
+def _fence_language(span: Span) -> str:
+    """A code block's language as a fence or class may carry it (letters, digits, ``+#-_.``)."""
+    language = span.language or ""
+    return language if re.fullmatch(r"[\w+#.-]{1,32}", language) else ""
 
 
 def _blocks_at(text: str) -> list[tuple[str, list[tuple[int, str]]]]:
