@@ -2,6 +2,8 @@
 
 Kept apart from ``cli.py`` so the command table there stays a table; the work itself is in
 :mod:`bridgebot.store.backup` (the store is the only place that touches the database file).
+With PostgreSQL both work on the stored files only (the files_dir folder) and say so: the
+database is ``pg_dump``'s and ``pg_restore``'s.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from pathlib import Path
 
 from bridgebot.settings import Settings
-from bridgebot.store.backup import BackupError, backup, restore
+from bridgebot.store import files_folder
+from bridgebot.store.backup import BackupError, backup, backup_files, restore, restore_files
 from bridgebot.store.migrations import LATEST
 
 EXIT_FAILED = 1
@@ -29,21 +32,29 @@ def add_restore_arguments(parser: argparse.ArgumentParser) -> None:
                         "backup (backups/*.sqlite3 beside the database)")
 
 
-def _sqlite_only(settings: Settings, command: str) -> Path | None:
-    """The SQLite file to work on, or None (said why) when the database is PostgreSQL."""
-    if isinstance(settings.database, Path):
-        return settings.database
-    print(f"bridgebot: {command} works on a SQLite database; PostgreSQL's are backed up and "
-          "restored with its own tools (pg_dump, pg_restore)", file=sys.stderr)
-    return None
+def _folder(settings: Settings) -> Path:
+    folder = files_folder(settings.database, settings.files_dir)
+    assert folder is not None, "a database setting is a file or a server, never :memory:"
+    return folder
 
 
 async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
-    """A consistent copy while the bot runs: SQLite's online backup API, then the files."""
-    if (database := _sqlite_only(settings, "backup")) is None:
-        return EXIT_FAILED
+    """A consistent copy while the bot runs: SQLite's online backup API, then the files.
+    With PostgreSQL: the files alone, and a line saying the database is pg_dump's."""
+    folder = _folder(settings)
+    if not isinstance(settings.database, Path):
+        try:
+            count = await asyncio.to_thread(backup_files, folder, args.file)
+        except (BackupError, OSError) as err:
+            print(f"bridgebot: backup failed: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"Backed up {count} stored file(s) from {folder} to {args.file.resolve()}. The "
+              "PostgreSQL database is not in it: back it up with pg_dump (before this, so that "
+              "every file its posts name is here).")
+        return 0
+    database = settings.database
     try:
-        done = await asyncio.to_thread(backup, database, args.file)
+        done = await asyncio.to_thread(backup, database, args.file, folder)
     except (BackupError, OSError) as err:
         print(f"bridgebot: backup failed: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -53,11 +64,22 @@ async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
-    """Replace the database with a backup; refused while any bridgebot has it open."""
-    if (database := _sqlite_only(settings, "restore")) is None:
-        return EXIT_FAILED
+    """Replace the database with a backup; refused while any bridgebot has it open.
+    With PostgreSQL: the backup's files into the files folder, and a line saying the
+    database is pg_restore's."""
+    folder = _folder(settings)
+    if not isinstance(settings.database, Path):
+        try:
+            count = await asyncio.to_thread(restore_files, args.file, folder)
+        except (BackupError, OSError) as err:
+            print(f"bridgebot: restore refused: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"Restored {count} stored file(s) from {args.file} into {folder} (beside those "
+              "there). The PostgreSQL database was not changed: restore it with pg_restore.")
+        return 0
+    database = settings.database
     try:
-        done = await asyncio.to_thread(restore, args.file, database, LATEST)
+        done = await asyncio.to_thread(restore, args.file, database, LATEST, folder)
     except (BackupError, OSError) as err:
         print(f"bridgebot: restore refused: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -13,16 +13,19 @@ import pytest
 
 from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.models import Author, ChannelRef
+from bridgebot.store.backup import files_dir
+from bridgebot.store.files import FileStore
 from bridgebot.store.postgres import PgDatabase
 from bridgebot.store.repo import Store
 
 from .auxil.postgres import PostgresServer
 from .auxil.world import FACILITATOR, FORUM, person
 from .conftest import ROOMS, Build
+from .media.images import png
 
 
-async def copy(source: Path, target: str) -> tuple[int | None, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")}
+async def copy(source: Path, target: str, **settings: str) -> tuple[int | None, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")} | settings
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bridgebot.cli", "db", "copy", "--from", f"sqlite:///{source}",
         "--to", target, cwd=source.parent, env=env, stdout=asyncio.subprocess.PIPE,
@@ -39,21 +42,30 @@ async def test_a_sqlite_discussion_moves_into_postgresql_and_goes_on_there(
     await run_command(w.runtime.core, CommandContext(FACILITATOR, FORUM), "prompt", "Examples?")
     for i in range(5):
         await w.console.say("forum", person("Brittany"), f"example {i}")
+    assert w.runtime.core.files is not None
+    photo = await w.runtime.core.files.put(png(), "day.png", "image/png", "photo")
+    await w.console.say("forum", person("Nadia Ali"), "A day", attachments=(photo,))
     await w.runtime.drain()
     before = Store(w.runtime.db)
     posts = [(p.id, p.number, p.text, p.author_name) for p in await before.posts(1)]
     outbox = len(await before.outbox())
 
     url = postgres_server.fresh()
-    code, out, err = await copy(db_path, url)  # while the bot still runs on the file
+    shared = db_path.parent.parent / "shared-files"  # the workers' files_dir
+    # While the bot still runs on the file.
+    code, out, err = await copy(db_path, url, BRIDGEBOT_FILES_DIR=str(shared))
     assert code == 0, err
     assert "every table's count checked" in out and "posts" in out
+    assert f"Copied 1 stored file(s) from {files_dir(db_path)} to {shared}" in out
 
     db = PgDatabase(url)
     await db.open()
     try:
         store = Store(db)
         assert [(p.id, p.number, p.text, p.author_name) for p in await store.posts(1)] == posts
+        [moved] = [p for p in await store.posts(1) if p.attachments]
+        path = FileStore(db, shared).path(moved.attachments[0])
+        assert path is not None and path.read_bytes() == w.runtime.core.files.path(photo).read_bytes()
         assert len(await store.outbox()) == outbox
         # New rows take ids after the copied ones, and numbers go on.
         post_id, number = await store.add_post(

@@ -11,6 +11,13 @@ opens the database holds a shared lock as long as it is open (the kernel drops i
 process dies, so no stale lock survives a crash); restore needs the exclusive lock, so it
 refuses while a bot, ``serve`` or any other command has the database open, and they in turn
 refuse to open it while a restore runs.
+
+With PostgreSQL the database is backed up with its own tools (``pg_dump``); ``bridgebot
+backup`` then writes the stored files alone (:func:`backup_files`: ``manifest.json`` saying
+so, and ``files/``), and :func:`restore_files` puts the files of any bridgebot backup back
+into the files folder (adding, never removing: names are contents' hashes). Where the files
+folder is the ``files_dir`` setting rather than ``files/`` beside the database, every
+function here takes it as ``files``.
 """
 
 from __future__ import annotations
@@ -174,8 +181,32 @@ def _counts(db: Path) -> tuple[int, int]:
         conn.close()
 
 
-def backup(database: Path, target: Path) -> BackupSummary:
-    """Write a backup archive of ``database`` (and its stored files) to ``target``."""
+def _stored(folder: Path) -> list[Path]:
+    """The stored files under ``folder``, not the half-written ones in its ``tmp/``."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file()
+                  and p.relative_to(folder).parts[0] != "tmp")
+
+
+def _manifest(tar: tarfile.TarFile, manifest: dict[str, object]) -> None:
+    data = json.dumps(manifest, indent=2).encode()
+    info = tarfile.TarInfo(MANIFEST_MEMBER)
+    info.size = len(data)
+    info.mtime = int(datetime.now(UTC).timestamp())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _finish(partial: Path, target: Path) -> None:
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    partial.replace(target)
+
+
+def backup(database: Path, target: Path, files: Path | None = None) -> BackupSummary:
+    """Write a backup archive of ``database`` (and its stored files, in ``files`` or beside
+    it) to ``target``."""
+    folder = files if files is not None else files_dir(database)
     if not database.is_file():
         raise BackupError(f"there is no database at {database} (set `database` or BRIDGEBOT_DATABASE)")
     target = target.resolve()
@@ -184,24 +215,61 @@ def backup(database: Path, target: Path) -> BackupSummary:
         db_copy = Path(tmp) / DB_MEMBER
         version = snapshot(database, db_copy)
         topics, posts = _counts(db_copy)
-        stored = sorted(p for p in files_dir(database).rglob("*") if p.is_file()) \
-            if files_dir(database).is_dir() else []
+        stored = _stored(folder)
         manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
                     "schema_version": version, "topics": topics, "posts": posts, "files": len(stored)}
         partial = target.with_name(target.name + ".partial")
         with tarfile.open(partial, "w:gz") as tar:
-            data = json.dumps(manifest, indent=2).encode()
-            info = tarfile.TarInfo(MANIFEST_MEMBER)
-            info.size = len(data)
-            info.mtime = int(datetime.now(UTC).timestamp())
-            tar.addfile(info, io.BytesIO(data))
+            _manifest(tar, manifest)
             tar.add(db_copy, arcname=DB_MEMBER)
             for path in stored:
-                tar.add(path, arcname=f"{FILES_DIRNAME}/{path.relative_to(files_dir(database)).as_posix()}")
-        with open(partial, "rb") as fh:
-            os.fsync(fh.fileno())
-        partial.replace(target)
+                tar.add(path, arcname=f"{FILES_DIRNAME}/{path.relative_to(folder).as_posix()}")
+        _finish(partial, target)
     return BackupSummary(target, version, topics, posts, len(stored))
+
+
+def backup_files(folder: Path, target: Path) -> int:
+    """Write the stored files in ``folder`` to the archive ``target`` (PostgreSQL: the
+    database is ``pg_dump``'s); return how many. Files arriving meanwhile may be left out;
+    take the database's dump first, then this, so every file a dumped post names is in."""
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stored = _stored(folder)
+    manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
+                "database": "postgresql (not in this file: pg_dump)", "files": len(stored)}
+    partial = target.with_name(target.name + ".partial")
+    with tarfile.open(partial, "w:gz") as tar:
+        _manifest(tar, manifest)
+        for path in stored:
+            tar.add(path, arcname=f"{FILES_DIRNAME}/{path.relative_to(folder).as_posix()}")
+    _finish(partial, target)
+    return len(stored)
+
+
+def restore_files(source: Path, folder: Path) -> int:
+    """Put the stored files of the bridgebot backup ``source`` (made on SQLite or
+    PostgreSQL) into ``folder``, beside those already there; return how many. The database
+    is not touched (PostgreSQL: ``pg_restore``). Safe while bots run: each file is renamed
+    into place whole, and a file under its hash is that content."""
+    if not source.is_file():
+        raise BackupError(f"there is no backup file at {source}")
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)  # where FileStore.put writes too
+    with tempfile.TemporaryDirectory(dir=folder / "tmp") as tmp:
+        try:
+            tar = tarfile.open(source, "r:*")
+        except tarfile.TarError:
+            raise BackupError(f"{source} is not a bridgebot backup (a .tar.gz it wrote)") from None
+        with tar:
+            if MANIFEST_MEMBER not in tar.getnames():
+                raise BackupError(f"{source} is not a bridgebot backup (no manifest)")
+            members = [m for m in tar.getmembers()
+                       if m.isfile() and m.name.startswith(FILES_DIRNAME + "/")]
+            tar.extractall(tmp, members=members, filter="data")
+        for member in members:
+            dest = folder / Path(member.name).relative_to(FILES_DIRNAME)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(Path(tmp) / member.name, dest)
+    return len(members)
 
 
 def _check(db: Path, latest: int) -> int:
@@ -234,8 +302,9 @@ class RestoreSummary:
     previous: Path | None  # a snapshot of what the restore replaced
 
 
-def restore(source: Path, database: Path, latest: int) -> RestoreSummary:
-    """Replace ``database`` (and add the stored files) with the backup ``source``.
+def restore(source: Path, database: Path, latest: int, files: Path | None = None) -> RestoreSummary:
+    """Replace ``database`` (and add the stored files, to ``files`` or beside it) with the
+    backup ``source``.
 
     ``source`` is an archive made by :func:`backup`, or a plain SQLite file (an automatic
     pre-migration backup). Refused while any process has the database open. What was there
@@ -258,6 +327,9 @@ def restore(source: Path, database: Path, latest: int) -> RestoreSummary:
                 raise BackupError(f"{source} is neither a bridgebot backup nor an SQLite file") from None
             with tar:
                 names = tar.getnames()
+                if MANIFEST_MEMBER in names and DB_MEMBER not in names:
+                    raise BackupError(f"{source} holds stored files only (a backup made with "
+                                      "PostgreSQL), no database to restore into SQLite")
                 if DB_MEMBER not in names or MANIFEST_MEMBER not in names:
                     raise BackupError(f"{source} is not a bridgebot backup (no {DB_MEMBER} or manifest)")
                 members = [m for m in tar.getmembers() if m.isfile()
@@ -287,7 +359,7 @@ def restore(source: Path, database: Path, latest: int) -> RestoreSummary:
                 src.close()
             for member in stored:
                 rel = Path(member.name).relative_to(FILES_DIRNAME)
-                dest = files_dir(database) / rel
+                dest = (files if files is not None else files_dir(database)) / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(Path(tmp) / member.name, dest)
     return RestoreSummary(version, topics, posts, len(stored), previous)

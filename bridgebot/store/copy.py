@@ -6,14 +6,19 @@ writing to it: WAL lets readers keep their snapshot); the target must be empty, 
 same schema version (both are opened, so both are migrated to this bridgebot's), and is
 written in one transaction: a copy that fails leaves it empty. Ids are kept (posts' numbers,
 the message map and the outbox refer to them); PostgreSQL's id sequences are then moved
-past the copied ids. Files stay where they are (their references are the attachments
-rows); move the ``files/`` folder beside the database along.
+past the copied ids. The posts' stored files are then copied (:func:`copy_files`) from
+``files/`` beside the SQLite file into the files folder the target's workers use (the
+``files_dir`` setting, else PostgreSQL's ``data/files``), skipping those already there.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from bridgebot.store.db import Database
 from bridgebot.store.sql import Conn, Db
@@ -100,3 +105,29 @@ async def _move_sequence(tx: Conn, table: str) -> None:
     if tx.dialect.name == "postgresql":
         await tx.fetch(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                        f"COALESCE(MAX(id), 0) + 1, false) FROM {table}")
+
+
+def copy_files(source: Path, target: Path) -> tuple[int, int]:
+    """Copy the stored files under ``source`` into ``target`` (content-addressed: a file
+    already there under its name is that content, and is left alone); return (copied,
+    already there). Each file is written under a temporary name, then renamed, so a worker
+    reading ``target`` meanwhile never sees half a file."""
+    copied = present = 0
+    if not source.is_dir():
+        return 0, 0
+    same = target.is_dir() and source.resolve() == target.resolve()
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if not path.is_file() or rel.parts[0] == "tmp":
+            continue
+        dest = target / rel
+        if same or dest.is_file():
+            present += 1
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = target / "tmp" / f"copy-{uuid.uuid4().hex}"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, partial)
+        os.replace(partial, dest)
+        copied += 1
+    return copied, present

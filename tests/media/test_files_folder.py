@@ -18,6 +18,7 @@ import pytest
 from bridgebot.cli import main
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.store.postgres import PgDatabase
 from tests.auxil.world import DISCORD_UNLIMITED, TELEGRAM_UNLIMITED, person
 
 from ..conftest import Build
@@ -125,3 +126,39 @@ async def test_two_workers_in_different_working_directories_share_the_files_fold
         assert stored.read_bytes() == received, "B sent the file A stored"
         for name in ("a", "b"):
             assert not (tmp_path / name / "data").exists(), "nothing under a working directory"
+
+
+async def test_backup_and_restore_carry_the_files_of_the_files_dir_folder(
+        build: Build, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    """On SQLite the archive holds the database and the files; on PostgreSQL the files
+    alone, and both commands say that the database is pg_dump's and pg_restore's."""
+    folder = tmp_path / "elsewhere" / "files"
+    w = await build(telegram=(), discord=(), console=("forum",), files_dir=folder, open_topic=True)
+    assert w.console is not None and w.runtime.core.files is not None
+    photo = await w.runtime.core.files.put(png(), "day.png", "image/png", "photo")
+    await w.console.say("forum", person("Nadia Ali"), "A day", attachments=(photo,))
+    await w.runtime.drain()
+    await w.runtime.stop()  # a SQLite restore waits for the bot to stop
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    db = w.runtime.db
+    database = db.dsn if isinstance(db, PgDatabase) else str(db.path)
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", database)
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(folder))
+    archive = tmp_path / "backup.tar.gz"
+
+    assert await asyncio.to_thread(main, ["backup", str(archive)]) == 0
+    said = capsys.readouterr().out
+    [stored] = [p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).parts[0] != "tmp"]
+    kept = stored.read_bytes()
+    stored.unlink()
+    assert await asyncio.to_thread(main, ["restore", str(archive)]) == 0
+    said += capsys.readouterr().out
+    assert stored.read_bytes() == kept, "the photo is back in the files_dir folder"
+    if store == "postgresql":
+        assert "1 stored file(s)" in said and "pg_dump" in said and "pg_restore" in said
+    else:
+        assert "1 stored file(s)" in said and "pg_dump" not in said
+    assert not (tmp_path / "files").exists() and not (tmp_path / "data").exists()
