@@ -226,6 +226,17 @@ def test_a_postgres_profile_runs_the_database_and_two_workers_sharing_it(monkeyp
         for secret in worker["secrets"]:
             assert spec["secrets"][secret]["file"].startswith("./secrets/")
             assert f"/run/secrets/{secret}" in env.values(), f"{name} does not read {secret}"
+    # Posts' files: one named volume in both workers and the archive server, files_dir in it.
+    readers = [*workers.values(), services["serve-postgres"]]
+    folders = {env_of(s)["BRIDGEBOT_FILES_DIR"] for s in readers}
+    assert len(folders) == 1, "every worker and serve-postgres keep files in one folder"
+    [folder] = folders
+    mounted = [[v.split(":")[0] for v in s.get("volumes", [])
+                if folder.startswith(v.split(":")[1].rstrip("/") + "/")] for s in readers]
+    assert mounted[0] and all(m == mounted[0] for m in mounted), f"one volume in each: {mounted}"
+    assert mounted[0][0] in spec["volumes"], "a named volume (it outlives the containers)"
+    assert services["serve-postgres"]["profiles"] == ["postgres"]
+    assert "serve" in services["serve-postgres"]["command"]
     # What compose mounts is what bridgebot reads: the address, from its secret file.
     monkeypatch.chdir(tmp_path)
     url = "postgresql://bridgebot:example-password@postgres:5432/bridgebot"
