@@ -177,6 +177,12 @@ class Settings(BaseSettings):
             return Path(value.removeprefix("sqlite:///"))
         return value
 
+    @field_validator("files_dir", mode="before")
+    @classmethod
+    def _files_dir(cls, value: object) -> object:
+        """An empty value (``BRIDGEBOT_FILES_DIR=``) is unset, not the working directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("facilitators")
     @classmethod
     def _platform_prefixed(cls, value: list[str]) -> list[str]:

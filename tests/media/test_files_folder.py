@@ -162,3 +162,12 @@ async def test_backup_and_restore_carry_the_files_of_the_files_dir_folder(
     else:
         assert "1 stored file(s)" in said and "pg_dump" not in said
     assert not (tmp_path / "files").exists() and not (tmp_path / "data").exists()
+
+
+def test_an_empty_files_dir_is_unset_not_the_working_directory(monkeypatch: pytest.MonkeyPatch):
+    from bridgebot.settings import load_settings
+
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", " ")
+    assert load_settings().files_dir is None
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", "/srv/bridgebot/files")
+    assert load_settings().files_dir == Path("/srv/bridgebot/files")
