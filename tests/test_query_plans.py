@@ -62,15 +62,23 @@ async def discussion(rooms_world: World) -> World:
 
 
 HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
-    "private /status: the person's bridges": (
+    "/alias in private: the person's bridges": (
         lambda w: w.runtime.core.facilitation.reader_bridges("console", "brittany-landorf"),
         "posts_by_participant"),
+    # Only the topics of the person's bridges, not every topic.
+    "private /status: the person's topics": (
+        lambda w: w.runtime.store.reader_topics("console", "brittany-landorf", ["allies"]),
+        "posts_by_participant"),
     # The reader's own posts past the mark are taken by participant, not by walking every
-    # post of the topic past the mark.
+    # post of the topic past the mark; the visible posts up to the mark are counted from
+    # the hidden ones (a few), not through every post of the topic.
     "/status counts": (lambda w: w.runtime.store.stats(1, 2), "posts_by_participant"),
+    "private /status: the counts of all the person's topics": (
+        lambda w: w.runtime.store.reader_stats([1, 2], "console", "brittany-landorf"),
+        "posts_by_participant"),
     # "last post by …" for each of the person's topics: one step down the visible posts.
-    "/status: the last post's author": (
-        lambda w: w.runtime.core.privacy.last_visible_author(1), "posts_visible"),
+    "/status: the last posts' authors": (
+        lambda w: w.runtime.core.privacy.last_visible_authors([1, 2]), "posts_visible"),
     "/forgetme: what the person has": (
         lambda w: w.runtime.core.privacy.person("console", "brittany-landorf"),
         "posts_by_participant"),

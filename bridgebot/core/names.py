@@ -11,7 +11,7 @@ that :mod:`bridgebot.core.service` can name authors without importing them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -152,10 +152,16 @@ async def name_posts(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], po
 
 
 async def last_author(privacy: PrivacyPort, bridges: Mapping[str, NamingRule], topic: Topic) -> str | None:
-    """The shown name of the newest visible post's author (for "last post by …"): one
-    statement per topic, as /status asks it for each of a person's topics."""
-    found = await privacy.last_visible_author(topic.id)
-    if found is None:
-        return None
-    identity, is_opening = found
-    return identity_name(identity, is_opening, mode_of(bridges, identity.bridge))
+    """The shown name of the newest visible post's author (for "last post by …" in a
+    topic's /status), or None when it has no visible post."""
+    return (await last_authors(privacy, bridges, [topic])).get(topic.id)
+
+
+async def last_authors(privacy: PrivacyPort, bridges: Mapping[str, NamingRule],
+                       topics: Iterable[Topic]) -> dict[int, str]:
+    """Topic id -> the shown name of its newest visible post's author (for "last post by
+    …"), for all of a person's topics in one statement, as /status asks. A topic without a
+    visible post is left out."""
+    found = await privacy.last_visible_authors(t.id for t in topics)
+    return {topic_id: identity_name(identity, is_opening, mode_of(bridges, identity.bridge))
+            for topic_id, (identity, is_opening) in found.items()}

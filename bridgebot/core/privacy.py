@@ -41,7 +41,7 @@ from bridgebot.core.names import (
     FACILITATOR_NAME,
     SOMEONE,
     AuthorMode,
-    last_author,
+    last_authors,
     mentions_named,
     mode_of,
     name_posts,
@@ -94,9 +94,9 @@ async def shown_posts(core: Discussions, posts: Sequence[Post], *,
     return await name_posts(core.privacy, core.bridges, posts, for_delivery=for_delivery)
 
 
-async def shown_last_author(core: Discussions, topic: Topic) -> str | None:
-    """The shown name of the newest visible post's author (for "last post by …")."""
-    return await last_author(core.privacy, core.bridges, topic)
+async def shown_last_authors(core: Discussions, topics: Iterable[Topic]) -> dict[int, str]:
+    """Topic id -> the shown name of its newest visible post's author ("last post by …")."""
+    return await last_authors(core.privacy, core.bridges, topics)
 
 
 # -- aliases -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import UTC
 
 from bridgebot.core.export import Archive
 from bridgebot.core.models import Author, ChannelRef, Topic
-from bridgebot.core.privacy import shown_last_author, shown_posts
+from bridgebot.core.privacy import shown_last_authors, shown_posts
 from bridgebot.core.service import STATUS_NAMES, Discussions, counts_text
 from bridgebot.i18n import translator
 
@@ -28,8 +28,7 @@ CATCHUP_MAX = 15
 async def reader_topics(core: Discussions, reader: Author, bridges: Iterable[str] = ()) -> list[Topic]:
     """Topics of the bridges a person takes part in: the ones given (chats they are a
     member of) and those where they wrote or read before. Open ones first, newest first."""
-    names = set(bridges) | set(await core.facilitation.reader_bridges(reader.platform, reader.user_id))
-    topics = [t for t in await core.store.topics() if t.bridge in names]
+    topics = await core.store.reader_topics(reader.platform, reader.user_id, bridges)
     return sorted(topics, key=lambda t: (t.is_locked, -t.id))
 
 
@@ -45,16 +44,24 @@ async def overview(core: Discussions, reader: Author, bridges: Iterable[str] = (
     if not topics:
         return t("You are not part of a discussion yet. Reply to a topic in a bridged group; "
                  "then /status here shows what is new for you.")
-    # Only looked up: someone who never wrote has no posts of their own to leave out.
-    reader_id = await core.store.participant_id(reader.platform, reader.user_id)
+    # Three statements in all, whatever the number of topics: the counts of each and the
+    # names of their last authors are read for all the shown topics at once (one trip to
+    # the database per topic was most of /status's time). Only read, never written:
+    # someone who never wrote has no posts of their own to leave out.
+    shown = topics[:OVERVIEW_MAX]
+    counts = await core.store.reader_stats([topic.id for topic in shown], reader.platform,
+                                           reader.user_id)
+    last_names = await shown_last_authors(core, shown)
     lines = [t("Your discussions:")]
-    for topic in topics[:OVERVIEW_MAX]:
-        stats = await core.store.stats(topic.id, reader_id)
+    for topic in shown:
+        stats = counts.get(topic.id)
+        if stats is None:  # not found by the counts' statement: nothing true to show
+            continue
         line = t("• “{title}” (topic #{id}): {counts} · {status}", title=topic.title, id=topic.id,
                  counts=counts_text(t, stats.posts, stats.new), status=t(STATUS_NAMES[topic.status]))
         if stats.last_post_author and stats.last_post_at:
             when = stats.last_post_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            name = await shown_last_author(core, topic) or stats.last_post_author
+            name = last_names.get(topic.id) or stats.last_post_author
             line += " · " + t("last post by {name}, {when}", name=name, when=when)
         lines.append(line)
     if len(topics) > OVERVIEW_MAX:
