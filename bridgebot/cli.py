@@ -48,6 +48,7 @@ def _runtime(settings: Settings) -> Runtime:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bridgebot.adapters.build import build_adapters
+    from bridgebot.runtime import settle_heap
 
     adapters = build_adapters(settings)
     if not adapters:
@@ -92,6 +93,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         except errors.PermanentError as err:
             print(f"bridgebot: {err}", file=sys.stderr)
             return EXIT_CONFIG
+        settle_heap()
         log.info("bridgebot is running; Ctrl-C stops it")
         try:
             await stop.wait()
