@@ -473,6 +473,32 @@ async def test_uploaded_file_becomes_an_attachment_served_by_the_fake(world: Wor
             assert await resp.read() == b"minutes"
 
 
+async def test_uploads_are_payload_json_and_files_n_parts_named_by_their_attachments_entry(
+        world: World) -> None:
+    client = RecordingClient()
+    async with running(client, world.token):
+        channel = client.get_channel(int(world.general["id"]))
+        assert isinstance(channel, discord.TextChannel)
+        await channel.send("two", files=[discord.File(io.BytesIO(b"a"), "a.txt"),
+                                         discord.File(io.BytesIO(b"bb"), "b.txt")])
+    [call] = [c for c in world.dc.calls if c.method == "POST" and c.path.endswith("/messages")]
+    assert [f["field"] for f in call.json["files"]] == ["files[0]", "files[1]"]
+    assert call.json["attachments"] == [{"id": 0, "filename": "a.txt"},
+                                        {"id": 1, "filename": "b.txt"}]
+    form = aiohttp.FormData()
+    form.add_field("payload_json", '{"content": "x", "attachments": '
+                   '[{"id": 0, "filename": "renamed.pdf"}]}', content_type="application/json")
+    form.add_field("files[0]", b"%PDF", filename="original.pdf",
+                   content_type="application/octet-stream")
+    status, body, _ = await raw(world, "POST", f"/channels/{world.general['id']}/messages",
+                                data=form)
+    assert status == 200
+    [attachment] = body["attachments"]
+    assert {k: attachment[k] for k in ("filename", "size", "content_type")} == {
+        "filename": "renamed.pdf", "size": 4, "content_type": "application/pdf"}
+    assert {"id", "url", "proxy_url"} <= set(attachment)  # AttachmentResponse's required fields
+
+
 async def test_user_started_forum_post_reaches_thread_create_and_on_message(
     world: World,
 ) -> None:

@@ -582,6 +582,29 @@ async def test_albums_videos_and_the_file_limits_follow_the_bot_api(tg: FakeTele
     assert len({p["media_group_id"] for p in photos}) == 1 and photos[0]["caption"] == "Ours"
 
 
+async def test_an_album_items_caption_entities_and_get_file_s_download_path(
+        tg: FakeTelegram, bot: Bot) -> None:
+    from telegram import InputFile, InputMediaPhoto, MessageEntity
+
+    chat = tg.add_chat("Discussion")
+    album = await bot.send_media_group(chat["id"], [
+        InputMediaPhoto(InputFile(b"\xff\xd8one", attach=True), caption="Bold words",
+                        caption_entities=[MessageEntity("bold", 0, 4)]),
+        InputMediaPhoto(InputFile(b"\xff\xd8two", attach=True)),
+    ])
+    assert [(e.type, e.offset, e.length) for e in album[0].caption_entities] == [("bold", 0, 4)]
+    alice = tg.add_user("Alice")
+    edge = tg.user_sends_document(chat["id"], alice, "edge.bin", mime_type="application/pdf",
+                                  data=b"e" * (20 * 1000 * 1000))  # 20 MB: still fetched
+    found = await bot.get_file(edge["document"]["file_id"])
+    assert found.file_size == 20 * 1000 * 1000 and found.file_path
+    assert len(await found.download_as_bytearray()) == 20 * 1000 * 1000
+    path = found.file_path.split("/file/bot", 1)[1].split("/", 1)[1]  # after the token
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"{tg.url}/file/botWRONG/{path}") as response:
+        assert response.status == 401
+
+
 async def test_pinning_needs_the_pin_right_in_groups_as_on_telegram(tg: FakeTelegram, bot: Bot) -> None:
     allowed = tg.add_chat("Allowed")
     refused = tg.add_chat("Refused", bot_rights={"can_pin_messages": False})

@@ -42,8 +42,9 @@ class RecordedCall:
 
     ``path`` is relative to the API base (``/channels/1/messages``); ``json`` is the
     request body (for multipart requests the decoded ``payload_json`` plus a
-    ``files`` list); ``headers`` are the *response* headers (rate-limit headers
-    live there) and ``request_headers`` the request's.
+    ``files`` list: each part's ``field`` (``files[n]``), ``filename`` and ``size``);
+    ``headers`` are the *response* headers (rate-limit headers live there) and
+    ``request_headers`` the request's.
     """
 
     method: str

@@ -223,7 +223,7 @@ class FakeDiscord(
     async def _read_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes, str]]]:
         if request.content_type.startswith("multipart/"):
             body: Any = {}
-            files: list[tuple[str, bytes, str]] = []
+            parts: list[tuple[str, str, bytes, str]] = []  # (field, filename, data, type)
             reader = await request.multipart()
             async for part in reader:
                 if not hasattr(part, "read"):
@@ -234,8 +234,12 @@ class FakeDiscord(
                     data = await part.read()  # type: ignore[union-attr]
                     content_type = part.headers.get(  # type: ignore[union-attr]
                         "Content-Type", "application/octet-stream")
-                    files.append((part.filename or "file", bytes(data), content_type))  # type: ignore[union-attr]
-            body = dict(body, files=[{"filename": f[0], "size": len(f[1])} for f in files])
+                    parts.append((part.name or "", part.filename or "file",  # type: ignore[union-attr]
+                                  bytes(data), content_type))
+            files = _named_files(body, parts)
+            body = dict(body, files=[{"field": field, "filename": name, "size": len(data)}
+                                     for (field, *_), (name, data, _) in zip(parts, files,
+                                                                             strict=True)])
             return body, files
         raw = await request.read()
         if not raw:
@@ -347,3 +351,23 @@ class FakeDiscord(
             _Route(method, f"{method} {template}", _compile(template), handler, auth, rule)
             for method, template, handler, auth, rule in table
         ]
+
+
+_FILE_FIELD = re.compile(r"files\[(\d+)\]")
+
+
+def _named_files(payload: Any, parts: list[tuple[str, str, bytes, str]]
+                 ) -> list[tuple[str, bytes, str]]:
+    """The uploaded files in order, each named as Discord names it: a ``files[n]`` part
+    takes the ``filename`` of ``payload_json``'s ``attachments`` entry whose ``id`` is
+    ``n`` when there is one (Discord's "Uploading Files"), else the part's own filename."""
+    entries = payload.get("attachments") if isinstance(payload, dict) else None
+    by_id = {str(a.get("id")): a for a in entries or () if isinstance(a, dict)}
+    files = []
+    for field, filename, data, content_type in parts:
+        match = _FILE_FIELD.fullmatch(field)
+        entry = by_id.get(match.group(1)) if match else None
+        named = entry.get("filename") if entry else None
+        files.append((named if isinstance(named, str) and named else filename, data,
+                      content_type))
+    return files

@@ -151,7 +151,8 @@ class MediaRoutes(TelegramCore):
                 content = {kind: self._media_json(kind, file)}
             content["media_group_id"] = group_id
             caption, entities = self._bot_text(
-                {"caption": item.get("caption"), "parse_mode": item.get("parse_mode")},
+                {"caption": item.get("caption"), "parse_mode": item.get("parse_mode"),
+                 "caption_entities": item.get("caption_entities")},
                 "caption", "caption_entities", MAX_CAPTION_LENGTH,
                 "message caption is too long", required=False,
             )
