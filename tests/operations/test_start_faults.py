@@ -10,12 +10,13 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 
 from ..conftest import Build
+from ..test_health import problems
 from ..test_logs import free_port
 
 
@@ -64,15 +65,15 @@ async def healthz(port: int) -> tuple[int, str]:
         return answer.status, await answer.text()
 
 
-async def test_telegram_unreachable_at_start_is_retried_and_healthz_says_so(tmp_path: Path,
-                                                                            build: Build):
+async def test_telegram_unreachable_at_start_is_retried_and_healthz_says_so(
+        tmp_path: Path, build: Build, database: Callable[[Path], Path | str]):
     w = await build(discord=(), start=False)
     assert w.tg is not None
     real = int(w.tg.url.rsplit(":", 1)[1].split("/")[0])
     gone = free_port()  # where bridgebot looks for Telegram: nothing listens there yet
     health = free_port()
     config = tmp_path / "bridgebot.toml"
-    config.write_text(w.config_toml(tmp_path / "bridgebot.sqlite3", health=f"port = {health}")
+    config.write_text(w.config_toml(database(tmp_path / "bridgebot.sqlite3"), health=f"port = {health}")
                       .replace(w.tg.url, f"http://127.0.0.1:{gone}"))
     process = await bridgebot(config, clean_env(w.environment()))
     lines: list[str] = []
@@ -83,7 +84,8 @@ async def test_telegram_unreachable_at_start_is_retried_and_healthz_says_so(tmp_
         assert status == 503 and "telegram: not connected yet (attempt" in body
         async with forwarder(gone, real):
             await read_until(process.stderr, lines, "telegram connected", "bridgebot is running")
-            assert await healthz(health) == (200, "ok\n")
+            status, body = await healthz(health)
+            assert (status, problems(body)) == (200, "ok\n")
             process.send_signal(signal.SIGTERM)
             rest, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:
@@ -97,11 +99,11 @@ async def test_telegram_unreachable_at_start_is_retried_and_healthz_says_so(tmp_
     assert "Traceback" not in text
 
 
-async def test_a_refused_token_is_one_line_naming_the_platform_and_exit_2(tmp_path: Path,
-                                                                        build: Build):
+async def test_a_refused_token_is_one_line_naming_the_platform_and_exit_2(
+        tmp_path: Path, build: Build, database: Callable[[Path], Path | str]):
     w = await build(start=False)
     config = tmp_path / "bridgebot.toml"
-    config.write_text(w.config_toml(tmp_path / "bridgebot.sqlite3"))
+    config.write_text(w.config_toml(database(tmp_path / "bridgebot.sqlite3")))
     wrong = {"telegram": "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
              "discord": "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
     messages = {"telegram": "Telegram refused the bot token (telegram.token)",
@@ -124,8 +126,8 @@ async def test_a_refused_token_is_one_line_naming_the_platform_and_exit_2(tmp_pa
         assert "ERROR" not in text, "nothing left open: the other platform's start was closed"
 
 
-async def test_discord_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path,
-                                                                      build: Build):
+async def test_discord_unreachable_at_start_is_retried_until_it_answers(
+        tmp_path: Path, build: Build, database: Callable[[Path], Path | str]):
     """In process, the same path as `bridgebot run`: the start waits, /healthz says why."""
     from bridgebot.adapters.discord.adapter import DiscordAdapter
     from bridgebot.adapters.discord.settings import DiscordSettings
@@ -139,7 +141,7 @@ async def test_discord_unreachable_at_start_is_retried_until_it_answers(tmp_path
     settings = DiscordSettings(token=w.tokens["discord"],
                                api_base_url=w.dc.api_base.replace(f":{real}/", f":{gone}/"),
                                guilds=[int(w.guild["id"])])
-    runtime = Runtime(tmp_path / "unreachable.sqlite3", [w.bridge])
+    runtime = Runtime(database(tmp_path / "unreachable.sqlite3"), [w.bridge])
     runtime.add_adapter(DiscordAdapter(settings, client_options={"guild_ready_timeout": 0.05}))
     health = HealthServer(runtime, "127.0.0.1", 0)
     await health.start()
@@ -158,7 +160,7 @@ async def test_discord_unreachable_at_start_is_retried_until_it_answers(tmp_path
             assert runtime.connecting == {}
             async with aiohttp.ClientSession() as http, \
                     http.get(f"{health.url}/healthz") as answer:
-                assert (answer.status, await answer.text()) == (200, "ok\n")
+                assert (answer.status, problems(await answer.text())) == (200, "ok\n")
             await runtime.stop()
     finally:
         if not starting.done():
