@@ -1,5 +1,9 @@
 """A database file bridgebot cannot use gives one line and exit 2 at once, never a
-traceback or a hang (issue 13): corrupt, truncated, or another program's database."""
+traceback or a hang (issue 13): corrupt, truncated, or another program's database.
+
+The damaged files are SQLite's (PostgreSQL's server keeps its files to itself; a server
+that is down or refuses is tests/test_postgres_store.py's); the operator commands' settings
+are checked on both stores."""
 
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ def foreign(path: Path) -> None:
     conn.close()
 
 
+SPOILED_FILE = "spoils a SQLite file (random bytes, cut short, another program's tables)"
+
+
+@pytest.mark.sqlite_only(SPOILED_FILE)
 @pytest.mark.parametrize(("spoil", "command"), [
     (corrupt, ["topics"]), (truncated, ["topics"]), (foreign, ["topics"]),
     (corrupt, ["outbox"]), (truncated, ["export", "1"]), (foreign, ["run"]), (corrupt, ["run"]),
@@ -58,6 +66,7 @@ def test_an_unusable_database_is_one_line_and_exit_2(tmp_path, spoil, command):
     assert db.read_bytes() == before  # nothing written into someone else's file
 
 
+@pytest.mark.sqlite_only(SPOILED_FILE + "; aiosqlite's connection threads")
 async def test_a_failed_open_leaves_no_thread_behind(tmp_path):
     import threading
     db = tmp_path / "bridgebot.sqlite3"
@@ -71,21 +80,20 @@ async def test_a_failed_open_leaves_no_thread_behind(tmp_path):
     assert connections() == before
 
 
-async def test_an_operator_command_with_another_config_never_changes_the_facilitators(tmp_path,
-                                                                                        monkeypatch):
+async def test_an_operator_command_with_another_config_never_changes_the_facilitators(
+        tmp_path, db_setting, monkeypatch):
     from bridgebot.cli import main
     from bridgebot.runtime import Runtime
 
-    db = tmp_path / "bridgebot.sqlite3"
-    runtime = Runtime(db, [], facilitators=[("telegram", "111")])
+    runtime = Runtime(db_setting, [], facilitators=[("telegram", "111")])
     await runtime.open()
     await runtime.db.close()
-    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db))
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
     monkeypatch.setenv("BRIDGEBOT_FACILITATORS", '["telegram:666"]')
     monkeypatch.chdir(tmp_path)
     for command in (["topics"], ["outbox"]):
         assert await asyncio.to_thread(main, command) == 0
-    runtime = Runtime(db, [])
+    runtime = Runtime(db_setting, [])
     await runtime.db.open()
     try:
         assert await runtime.store.is_facilitator("telegram", "111")

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,7 @@ import aiohttp
 from bridgebot.logs import JsonFormatter, TextFormatter, hide_secrets
 
 from .conftest import Build
+from .test_health import problems
 
 
 def free_port() -> int:
@@ -32,14 +34,14 @@ async def read_until(stream: asyncio.StreamReader, lines: list[str], *needles: s
             lines.append(line.decode())
 
 
-async def test_run_logs_json_lines_one_per_platform_connected_without_tokens(tmp_path: Path,
-                                                                             build: Build):
+async def test_run_logs_json_lines_one_per_platform_connected_without_tokens(
+        tmp_path: Path, build: Build, database: Callable[[Path], Path | str]):
     w = await build(start=False)  # bridgebot itself runs as a command against the fakes
     group, channel = w.group, w.channel
     tg_token, dc_token = w.tokens["telegram"], w.tokens["discord"]
     port = free_port()
     config = tmp_path / "bridgebot.toml"
-    config.write_text(w.config_toml(tmp_path / "bridgebot.sqlite3", health=f"port = {port}"))
+    config.write_text(w.config_toml(database(tmp_path / "bridgebot.sqlite3"), health=f"port = {port}"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")}
     env.update(w.environment())
     process = await asyncio.create_subprocess_exec(
@@ -52,7 +54,7 @@ async def test_run_logs_json_lines_one_per_platform_connected_without_tokens(tmp
                          "bridgebot is running")
         async with aiohttp.ClientSession() as http, \
                 http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-            assert (answer.status, await answer.text()) == (200, "ok\n")
+            assert (answer.status, problems(await answer.text())) == (200, "ok\n")
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

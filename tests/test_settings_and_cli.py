@@ -107,18 +107,19 @@ Is it still open?
 """
 
 
-def test_the_shell_runs_a_discussion_piped_on_stdin(tmp_path):
-    result = bridgebot("shell", cwd=tmp_path, stdin=SCRIPT)
+def test_the_shell_runs_a_discussion_piped_on_stdin(tmp_path, db_setting):
+    env = {"BRIDGEBOT_DATABASE": str(db_setting)}  # the test's store; else data/ under cwd
+    result = bridgebot("shell", cwd=tmp_path, env=env, stdin=SCRIPT)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "[forum m" in out and "Brittany Landorf · console: #2 Engaging governmental" in out
     assert "Jessica · console ↩" in out
     assert "is locked" in out and "no longer accepts posts" in out
     assert "3 posts / 3 new · last post by Jessica" in out
-    topics = bridgebot("topics", cwd=tmp_path)
+    topics = bridgebot("topics", cwd=tmp_path, env=env)
     assert "locked" in topics.stdout and "Engaging allies" in topics.stdout
-    exported = bridgebot("export", "1", "--format", "html", "-o", "topic.html", cwd=tmp_path)
+    exported = bridgebot("export", "1", "--format", "html", "-o", "topic.html", cwd=tmp_path, env=env)
     assert exported.returncode == 0
     page = (tmp_path / "topic.html").read_text()
     assert "Engaging governmental allies in Jordan" in page and "Topic locked" in page
-    assert bridgebot("export", "7", cwd=tmp_path).returncode == 1
+    assert bridgebot("export", "7", cwd=tmp_path, env=env).returncode == 1

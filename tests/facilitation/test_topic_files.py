@@ -153,9 +153,10 @@ def test_topic_validate_prints_the_plan_or_the_problems(tmp_path, capsys, monkey
     assert "there is no such file" in capsys.readouterr().err
 
 
-def test_topic_publish_records_the_plan_and_refuses_a_broken_file(tmp_path, capsys, monkeypatch):
+def test_topic_publish_records_the_plan_and_refuses_a_broken_file(tmp_path, db_setting, capsys,
+                                                                  monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
     monkeypatch.setenv("BRIDGEBOT_BRIDGES", '[{"name": "allies", "console_rooms": ["forum"]}]')
     broken = tmp_path / "broken.toml"
     broken.write_text(GOOD.replace('bridge = "allies"', 'bridge = "climate"'), encoding="utf-8")

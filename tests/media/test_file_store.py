@@ -1,13 +1,17 @@
-"""Files are stored once, by content, beside the database, without image metadata."""
+"""Files are stored once, by content, without image metadata: beside the database on SQLite,
+in the folder the workers share (``bridgebot.store.PG_FILES``) on PostgreSQL."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+import bridgebot.store
+from bridgebot.store import open_database, storage_for
 from bridgebot.store.backup import files_dir
 from bridgebot.store.db import Database
 from bridgebot.store.files import FileStore
@@ -28,11 +32,12 @@ def _with_gps(fmt: str) -> bytes:
 
 
 @pytest.fixture
-async def files(tmp_path: Path):
-    db = Database(tmp_path / "data" / "bridgebot.sqlite3")
+async def files(db_setting: Path | str) -> AsyncIterator[FileStore]:
+    """The file store of the test's database, as the runtime makes it."""
+    db = open_database(db_setting)
     await db.open()
     try:
-        yield FileStore(db)
+        yield storage_for(db).files
     finally:
         await db.close()
 
@@ -56,7 +61,10 @@ async def test_the_same_file_twice_is_stored_once_under_its_hash(files):
     one = await files.put(b"%PDF-1.4 notes", "notes.pdf", "application/pdf", "document")
     two = await files.put(b"%PDF-1.4 notes", "copy of notes.pdf", "application/pdf", "document")
     assert one.sha256 == two.sha256 and one.size == 14
-    assert files.root == files_dir(files.db.path)
+    if isinstance(files.db, Database):
+        assert files.root == files_dir(files.db.path)
+    else:
+        assert files.root == bridgebot.store.PG_FILES
     assert [p for p in files.root.rglob("*") if p.is_file()] == [files.path(one)]
     assert (one.name, two.name) == ("notes.pdf", "copy of notes.pdf")
 

@@ -84,6 +84,8 @@ def test_run_with_only_placeholders_calls_no_platform(tmp_path):
     assert "placeholder" in done.stderr and "Nothing to run" in done.stderr
 
 
+@pytest.mark.sqlite_only("what is checked is where --config may stand, not the store: the SQLite "
+                        "file the config names appearing proves the config was read")
 def test_options_work_before_and_after_the_command(tmp_path):
     config = tmp_path / "elsewhere.toml"
     config.write_text(f'database = "{tmp_path / "x.sqlite3"}"\n', encoding="utf-8")

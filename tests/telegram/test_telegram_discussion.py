@@ -192,17 +192,16 @@ async def test_a_chat_that_removed_the_bot_is_dead_lettered_and_the_rest_carries
     assert root
 
 
-async def test_a_wrong_token_is_reported_clearly(world, tmp_path):
+async def test_a_wrong_token_is_reported_clearly(world, tmp_path, database):
     from bridgebot.core.service import Discussions
     from bridgebot.sandbox.clients import telegram_adapter
-    from bridgebot.store import sqlite_storage
-    from bridgebot.store.db import Database
+    from bridgebot.store import open_database, storage_for
 
     bad = telegram_adapter(world.tg, "999:not-a-real-token")
-    db = Database(tmp_path / "x.sqlite3")
+    db = open_database(database(tmp_path / "x.sqlite3"))
     await db.open()
     try:
-        core = Discussions(sqlite_storage(db), [])
+        core = Discussions(storage_for(db), [])
         try:
             await bad.start(core)
         except PermanentError as err:
