@@ -13,9 +13,14 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bridgebot.demo.run import run_demo
 from bridgebot.demo.script import load_seed
+
+pytestmark = pytest.mark.sqlite_only(
+    "`bridgebot demo` keeps its discussion in a fresh SQLite file in its --data folder, by design "
+    "(offline, nothing to install)")
 
 
 def bridgebot(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -93,6 +93,9 @@ async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.sqlite_only(
+    "`bridgebot demo` keeps its discussion in a fresh SQLite file in its --data folder, by design "
+    "(offline, nothing to install)")
 async def test_the_demo_with_matrix_shows_the_room_with_each_authors_ghost(tmp_path: Path):
     from bridgebot.adapters.matrix.synapse import synapse_installed
     from bridgebot.demo.run import run_demo

@@ -30,6 +30,11 @@ from bridgebot.store.repo import Store
 
 from ..auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
+# `bridgebot backup` and `restore` are SQLite's: they copy, check and replace its file (and
+# the files beside it); PostgreSQL's backups are the server's (pg_dump, pg_restore).
+pytestmark = pytest.mark.sqlite_only("`bridgebot backup`/`restore` and the pre-upgrade backup "
+                                     "work on the SQLite file; PostgreSQL's are pg_dump's")
+
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = 200
 

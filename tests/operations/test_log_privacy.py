@@ -6,6 +6,8 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from bridgebot import logs
 from bridgebot.demo.script import load_seed
 from bridgebot.logs import keep_content_out
@@ -18,6 +20,9 @@ def fragments(text: str) -> list[str]:
     return [line.strip()[:24] for line in text.splitlines() if len(line.strip()) >= 12]
 
 
+@pytest.mark.sqlite_only(
+    "`bridgebot demo` keeps its discussion in a fresh SQLite file in its --data folder, by design "
+    "(offline, nothing to install)")
 def test_a_debug_run_of_the_demo_logs_no_message_text_and_no_name(tmp_path: Path):
     seed = load_seed()
     result = bridgebot("-v", "demo", "--no-matrix", "--data", "demo", cwd=tmp_path, timeout=120)

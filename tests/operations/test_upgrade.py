@@ -38,6 +38,8 @@ def test_every_release_since_version_5_has_a_fixture():
         "a schema change adds tests/fixtures/make_vN_db.py and the database it made"
 
 
+@pytest.mark.sqlite_only("the earlier releases' databases are SQLite files (tests/fixtures/vN.sqlite3); "
+                        "PostgreSQL's migration from empty: tests/test_postgres_store.py")
 @pytest.mark.parametrize("version", RELEASES)
 async def test_a_database_of_an_earlier_release_upgrades_topic_by_topic(version: int, tmp_path: Path):
     live = tmp_path / "data" / "bridgebot.sqlite3"
