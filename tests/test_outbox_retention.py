@@ -1,5 +1,5 @@
 """Months of running, on disk: delivered outbox rows go after their retention, nothing a
-discussion needs goes with them, and the file gives the space back."""
+discussion needs goes with them (on both stores), and SQLite's file gives the space back."""
 
 from __future__ import annotations
 
@@ -65,11 +65,12 @@ async def a_week_of_discussion(rt: Runtime, console: ConsoleAdapter, week: int) 
     await rt.drain(timeout=30)
 
 
-async def test_pruning_keeps_no_delivered_row_older_than_the_retention(db_path: Path):
+async def test_pruning_keeps_no_delivered_row_older_than_the_retention(store: str,
+                                                                      db_setting: Path | str):
     clock = Clock()
     # A budget of one message per 0.2 s makes bursts combine, as on a busy bridge.
     console = ConsoleAdapter(limits=PlatformLimits(per_target=(Window(1, 0.2),), max_length=4000))
-    rt = Runtime(db_path, [BRIDGE], facilitators=[("console", FACILITATOR.user_id)], clock=clock,
+    rt = Runtime(db_setting, [BRIDGE], facilitators=[("console", FACILITATOR.user_id)], clock=clock,
                  outbox_retention=RETENTION)
     rt.add_adapter(console)
     await rt.start()
@@ -101,8 +102,9 @@ async def test_pruning_keeps_no_delivered_row_older_than_the_retention(db_path: 
         assert await rows(rt, "SELECT platform, chat_id, message_id, post_id, prompt_id "
                               "FROM message_map ORDER BY id") == mapped_before
         assert await discussion(rt) == archive_before
-        assert (await rows(rt, "PRAGMA auto_vacuum"))[0][0] == 2
-        assert (await rows(rt, "PRAGMA freelist_count"))[0][0] == 0, "space given back"
+        if store == "sqlite":  # PostgreSQL's space is its autovacuum's
+            assert (await rows(rt, "PRAGMA auto_vacuum"))[0][0] == 2
+            assert (await rows(rt, "PRAGMA freelist_count"))[0][0] == 0, "space given back"
         # The relay goes on, with ids never handed out twice.
         _, outcome = await console.say("lounge", person("Brittany"), "After the pruning")
         await rt.drain()

@@ -39,8 +39,7 @@ def test_placeholders_are_numbered_outside_quoted_text():
     assert numbered("SELECT ? WHERE a = '?' AND b IN (?, ?)") == "SELECT $1 WHERE a = '?' AND b IN ($2, $3)"
 
 
-async def test_a_fresh_database_has_sqlites_version_tables_and_columns(postgres_server: PostgresServer,
-                                                                        tmp_path):
+async def test_a_fresh_database_has_sqlites_version_tables_and_columns(postgres_server: PostgresServer):
     url = postgres_server.fresh()
     for _ in range(2):  # the second open finds it done
         db = PgDatabase(url)
@@ -51,10 +50,12 @@ async def test_a_fresh_database_has_sqlites_version_tables_and_columns(postgres_
             "WHERE table_schema = current_schema()")
         await db.close()
         assert [r[0] for r in rows] == [LATEST]
-    lite = Database(tmp_path / "x.sqlite3")
+    # SQLite's schema, the reference: in memory (no file; the writer's connection holds it).
+    lite = Database(":memory:")
     await lite.open()
-    tables = [r[0] for r in await lite.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    expected = {(t, c[1]) for t in tables for c in await lite.fetch(f"PRAGMA table_info({t})")}
+    async with lite.tx() as conn:
+        tables = [r[0] for r in await conn.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        expected = {(t, c[1]) for t in tables for c in await conn.fetch(f"PRAGMA table_info({t})")}
     await lite.close()
     # PostgreSQL alone has delivery_leases: which worker sends to which chat (not data).
     assert {(r[0], r[1]) for r in columns if r[0] != "delivery_leases"} == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 import pytest
 
 from bridgebot.adapters.console.adapter import ConsoleAdapter
@@ -13,6 +14,7 @@ from bridgebot.core.commands import CommandContext, run_command
 from bridgebot.core.models import DeliveryState
 from bridgebot.core.service import Bridge
 from bridgebot.runtime import Runtime
+from bridgebot.store import open_database
 from bridgebot.store.db import Database
 from bridgebot.store.migrations import LATEST, SchemaTooNew
 
@@ -52,19 +54,23 @@ async def test_a_database_from_a_newer_bridgebot_is_refused(db_path):
         await Database(db_path).open()
 
 
-async def test_the_message_map_itself_refuses_a_duplicate(db_path):
-    db = Database(db_path)
+async def test_the_message_map_itself_refuses_a_duplicate(store, db_setting):
+    db = open_database(db_setting)
     await db.open()
-    async with db.transaction() as tx:
-        await tx.execute("INSERT INTO topics (bridge, title, introduction, status, opened_by, "
-                         "opened_at) VALUES ('b', 't', '', 'open', 'k', '2026-01-01')")
-        insert = ("INSERT INTO message_map (platform, chat_id, message_id, topic_id, mirrored) "
-                  "VALUES ('telegram', '-100', '5', 1, 0)")
-        await tx.execute(insert)
-    with pytest.raises(sqlite3.IntegrityError):
-        async with db.transaction() as tx:
+    try:
+        async with db.tx() as tx:
+            await tx.execute("INSERT INTO topics (bridge, title, introduction, status, opened_by, "
+                             "opened_at) VALUES ('b', 't', '', 'open', 'k', '2026-01-01')")
+            insert = ("INSERT INTO message_map (platform, chat_id, message_id, topic_id, mirrored) "
+                      "VALUES ('telegram', '-100', '5', 1, 0)")
             await tx.execute(insert)
-    await db.close()
+        refused = sqlite3.IntegrityError if store == "sqlite" else asyncpg.UniqueViolationError
+        with pytest.raises(refused):
+            async with db.tx() as tx:
+                await tx.execute(insert)
+        assert len(await db.fetch("SELECT id FROM message_map")) == 1
+    finally:
+        await db.close()
 
 
 @on_both_stores

@@ -209,8 +209,8 @@ async def test_serve_listens_on_the_given_port(db_setting):
 
 
 
-async def test_bridgebot_serve_runs_until_stopped(tmp_path):
-    env = {**os.environ, "BRIDGEBOT_DATABASE": str(tmp_path / "db.sqlite3")}
+async def test_bridgebot_serve_runs_until_stopped(tmp_path, db_setting):
+    env = {**os.environ, "BRIDGEBOT_DATABASE": str(db_setting)}
     proc = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("bridgebot")), "serve", "--port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
