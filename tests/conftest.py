@@ -18,6 +18,7 @@ from bridgebot.runtime import Runtime
 # FACILITATOR, FORUM, LOUNGE and person live in auxil/world.py; importing them from here
 # keeps working.
 from .auxil.postgres import STORES, PostgresServer, missing_reason
+from .auxil.store_guard import sqlite_guard  # noqa: F401  (autouse: see its module)
 from .auxil.world import FACILITATOR, FORUM, LOUNGE, World, allies, person  # noqa: F401
 
 ROOMS = ("forum", "lounge")
