@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from bridgebot.demo.run import run_demo
 from bridgebot.demo.script import load_seed
@@ -80,6 +81,11 @@ def test_the_demo_replays_the_seed_discussion_across_both_platforms(tmp_path: Pa
     assert len(addresses) == 4
     for address in addresses:
         assert address in telegram_file and address in discord_file, address
+    # Kristin's photo crosses as a photo, shows inline in the archive, without its GPS.
+    assert "[photo] Kristin Antin · Discord · #3" in telegram_file
+    [image] = re.findall(r'<img src="(files/[0-9a-f]{2}/[0-9a-f]{64})" alt="roundtable.jpg"', page)
+    with Image.open(tmp_path / "demo" / image) as stored:
+        assert not stored.getexif().get_ifd(0x8825), "the demo photo kept its GPS position"
 
 
 def test_the_demo_will_not_reuse_a_folder_that_holds_a_database(tmp_path: Path):
