@@ -100,3 +100,26 @@ async def test_exports_link_and_list_files_and_anonymized_ones_rename_them(rooms
                       reply_to=w.console.visible("forum")[-1].message_id), "hide", "")
     hidden = await load_archive(w.runtime.store, 1, w.runtime.platforms)
     assert hidden is not None and photo.sha256 not in to_html(hidden)
+
+
+async def test_a_hidden_posts_files_are_no_longer_served(rooms_world: World):
+    w = rooms_world
+    photo, pdf, _ = await _topic_with_files(w)
+    server = ArchiveServer(w.runtime.store, refresh_seconds=60, files=w.runtime.core.files)
+    port = await server.start("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{port}/topics/1/files/"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for stored in (photo, pdf):
+                async with http.get(f"{base}{stored.sha256[:2]}/{stored.sha256}") as got:
+                    assert got.status == 200
+            assert w.console is not None
+            await run_command(w.runtime.core, CommandContext(
+                FACILITATOR, FORUM, reply_to=w.console.visible("forum")[-1].message_id),
+                "hide", "")
+            await w.runtime.drain()
+            for stored in (photo, pdf):
+                async with http.get(f"{base}{stored.sha256[:2]}/{stored.sha256}") as got:
+                    assert got.status == 404, stored.name
+    finally:
+        await server.stop()
