@@ -125,3 +125,22 @@ async def test_a_discord_photo_larger_than_telegram_takes_as_a_photo_goes_as_a_d
     [sent] = await w.until(lambda: _tg_files(w, "document"))
     assert sent["document"]["file_name"] == "poster.png" and not _tg_files(w, "photo")
     assert "The poster" in sent["caption"]
+
+
+async def test_a_discord_author_whose_file_telegram_cannot_take_is_told_once(
+        bridged: World, monkeypatch):
+    from bridgebot.core.attachments import FileLimits
+
+    w = bridged
+    small = FileLimits(per_file=1000, per_photo=1000)  # as a 60 MB file from a boosted server
+    monkeypatch.setattr(media, "LIMITS", small)
+    w.runtime.core.platforms.use_file_limits("telegram", lambda _chat: small)
+    w.dc.user_sends(w.thread["id"], w.brittany.dc, "Big report",
+                    attachments=[("report.pdf", b"%PDF" + b"y" * 5000, "application/pdf")])
+    await w.until(w.telegram_mirrors)
+    await w.settle()
+    told = [m for m in w.dc.channel_messages(w.thread["id"])
+            if m["author"].get("bot") and "report.pdf" in m["content"]
+            and "Telegram" in m["content"] and not m.get("webhook_id")]
+    assert len(told) == 1, told
+    assert "5 KB" in told[0]["content"]
