@@ -1,8 +1,8 @@
 """``/healthz`` and ``/metrics`` for whoever runs bridgebot (Docker, systemd, Prometheus).
 
 Off unless the ``[health]`` settings section is present. ``/healthz`` answers
-200 ``ok`` only when the database answers a query and every platform adapter is
-connected; otherwise 503 and one line per thing that is down, so an orchestrator
+200 ``ok`` only when the database answers a query, the files folder can be written and
+every platform adapter is connected; otherwise 503 and one line per thing that is down, so an orchestrator
 restarts a bot that lost its platform and an operator sees why. ``/metrics`` is the
 Prometheus text format, written by ``prometheus_client``: posts, deliveries and the
 outbox depth per platform come from the database (they survive restarts); 429s, retries,
@@ -35,6 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from bridgebot.core.adapter import CanReportHealth
 from bridgebot.core.models import DeliveryState, TopicStatus
+from bridgebot.store.files import FileStore, FilesUnusable
 from bridgebot.store.postgres import PgDatabase
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class Snapshot:
     # The single-holder roles this worker holds (PostgreSQL only: "scheduler",
     # "telegram-polling"); None with SQLite, whose one process holds them all.
     roles: list[str] | None = None
+    # Why posts' files cannot be stored (the files folder not writable: a network mount
+    # gone, a full or read-only disk); None when a probe file was written and removed.
+    files_error: str | None = None
 
     @property
     def role_line(self) -> str | None:
@@ -86,6 +90,7 @@ class Snapshot:
     @property
     def problems(self) -> list[str]:
         found = [f"database: {self.database_error}"] if self.database_error else []
+        found += [f"files: {self.files_error}"] if self.files_error else []
         return found + [p for p in self.platforms.values() if p]
 
 
@@ -102,7 +107,24 @@ async def snapshot(runtime: Runtime) -> Snapshot:
         snap.database_error = f"no answer within {DB_TIMEOUT:.0f} s"
     except Exception as err:  # a closed or broken database, whatever the driver raises
         snap.database_error = str(err) or type(err).__name__
+    snap.files_error = await _files_problem(runtime)
     return snap
+
+
+async def _files_problem(runtime: Runtime) -> str | None:
+    """Whether this worker can still store a post's file (a probe written and removed in
+    the files folder), within the database's timeout (a hung network mount)."""
+    files = runtime.storage.files
+    if not isinstance(files, FileStore):
+        return None
+    try:
+        async with asyncio.timeout(DB_TIMEOUT):
+            await asyncio.to_thread(files.check)
+    except TimeoutError:
+        return f"the folder {files.root} did not answer within {DB_TIMEOUT:.0f} s"
+    except FilesUnusable as err:
+        return f"the folder {err.folder} cannot be written ({err.reason})"
+    return None
 
 
 async def _count(runtime: Runtime, snap: Snapshot) -> None:
@@ -136,10 +158,12 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         snap, counters = self.snap, self.runtime.metrics
-        yield GaugeMetricFamily("bridgebot_up", "1 when the database and every platform adapter are up.",
-                                value=float(not snap.problems))
+        yield GaugeMetricFamily("bridgebot_up", "1 when the database, the files folder and every "
+                                "platform adapter are up.", value=float(not snap.problems))
         yield GaugeMetricFamily("bridgebot_database_up", "1 when the database answers.",
                                 value=float(snap.database_error is None))
+        yield GaugeMetricFamily("bridgebot_files_writable", "1 when posts' files can be stored "
+                                "(the files folder, files_dir).", value=float(snap.files_error is None))
         up = GaugeMetricFamily("bridgebot_platform_up", "1 when the platform adapter is connected.",
                                labels=["platform"])
         for name, problem in sorted(snap.platforms.items()):

@@ -153,3 +153,20 @@ async def test_metrics_count_posts_deliveries_by_state_and_429s(db_setting: Path
     finally:
         await runtime.stop()
         await health.stop()
+
+
+async def test_healthz_is_503_naming_the_files_folder_once_it_cannot_be_written(running):
+    files = running.runtime.core.files
+    assert files is not None
+    status, body, _ = await get(f"{running.health.url}/healthz")
+    assert (status, problems(body)) == (200, "ok\n")
+    # The folder's mount gone, say: something else where the files are written (refused
+    # even to root, who may write where permissions say no).
+    (files.root / "tmp").rename(files.root / "tmp-away")
+    (files.root / "tmp").write_text("not a folder")
+    status, body, _ = await get(f"{running.health.url}/healthz")
+    assert status == 503
+    assert f"files: the folder {files.root} cannot be written" in body
+    assert "database" not in body and "telegram" not in problems(body)
+    _, metrics, _ = await get(f"{running.health.url}/metrics")
+    assert "bridgebot_files_writable 0" in metrics and "bridgebot_up 0" in metrics

@@ -45,6 +45,14 @@ class FilesUnusable(RuntimeError):
     """The files folder cannot be written (permissions, a read-only mount, a file in its
     place): one line for the operator, never a traceback, as a bad setting."""
 
+    def __init__(self, folder: Path, reason: str) -> None:
+        super().__init__(
+            f"bad setting files_dir: the folder {folder} for posts' files cannot be written "
+            f"({reason}); make it writable by this user or set files_dir (BRIDGEBOT_FILES_DIR) "
+            "to another folder")
+        self.folder = folder
+        self.reason = reason
+
 
 def _digest(path: Path) -> tuple[str, int]:
     sha, size = hashlib.sha256(), 0
@@ -77,11 +85,7 @@ class FileStore:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as err:
-            reason = err.strerror or type(err).__name__
-            raise FilesUnusable(
-                f"bad setting files_dir: the folder {self.root} for posts' files cannot be "
-                f"written ({reason}); make it writable by this user or set files_dir "
-                "(BRIDGEBOT_FILES_DIR) to another folder") from None
+            raise FilesUnusable(self.root, err.strerror or type(err).__name__) from None
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
