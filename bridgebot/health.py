@@ -35,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from bridgebot.core.adapter import CanReportHealth
 from bridgebot.core.models import DeliveryState, TopicStatus
-from bridgebot.store.files import FileStore, FilesUnusable
+from bridgebot.store.files import FileStore
 from bridgebot.store.postgres import PgDatabase
 
 if TYPE_CHECKING:
@@ -115,16 +115,7 @@ async def _files_problem(runtime: Runtime) -> str | None:
     """Whether this worker can still store a post's file (a probe written and removed in
     the files folder), within the database's timeout (a hung network mount)."""
     files = runtime.storage.files
-    if not isinstance(files, FileStore):
-        return None
-    try:
-        async with asyncio.timeout(DB_TIMEOUT):
-            await asyncio.to_thread(files.check)
-    except TimeoutError:
-        return f"the folder {files.root} did not answer within {DB_TIMEOUT:.0f} s"
-    except FilesUnusable as err:
-        return f"the folder {err.folder} cannot be written ({err.reason})"
-    return None
+    return await files.problem(DB_TIMEOUT) if isinstance(files, FileStore) else None
 
 
 async def _count(runtime: Runtime, snap: Snapshot) -> None:

@@ -75,6 +75,7 @@ class FileStore:
                 else files_dir(path)
         self.root = root
         self._warned: set[str] = set()
+        self._probe: asyncio.Future[None] | None = None
 
     def check(self) -> None:
         """Make the folder if needed and prove it writable (a file written and removed in
@@ -86,6 +87,20 @@ class FileStore:
             probe.unlink()
         except OSError as err:
             raise FilesUnusable(self.root, err.strerror or type(err).__name__) from None
+
+    async def problem(self, timeout: float) -> str | None:
+        """Why a post's file cannot be stored now, or None (:meth:`check` passed), within
+        ``timeout``. One probe at a time: on a hung network mount a probe never returns,
+        and each ask starting its own would use up the threads every file write needs."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(asyncio.to_thread(self.check))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), timeout)
+        except TimeoutError:
+            return f"the folder {self.root} did not answer within {timeout:g} s"
+        except FilesUnusable as err:
+            return f"the folder {err.folder} cannot be written ({err.reason})"
+        return None
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256

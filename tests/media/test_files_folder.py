@@ -171,3 +171,28 @@ def test_an_empty_files_dir_is_unset_not_the_working_directory(monkeypatch: pyte
     assert load_settings().files_dir is None
     monkeypatch.setenv("BRIDGEBOT_FILES_DIR", "/srv/bridgebot/files")
     assert load_settings().files_dir == Path("/srv/bridgebot/files")
+
+
+async def test_a_hung_files_folder_holds_one_probe_thread_however_often_health_asks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import threading
+    from typing import cast
+
+    from bridgebot.store.files import FileStore
+
+    files = FileStore(cast(Any, None), tmp_path / "files")  # no database: only the folder
+    release, started = threading.Event(), []
+
+    def hung() -> None:  # a network mount that stopped answering
+        started.append(1)
+        release.wait(10)
+
+    monkeypatch.setattr(files, "check", hung)
+    try:
+        for _ in range(3):
+            assert await files.problem(0.05) == f"the folder {files.root} did not answer within 0.05 s"
+        assert len(started) == 1, "one probe waits on the mount; the asks share it"
+    finally:
+        release.set()
+    monkeypatch.undo()
+    assert await files.problem(5) is None, "answering again"
