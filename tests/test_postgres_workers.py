@@ -255,3 +255,30 @@ async def test_a_stopping_worker_hands_its_chats_on_once_its_relay_stopped_not_a
     rooms.stop = stop  # type: ignore[method-assign]
     await w.runtime.stop()
     assert seen == [[]], "the other workers could deliver there already"
+
+
+@on_postgres
+async def test_a_worker_leases_no_chat_of_a_platform_it_has_no_adapter_for(build: Build, db_path):
+    """Two workers with different adapters (one sends to the console rooms, the other to
+    Telegram only): the second must not lease the rooms, or their deliveries wait for as
+    long as it lives (it renews what it leased at every look). Found by two workers sharing
+    a photo, one with Telegram's adapter, one with Discord's: half the time the Telegram
+    worker leased the Discord channel and the photo never crossed."""
+    from bridgebot.store.repo import Store
+
+    rooms = ConsoleAdapter()
+    one = await build(telegram=(), discord=(), console=ROOMS, database=db_path,
+                      console_adapter=rooms, start=False)
+    await one.runtime.open()  # no relay yet: the topic's deliveries stay pending
+    assert isinstance(one.runtime.db, PgDatabase)
+    other = PgDatabase(one.runtime.db.dsn)
+    await other.open()
+    try:
+        await run_command(one.runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic",
+                          "Allies\nIntro")
+        heads = await Store(other).pending_heads({"telegram"})
+        assert {h.target.chat_id for h in heads} == {"forum", "lounge"}, "seen, for the warning"
+        assert await other.leased() == [], "but not leased: it cannot send there"
+    finally:
+        await other.close()
+        await one.runtime.db.close()

@@ -128,7 +128,7 @@ class Relay:
         """Deliver until :meth:`stop`; pending rows from before a restart go first."""
         while not self._stopping:
             self._wake.clear()
-            heads = await self.core.outbox.pending_heads()
+            heads = await self.core.outbox.pending_heads(self.adapters)
             now = self.clock()
             next_due: float | None = None
             for row in heads:  # the oldest row of each stream decides: order per topic
@@ -415,7 +415,7 @@ class Relay:
                 self._idle.clear()
                 self.wake()
                 await self._idle.wait()
-                heads = await self.core.outbox.pending_heads()
+                heads = await self.core.outbox.pending_heads(self.adapters)
                 if not self._busy and not any(r.target.platform in self.adapters for r in heads):
                     return
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
@@ -477,9 +477,10 @@ class Store(Queries):
         )
         return row[0] if row else 0
 
-    async def pending_heads(self) -> list[PendingDelivery]:
+    async def pending_heads(self, platforms: Collection[str] | None = None) -> list[PendingDelivery]:
         """The oldest pending delivery of every stream (a topic on a target chat): what the
-        relay can start on."""
+        relay can start on. ``platforms``: the ones this worker has adapters for; the
+        others' heads come back unleased (the relay says no adapter sends there)."""
         rows = await self._all(
             "SELECT o.id, o.topic_id, o.action, o.platform, o.chat_id, o.prompt_id, o.post_id, "
             "o.attempts, o.not_before FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox "
@@ -488,9 +489,14 @@ class Store(Queries):
         )
         heads = [_pending(r) for r in rows]
         # With several workers, only the targets leased to this one (one worker per chat:
-        # its order and its rate budget stay in one process).
-        mine = await self.db.held({(h.target.platform, h.target.chat_id) for h in heads})
-        return [h for h in heads if (h.target.platform, h.target.chat_id) in mine]
+        # its order and its rate budget stay in one process), and only those it can send
+        # to: a chat leased by a worker without its platform's adapter waited as long as
+        # that worker lived, renewing the lease at every look.
+        def ours(head: PendingDelivery) -> bool:
+            return platforms is None or head.target.platform in platforms
+
+        mine = await self.db.held({(h.target.platform, h.target.chat_id) for h in heads if ours(h)})
+        return [h for h in heads if not ours(h) or (h.target.platform, h.target.chat_id) in mine]
 
     async def pending_for(self, target: ChannelRef, topic_id: int,
                           limit: int) -> list[PendingDelivery]:
