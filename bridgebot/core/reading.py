@@ -9,6 +9,7 @@ Links are the platform's business, so adapters pass a :data:`LinkMaker`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import UTC
 
@@ -46,12 +47,12 @@ async def overview(core: Discussions, reader: Author, bridges: Iterable[str] = (
                  "then /status here shows what is new for you.")
     # Three statements in all, whatever the number of topics: the counts of each and the
     # names of their last authors are read for all the shown topics at once (one trip to
-    # the database per topic was most of /status's time). Only read, never written:
-    # someone who never wrote has no posts of their own to leave out.
+    # the database per topic was most of /status's time), the two side by side. Only
+    # read, never written: someone who never wrote has no posts of their own to leave out.
     shown = topics[:OVERVIEW_MAX]
-    counts = await core.store.reader_stats([topic.id for topic in shown], reader.platform,
-                                           reader.user_id)
-    last_names = await shown_last_authors(core, shown)
+    counts, last_names = await asyncio.gather(
+        core.store.reader_stats([topic.id for topic in shown], reader.platform, reader.user_id),
+        shown_last_authors(core, shown))
     lines = [t("Your discussions:")]
     for topic in shown:
         stats = counts.get(topic.id)
