@@ -144,3 +144,15 @@ async def test_a_discord_author_whose_file_telegram_cannot_take_is_told_once(
             and "Telegram" in m["content"] and not m.get("webhook_id")]
     assert len(told) == 1, told
     assert "5 KB" in told[0]["content"]
+
+
+async def test_a_captions_first_line_is_the_posts_subject_as_a_texts_is(bridged: World):
+    w = bridged
+    w.tg.user_sends_document(w.group["id"], w.jessica.tg, "agenda.pdf", data=b"%PDF agenda",
+                             caption="Open day agenda\n\nWe start at ten.",
+                             reply_to=w.root["message_id"])
+    mirror = (await w.until(w.discord_mirrors))[0]
+    [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert (post.subject, post.text) == ("Open day agenda", "We start at ten.")
+    assert "Open day agenda" in mirror["content"] and "We start at ten." in mirror["content"]
+    assert [a["filename"] for a in mirror["attachments"]] == ["agenda.pdf"]
