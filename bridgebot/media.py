@@ -7,8 +7,10 @@ Pillow (the well-kept imaging library), for the formats below; the colour profil
 which says nothing about a person, is kept so colours stay right. The EXIF orientation is
 applied to the pixels first, so a portrait photo stays upright without its tag.
 
-Other files (PDF, office documents, audio, video, GIF, HEIC) keep whatever metadata they
-carry: README says so.
+A JPEG, PNG or WebP sent with another type (``application/octet-stream``, a wrong one) is
+recognised by its first bytes and stripped all the same (a TIFF only by its type). Other
+files (PDF, office documents, audio, video, GIF, HEIC) keep whatever metadata they carry:
+README says so.
 """
 
 from __future__ import annotations
@@ -27,13 +29,34 @@ STRIPPED = {
 }
 
 
+# The first bytes of JPEG, PNG (and WebP, below): a phone photo sent "as a file" may come
+# with a generic type (application/octet-stream) or a wrong one, and still carries its GPS.
+# Not TIFF's: camera RAW files (DNG, NEF, CR2) start the same, and rewriting one from its
+# preview would lose the photo.
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
+
+
+def image_format(path: Path, mime_type: str) -> str | None:
+    """The Pillow format whose metadata is removed from this file: by its type, else by
+    its first bytes (what it is, whatever the sender's app called it); None for others."""
+    fmt = STRIPPED.get(mime_type.lower())
+    if fmt is not None:
+        return fmt
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+
+
 def strip_metadata(path: Path, mime_type: str) -> bool:
     """Rewrite the image at ``path`` without EXIF, GPS, XMP or IPTC; True if it was rewritten.
 
-    A file Pillow cannot read as the type it claims is left as it is (it is not shown as an
-    image anywhere either); runs in a worker thread (see ``FileStore.put``).
+    A file Pillow cannot read as the type it claims (or its first bytes suggest) is left as
+    it is (it is not shown as an image anywhere either); runs in a worker thread (see
+    ``FileStore.put``).
     """
-    fmt = STRIPPED.get(mime_type.lower())
+    fmt = image_format(path, mime_type)
     if fmt is None:
         return False
     from PIL import Image, ImageOps, UnidentifiedImageError

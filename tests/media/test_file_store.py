@@ -79,3 +79,32 @@ async def test_a_file_no_post_refers_to_is_discarded(files):
     stored = await files.put(b"bye", "bye.txt", "text/plain", "document")
     assert await files.discard([stored.sha256]) == 1
     assert files.path(stored) is None
+
+
+@pytest.mark.parametrize("mime", ["application/octet-stream", "", "image/jpg", "text/plain"])
+async def test_a_jpeg_sent_under_another_type_still_loses_its_gps_position(files, mime):
+    """What a file is, not what its sender's app says it is: a phone photo sent "as a file"
+    with a generic or wrong type is still a JPEG carrying where it was taken."""
+    stored = await files.put(jpeg_with_gps(), "IMG_0042.JPG", mime, "document")
+    path = files.path(stored)
+    assert path is not None
+    kept = metadata_of(path.read_bytes())
+    assert GPS_IFD not in kept and SERIAL not in kept, kept
+    assert stored.mime_type == (mime or "application/octet-stream"), "its type is as sent"
+
+
+@pytest.mark.parametrize("data", [b"\xff\xd8\xff not really a jpeg, a report",
+                                  b"II*\x00 a camera RAW file starts as a TIFF does"])
+async def test_a_file_that_only_starts_like_an_image_is_kept_as_it_is(files, data):
+    stored = await files.put(data, "report.bin", "application/octet-stream", "document")
+    path = files.path(stored)
+    assert path is not None and path.read_bytes() == data
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+async def test_a_png_or_webp_sent_as_a_generic_file_loses_its_metadata(files, fmt):
+    stored = await files.put(_with_gps(fmt), "screenshot", "application/octet-stream", "document")
+    path = files.path(stored)
+    assert path is not None
+    kept = metadata_of(path.read_bytes())
+    assert GPS_IFD not in kept and -1 not in kept and b"Nadia" not in path.read_bytes(), kept
