@@ -132,7 +132,28 @@ class FileStore:
         return self.path(Attachment("", "", 0, sha256))
 
     async def put(self, source: bytes | Path, name: str, mime_type: str, kind: str) -> Attachment:
-        """Store one file (bytes, or a file the caller hands over: it is moved, not copied)."""
+        """Store one file (bytes, or a file the caller hands over: it is moved, not copied).
+
+        A folder that cannot be written now (a network mount gone, a full or read-only
+        disk) loses the file but not the post: the record comes back unstored (name, type,
+        size), so the post is accepted and its copies carry the line naming the file, as
+        for a file too large to fetch; a warning says why, and ``/healthz`` answers 503."""
+        kind = kind if kind in ATTACHMENT_KINDS else "document"
+        mime_type = mime_type or "application/octet-stream"
+        sent_size = _size_of(source)  # before the file is moved in (a local temporary file)
+        try:
+            sha256, size = await self._store(source, mime_type)
+        except OSError as err:
+            log.warning("a post's %s file could not be stored in the files folder %s (%s); it "
+                        "crosses as a line naming it", mime_type, self.root,
+                        err.strerror or type(err).__name__)
+            return Attachment(name=clean_name(name), mime_type=mime_type,
+                              size=sent_size, sha256="", kind=kind)
+        return Attachment(name=clean_name(name), mime_type=mime_type, size=size, sha256=sha256,
+                          kind=kind)
+
+    async def _store(self, source: bytes | Path, mime_type: str) -> tuple[str, int]:
+        """Write, clean, hash and rename one file into place; its SHA-256 and size."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = tmp_dir / uuid.uuid4().hex
@@ -147,11 +168,9 @@ class FileStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 tmp.unlink()
-        return Attachment(name=clean_name(name), mime_type=mime_type or "application/octet-stream",
-                          size=size, sha256=sha256,
-                          kind=kind if kind in ATTACHMENT_KINDS else "document")
+        return sha256, size
 
     async def discard(self, sha256s: Iterable[str]) -> int:
         """Delete the stored files among ``sha256s`` that no post refers to any more."""
@@ -167,6 +186,15 @@ class FileStore:
                 self._where(sha256).unlink()
                 removed += 1
         return removed
+
+
+def _size_of(source: bytes | Path) -> int:
+    if isinstance(source, bytes):
+        return len(source)
+    try:
+        return source.stat().st_size
+    except OSError:
+        return 0
 
 
 def _move(source: Path, target: Path) -> None:

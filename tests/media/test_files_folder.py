@@ -19,7 +19,7 @@ from bridgebot.cli import main
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
 from bridgebot.store.postgres import PgDatabase
-from tests.auxil.world import DISCORD_UNLIMITED, TELEGRAM_UNLIMITED, person
+from tests.auxil.world import DISCORD_UNLIMITED, TELEGRAM_UNLIMITED, World, person
 
 from ..conftest import Build
 from .images import png
@@ -196,3 +196,29 @@ async def test_a_hung_files_folder_holds_one_probe_thread_however_often_health_a
         release.set()
     monkeypatch.undo()
     assert await files.problem(5) is None, "answering again"
+
+
+async def test_a_photo_received_while_the_folder_cannot_be_written_is_a_post_with_its_line(
+        bridged: World, caplog: pytest.LogCaptureFixture):
+    """Not passed over: the post is accepted, its copy names the file (type, size), and the
+    next photo, once the folder is back, crosses as a photo."""
+    w = bridged
+    files = w.runtime.core.files
+    assert files is not None and w.tg is not None
+    (files.root / "tmp").mkdir(parents=True, exist_ok=True)
+    (files.root / "tmp").rename(files.root / "tmp-away")
+    (files.root / "tmp").write_text("a network mount gone, say")
+    with caplog.at_level(logging.WARNING, logger="bridgebot.store.files"):
+        w.tg.user_sends_photo(w.group["id"], w.jessica.tg, "Our open day", data=png(),
+                              reply_to=w.root["message_id"])
+        [copy] = await w.until(w.discord_mirrors)
+    assert copy["attachments"] == [] and "Our open day" in copy["content"]
+    assert "(image/jpeg, " in copy["content"], "the line naming the file, its type and size"
+    [post] = [p for p in await w.runtime.store.posts(1) if not p.is_opening]
+    assert post.text == "Our open day" and [a.stored for a in post.attachments] == [False]
+    assert any("could not be stored" in r.getMessage() for r in caplog.records)
+    (files.root / "tmp").unlink()  # the folder is back
+    w.tg.user_sends_photo(w.group["id"], w.jessica.tg, "The next day", data=png((9, 9, 9)),
+                          reply_to=w.root["message_id"])
+    later = await w.until(lambda: [m for m in w.discord_mirrors() if m["attachments"]])
+    assert "The next day" in later[0]["content"]
