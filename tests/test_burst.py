@@ -12,9 +12,9 @@ from .conftest import Build
 POSTS = 300
 
 BURST_FINDING = ("a burst is combined into more, smaller messages than on SQLite (31 for 300 "
-                 "posts, 25 for 100 and 13 for 24 in tests/test_many_topics.py, other splits in "
-                 "the /forgetme combined-message tests, on a loaded machine): posts are taken in "
-                 "more slowly than on SQLite, so fewer wait per turn of the rate budget")
+                 "posts, 25 for 100 and 13 for 24 in tests/test_many_topics.py, on a loaded "
+                 "machine): posts are taken in more slowly than on SQLite, so fewer wait per "
+                 "turn of the rate budget")
 
 
 def post_numbers(messages: list[dict], key: str) -> list[int]:
