@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from bridgebot.adapters.platform import Finding
 from bridgebot.logs import hide_secrets, redact
 from bridgebot.settings import Settings
+from bridgebot.store import files_folder
+from bridgebot.store.files import FilesUnusable, check_writable
 from bridgebot.store.postgres import redacted
 
 __all__ = ["EXIT_CONFIG", "EXIT_FIX", "EXIT_OK", "Finding", "render_table", "run_checks"]
@@ -30,8 +32,15 @@ Out = Callable[[str], None]
 
 
 def config_errors(settings: Settings) -> list[str]:
-    """Settings that cannot work at all: a bridge naming a platform without a token."""
+    """Settings that cannot work at all: a bridge naming a platform without a token, a
+    files folder this user cannot write (``bridgebot run`` would stop on it too)."""
     problems = []
+    folder = files_folder(settings.database, settings.files_dir)
+    if folder is not None:
+        try:
+            check_writable(folder)
+        except FilesUnusable as err:
+            problems.append(f"files_dir: the folder {err.folder} cannot be written ({err.reason})")
     for bridge in settings.bridges:
         for platform in settings.platforms:
             if (platform.settings is not None and bridge.chat_ids(platform)
@@ -44,6 +53,8 @@ def config_errors(settings: Settings) -> list[str]:
 def describe(settings: Settings, out: Out) -> None:
     """What the settings link, as ``check-config`` has always printed it."""
     out(f"database: {redacted(str(settings.database))}")
+    if (folder := files_folder(settings.database, settings.files_dir)) is not None:
+        out(f"files: {folder}")  # every worker and serve must show the same folder
     for platform in settings.platforms:
         if platform.settings is not None:
             state = "configured" if settings.section(platform.name) else "not configured"

@@ -54,6 +54,18 @@ class FilesUnusable(RuntimeError):
         self.reason = reason
 
 
+def check_writable(folder: Path) -> None:
+    """Make the files folder if needed and prove it writable (a file written and removed
+    in its ``tmp/``, where :meth:`FileStore.put` writes), or raise :class:`FilesUnusable`."""
+    probe = folder / "tmp" / f".probe-{uuid.uuid4().hex}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise FilesUnusable(folder, err.strerror or type(err).__name__) from None
+
+
 def _digest(path: Path) -> tuple[str, int]:
     sha, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
@@ -78,15 +90,8 @@ class FileStore:
         self._probe: asyncio.Future[None] | None = None
 
     def check(self) -> None:
-        """Make the folder if needed and prove it writable (a file written and removed in
-        its ``tmp/``, where :meth:`put` writes), or raise :class:`FilesUnusable`."""
-        probe = self.root / "tmp" / f".probe-{uuid.uuid4().hex}"
-        try:
-            probe.parent.mkdir(parents=True, exist_ok=True)
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as err:
-            raise FilesUnusable(self.root, err.strerror or type(err).__name__) from None
+        """:func:`check_writable` on this store's folder."""
+        check_writable(self.root)
 
     async def problem(self, timeout: float) -> str | None:
         """Why a post's file cannot be stored now, or None (:meth:`check` passed), within

@@ -222,3 +222,23 @@ async def test_a_photo_received_while_the_folder_cannot_be_written_is_a_post_wit
                           reply_to=w.root["message_id"])
     later = await w.until(lambda: [m for m in w.discord_mirrors() if m["attachments"]])
     assert "The next day" in later[0]["content"]
+
+
+async def test_check_config_names_the_files_folder_and_refuses_one_it_cannot_write(
+        db_setting: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from bridgebot.checks import EXIT_CONFIG, EXIT_OK, run_checks
+    from bridgebot.settings import load_settings
+
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(tmp_path / "shared" / "files"))
+    said: list[str] = []
+    assert await run_checks(load_settings(), said.append) == EXIT_OK
+    assert f"files: {tmp_path / 'shared' / 'files'}" in said, "to compare across workers"
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(tmp_path / "blocked" / "files"))
+    said.clear()
+    assert await run_checks(load_settings(), said.append) == EXIT_CONFIG
+    assert any(line.startswith(f"  ! files_dir: the folder {tmp_path / 'blocked' / 'files'} "
+                               "cannot be written") for line in said), said
