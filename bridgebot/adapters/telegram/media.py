@@ -1,4 +1,5 @@
-"""Files on Telegram: fetched through the Bot API (``getFile``, then the library's download),
+"""Files on Telegram: fetched through the Bot API (``getFile``, then its file address read
+in chunks to disk, as python-telegram-bot would but without holding the file in memory),
 sent as multipart uploads (``sendPhoto``, ``sendDocument``, ``sendMediaGroup`` ...).
 
 Never by Telegram's file URL on the other side: it holds the bot token. Bots may download
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import aiohttp
 from telegram import (
     Bot,
     InputFile,
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 DOWNLOAD_MAX = 20 * MB
 LIMITS = FILE_LIMITS
 CAPTION_LIMIT = 1024  # UTF-16 units after entity parsing
+CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,10 @@ async def fetch(bot: Bot, files: FilePort | None, incoming: Incoming,
     try:
         try:
             found = await bot.get_file(incoming.file_id, read_timeout=timeout)
-            await found.download_to_drive(path, read_timeout=timeout)
+            if found.file_path and found.file_path.startswith(("http://", "https://")):
+                await _stream(found.file_path, path, timeout)
+            else:  # a Bot API server in local mode: the file is on this machine
+                await found.download_to_drive(path, read_timeout=timeout)
         except tg.BadRequest as err:
             if "too big" in err.message.lower():
                 return unstored
@@ -111,6 +117,29 @@ async def fetch(bot: Bot, files: FilePort | None, incoming: Incoming,
         return await files.put(path, incoming.name, incoming.mime_type, incoming.kind)
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+async def _stream(url: str, path: Path, timeout: float) -> None:
+    """The file at ``url`` (Telegram's file address, which holds the bot token: used here
+    and nowhere else, never logged) written to ``path`` in chunks. python-telegram-bot's
+    ``download_to_drive`` reads the whole file into memory first, so five 20 MB files
+    crossing at once took ``bridgebot run`` over 150 MB. Failures are the library's own
+    errors, so the caller handles them as it handles ``getFile``'s."""
+    limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+    try:
+        async with aiohttp.ClientSession(timeout=limits) as session, \
+                session.get(url) as response:
+            if response.status == 400:
+                raise tg.BadRequest((await response.text())[:200])
+            if response.status >= 400:
+                raise tg.NetworkError(f"file download answered {response.status}")
+            with path.open("wb") as out:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    await asyncio.to_thread(out.write, chunk)
+    except TimeoutError:
+        raise tg.TimedOut("file download timed out") from None
+    except aiohttp.ClientError as err:
+        raise tg.NetworkError(f"file download failed: {type(err).__name__}") from None
 
 
 def too_big(attachments: Sequence[Attachment]) -> list[Attachment]:
