@@ -45,6 +45,7 @@ from bridgebot.adapters.telegram import media, render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.richtext import spans_from_entities
 from bridgebot.adapters.telegram.settings import TelegramSettings
+from bridgebot.adapters.telegram.wire import Raw, plain_post
 from bridgebot.core import errors
 from bridgebot.core.attachments import human_size, lines_for, split_fitting
 from bridgebot.core.commandkit import (
@@ -176,17 +177,18 @@ def message_text(message: Message) -> str:
     return f"{label} {caption}".strip()
 
 
-def albums(updates: Sequence[Update]) -> list[list[Update]]:
+def albums(updates: Sequence[Raw]) -> list[list[Raw]]:
     """Updates in order, the photos and videos of one album (``media_group_id``) together:
     they become one post. Telegram sends an album's items one after the other, in one
     batch of updates."""
-    groups: list[list[Update]] = []
+    groups: list[list[Raw]] = []
     for update in updates:
         message = update.message
-        group_id = message.media_group_id if message is not None else None
+        group_id = message.get("media_group_id") if message is not None else None
         previous = groups[-1][-1].message if groups else None
-        if (group_id is not None and previous is not None
-                and previous.media_group_id == group_id and previous.chat.id == message.chat.id):  # type: ignore[union-attr]
+        if (group_id is not None and message is not None and previous is not None
+                and previous.get("media_group_id") == group_id
+                and previous["chat"]["id"] == message["chat"]["id"]):
             groups[-1].append(update)
         else:
             groups.append([update])
@@ -371,9 +373,7 @@ class TelegramAdapter:
             if not await self.leader.leads():
                 return
             try:
-                updates = await self.app.bot.get_updates(
-                    offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._get_updates(offset, int(self.poll_timeout))
                 delay = 1.0
             except tg.RetryAfter as err:
                 await asyncio.sleep(retry_seconds(err))
@@ -391,19 +391,31 @@ class TelegramAdapter:
                 await self._take(albums(updates))
                 offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
 
-    async def _rest_of_album(self, updates: list[Update]) -> list[Update]:
+    async def _get_updates(self, offset: int | None, timeout: int) -> list[Raw]:
+        """``getUpdates`` through python-telegram-bot's HTTP and error handling, its answer
+        left as JSON: each update is parsed only as far as it needs (see ``wire``)."""
+        assert self.app is not None
+        bot = self.app.bot
+        result = await bot._post(  # what Bot.get_updates does, without Update.de_list
+            "getUpdates",
+            {"timeout": timeout, "offset": offset, "allowed_updates": ALLOWED_UPDATES},
+            read_timeout=self.poll_timeout + 10 + timeout,
+        )
+        if not isinstance(result, list):
+            raise tg.TelegramError(f"getUpdates answered {type(result).__name__}, not a list")
+        return [Raw(data, bot) for data in result if isinstance(data, dict)]
+
+    async def _rest_of_album(self, updates: list[Raw]) -> list[Raw]:
         """An album's items are separate updates sent one after the other: when a batch ends
         inside one, ask (briefly) for the items still on their way, so that the album is one
         post. A failure here leaves them to the next getUpdates."""
         assert self.app is not None
         for _ in range(ALBUM_POLLS):
             last = updates[-1].message if updates else None
-            if last is None or last.media_group_id is None:
+            if last is None or last.get("media_group_id") is None:
                 break
             try:
-                more = await self.app.bot.get_updates(
-                    offset=updates[-1].update_id + 1, timeout=ALBUM_WAIT,
-                    allowed_updates=ALLOWED_UPDATES)
+                more = await self._get_updates(updates[-1].update_id + 1, ALBUM_WAIT)
             except tg.TelegramError:
                 break
             if not more:
@@ -411,7 +423,7 @@ class TelegramAdapter:
             updates += more
         return updates
 
-    async def _take(self, groups: Sequence[Sequence[Update]]) -> None:
+    async def _take(self, groups: Sequence[Sequence[Raw]]) -> None:
         """Handle one ``getUpdates`` answer (each album one group) and save the offset after
         it, never acknowledging what was not committed.
 
@@ -428,7 +440,7 @@ class TelegramAdapter:
         and passed over, so one bad update never stops the ones behind it.
         """
         assert self.core is not None
-        waiting: list[tuple[Update, Finish]] = []
+        waiting: list[tuple[Raw, Finish]] = []
 
         async def settle() -> None:
             while waiting:
@@ -462,14 +474,14 @@ class TelegramAdapter:
         if self._offset_saved != last:  # no post carried it: save it on its own
             await self._save_offset(last)
 
-    def _in_order(self, update: Update) -> bool:
+    def _in_order(self, update: Raw) -> bool:
         """Whether an update must wait for everything before it to be committed: an edit
         (of a post that may still be queued) or a command (a /lock after the posts)."""
-        if update.edited_message is not None:
+        if update.data.get("edited_message") is not None:
             return True
-        message = update.message
-        return (message is not None and bool(message.text)
-                and parse_command(message_text(message), self.username) is not None)
+        text = update.message.get("text") if update.message is not None else None
+        return (isinstance(text, str) and bool(text)
+                and parse_command(text, self.username) is not None)
 
     async def _save_offset(self, offset: int) -> None:
         assert self.core is not None
@@ -477,7 +489,7 @@ class TelegramAdapter:
         await core.held(lambda: core.save_intake_cursor(CURSOR, str(offset)), "the Telegram offset")
         self._offset_saved = offset
 
-    async def _queue(self, update: Update, album: Sequence[Update],
+    async def _queue(self, update: Raw, album: Sequence[Raw],
                      offset: tuple[str, str]) -> Finish | None:
         """Place one update and queue its post (see :meth:`_take`); what finishes it."""
         assert self.core is not None
@@ -490,7 +502,7 @@ class TelegramAdapter:
             self._park(update, err)
             return None
 
-    async def _finish(self, update: Update, finish: Finish) -> None:
+    async def _finish(self, update: Raw, finish: Finish) -> None:
         """Wait for an update's post to be committed and answer what it needs."""
         try:
             await finish()
@@ -499,7 +511,7 @@ class TelegramAdapter:
                 raise
             self._park(update, err)
 
-    def _park(self, update: Update, err: BaseException) -> None:
+    def _park(self, update: Raw, err: BaseException) -> None:
         self.parked += 1
         log.error("telegram update %d could not be handled and was passed over: %s",
                   update.update_id, describe(err))
@@ -535,7 +547,7 @@ class TelegramAdapter:
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="not an update")
         try:
-            await self._handle(update, self._patience)
+            await self._handle(Raw(data, self.app.bot, update), self._patience)
         except Exception as err:
             if not self._storage_failure(err):
                 raise
@@ -548,8 +560,8 @@ class TelegramAdapter:
     def _storage_failure(self, err: BaseException) -> bool:
         return self.core is not None and self.core.storage.is_failure(err)
 
-    async def _handle(self, update: Update, patience: float | None = None,
-                      album: Sequence[Update] = ()) -> None:
+    async def _handle(self, update: Raw, patience: float | None = None,
+                      album: Sequence[Raw] = ()) -> None:
         """Hand one update to :meth:`_on_update`, held while the database refuses writes.
 
         A storage failure past ``patience`` is raised (the update was not committed and must
@@ -574,12 +586,28 @@ class TelegramAdapter:
                 raise
             self._park(update, err)
 
-    async def _on_update(self, update: Update, album: Sequence[Update] = (),
+    async def _on_update(self, raw: Raw, album: Sequence[Raw] = (),
                          offset: tuple[str, str] | None = None) -> Finish | None:
         """Take one update: a command or an edit is done when this returns; a post is queued
         (with ``offset``, saved in its commit), and what is returned waits for its commit
-        and answers the author."""
+        and answers the author. A person's plain text post is read from the JSON
+        (``wire.plain_post``); everything else from python-telegram-bot's ``Update``."""
         assert self.core is not None
+        plain = plain_post(raw)
+        if plain is not None:
+            def parsed() -> Message:
+                message = raw.update.message
+                assert message is not None
+                return message
+
+            return await self._accept(IncomingMessage(
+                where=plain.where, message_id=plain.message_id, author=plain.author,
+                text=plain.text, sent_at=plain.sent_at, reply_to_message_id=plain.reply_to,
+                cursor=offset, locale=plain.locale, spans=plain.spans,
+                chat_title=plain.chat_title, threadless=plain.threadless,
+                album_complete=bool(album),
+            ), parsed, offset)
+        update = raw.update
         message = update.message or update.edited_message
         if message is None or is_service(message):
             return None
@@ -591,7 +619,7 @@ class TelegramAdapter:
         locale = message.from_user.language_code if message.sender_chat is None and \
             message.from_user is not None else None
         text = message_text(message)
-        items = [u.message for u in album if u.message is not None] or [message]
+        items = [m for u in album if (m := u.update.message) is not None] or [message]
         incoming: list[media.Incoming] = []
         for item in items:
             found, stand_in = media.files_of(item)
@@ -624,12 +652,15 @@ class TelegramAdapter:
             await self._command(message, where, author, *command, locale=locale)
             return None
         reply_to = message.reply_to_message
+        if reply_to is not None and reply_to.forum_topic_created is not None:
+            reply_to = None  # every post of a forum topic "replies" to its creation (wire)
         attachments: tuple[Attachment, ...] = ()
         if incoming and self.core.is_bridged(where):
             attachments = tuple([await media.fetch(self.app.bot if self.app else None,  # type: ignore[arg-type]
                                                    self.core.files, f, self.send_timeout)
                                  for f in incoming])
-        later = await self.core.accept(IncomingMessage(
+        answered = message
+        return await self._accept(IncomingMessage(
             where=where, message_id=str(message.message_id), author=author, text=text,
             sent_at=message.date, reply_to_message_id=str(reply_to.message_id) if reply_to else None,
             cursor=offset, locale=locale, spans=spans,
@@ -640,8 +671,16 @@ class TelegramAdapter:
             # batch (polling), or one webhook request each (see Discussions._join_album).
             album=items[0].media_group_id if incoming else None,
             album_complete=bool(album),  # polling asked for the rest (_rest_of_album)
-        ), patience=self._patience)
-        core, answered = self.core, message
+        ), lambda: answered, offset)
+
+    async def _accept(self, incoming: IncomingMessage, answered: Callable[[], Message],
+                      offset: tuple[str, str] | None) -> Finish:
+        """Queue a message's post; what waits for its commit and answers in reply to
+        ``answered()`` (the person's message, parsed only if an answer is sent)."""
+        assert self.core is not None
+        later = await self.core.accept(incoming, patience=self._patience)
+        core, attachments = self.core, incoming.attachments
+        locale, where = incoming.locale, incoming.where
 
         async def finish() -> None:
             outcome = await later()
@@ -649,12 +688,12 @@ class TelegramAdapter:
                 # committed together with the post (and any saved after it is larger)
                 self._offset_saved = max(self._offset_saved or 0, int(offset[1]))
             if outcome.answer:
-                await self._answer(answered, outcome.answer)
+                await self._answer(answered(), outcome.answer)
             if outcome.post is not None and not outcome.duplicate:
                 too_big = media.too_big(attachments)
                 if too_big:  # told once, in their language, why the others see only a line
                     t = core.translator_for(locale, where)
-                    await self._answer(answered, "\n".join(t(
+                    await self._answer(answered(), "\n".join(t(
                         "{name} ({size}) is larger than the {limit} Telegram lets a bot fetch, so "
                         "the other chats see only its name, type and size.", name=a.name,
                         size=human_size(a.size), limit=human_size(media.DOWNLOAD_MAX))

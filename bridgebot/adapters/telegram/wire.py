@@ -1,0 +1,121 @@
+"""Updates as ``getUpdates`` returns them, parsed by python-telegram-bot only when needed.
+
+Why: ``Update.de_json`` costs about 0.2-0.4 ms an update on a quiet machine (a ``Message``
+sets some hundred attributes through ``TelegramObject.__setattr__``, and a post in a forum
+topic carries a second one: the topic's creation message it nominally replies to), which
+is as much CPU as everything else bridgebot does to take a post, commit included. Most
+updates are a person's plain text post, and a post needs a dozen of those fields, so
+:func:`plain_post` reads those straight from the JSON. It takes only a message whose every
+field is in :data:`PLAIN_FIELDS`; anything else (files, commands, edits, people writing as a
+chat, forwards, fields Telegram adds later) goes the full way through :attr:`Raw.update`,
+which is also what an answer to a plain post is sent with (parsed then, once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import Bot, MessageEntity, Update
+
+from bridgebot.adapters.telegram.richtext import spans_from_entities
+from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.richtext.spans import Span
+
+JSONDict = dict[str, Any]
+PLATFORM = "telegram"
+# A message with only these fields is a plain text post (entities: its formatting).
+PLAIN_FIELDS = frozenset({"message_id", "message_thread_id", "from", "chat", "date",
+                          "is_topic_message", "reply_to_message", "text", "entities"})
+
+
+class Raw:
+    """One update as received; :attr:`update` is python-telegram-bot's, built on first use."""
+
+    __slots__ = ("_update", "bot", "data")
+
+    def __init__(self, data: JSONDict, bot: Bot, update: Update | None = None) -> None:
+        self.data = data
+        self.bot = bot
+        self._update = update
+
+    @property
+    def update_id(self) -> int:
+        return int(self.data["update_id"])
+
+    @property
+    def message(self) -> JSONDict | None:
+        """The new message's JSON (None for an edit or another kind of update)."""
+        message = self.data.get("message")
+        return message if isinstance(message, dict) else None
+
+    @property
+    def update(self) -> Update:
+        if self._update is None:
+            self._update = Update.de_json(self.data, self.bot)
+        return self._update
+
+
+@dataclass(frozen=True)
+class PlainPost:
+    """What :meth:`TelegramAdapter._on_update` reads from a plain text post, as it would
+    read it from the parsed ``Message``."""
+
+    where: ChannelRef
+    message_id: str
+    author: Author
+    text: str
+    spans: tuple[Span, ...]
+    sent_at: datetime
+    reply_to: str | None
+    locale: str | None
+    chat_title: str | None
+    threadless: bool
+
+
+def display_name(user: JSONDict) -> str:
+    """First and last name only (as ``adapter.display_name``): usernames and ids never cross
+    the bridge."""
+    first = user.get("first_name") or ""
+    last = user.get("last_name") or ""
+    return f"{first} {last}".strip() or "Telegram user"
+
+
+def is_topic_opening(reply: object) -> bool:
+    """The message every post of a forum topic nominally replies to: the topic's creation
+    (a service line), not a post anyone answers; the topic is found by the thread."""
+    return isinstance(reply, dict) and "forum_topic_created" in reply
+
+
+def plain_post(update: Raw) -> PlainPost | None:
+    """The post a person's plain text message makes, read from the JSON; None when the
+    update is anything else (then :attr:`Raw.update` is read the full way)."""
+    message = update.message
+    if message is None or not PLAIN_FIELDS.issuperset(message):
+        return None
+    text, user, chat = message.get("text"), message.get("from"), message.get("chat")
+    if (not isinstance(text, str) or not text or text.startswith("/")  # commands: full way
+            or not isinstance(user, dict) or user.get("is_bot", True)
+            or not isinstance(chat, dict) or not isinstance(message.get("date"), int)):
+        return None
+    topic_message = bool(message.get("is_topic_message"))
+    reply = message.get("reply_to_message")
+    entities = message.get("entities")
+    kind = chat.get("type")
+    locale = user.get("language_code")
+    return PlainPost(
+        where=ChannelRef(PLATFORM, str(chat["id"]),
+                         str(message.get("message_thread_id")) if topic_message else None),
+        message_id=str(message["message_id"]),
+        author=Author(PLATFORM, str(user["id"]), display_name(user)),
+        text=text,
+        spans=spans_from_entities(text, MessageEntity.de_list(entities, update.bot))
+        if entities else (),
+        sent_at=datetime.fromtimestamp(message["date"], UTC),
+        reply_to=str(reply["message_id"]) if isinstance(reply, dict)
+        and not is_topic_opening(reply) else None,
+        locale=locale if isinstance(locale, str) else None,
+        chat_title=chat.get("title") if kind != "private" else None,
+        threadless=kind in ("group", "supergroup") and not chat.get("is_forum"),
+    )
