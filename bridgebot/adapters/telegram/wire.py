@@ -85,7 +85,7 @@ def display_name(user: JSONDict) -> str:
 def is_topic_opening(reply: object) -> bool:
     """The message every post of a forum topic nominally replies to: the topic's creation
     (a service line), not a post anyone answers; the topic is found by the thread."""
-    return isinstance(reply, dict) and "forum_topic_created" in reply
+    return isinstance(reply, dict) and reply.get("forum_topic_created") is not None
 
 
 def plain_post(update: Raw) -> PlainPost | None:
