@@ -60,12 +60,17 @@ class Span:
     user: str | None = None
 
 
+_KINDS = tuple(Kind)  # iterating an Enum class costs several times a tuple's
+
+
 def _key(span: Span) -> tuple[int, int, int]:
     return span.start, -span.end, _ORDER[span.kind]
 
 
 def clean(text: str, spans: Iterable[Span]) -> tuple[Span, ...]:
     """``spans`` made safe to render over ``text``, in order (outer first)."""
+    if not spans:  # most messages: no formatting (and iterating the kinds costs per post)
+        return ()
     size = len(text)
     kept: list[Span] = []
     for span in spans:
@@ -110,7 +115,7 @@ def _overlap(a: Span, b: Span) -> bool:
 def _merge(spans: list[Span]) -> list[Span]:
     """Same-kind styles that overlap or touch become one (``**a****b**`` is one bold)."""
     out: list[Span] = []
-    for kind in Kind:
+    for kind in _KINDS:
         same = sorted((s for s in spans if s.kind is kind), key=lambda s: (s.start, s.end))
         if kind not in _MERGEABLE:
             out += same
