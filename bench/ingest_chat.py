@@ -22,15 +22,18 @@ import contextlib
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import Row, fsync_latency_ms, load_average, median, quiet_logs, wait_until
+from bench.fake_apart import FakeApart
 from bench.ingest import IngestRun, _writer_pragmas, sqlite3_run
 from bridgebot.adapters.discord.adapter import DiscordAdapter
 from bridgebot.adapters.discord.endpoint import reset_api_base
+from bridgebot.adapters.discord.settings import DiscordSettings
 from bridgebot.adapters.telegram.adapter import CURSOR, TelegramAdapter
+from bridgebot.adapters.telegram.settings import TelegramSettings
 from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.ratelimit import PlatformLimits
 from bridgebot.core.service import Bridge
@@ -46,11 +49,13 @@ ELSEWHERE = ChannelRef("console", "elsewhere")  # the other chat of the bridge: 
 
 @dataclass
 class Chat:
-    """A running bot with 10 open topics in one chat; ``write(n)`` writes post n."""
+    """A running bot with 10 open topics in one chat; ``write(posts)`` writes them all at
+    the platform before the bot can see any, and returns the ``time.monotonic()`` when it
+    could (the clock's start)."""
 
     runtime: Runtime
-    write: Callable[[int], None]
-    acknowledged: Callable[[], bool]  # the platform holds nothing unconfirmed
+    write: Callable[[int], Awaitable[float]]
+    acknowledged: Callable[[], Awaitable[bool]]  # the platform holds nothing unconfirmed
 
 
 def _committed(path: Path) -> int:
@@ -108,11 +113,16 @@ async def telegram_forum(path: Path) -> AsyncIterator[Chat]:
             await _open_topics(runtime, where)
             threads = [int(t) for t in await _places(runtime, where)]
 
-            def write(n: int) -> None:
-                tg.user_sends(group["id"], people[n % PEOPLE], f"post {n}",
-                              thread_id=threads[n % TOPICS])
+            async def write(posts: int) -> float:
+                for n in range(posts):  # no await: all of them wait at the platform
+                    tg.user_sends(group["id"], people[n % PEOPLE], f"post {n}",
+                                  thread_id=threads[n % TOPICS])
+                return time.monotonic()
 
-            yield Chat(runtime, write, lambda: not tg.pending_updates())
+            async def acknowledged() -> bool:
+                return not tg.pending_updates()
+
+            yield Chat(runtime, write, acknowledged)
         finally:
             await runtime.stop(grace=2.0)
 
@@ -135,10 +145,70 @@ async def discord_forum(path: Path) -> AsyncIterator[Chat]:
                 await _open_topics(runtime, where)
                 threads = await _places(runtime, where)
 
-                def write(n: int) -> None:
-                    dc.user_sends(threads[n % TOPICS], people[n % PEOPLE], f"post {n}")
+                async def write(posts: int) -> float:
+                    for n in range(posts):  # no await: all of them wait at the platform
+                        dc.user_sends(threads[n % TOPICS], people[n % PEOPLE], f"post {n}")
+                    return time.monotonic()
 
-                yield Chat(runtime, write, lambda: True)  # the gateway has no acknowledgement
+                yield Chat(runtime, write, _always)  # the gateway has no acknowledgement
+            finally:
+                await runtime.stop(grace=2.0)
+        finally:
+            reset_api_base()
+
+
+async def _always() -> bool:
+    return True
+
+
+@contextlib.asynccontextmanager
+async def telegram_apart(path: Path) -> AsyncIterator[Chat]:
+    """As :func:`telegram_forum`, the fake Bot API in a process of its own (bench/fake_apart)."""
+    async with FakeApart("telegram") as fake:
+        assert fake.setup is not None
+        where = ChannelRef("telegram", fake.setup.chat)
+        runtime = Runtime(path, [Bridge("bench", (where, ELSEWHERE))])
+        runtime.add_adapter(TelegramAdapter(
+            TelegramSettings(token=fake.setup.token, base_url=fake.setup.url), poll_timeout=1,
+            limits=PlatformLimits(max_length=TelegramAdapter.limits.max_length)))
+        await runtime.start()
+        try:
+            await _open_topics(runtime, where)
+            threads = await _places(runtime, where)
+
+            async def write(posts: int) -> float:
+                return float(await fake.ask("write", posts, threads))
+
+            async def acknowledged() -> bool:
+                return bool(await fake.ask("acknowledged"))
+
+            yield Chat(runtime, write, acknowledged)
+        finally:
+            await runtime.stop(grace=2.0)
+
+
+@contextlib.asynccontextmanager
+async def discord_apart(path: Path) -> AsyncIterator[Chat]:
+    """As :func:`discord_forum`, the fake Discord in a process of its own (bench/fake_apart)."""
+    async with FakeApart("discord") as fake:
+        assert fake.setup is not None
+        try:
+            where = ChannelRef("discord", fake.setup.chat)
+            runtime = Runtime(path, [Bridge("bench", (where, ELSEWHERE))])
+            runtime.add_adapter(DiscordAdapter(
+                DiscordSettings(token=fake.setup.token, api_base_url=fake.setup.url,
+                                guilds=[int(fake.setup.guild)], facilitator_roles=["Facilitator"]),
+                client_options={"guild_ready_timeout": 0.05},
+                limits=PlatformLimits(max_length=DiscordAdapter.limits.max_length)))
+            await runtime.start()
+            try:
+                await _open_topics(runtime, where)
+                threads = await _places(runtime, where)
+
+                async def write(posts: int) -> float:
+                    return float(await fake.ask("write", posts, threads))
+
+                yield Chat(runtime, write, _always)
             finally:
                 await runtime.stop(grace=2.0)
         finally:
@@ -146,34 +216,46 @@ async def discord_forum(path: Path) -> AsyncIterator[Chat]:
 
 
 SHAPES = {"Telegram polling": telegram_forum, "Discord gateway": discord_forum}
+APART = {"Telegram polling": telegram_apart, "Discord gateway": discord_apart}
 
 
-async def bridgebot_run(shape: str, posts: int) -> IngestRun:
+async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+    """Whether ``predicate`` (asked of the fake, maybe in its process) holds within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if await predicate():
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+
+
+async def bridgebot_run(shape: str, posts: int, apart: bool = False) -> IngestRun:
     """``posts`` messages over the 10 topics of one chat, written at once; the time until the
-    last is committed (and, on Telegram, its offset saved with it)."""
+    last is committed (and, on Telegram, its offset saved with it). ``apart``: the fake
+    platform runs in a process of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
-        async with SHAPES[shape](path) as chat:
+        async with (APART if apart else SHAPES)[shape](path) as chat:
             await chat.runtime.drain(60)
             sync, journal = await _writer_pragmas(chat.runtime)
             store = chat.runtime.store
             commits = store.writer.batches
             newest = _Newest(path)
             last = newest() + posts  # ids follow the order of the commits
-            for n in range(posts):  # no await: all of them wait at the platform
-                chat.write(n)
-            started = time.perf_counter()
+            started = await chat.write(posts)
             try:
                 await wait_until(lambda: newest() >= last, 600, "posts not committed",
                                  interval=0.01)
             finally:
                 newest.close()
-            elapsed = time.perf_counter() - started
+            elapsed = time.monotonic() - started
             commits = store.writer.batches - commits
             cursor = await store.cursor(CURSOR)
-            with contextlib.suppress(TimeoutError):  # Telegram: confirmed by the next getUpdates
-                await wait_until(chat.acknowledged, 5, "updates not confirmed")
-            durable = (sync == 2 and journal == "wal" and chat.acknowledged()
+            # Telegram: confirmed by the next getUpdates
+            acknowledged = await _until(chat.acknowledged, 5)
+            durable = (sync == 2 and journal == "wal" and acknowledged
                        and (shape != "Telegram polling" or cursor is not None))
         durable = durable and _committed(path) == posts
         return IngestRun(posts, elapsed, commits, durable)
@@ -203,21 +285,24 @@ def rows(shape: str, ours: list[IngestRun], plain: list[IngestRun]) -> list[Row]
 
 
 async def run(quick: bool) -> list[Row]:
-    """Each shape against plain sqlite3 on 10 topics, alternated."""
+    """Each shape against plain sqlite3 on 10 topics, alternated: the fake platform in a
+    process of its own (the headline: the platform is not on the bot's CPU in production)
+    and in the bot's process (as before, for comparison), each round both and the plain
+    side between them, in turn first and last."""
     posts, rounds = (500, 2) if quick else (2000, 3)
     out: list[Row] = []
     with quiet_logs():
         for shape in SHAPES:
-            ours: list[IngestRun] = []
+            apart: list[IngestRun] = []
+            inside: list[IngestRun] = []
             plain: list[IngestRun] = []
             for i in range(rounds):
-                if i % 2 == 0:
-                    ours.append(await bridgebot_run(shape, posts))
-                    plain.append(await asyncio.to_thread(sqlite3_run, posts, TOPICS))
-                else:
-                    plain.append(await asyncio.to_thread(sqlite3_run, posts, TOPICS))
-                    ours.append(await bridgebot_run(shape, posts))
-            out += rows(shape, ours, plain)
+                first, last = (apart, inside) if i % 2 == 0 else (inside, apart)
+                first.append(await bridgebot_run(shape, posts, apart=first is apart))
+                plain.append(await asyncio.to_thread(sqlite3_run, posts, TOPICS))
+                last.append(await bridgebot_run(shape, posts, apart=last is apart))
+            out += rows(f"{shape}, fake platform apart", apart, plain)
+            out += rows(f"{shape}, fake in the bot's process (comparison)", inside, plain)
     return out
 
 

@@ -896,7 +896,7 @@ class Discussions:
         if reply_to is not None:
             hit = await self._resolve(where, reply_to)
             if hit is not None:
-                topic = await self.store.topic(hit.topic_id)
+                topic = await self.store.topic_placing(hit.topic_id)
                 parent = await self.store.post(hit.post_id) if hit.post_id else None
                 prompt_id = hit.prompt_id
                 if parent is not None:
@@ -907,7 +907,7 @@ class Discussions:
         topic_id = await self.store.topic_for_thread(where)
         if topic_id is None:
             return None, None, None
-        return await self.store.topic(topic_id), None, None
+        return await self.store.topic_placing(topic_id), None, None
 
     async def _resolve(self, where: ChannelRef, message_id: str) -> MapHit | None:
         """What a message of ``where`` is part of, if anything; a message whose post is still

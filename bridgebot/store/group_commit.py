@@ -131,6 +131,11 @@ class PostWriter:
             if not self._together:
                 self._open.set()
 
+    @property
+    def gathering(self) -> bool:
+        """Whether posts are being gathered for one commit (inside :meth:`together`)."""
+        return self._together > 0
+
     def submit(self, request: PostRequest, patience: float | None = None,
                ) -> asyncio.Future[tuple[int, int]]:
         """Queue a post; the future gives (post id, number in its topic) once committed.

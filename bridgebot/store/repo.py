@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
@@ -45,6 +46,9 @@ from bridgebot.store.sql import Conn, Db, Queries, Row, marks
 # Threads of open topics remembered at most (each a few hundred bytes): far more than the
 # topics open at once on any bridge, so a lookup only reaches the database when one leaves.
 THREAD_CACHE_MAX = 1024
+# Seconds a topic read to place one post of a gathered batch serves the batch's next posts
+# (Store.topic_placing): the time a gathered post may already wait for its commit.
+PLACING_FRESH = 0.2
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -152,12 +156,39 @@ class Store(Queries):
         super().__init__(db)
         self.writer = PostWriter(db)
         self._thread_topics: OrderedDict[ChannelRef, int] = OrderedDict()
+        self._placing: dict[int, tuple[float, Topic]] = {}  # topic_placing: (read at, topic)
 
     # -- reads -------------------------------------------------------------------
 
     async def topic(self, topic_id: int) -> Topic | None:
         row = await self._one(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE id = ?", (topic_id,))
         return _topic(row) if row else None
+
+    async def topic_placing(self, topic_id: int) -> Topic | None:
+        """The topic a message being placed belongs to (its lock, its bridge).
+
+        While posts are gathered for one commit (:meth:`together`: one ``getUpdates``
+        answer, a channel's burst of gateway events), the topic read for one of them serves
+        the next ones for at most ``PLACING_FRESH`` seconds: one read per topic per batch
+        instead of one per post (it was the largest cost of taking a post after parsing).
+        The memo is emptied whenever a gathering begins or ends and when this process
+        renames or locks the topic, so a lock here is seen by the very next post; a lock
+        committed by another process is seen within ``PLACING_FRESH``, the time a post
+        checked just before it may already wait for its commit. Outside a gathering (a
+        webhook's update, a command) the topic is read every time.
+        """
+        if not self.writer.gathering:
+            return await self.topic(topic_id)
+        now = time.monotonic()
+        seen = self._placing.get(topic_id)
+        if seen is not None and now - seen[0] <= PLACING_FRESH:
+            return seen[1]
+        topic = await self.topic(topic_id)
+        if topic is not None and self.writer.gathering:
+            if len(self._placing) >= THREAD_CACHE_MAX:
+                self._placing.clear()
+            self._placing[topic_id] = (now, topic)
+        return topic
 
     async def topics(self) -> list[Topic]:
         return [_topic(r) for r in await self._all(f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY id")]
@@ -709,6 +740,7 @@ class Store(Queries):
                 return False
             await tx.execute("UPDATE topics SET title = ?, introduction = ? WHERE id = ?",
                              (title, introduction, topic_id))
+            self._placing.pop(topic_id, None)
             await tx.execute(
                 "INSERT INTO post_history (post_id, text, subject, replaced_at) VALUES (?, ?, ?, ?)",
                 (row["id"], row["text"], row["subject"], _ts(now)),
@@ -733,12 +765,14 @@ class Store(Queries):
                 (status.value, who if locked else None, _ts(now) if locked else None,
                  reason if locked else None, topic_id, status.value),
             )
+            self._placing.pop(topic_id, None)
             if changed == 0:
                 return False
             if not locked:
                 await tx.execute("DELETE FROM lock_notices WHERE topic_id = ?", (topic_id,))
             action = Action.LOCK if locked else Action.UNLOCK
             await self._enqueue(tx, topic_id, action, targets, now)
+        self._placing.pop(topic_id, None)  # and a read made while it was being committed
         if locked:
             self._forget_threads(topic_id)
         return True
@@ -792,9 +826,16 @@ class Store(Queries):
             if where is not None and message_id is not None else None
         return await self.writer.written(key)
 
-    def together(self) -> contextlib.AbstractContextManager[None]:
-        """Posts queued inside the block share commits (see ``PostWriter.together``)."""
-        return self.writer.together()
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Posts queued inside the block share commits (see ``PostWriter.together``); a
+        topic read to place one serves the next (see :meth:`topic_placing`)."""
+        self._placing.clear()
+        try:
+            with self.writer.together():
+                yield
+        finally:
+            self._placing.clear()
 
     @property
     def held_writes(self) -> int:
