@@ -6,13 +6,21 @@ writing in all of them interleaved. Each post is bridged to one other chat whose
 has no adapter here, so every post also writes one outbox row that stays queued (as in
 ``bench/ingest.py``) and nothing else competes for the machine.
 
-The messages are all written before the clock starts (the fakes run in this process, so
-writing them is not the bot's time, though answering the bot's requests is); the clock
-stops when the last post is committed, seen through a separate sqlite3 connection. On
-Telegram a post is acknowledged (its offset saved) in the same transaction. The baseline
-is plain sqlite3 writing the same rows, one transaction per post, same pragmas
-(``bench.ingest.sqlite3_run`` on 10 topics), measured in the same run and alternated with
-bridgebot's side.
+Each shape runs twice per round. The headline runs the fake platform in a process of its
+own (``bench/fake_apart.py``): in production the platform's servers are not on the bot's
+CPU, while a fake in the bot's process charges its own work to the bot (copying and
+serializing every update, answering every request, pushing gateway events: about a third
+of the process's CPU on Telegram in a profile). The comparison runs the fake in the bot's
+process, as this benchmark did before (the figures of docs/benchmarks.md up to session 5).
+
+The messages are all written before the clock starts: in the bot's process with no await
+between them; apart, in one synchronous loop of the fake's event loop, which answers no
+request meanwhile, and the clock starts at the ``time.monotonic()`` that loop ended (the
+same clock in both processes). The clock stops when the last post is committed, seen
+through a separate sqlite3 connection. On Telegram a post is acknowledged (its offset
+saved) in the same transaction. The baseline is plain sqlite3 writing the same rows, one
+transaction per post, same pragmas (``bench.ingest.sqlite3_run`` on 10 topics), measured
+in the same run between the two bridgebot runs of each round (which goes first alternates).
 """
 
 from __future__ import annotations
