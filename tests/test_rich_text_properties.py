@@ -145,3 +145,14 @@ def test_a_one_line_post_renders_as_any_post_does(text):
         else:
             parts.append('<p dir="auto">' + "<br>\n".join(map(richtext.links, lines)) + "</p>")
     assert richtext.html_text(text) == "\n".join(parts)
+
+
+MARKUPISH = st.text(st.sampled_from(list("ab é👩🏽\u200b>-#\n\\`<[]()*_~|:@!&0123456789t")), max_size=60)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(TEXT, MARKUPISH))
+def test_discord_text_without_markup_is_read_as_itself_as_the_reader_would(content: str) -> None:
+    """markdown.parse skips its character-by-character reader for a text with none of the
+    characters it acts on; whatever the text, the answer is the reader's."""
+    assert markdown.parse(content) == markdown._Reader(content, markdown.no_names).run()

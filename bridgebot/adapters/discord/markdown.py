@@ -31,6 +31,9 @@ _LINK = re.compile(
 )
 _HEADING = re.compile(r"(#{1,3}) (?=\S)")
 _ESCAPABLE = set("\\*_~|`>#-[]()<:@")
+# No character the reader acts on (line starts ">", "-#", "#"; escapes, code, mentions and
+# <url>, links, emphasis markers, new lines): such a text reads as itself, with no spans.
+_PLAIN = re.compile(r"[^>\-#\n\\`<\[*_~|]*")
 
 Resolver = Callable[[str, str], tuple[str, str | None]]
 
@@ -210,6 +213,8 @@ class _Reader:
 def parse(content: str, names: Resolver = no_names) -> tuple[str, tuple[Span, ...]]:
     """A Discord message's content as (plain text, spans); ``names(kind, id)`` gives what a
     mention shows ("@Brittany", "#general") and, for a person, who it is ("discord:id")."""
+    if _PLAIN.fullmatch(content):  # most messages: read character by character, unchanged
+        return content, ()
     return _Reader(content, names).run()
 
 
