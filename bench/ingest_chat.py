@@ -321,7 +321,10 @@ if __name__ == "__main__":
         import sys
         fsync = fsync_latency_ms()
         print(f"load {load_average()}; fsync (4 KiB) p50 {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
-        print(table(await run("--quick" in sys.argv)))
+        measured = await run("--quick" in sys.argv)
+        print(table(measured))
+        for row in measured:  # each round's figure, in the order they ran
+            print(f"{row.measure}: " + ", ".join(f"{v:.3g}" for v in row.samples))
         fsync = fsync_latency_ms()
         print(f"load {load_average()}; fsync (4 KiB) p50 {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
 
