@@ -1,7 +1,8 @@
 """The Telegram adapter: python-telegram-bot's ``Application`` at the edge of the core.
 
 Intake: updates are fetched with ``getUpdates`` (or received on a webhook) and
-placed one at a time, in order; the posts of one ``getUpdates`` answer are queued
+placed one at a time, in order (a person's plain text post read from the JSON, anything
+else parsed by python-telegram-bot: see ``wire``); the posts of one ``getUpdates`` answer are queued
 one behind the other and share commits, and the offset that confirms them to
 Telegram is saved with the last post of each commit, never before what the updates
 carried was committed. python-telegram-bot's own ``Updater``
