@@ -74,7 +74,15 @@ def normalize_locale(code: str | None) -> str | None:
     """
     if not code or not isinstance(code, str):
         return None
-    base = re.split(r"[-_@.]", code.strip().lower(), maxsplit=1)[0]
+    return _shipped_base(code)
+
+
+_SUBTAG = re.compile(r"[-_@.]")
+
+
+@functools.lru_cache(maxsize=256)  # a handful of codes, asked several times for every post
+def _shipped_base(code: str) -> str | None:
+    base = _SUBTAG.split(code.strip().lower(), maxsplit=1)[0]
     return base if base in LANGUAGES else None
 
 
