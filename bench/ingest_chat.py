@@ -324,7 +324,8 @@ if __name__ == "__main__":
         measured = await run("--quick" in sys.argv)
         print(table(measured))
         for row in measured:  # each round's figure, in the order they ran
-            print(f"{row.measure}: " + ", ".join(f"{v:.3g}" for v in row.samples))
+            print(f"{row.measure}: " + ", ".join(
+                f"{v:,.0f}" if v >= 100 else f"{v:.2f}" for v in row.samples))
         fsync = fsync_latency_ms()
         print(f"load {load_average()}; fsync (4 KiB) p50 {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
 
