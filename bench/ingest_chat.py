@@ -12,6 +12,9 @@ CPU, while a fake in the bot's process charges its own work to the bot (copying 
 serializing every update, answering every request, pushing gateway events: about a third
 of the process's CPU on Telegram in a profile). The comparison runs the fake in the bot's
 process, as this benchmark did before (the figures of docs/benchmarks.md up to session 5).
+Once a bot has started, its heap is settled as ``bridgebot run`` settles it
+(``runtime.settle_heap``: the objects of starting left out of full collections); before,
+one to three full collections a run walked them, 0.1-0.2 s each on a busy machine.
 
 The messages are all written before the clock starts: in the bot's process with no await
 between them; apart, in one synchronous loop of the fake's event loop, which answers no
@@ -27,10 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,6 +243,20 @@ async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float) -> bo
         await asyncio.sleep(0.02)
 
 
+@contextlib.contextmanager
+def _settled_heap() -> Iterator[None]:
+    """As ``bridgebot run`` once started (``runtime.settle_heap``): what starting made is
+    left out of full collections, which otherwise walk it (about 120,000 objects here, 0.1
+    to 0.2 s a collection on a busy machine) one to three times a run. Thawed after the
+    run, since this process starts many bots."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 async def bridgebot_run(shape: str, posts: int, apart: bool = False) -> IngestRun:
     """``posts`` messages over the 10 topics of one chat, written at once; the time until the
     last is committed (and, on Telegram, its offset saved with it). ``apart``: the fake
@@ -247,24 +265,25 @@ async def bridgebot_run(shape: str, posts: int, apart: bool = False) -> IngestRu
         path = Path(tmp) / "bench.sqlite3"
         async with (APART if apart else SHAPES)[shape](path) as chat:
             await chat.runtime.drain(60)
-            sync, journal = await _writer_pragmas(chat.runtime)
-            store = chat.runtime.store
-            commits = store.writer.batches
-            newest = _Newest(path)
-            last = newest() + posts  # ids follow the order of the commits
-            started = await chat.write(posts)
-            try:
-                await wait_until(lambda: newest() >= last, 600, "posts not committed",
-                                 interval=0.01)
-            finally:
-                newest.close()
-            elapsed = time.monotonic() - started
-            commits = store.writer.batches - commits
-            cursor = await store.cursor(CURSOR)
-            # Telegram: confirmed by the next getUpdates
-            acknowledged = await _until(chat.acknowledged, 5)
-            durable = (sync == 2 and journal == "wal" and acknowledged
-                       and (shape != "Telegram polling" or cursor is not None))
+            with _settled_heap():
+                sync, journal = await _writer_pragmas(chat.runtime)
+                store = chat.runtime.store
+                commits = store.writer.batches
+                newest = _Newest(path)
+                last = newest() + posts  # ids follow the order of the commits
+                started = await chat.write(posts)
+                try:
+                    await wait_until(lambda: newest() >= last, 600, "posts not committed",
+                                     interval=0.01)
+                finally:
+                    newest.close()
+                elapsed = time.monotonic() - started
+                commits = store.writer.batches - commits
+                cursor = await store.cursor(CURSOR)
+                # Telegram: confirmed by the next getUpdates
+                acknowledged = await _until(chat.acknowledged, 5)
+                durable = (sync == 2 and journal == "wal" and acknowledged
+                           and (shape != "Telegram polling" or cursor is not None))
         durable = durable and _committed(path) == posts
         return IngestRun(posts, elapsed, commits, durable)
 
