@@ -156,3 +156,19 @@ def test_discord_text_without_markup_is_read_as_itself_as_the_reader_would(conte
     """markdown.parse skips its character-by-character reader for a text with none of the
     characters it acts on; whatever the text, the answer is the reader's."""
     assert markdown.parse(content) == markdown._Reader(content, markdown.no_names).run()
+
+
+def test_a_piece_fits_telegram_also_as_plain_text_with_every_address_written_out():
+    """Found by test_long_posts_split_into_pieces_that_fit_and_keep_every_address: 72 short
+    lines, each word a link (two over the same
+    letter); the text fits one message, its plain form (sent when Telegram cannot parse
+    the HTML, addresses written out) did not."""
+    line = "00\n"
+    text = line * 72
+    spans = [Span(Kind.LINK, 3 * k, 3 * k + 1, url=url) for k in range(72)
+             for url in ("https://example.org/00000000", "https://example.org/")]
+    header = "Name · Discord · #2"
+    parts = telegram_render._pieces(f"<b>{header}</b>", header, text, spans=spans)
+    assert len(parts) == 2
+    assert all(utf16_len(plain) <= telegram_render.LIMIT for _, plain in parts)
+    assert sum(plain.count("https://example.org/00000000") for _, plain in parts) == 72

@@ -9,13 +9,13 @@ and quoted excerpts are capped, so a header always leaves room for text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from bridgebot.adapters.registry import display_name
 from bridgebot.adapters.telegram.richtext import to_html
 from bridgebot.core.models import Post, Prompt, Topic
-from bridgebot.core.richtext.spans import Span, plain_with_urls, slice_spans
+from bridgebot.core.richtext.spans import Kind, Span, plain_with_urls, slice_spans
 from bridgebot.core.text import clip, short_subject, split_ranges, utf16_len
 from bridgebot.i18n import Translator, translator
 
@@ -82,6 +82,17 @@ def notice(text: str) -> list[tuple[str, str]]:
     return [(escape(text), text)]
 
 
+def _weigh(text: str, spans: Sequence[Span]) -> Callable[[int, int], int]:
+    """How long ``text[a:b]`` is in the larger of its two forms: the HTML once parsed (the
+    text) and the plain text sent when Telegram cannot parse it, where each link's address
+    follows its words. Many links' addresses can make the plain form the longer one, and a
+    piece must fit in either."""
+    links = [s for s in spans if s.kind is Kind.LINK]
+    if not links:
+        return lambda a, b: length(text[a:b])
+    return lambda a, b: length(plain_with_urls(text[a:b], slice_spans(links, a, b)))
+
+
 def _pieces(header: str, header_plain: str, body: str, footer: str = "",
             footer_plain: str = "", spans: Sequence[Span] = (),
             first_limit: int = LIMIT) -> list[tuple[str, str]]:
@@ -92,13 +103,12 @@ def _pieces(header: str, header_plain: str, body: str, footer: str = "",
     HTML, with every link's address written out so that it is never lost.
     """
     reserve = _plain_len(header_plain) + (length(footer_plain) + 2 if footer_plain else 0)
-    ranges = split_ranges(body, LIMIT - reserve, lambda a, b: length(body[a:b])) \
-        if body.strip() else []
+    ranges = split_ranges(body, LIMIT - reserve, _weigh(body, spans)) if body.strip() else []
     if ranges and first_limit < LIMIT:  # the first piece shorter, the rest as before
-        first = split_ranges(body, first_limit - reserve, lambda a, b: length(body[a:b]))[0]
+        first = split_ranges(body, first_limit - reserve, _weigh(body, spans))[0]
         rest = body[first[1]:]
         ranges = [first] + [(first[1] + a, first[1] + b) for a, b in split_ranges(
-            rest, LIMIT - reserve, lambda a, b: length(rest[a:b]))]
+            rest, LIMIT - reserve, _weigh(rest, slice_spans(spans, first[1], len(body))))]
     chunks = [(body[a:b], slice_spans(spans, a, b)) for a, b in ranges] or [("", ())]
     out: list[tuple[str, str]] = []
     for i, (chunk, chunk_spans) in enumerate(chunks):
