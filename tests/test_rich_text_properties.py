@@ -160,9 +160,8 @@ def test_discord_text_without_markup_is_read_as_itself_as_the_reader_would(conte
 
 def test_a_piece_fits_telegram_also_as_plain_text_with_every_address_written_out():
     """Found by test_long_posts_split_into_pieces_that_fit_and_keep_every_address: 72 short
-    lines, each word a link (two over the same
-    letter); the text fits one message, its plain form (sent when Telegram cannot parse
-    the HTML, addresses written out) did not."""
+    lines, each word a link (two over the same letter); the text fits one message, its
+    plain form (sent when Telegram cannot parse the HTML, addresses written out) did not."""
     line = "00\n"
     text = line * 72
     spans = [Span(Kind.LINK, 3 * k, 3 * k + 1, url=url) for k in range(72)
