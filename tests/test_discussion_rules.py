@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridgebot.core.commands import CommandContext, parse_command, run_command
-from bridgebot.core.models import Author, ChannelRef, IncomingMessage
+from bridgebot.core.models import Author, ChannelRef, IncomingMessage, TopicStatus
+from bridgebot.store.repo import Store
 
 from .auxil.world import FACILITATOR, FORUM, LOUNGE, person
 
@@ -167,3 +168,29 @@ async def test_status_counts_new_posts_from_the_readers_marker(runtime, console)
     status = await runtime.core.status(reader, FORUM)
     assert "3 posts / 2 new · last post by Jessica" in status
     assert "3 posts / 0 new" in await runtime.core.status(reader, FORUM)
+
+
+async def test_a_post_checked_just_before_another_worker_locks_the_topic_is_refused(runtime,
+                                                                                   console):
+    """Posts gathered for one commit are checked against a topic read shortly before
+    (Store.topic_placing); a lock committed meanwhile by another worker or the CLI, whose
+    lock this process never saw, still stops them: the post is refused at its commit and
+    its author told, as any post in a locked topic is."""
+    topic = await open_topic(runtime)
+    where = ChannelRef("console", "lounge", console.thread_of_room.get("lounge"))
+    late_comer = person("Late Comer")
+    with runtime.core.together():  # one getUpdates answer: placed now, committed at the end
+        later = await runtime.core.accept(IncomingMessage(
+            where=where, message_id="late-1", author=late_comer, text="Am I too late?",
+            sent_at=datetime.now(UTC)))
+        # Another process's store: this process's topic reads are not told of its lock.
+        other_worker = Store(runtime.db)
+        assert await other_worker.set_status(topic.id, TopicStatus.LOCKED, "Kristin Antin",
+                                             "Thank you all", datetime.now(UTC), [])
+    outcome = await later()
+    assert outcome.refused_locked and outcome.notify_locked and outcome.post is None
+    assert outcome.answer is not None and "locked" in outcome.answer.lower()
+    posts = await runtime.store.posts(topic.id)
+    assert [p.text for p in posts] == ["Tell us about your allies."]
+    await runtime.drain()
+    assert "Am I too late?" not in [s.text for s in console.visible("forum")]

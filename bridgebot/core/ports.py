@@ -48,6 +48,11 @@ class DuplicateMessage(Exception):
     """This platform message was recorded before (a redelivery): it is not a new post."""
 
 
+class LockedBeforeCommit(Exception):
+    """The post's topic was locked (by this process or another) after the post was checked
+    and before it could be committed: it is refused as a post in a locked topic is."""
+
+
 @dataclass(frozen=True)
 class MapHit:
     """What a platform message stands for in the discussion."""

@@ -38,7 +38,14 @@ from bridgebot.core.models import (
 )
 from bridgebot.core.names import last_author, name_mentions, name_posts
 from bridgebot.core.platforms import Platforms
-from bridgebot.core.ports import DuplicateMessage, MapHit, PendingDelivery, Storage, UnitOfWork
+from bridgebot.core.ports import (
+    DuplicateMessage,
+    LockedBeforeCommit,
+    MapHit,
+    PendingDelivery,
+    Storage,
+    UnitOfWork,
+)
 from bridgebot.core.richtext.spans import Kind, Span, clean, shift, slice_spans
 from bridgebot.core.text import split_subject, visible_text
 from bridgebot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalize_locale, resolve_locale, translator
@@ -800,6 +807,12 @@ class Discussions:
                                          spans=spans)
             return await outcome()
 
+    async def _refused_locked(self, topic: Topic, author: Author, t: Translator) -> ReceiveOutcome:
+        """A post in a locked topic: refused; its author is told once per topic why."""
+        first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
+        answer = errors.TopicLocked(topic.title, topic.lock_reason).render(t) if first else None
+        return ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first, answer=answer)
+
     async def _record(
         self, topic: Topic, author: Author, text: str, parent: Post | None, prompt_id: int | None,
         sent_at: datetime, *, origin: ChannelRef, message_id: str | None,
@@ -812,10 +825,7 @@ class Discussions:
         # Answers go to the writer alone: in their app's language, else the chat's.
         t = self.translator_for(locale, origin)
         if topic.is_locked:
-            first = await self.store.note_lock_notice(topic.id, author.platform, author.user_id)
-            answer = errors.TopicLocked(topic.title, topic.lock_reason).render(t) if first else None
-            return _ready(ReceiveOutcome(topic=topic, refused_locked=True, notify_locked=first,
-                                         answer=answer))
+            return _ready(await self._refused_locked(topic, author, t))
         body = text.strip()
         if not visible_text(body) and not attachments:  # blank, or only invisible characters
             return _ready(ReceiveOutcome(topic=topic, ignored_reason="empty message"))
@@ -847,6 +857,9 @@ class Discussions:
                 hit = await self.store.resolve_message(origin.platform, origin.chat_id, message_id)
                 post = await self.store.post(hit.post_id) if hit and hit.post_id else None
                 return ReceiveOutcome(topic=topic, post=post, duplicate=True)
+            except LockedBeforeCommit:  # locked while it waited for its commit: as if before
+                return await self._refused_locked(await self.store.topic(topic.id) or topic,
+                                                  author, t)
             now = time.monotonic()
             places = self._posted.setdefault(topic.id, {})
             places[origin.chat] = (places.get(origin.chat, (0.0, -POSTED_KEPT))[1], now)

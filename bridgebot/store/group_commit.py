@@ -28,8 +28,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bridgebot.core.models import Attachment, Author, ChannelRef
-from bridgebot.core.ports import DuplicateMessage
+from bridgebot.core.models import Attachment, Author, ChannelRef, TopicStatus
+from bridgebot.core.ports import DuplicateMessage, LockedBeforeCommit
 from bridgebot.store.sql import Conn, Db
 
 log = logging.getLogger(__name__)
@@ -296,23 +296,39 @@ class PostWriter:
         # Each MAX is its own subquery on one topic, which both databases answer from the
         # end of the (topic_id, number) index; a GROUP BY over several topics would read
         # every post of each.
+        # The topic's status too: a post is checked against the lock before it is queued,
+        # from a topic read that may be up to PLACING_FRESH old, so a lock committed since
+        # (/lock in another worker, the CLI) is seen here, under the topic's lock (SQLite:
+        # the write transaction excludes every other writer; PostgreSQL: this statement
+        # comes after the rows were locked, so it sees a lock that committed before).
         numbering = await tx.fetch(
             "SELECT 0, c1, 0, (SELECT MAX(number) FROM posts WHERE topic_id = v.c1), "
-            "(SELECT MAX(number) FROM pseudonyms WHERE topic_id = v.c1) "
+            "(SELECT MAX(number) FROM pseudonyms WHERE topic_id = v.c1), "
+            "(SELECT status FROM topics WHERE id = v.c1) "
             f"FROM {d.rows('BIGINT')} "
-            "UNION ALL SELECT 1, topic_id, participant_id, number, 0 FROM pseudonyms "
+            "UNION ALL SELECT 1, topic_id, participant_id, number, 0, NULL FROM pseudonyms "
             f"WHERE (topic_id, participant_id) IN (SELECT c1, c2 FROM {d.rows('BIGINT', 'BIGINT')})",
             [*d.pack([(t,) for t in topics], 1), *d.pack(pairs, 2)],
         )
         last_number: dict[int, int] = {}
         last_pseudonym: dict[int, int] = {}
         has_pseudonym: set[tuple[int, int]] = set()
-        for kind, topic, person, posts_end, pseudonyms_end in numbering:
+        locked: set[int] = set()
+        for kind, topic, person, posts_end, pseudonyms_end, status in numbering:
             if kind == 0:
                 last_number[topic] = int(posts_end or 0)
                 last_pseudonym[topic] = int(pseudonyms_end or 0)
+                if status == TopicStatus.LOCKED.value:
+                    locked.add(topic)
             else:
                 has_pseudonym.add((topic, person))
+        if locked:  # refused as a post in a locked topic is (Discussions._refused_locked)
+            for request in batch:
+                if request.topic_id in locked and not request.done.done():
+                    request.done.set_exception(LockedBeforeCommit(request.topic_id))
+            batch = [r for r in batch if r.topic_id not in locked]
+            if not batch:
+                return
         # A first post in a topic gives its author the topic's next pseudonym ("Participant
         # N"): stored, so the number stays the same whatever happens to later posts.
         pseudonyms: list[tuple[int, int, int]] = []

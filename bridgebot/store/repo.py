@@ -173,9 +173,10 @@ class Store(Queries):
         instead of one per post (it was the largest cost of taking a post after parsing).
         The memo is emptied whenever a gathering begins or ends and when this process
         renames or locks the topic, so a lock here is seen by the very next post; a lock
-        committed by another process is seen within ``PLACING_FRESH``, the time a post
-        checked just before it may already wait for its commit. Outside a gathering (a
-        webhook's update, a command) the topic is read every time.
+        committed by another process is seen within ``PLACING_FRESH``, and the commit
+        checks the lock again under the topic's lock (``PostWriter``: a post it finds
+        locked fails with :class:`LockedBeforeCommit`), so no post lands after a lock.
+        Outside a gathering (a webhook's update, a command) the topic is read every time.
         """
         if not self.writer.gathering:
             return await self.topic(topic_id)
