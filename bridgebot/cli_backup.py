@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 from bridgebot.settings import Settings
-from bridgebot.store import files_folder
+from bridgebot.store import files_folder, open_database
 from bridgebot.store.backup import BackupError, backup, backup_files, restore, restore_files
+from bridgebot.store.db import DatabaseUnusable
+from bridgebot.store.files import FileStore
 from bridgebot.store.migrations import LATEST
 
 EXIT_FAILED = 1
@@ -70,12 +72,24 @@ async def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     folder = _folder(settings)
     if not isinstance(settings.database, Path):
         try:
-            count = await asyncio.to_thread(restore_files, args.file, folder)
-        except (BackupError, OSError) as err:
+            # Only the files the database's posts name: one erased since the backup
+            # (/forgetme, retention) stays erased. So pg_restore first, then this.
+            db = open_database(settings.database)
+            await db.open()
+            try:
+                wanted = await FileStore(db, folder).named()
+            finally:
+                await db.close()
+            count, left_out = await asyncio.to_thread(restore_files, args.file, folder, wanted)
+        except (BackupError, OSError, DatabaseUnusable) as err:
             print(f"bridgebot: restore refused: {err}", file=sys.stderr)
             return EXIT_FAILED
         print(f"Restored {count} stored file(s) from {args.file} into {folder} (beside those "
-              "there). The PostgreSQL database was not changed: restore it with pg_restore.")
+              "there). The PostgreSQL database was not changed: restore it with pg_restore, "
+              "before this.")
+        if left_out:
+            print(f"Left out {left_out} file(s) that no post in the database names (erased or "
+                  "removed since the backup).")
         return 0
     database = settings.database
     try:

@@ -30,11 +30,11 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # Issue 14's content-addressed files live here, beside the database. Every file under it goes
 # into a backup (as ``files/<relative path>``) and comes back on restore; the database is
@@ -246,11 +246,14 @@ def backup_files(folder: Path, target: Path) -> int:
     return len(stored)
 
 
-def restore_files(source: Path, folder: Path) -> int:
+def restore_files(source: Path, folder: Path, wanted: Container[str]) -> tuple[int, int]:
     """Put the stored files of the bridgebot backup ``source`` (made on SQLite or
-    PostgreSQL) into ``folder``, beside those already there; return how many. The database
-    is not touched (PostgreSQL: ``pg_restore``). Safe while bots run: each file is renamed
-    into place whole, and a file under its hash is that content."""
+    PostgreSQL) into ``folder``, beside those already there: only those whose sha256 is in
+    ``wanted`` (the ones a post in the database names). A file erased since the backup
+    (``/forgetme``, retention) is named by no post any more and stays erased. Return how
+    many were restored and how many left out. The database is not touched (PostgreSQL:
+    ``pg_restore``, first). Safe while bots run: each file is renamed into place whole, and
+    a file under its hash is that content."""
     if not source.is_file():
         raise BackupError(f"there is no backup file at {source}")
     (folder / "tmp").mkdir(parents=True, exist_ok=True)  # where FileStore.put writes too
@@ -262,14 +265,15 @@ def restore_files(source: Path, folder: Path) -> int:
         with tar:
             if MANIFEST_MEMBER not in tar.getnames():
                 raise BackupError(f"{source} is not a bridgebot backup (no manifest)")
-            members = [m for m in tar.getmembers()
-                       if m.isfile() and m.name.startswith(FILES_DIRNAME + "/")]
+            stored = [m for m in tar.getmembers()
+                      if m.isfile() and m.name.startswith(FILES_DIRNAME + "/")]
+            members = [m for m in stored if PurePosixPath(m.name).name in wanted]
             tar.extractall(tmp, members=members, filter="data")
         for member in members:
             dest = folder / Path(member.name).relative_to(FILES_DIRNAME)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(Path(tmp) / member.name, dest)
-    return len(members)
+    return len(members), len(stored) - len(members)
 
 
 def _check(db: Path, latest: int) -> int:

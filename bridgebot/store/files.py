@@ -177,6 +177,12 @@ class FileStore:
                 tmp.unlink()
         return sha256, size
 
+    async def named(self) -> set[str]:
+        """The sha256 of every stored file a post names (what a restore of files may bring
+        back: one erased since the backup is named by none)."""
+        return {str(row[0]) for row in await self.db.fetch(
+            "SELECT DISTINCT sha256 FROM attachments WHERE sha256 IS NOT NULL", ())}
+
     async def discard(self, sha256s: Iterable[str]) -> int:
         """Delete the stored files among ``sha256s`` that no post refers to any more."""
         removed = 0

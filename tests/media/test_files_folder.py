@@ -164,6 +164,49 @@ async def test_backup_and_restore_carry_the_files_of_the_files_dir_folder(
     assert not (tmp_path / "files").exists() and not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite restores its database too
+async def test_restoring_files_on_postgresql_never_brings_back_a_file_erased_since_the_backup(
+        build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    """The files' backup is restored into a database that was not rolled back (pg_restore
+    is the operator's): a photo its author erased with /forgetme after the backup stays
+    erased; the photo of a post that is still there comes back."""
+    folder = tmp_path / "files"
+    w = await build(telegram=(), discord=(), console=("forum",), files_dir=folder, open_topic=True)
+    assert w.console is not None and w.runtime.core.files is not None
+    nadia, omar = person("Nadia Ali"), person("Omar Haddad")
+    erased = await w.runtime.core.files.put(png((200, 30, 30)), "nadia.png", "image/png", "photo")
+    kept = await w.runtime.core.files.put(png((30, 200, 30)), "omar.png", "image/png", "photo")
+    await w.console.say("forum", nadia, "Our open day", attachments=(erased,))
+    await w.console.say("forum", omar, "The market", attachments=(kept,))
+    await w.runtime.drain()
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    db = w.runtime.db
+    assert isinstance(db, PgDatabase)
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", db.dsn)
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(folder))
+    archive = tmp_path / "files-backup.tar.gz"
+    assert await asyncio.to_thread(main, ["backup", str(archive)]) == 0
+
+    await w.command(nadia, "/forgetme")
+    await w.command(nadia, "/forgetme confirm")
+    await w.runtime.drain()
+    stored = {p.name for p in folder.rglob("*") if p.is_file() and p.parts[-3] != "tmp"}
+    assert erased.sha256 not in stored and kept.sha256 in stored, "/forgetme deleted her file"
+    for path in folder.rglob(kept.sha256):
+        path.unlink()  # the volume lost the other one: what the restore is for
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(main, ["restore", str(archive)]) == 0
+    said = capsys.readouterr().out
+    stored = {p.name for p in folder.rglob("*") if p.is_file()}
+    assert kept.sha256 in stored, "a post's file lost from the folder is back"
+    assert erased.sha256 not in stored, "an erased file stays erased"
+    assert "Restored 1 stored file(s)" in said and "Left out 1 file(s)" in said
+
+
 def test_an_empty_files_dir_is_unset_not_the_working_directory(monkeypatch: pytest.MonkeyPatch):
     from bridgebot.settings import load_settings
 
