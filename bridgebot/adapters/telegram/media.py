@@ -127,7 +127,9 @@ async def _stream(url: str, path: Path, timeout: float) -> None:
     errors, so the caller handles them as it handles ``getFile``'s."""
     limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
     try:
-        async with aiohttp.ClientSession(timeout=limits) as session, \
+        # trust_env: through the same HTTPS_PROXY / ALL_PROXY as python-telegram-bot's
+        # getFile, or a host that reaches Telegram only by its proxy could not download.
+        async with aiohttp.ClientSession(timeout=limits, trust_env=True) as session, \
                 session.get(url) as response:
             if response.status == 400:
                 raise tg.BadRequest((await response.text())[:200])
