@@ -136,7 +136,10 @@ class Runtime:
         running bot also proves its files folder writable first
         (:class:`~bridgebot.store.files.FilesUnusable`: one line, exit 2)."""
         if apply_settings and isinstance(self.storage.files, FileStore):
-            await asyncio.to_thread(self.storage.files.check)
+            # Bounded: a hung network mount is a one-line error too, not a start that hangs.
+            refused = await self.storage.files.probe(FILES_CHECK_SECONDS)
+            if refused is not None:
+                raise refused
         await self.db.open()
         if isinstance(self.db, PgDatabase):  # other workers' new deliveries wake this relay
             self.db.on_outbox(self.core.wake_relay)
@@ -321,6 +324,9 @@ def from_settings(settings: Settings) -> Runtime:
         files_dir=settings.files_dir,
     )
 
+
+# How long the files folder may take to prove itself writable at start (a network mount).
+FILES_CHECK_SECONDS = 10.0
 
 _settled = False
 

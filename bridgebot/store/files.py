@@ -24,8 +24,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bridgebot.core.models import ATTACHMENT_KINDS, Attachment
@@ -93,19 +94,30 @@ class FileStore:
         """:func:`check_writable` on this store's folder."""
         check_writable(self.root)
 
-    async def problem(self, timeout: float) -> str | None:
-        """Why a post's file cannot be stored now, or None (:meth:`check` passed), within
-        ``timeout``. One probe at a time: on a hung network mount a probe never returns,
-        and each ask starting its own would use up the threads every file write needs."""
+    async def probe(self, timeout: float) -> FilesUnusable | None:
+        """Why a post's file cannot be stored now (:meth:`check`'s refusal, or no answer
+        within ``timeout``), or None. One probe at a time, in a daemon thread: on a hung
+        network mount a probe never returns, and each ask starting its own would use up the
+        threads every file write needs (nor may a hung probe keep the process from exiting,
+        as a thread of the default executor would: it is joined at exit)."""
         if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(asyncio.to_thread(self.check))
+            self._probe = _in_daemon_thread(self.check)
         try:
             await asyncio.wait_for(asyncio.shield(self._probe), timeout)
         except TimeoutError:
-            return f"the folder {self.root} did not answer within {timeout:g} s"
+            return FilesUnusable(self.root, f"it did not answer within {timeout:g} s")
         except FilesUnusable as err:
-            return f"the folder {err.folder} cannot be written ({err.reason})"
+            return err
         return None
+
+    async def problem(self, timeout: float) -> str | None:
+        """:meth:`probe` as a line for /healthz, or None."""
+        err = await self.probe(timeout)
+        if err is None:
+            return None
+        if err.reason.startswith("it did not answer"):
+            return f"the folder {err.folder} did not answer within {timeout:g} s"
+        return f"the folder {err.folder} cannot be written ({err.reason})"
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -197,6 +209,28 @@ class FileStore:
                 self._where(sha256).unlink()
                 removed += 1
         return removed
+
+
+def _in_daemon_thread(work: Callable[[], None]) -> asyncio.Future[None]:
+    """``work()`` in a daemon thread of its own; its outcome as a future of this loop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(err: BaseException | None) -> None:
+        if not done.done():
+            done.set_result(None) if err is None else done.set_exception(err)
+
+    def run() -> None:
+        outcome: BaseException | None = None
+        try:
+            work()
+        except BaseException as err:  # handed to the awaiting side, whatever it is
+            outcome = err
+        with contextlib.suppress(RuntimeError):  # the loop closed while the probe hung
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="bridgebot-files-probe", daemon=True).start()
+    return done
 
 
 def _size_of(source: bytes | Path) -> int:

@@ -77,6 +77,37 @@ def test_a_files_folder_that_cannot_be_written_stops_run_with_one_line_and_exit_
     assert "Traceback" not in err
 
 
+def test_a_files_folder_that_hangs_at_start_stops_run_with_one_line_and_exit_2(
+        db_setting: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    """A network mount that stopped answering: one line after FILES_CHECK_SECONDS, not a
+    start that hangs."""
+    import threading
+
+    import bridgebot.runtime
+    from bridgebot.store.files import FileStore
+
+    release = threading.Event()
+    monkeypatch.setattr(FileStore, "check", lambda self: release.wait(30) and None)
+    monkeypatch.setattr(bridgebot.runtime, "FILES_CHECK_SECONDS", 0.2)
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
+    monkeypatch.setenv("BRIDGEBOT_FILES_DIR", str(tmp_path / "mount" / "files"))
+    monkeypatch.setenv("BRIDGEBOT_TELEGRAM__TOKEN", SANDBOX_BOTS["telegram"])
+    monkeypatch.setenv("BRIDGEBOT_TELEGRAM__BASE_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("BRIDGEBOT_BRIDGES", '[{"name": "allies", "telegram_chats": [-100123]}]')
+    try:
+        assert main(["run"]) == 2
+    finally:
+        release.set()
+    err = capsys.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith("bridgebot: bad setting files_dir:"), line
+    assert "did not answer within 0.2 s" in line and "Traceback" not in err
+
+
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 async def test_two_workers_in_different_working_directories_share_the_files_folder_and_a_photo_crosses(
         build: Build, db_setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
