@@ -46,7 +46,7 @@ from bridgebot.adapters.telegram import media, render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.richtext import spans_from_entities
 from bridgebot.adapters.telegram.settings import TelegramSettings
-from bridgebot.adapters.telegram.wire import Raw, plain_post
+from bridgebot.adapters.telegram.wire import Raw, plain_post, shown_name
 from bridgebot.core import errors
 from bridgebot.core.attachments import human_size, lines_for, split_fitting
 from bridgebot.core.commandkit import (
@@ -115,10 +115,9 @@ def message_link(where: ChannelRef, message_id: str) -> str | None:
 
 
 def display_name(user: object) -> str:
-    """First and last name only: usernames and ids never cross the bridge."""
-    first = getattr(user, "first_name", "") or ""
-    last = getattr(user, "last_name", "") or ""
-    return f"{first} {last}".strip() or "Telegram user"
+    """:func:`~bridgebot.adapters.telegram.wire.shown_name` of a parsed ``User`` (or a
+    chat's title fields): first and last name only."""
+    return shown_name(getattr(user, "first_name", None), getattr(user, "last_name", None))
 
 
 def message_author(message: Message) -> Author | None:

@@ -74,12 +74,16 @@ class PlainPost:
     threadless: bool
 
 
+def shown_name(first: str | None, last: str | None) -> str:
+    """How a Telegram person is named on the bridge: first and last name only, usernames
+    and ids never cross it. The one rule for a parsed ``User`` (``adapter.display_name``)
+    and for the JSON (:func:`display_name`)."""
+    return f"{first or ''} {last or ''}".strip() or "Telegram user"
+
+
 def display_name(user: JSONDict) -> str:
-    """First and last name only (as ``adapter.display_name``): usernames and ids never cross
-    the bridge."""
-    first = user.get("first_name") or ""
-    last = user.get("last_name") or ""
-    return f"{first} {last}".strip() or "Telegram user"
+    """:func:`shown_name` of a ``from`` object as the JSON has it."""
+    return shown_name(user.get("first_name"), user.get("last_name"))
 
 
 def is_topic_opening(reply: object) -> bool:
