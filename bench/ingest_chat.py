@@ -183,20 +183,12 @@ async def telegram_apart(path: Path) -> AsyncIterator[Chat]:
         runtime.add_adapter(TelegramAdapter(
             TelegramSettings(token=fake.setup.token, base_url=fake.setup.url), poll_timeout=1,
             limits=PlatformLimits(max_length=TelegramAdapter.limits.max_length)))
-        await runtime.start()
-        try:
-            await _open_topics(runtime, where)
-            threads = await _places(runtime, where)
 
-            async def write(posts: int) -> float:
-                return float(await fake.ask("write", posts, threads))
+        async def acknowledged() -> bool:
+            return bool(await fake.ask("acknowledged"))
 
-            async def acknowledged() -> bool:
-                return bool(await fake.ask("acknowledged"))
-
-            yield Chat(runtime, write, acknowledged)
-        finally:
-            await runtime.stop(grace=2.0)
+        async with _running_apart(runtime, where, fake, acknowledged) as chat:
+            yield chat
 
 
 @contextlib.asynccontextmanager
@@ -212,19 +204,27 @@ async def discord_apart(path: Path) -> AsyncIterator[Chat]:
                                 guilds=[int(fake.setup.guild)], facilitator_roles=["Facilitator"]),
                 client_options={"guild_ready_timeout": 0.05},
                 limits=PlatformLimits(max_length=DiscordAdapter.limits.max_length)))
-            await runtime.start()
-            try:
-                await _open_topics(runtime, where)
-                threads = await _places(runtime, where)
-
-                async def write(posts: int) -> float:
-                    return float(await fake.ask("write", posts, threads))
-
-                yield Chat(runtime, write, _always)
-            finally:
-                await runtime.stop(grace=2.0)
+            async with _running_apart(runtime, where, fake, _always) as chat:
+                yield chat
         finally:
             reset_api_base()
+
+
+@contextlib.asynccontextmanager
+async def _running_apart(runtime: Runtime, where: ChannelRef, fake: FakeApart,
+                         acknowledged: Callable[[], Awaitable[bool]]) -> AsyncIterator[Chat]:
+    """The bot started with its 10 topics open, the posts written by the fake apart."""
+    await runtime.start()
+    try:
+        await _open_topics(runtime, where)
+        threads = await _places(runtime, where)
+
+        async def write(posts: int) -> float:
+            return float(await fake.ask("write", posts, threads))
+
+        yield Chat(runtime, write, acknowledged)
+    finally:
+        await runtime.stop(grace=2.0)
 
 
 SHAPES = {"Telegram polling": telegram_forum, "Discord gateway": discord_forum}
