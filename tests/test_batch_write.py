@@ -18,7 +18,7 @@ import pytest
 from bridgebot.core.models import Attachment, Author, ChannelRef
 from bridgebot.core.ports import DuplicateMessage
 from bridgebot.store import open_database
-from bridgebot.store.group_commit import PostWriter
+from bridgebot.store.group_commit import PARTICIPANT_RECORDS, PostWriter
 from bridgebot.store.repo import Store
 from bridgebot.store.sql import Conn, Db, Row
 
@@ -182,5 +182,29 @@ async def test_a_copy_sent_is_mapped_and_done_in_one_statement_of_its_own(databa
         assert [r for r in await store.pending_for(LOUNGE, topic, 10) if r.post_id == post_id] == []
         if db.dialect.name == "postgresql":
             assert counted.transactions == 0, "no BEGIN and COMMIT around the two writes"
+    finally:
+        await db.close()
+
+
+async def test_every_table_that_refers_to_a_participant_keeps_their_row(database, tmp_path: Path):
+    """A batch takes back a participant row it made only for posts a lock refused, unless one
+    of PARTICIPANT_RECORDS names it: a new table referring to participants belongs there."""
+    db = open_database(database(tmp_path / "allies.sqlite3"))
+    await db.open()
+    try:
+        if db.dialect.name == "postgresql":
+            rows = await db.fetch(
+                "SELECT k.table_name FROM information_schema.referential_constraints r "
+                "JOIN information_schema.key_column_usage k ON k.constraint_name = r.constraint_name "
+                "AND k.constraint_schema = r.constraint_schema "
+                "JOIN information_schema.constraint_column_usage u "
+                "ON u.constraint_name = r.unique_constraint_name "
+                "AND u.constraint_schema = r.unique_constraint_schema "
+                "WHERE u.table_name = 'participants' AND k.table_schema = current_schema()")
+        else:
+            rows = await db.fetch(
+                "SELECT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f "
+                "WHERE m.type = 'table' AND f.\"table\" = 'participants'")
+        assert sorted({r[0] for r in rows}) == sorted(PARTICIPANT_RECORDS)
     finally:
         await db.close()

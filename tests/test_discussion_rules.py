@@ -194,3 +194,32 @@ async def test_a_post_checked_just_before_another_worker_locks_the_topic_is_refu
     assert [p.text for p in posts] == ["Tell us about your allies."]
     await runtime.drain()
     assert "Am I too late?" not in [s.text for s in console.visible("forum")]
+
+
+async def test_a_post_refused_at_its_commit_leaves_no_record_of_a_newcomer(runtime, console):
+    """People are written in the batch before the lock is found at its commit: someone whose
+    only post was refused leaves no name or user id behind; someone known keeps their row."""
+    topic = await open_topic(runtime)
+    where = ChannelRef("console", "lounge", console.thread_of_room.get("lounge"))
+    regular, late_comer = person("Brittany"), person("Late Comer")
+    _, earlier = await console.say("lounge", regular, "An early example")
+    assert earlier.post is not None
+
+    async def participants() -> dict[str, tuple[int, str]]:
+        rows = await runtime.db.fetch("SELECT user_id, id, display_name FROM participants")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    known = await participants()
+    with runtime.core.together():  # one commit, placed before another worker's lock
+        refused = [await runtime.core.accept(IncomingMessage(
+            where=where, message_id=f"late-{n}", author=who, text=f"Am I too late? {n}",
+            sent_at=datetime.now(UTC))) for n, who in enumerate((late_comer, regular))]
+        assert await Store(runtime.db).set_status(topic.id, TopicStatus.LOCKED, "Kristin Antin",
+                                                  "Thank you all", datetime.now(UTC), [])
+    for later in refused:
+        assert (await later()).refused_locked
+    after = await participants()
+    assert late_comer.user_id not in after
+    assert "Late Comer" not in [name for _, name in after.values()]
+    assert after[regular.user_id] == known[regular.user_id]
+    assert [p.text for p in await runtime.store.posts(topic.id)][1:] == ["An early example"]

@@ -78,6 +78,10 @@ TEXT3 = ("TEXT", "TEXT", "TEXT")
 # topic, number, participant, origin platform, text, subject, parent, prompt, created, spans
 POST_COLUMNS = ("BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT", "TEXT")
 
+# The tables that refer to a participant (tests/test_batch_write.py keeps it in step with
+# the schema): a participant row one of them names is someone the database knows.
+PARTICIPANT_RECORDS = ("posts", "pseudonyms", "read_markers", "aliases")
+
 
 class _Held(list[PostRequest]):
     """The posts of a batch the database refused, still to write, with its error."""
@@ -327,6 +331,7 @@ class PostWriter:
                 if request.topic_id in locked and not request.done.done():
                     request.done.set_exception(LockedBeforeCommit(request.topic_id))
             batch = [r for r in batch if r.topic_id not in locked]
+            await self._unrecord_refused(tx, authors, batch, participant)
             if not batch:
                 return
         # A first post in a topic gives its author the topic's next pseudonym ("Participant
@@ -408,6 +413,30 @@ class PostWriter:
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 d.pack(list(cursors.items()), 2)))
         await d.together(tx, writes, announce=bool(deliveries))
+
+    @staticmethod
+    async def _unrecord_refused(tx: Conn, authors: list[PostRequest], accepted: list[PostRequest],
+                                participant: dict[tuple[str, str], int]) -> None:
+        """Take back the participant rows this batch made only for posts refused by a lock.
+
+        People are written before the numbering statement finds the lock, so someone whose
+        only post was refused would otherwise stay in the database (name, user id) with
+        nothing of theirs in it. A row goes only if this batch made it (its first_seen is
+        this batch's, and nothing refers to it: posts, pseudonyms, read markers, aliases)
+        and it was never forgotten; anyone known before keeps theirs."""
+        kept = {(r.author.platform, r.author.user_id) for r in accepted}
+        refused = [(participant[(r.author.platform, r.author.user_id)], _ts(r.created_at))
+                   for r in authors if (r.author.platform, r.author.user_id) not in kept]
+        if not refused:
+            return
+        d = tx.dialect
+        await tx.execute(
+            "DELETE FROM participants WHERE (id, first_seen) IN "
+            f"(SELECT c1, c2 FROM {d.rows('BIGINT', 'TEXT')}) AND forgotten_at IS NULL "
+            + "".join(f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE participant_id = "
+                      "participants.id) " for table in PARTICIPANT_RECORDS),
+            d.pack(refused, 2),
+        )
 
     def _fail(self, request: PostRequest, err: Exception) -> None:
         if request.done.done():
