@@ -87,8 +87,11 @@ class Runtime:
         # for deliveries other processes queued (``bridgebot forget``).
         self.privacy_keeper = PrivacyKeeper(self.core)
         self._keeper_task: asyncio.Task[None] | None = None
-        # Deletes delivered outbox rows past their retention (on start, then hourly).
-        self.outbox_keeper = OutboxKeeper(self.store, self.core.clock, retention=outbox_retention)
+        # Deletes delivered outbox rows past their retention, and what a crash left in the
+        # files folder's tmp/ (on start, then hourly).
+        self.outbox_keeper = OutboxKeeper(self.store, self.core.clock, retention=outbox_retention,
+                                          files=self.storage.files if isinstance(
+                                              self.storage.files, FileStore) else None)
         self._outbox_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}

@@ -3,6 +3,8 @@ discussion needs goes with them (on both stores), and SQLite's file gives the sp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,3 +166,32 @@ def test_the_retention_is_at_least_an_hour():
         Settings(outbox_retention_hours=0.5)
     with pytest.raises(ValueError, match="at least"):
         OutboxKeeper(None, datetime.now, retention=timedelta(minutes=30))  # type: ignore[arg-type]
+
+
+async def test_housekeeping_sweeps_the_files_folder_on_start_even_when_pruning_fails():
+    """The files folder's leftovers are swept with the outbox's pruning, on start and then
+    every hour, and a failed pruning does not keep them."""
+    class Refusing:
+        async def prune_delivered(self, before: datetime) -> int:
+            raise OSError("database is locked")
+
+        async def reclaim_space(self) -> int:
+            return 0
+
+    class Folder:
+        def __init__(self) -> None:
+            self.swept = asyncio.Event()
+
+        async def sweep_leftovers(self) -> int:
+            self.swept.set()
+            return 2
+
+    folder = Folder()
+    keeper = OutboxKeeper(Refusing(), datetime.now, files=folder)
+    task = asyncio.create_task(keeper.run())
+    try:
+        await asyncio.wait_for(folder.swept.wait(), 30)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -7,6 +7,11 @@ So once an hour the rows delivered more than ``retention`` ago are deleted (dead
 stay until retried or dropped; see ``Store.prune_delivered`` for the few kept for good)
 and their space goes back to the file system, so the database grows with the posts and
 their message map only.
+
+The files folder's ``tmp/`` is swept at the same times: what a crash left there (a file
+caught between its arrival and its rename into place, perhaps a participant's photo
+whose metadata was not removed yet) is deleted once unchanged for an hour
+(``FileStore.sweep_leftovers``). Each worker sweeps; none touches a file being written.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ class PrunableOutbox(Protocol):
     async def reclaim_space(self) -> int: ...
 
 
+class LeftoverFiles(Protocol):
+    """What housekeeping needs from the files folder."""
+
+    async def sweep_leftovers(self) -> int: ...
+
+
 @dataclass
 class PruneReport:
     rows: int
@@ -41,13 +52,16 @@ class PruneReport:
 
 
 class OutboxKeeper:
-    """Deletes delivered outbox rows past ``retention`` on start and then every hour."""
+    """Deletes delivered outbox rows past ``retention``, and the files folder's leftovers,
+    on start and then every hour."""
 
     def __init__(self, store: PrunableOutbox, clock: Callable[[], datetime], *,
-                 retention: timedelta = DEFAULT_RETENTION, every: timedelta = EVERY) -> None:
+                 retention: timedelta = DEFAULT_RETENTION, every: timedelta = EVERY,
+                 files: LeftoverFiles | None = None) -> None:
         if retention < MIN_RETENTION:
             raise ValueError(f"the outbox retention must be at least {MIN_RETENTION}")
         self.store = store
+        self.files = files
         self.clock = clock
         self.retention = retention
         self.every = every
@@ -61,10 +75,25 @@ class OutboxKeeper:
                      self.retention, freed / 1e6)
         return PruneReport(rows, freed)
 
+    async def sweep(self) -> int:
+        """Delete what a crash left in the files folder's ``tmp/``; how many entries."""
+        if self.files is None:
+            return 0
+        removed = await self.files.sweep_leftovers()
+        if removed:
+            log.info("files: deleted %d leftovers of interrupted writes", removed)
+        return removed
+
     async def run(self) -> None:
         while True:
             try:
                 await self.prune()
             except Exception:  # a bug or a busy disk must not stop it; it tries again later
                 log.exception("pruning delivered outbox rows failed")
+            try:
+                await self.sweep()
+            except TimeoutError:
+                log.warning("the files folder did not answer while its leftovers were swept")
+            except Exception:
+                log.exception("sweeping the files folder's leftovers failed")
             await asyncio.sleep(self.every.total_seconds())

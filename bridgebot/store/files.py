@@ -5,7 +5,10 @@ relayed from one chat into three, is one file on disk. It is written to a tempor
 first, its image metadata removed (:mod:`bridgebot.media`), hashed, then renamed into
 place, so a file under its hash is always complete and clean. ``bridgebot backup`` copies
 the whole folder (``store/backup.py``); a file no post refers to any more (``/forgetme``,
-retention) is deleted by :meth:`FileStore.discard`.
+retention) is deleted by :meth:`FileStore.discard`. What a crash leaves in ``tmp/`` (a file
+caught between its arrival and its rename into place: perhaps a photo whose metadata was
+not removed yet) is deleted once nothing has changed in it for ``LEFTOVER_AGE``
+(:meth:`FileStore.sweep_leftovers`, on start and hourly: core/housekeeping.py).
 
 The folder is the ``files_dir`` setting (default: beside the SQLite file; ``data/files``
 with PostgreSQL). Several workers on one PostgreSQL, and ``bridgebot serve``, must all see
@@ -19,15 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from bridgebot.core.models import ATTACHMENT_KINDS, Attachment
 from bridgebot.media import strip_metadata
@@ -40,6 +48,15 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 # How many missing files a process remembers having warned about (one line per file).
 _WARNED_KEPT = 1000
+# What is in tmp/ and unchanged this long is a crash's leftover: every write there (a file
+# moved in, its metadata removed, a copy, a restore's extraction) changes what it writes
+# every few seconds at most and ends in a rename out of tmp/, so an hour leaves a wide
+# margin, also against the clocks of workers sharing the folder over a network mount.
+LEFTOVER_AGE = timedelta(hours=1)
+# How long one sweep of tmp/ may take (a hung network mount) before housekeeping goes on.
+SWEEP_SECONDS = 60.0
+
+T = TypeVar("T")
 
 
 class FilesUnusable(RuntimeError):
@@ -89,6 +106,8 @@ class FileStore:
         self.root = root
         self._warned: set[str] = set()
         self._probe: asyncio.Future[None] | None = None
+        self._sweep: asyncio.Future[int] | None = None
+        self.clock: Callable[[], float] = time.time  # what leftovers' ages are taken from
 
     def check(self) -> None:
         """:func:`check_writable` on this store's folder."""
@@ -101,7 +120,7 @@ class FileStore:
         threads every file write needs (nor may a hung probe keep the process from exiting,
         as a thread of the default executor would: it is joined at exit)."""
         if self._probe is None or self._probe.done():
-            self._probe = _in_daemon_thread(self.check)
+            self._probe = _in_daemon_thread(self.check, "bridgebot-files-probe")
         try:
             await asyncio.wait_for(asyncio.shield(self._probe), timeout)
         except TimeoutError:
@@ -118,6 +137,18 @@ class FileStore:
         if err.reason.startswith("it did not answer"):
             return f"the folder {err.folder} did not answer within {timeout:g} s"
         return f"the folder {err.folder} cannot be written ({err.reason})"
+
+    async def sweep_leftovers(self, older_than: timedelta = LEFTOVER_AGE,
+                              timeout: float = SWEEP_SECONDS) -> int:
+        """Delete what a crash left in ``tmp/`` (:func:`sweep_leftovers`); how many entries.
+
+        In a daemon thread, one sweep at a time, waited for ``timeout`` at most (a hung
+        network mount: :meth:`probe`); a sweep still hanging from before is not repeated."""
+        if self._sweep is None or self._sweep.done():
+            self._sweep = _in_daemon_thread(
+                lambda: sweep_leftovers(self.root, older_than.total_seconds(), self.clock()),
+                "bridgebot-files-sweep")
+        return await asyncio.wait_for(asyncio.shield(self._sweep), timeout)
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -211,25 +242,89 @@ class FileStore:
         return removed
 
 
-def _in_daemon_thread(work: Callable[[], None]) -> asyncio.Future[None]:
+def sweep_leftovers(folder: Path, older_than: float, now: float) -> int:
+    """Delete each entry of ``folder``'s ``tmp/`` in which nothing changed for ``older_than``
+    seconds before ``now``; return how many went.
+
+    Changed means written or renamed (the later of its mtime and ctime: a file moved in
+    keeps the mtime it had, its ctime is the move), for a folder anything inside it (a
+    restore's extraction). Workers sharing the folder may all sweep it: an entry another
+    removed first, or its writer renamed into place meanwhile, is simply gone."""
+    try:
+        entries = list(os.scandir(folder / "tmp"))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    removed = failed = 0
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if _last_change(path) > now - older_than:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(path)
+            else:
+                path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+        except OSError:
+            failed += 1
+    if failed:
+        log.warning("%d leftovers in %s could not be deleted (permissions?)", failed,
+                    folder / "tmp")
+    return removed
+
+
+def _last_change(path: Path) -> float:
+    """When ``path`` (and, for a folder, anything in it) was last written or renamed."""
+    info = path.lstat()
+    last = max(info.st_mtime, info.st_ctime)
+    if stat.S_ISDIR(info.st_mode):
+        for top, folders, files in os.walk(path):
+            for name in (*folders, *files):
+                with contextlib.suppress(FileNotFoundError):
+                    inner = os.lstat(os.path.join(top, name))
+                    last = max(last, inner.st_mtime, inner.st_ctime)
+    return last
+
+
+def _remove_tree(path: Path) -> None:
+    """``path`` and everything in it, deepest first; what is already gone (another worker's
+    sweep got there first) is no error, anything else is."""
+    for top, folders, files in os.walk(path, topdown=False):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(top, name))
+        for name in folders:
+            inner = os.path.join(top, name)
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.islink(inner):  # listed among folders, never followed
+                    os.unlink(inner)
+                else:
+                    os.rmdir(inner)
+    path.rmdir()
+
+
+def _in_daemon_thread(work: Callable[[], T], name: str) -> asyncio.Future[T]:
     """``work()`` in a daemon thread of its own; its outcome as a future of this loop."""
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[T] = loop.create_future()
 
-    def settle(err: BaseException | None) -> None:
+    def settle(outcome: Callable[[], None]) -> None:
         if not done.done():
-            done.set_result(None) if err is None else done.set_exception(err)
+            outcome()
 
     def run() -> None:
-        outcome: BaseException | None = None
         try:
-            work()
+            result = work()
         except BaseException as err:  # handed to the awaiting side, whatever it is
-            outcome = err
-        with contextlib.suppress(RuntimeError):  # the loop closed while the probe hung
+            outcome = functools.partial(done.set_exception, err)
+        else:
+            outcome = functools.partial(done.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed while the work hung
             loop.call_soon_threadsafe(settle, outcome)
 
-    threading.Thread(target=run, name="bridgebot-files-probe", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return done
 
 

@@ -4,6 +4,8 @@ in the folder the workers share (``bridgebot.store.PG_FILES``) on PostgreSQL."""
 from __future__ import annotations
 
 import io
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -108,3 +110,41 @@ async def test_a_png_or_webp_sent_as_a_generic_file_loses_its_metadata(files, fm
     assert path is not None
     kept = metadata_of(path.read_bytes())
     assert GPS_IFD not in kept and -1 not in kept and b"Nadia" not in path.read_bytes(), kept
+
+
+async def test_what_a_crash_left_in_tmp_goes_once_unchanged_for_an_hour(files):
+    """A file caught in tmp/ between its arrival and its rename (a crash) may be a photo
+    whose metadata was not removed yet: it is deleted once nothing changed in it for an
+    hour, and nothing a write (in this worker or another sharing the folder) is still
+    changing, nor any stored file."""
+    stored = await files.put(b"%PDF-1.4 notes", "notes.pdf", "application/pdf", "document")
+    tmp = files.root / "tmp"
+    crashed = tmp / "5f1d0c2b"
+    crashed.write_bytes(_with_gps("JPEG"))
+    (tmp / "5f1d0c2b.clean").write_bytes(b"half a photo")
+    (tmp / "tmpq8x3" / "files" / "ab").mkdir(parents=True)  # a restore that stopped
+    (tmp / "tmpq8x3" / "files" / "ab" / ("ab" * 32)).write_bytes(b"restored")
+    writing = tmp / "copy-4e2a"  # being written: changed ten minutes "ago"
+    writing.write_bytes(b"still coming")
+    extracting = tmp / "tmpzz91" / "files"  # a restore still extracting
+    extracting.mkdir(parents=True)
+    (extracting / "cd").write_bytes(b"part")
+    later = time.time() + 2 * 3600  # two hours on (a file's ctime cannot be set back)
+    for fresh in (writing, extracting / "cd"):
+        os.utime(fresh, (later - 600, later - 600))
+    files.clock = lambda: later
+    assert await files.sweep_leftovers() == 3
+    assert sorted(p.name for p in tmp.iterdir()) == ["copy-4e2a", "tmpzz91"]
+    assert (extracting / "cd").read_bytes() == b"part"
+    path = files.path(stored)
+    assert path is not None and path.read_bytes() == b"%PDF-1.4 notes", "stored files stay"
+    files.clock = lambda: later + 3600
+    assert await files.sweep_leftovers() == 2 and list(tmp.iterdir()) == []
+    again = await files.put(b"next", "next.txt", "text/plain", "document")
+    assert files.path(again) is not None, "tmp/ itself stays for the next file"
+
+
+async def test_a_files_folder_without_tmp_has_nothing_to_sweep(tmp_path: Path):
+    store = FileStore(Database(tmp_path / "bridgebot.sqlite3"), tmp_path / "files")
+    assert await store.sweep_leftovers() == 0
+    assert not (tmp_path / "files").exists(), "sweeping makes nothing"

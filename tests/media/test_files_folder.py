@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from bridgebot.cli import main
 from bridgebot.runtime import Runtime
 from bridgebot.sandbox.clients import discord_adapter, telegram_adapter
+from bridgebot.store.files import FileStore
 from bridgebot.store.postgres import PgDatabase
 from tests.auxil.world import DISCORD_UNLIMITED, TELEGRAM_UNLIMITED, World, person
 
@@ -55,6 +57,22 @@ async def test_a_stored_file_missing_from_the_folder_crosses_as_its_line_and_the
     assert len(warned) == 1, "once per file, not once per target"
     assert str(shared) in warned[0] and "files_dir" in warned[0]
     assert "lost-day" not in warned[0], "a file's name may be personal: never logged"
+
+
+async def test_the_running_bot_sweeps_what_a_crash_left_in_its_files_folder(build: Build,
+                                                                             tmp_path: Path):
+    """Housekeeping (on start, then hourly) deletes the leftovers in the files_dir folder's
+    tmp/ once an hour old: a download that died there, with its photo, is not kept."""
+    shared = tmp_path / "shared-files"
+    w = await build(console=("forum",), files_dir=shared, open_topic=True)
+    store = w.runtime.storage.files
+    assert isinstance(store, FileStore) and store.root == shared
+    (shared / "tmp").mkdir(parents=True, exist_ok=True)
+    (shared / "tmp" / "9a7c51").write_bytes(png((10, 10, 10)))  # a worker died here
+    later = time.time() + 2 * 3600
+    store.clock = lambda: later
+    assert await w.runtime.outbox_keeper.sweep() == 1
+    assert list((shared / "tmp").iterdir()) == []
 
 
 def test_a_files_folder_that_cannot_be_written_stops_run_with_one_line_and_exit_2(
