@@ -18,7 +18,7 @@ from bridgebot.adapters.platform import Finding
 from bridgebot.logs import hide_secrets, redact
 from bridgebot.settings import Settings
 from bridgebot.store import files_folder
-from bridgebot.store.files import FilesUnusable, check_writable
+from bridgebot.store.files import FilesUnusable, check_unchanged
 from bridgebot.store.postgres import redacted
 
 __all__ = ["EXIT_CONFIG", "EXIT_FIX", "EXIT_OK", "Finding", "render_table", "run_checks"]
@@ -33,12 +33,13 @@ Out = Callable[[str], None]
 
 def config_errors(settings: Settings) -> list[str]:
     """Settings that cannot work at all: a bridge naming a platform without a token, a
-    files folder this user cannot write (``bridgebot run`` would stop on it too)."""
+    files folder this user cannot write or make (``bridgebot run`` would stop on it too).
+    Read only: a missing files folder is not made (``describe`` says run will make it)."""
     problems = []
     folder = files_folder(settings.database, settings.files_dir)
     if folder is not None:
         try:
-            check_writable(folder)
+            check_unchanged(folder)
         except FilesUnusable as err:
             problems.append(f"files_dir: the folder {err.folder} cannot be written ({err.reason})")
     for bridge in settings.bridges:
@@ -55,6 +56,8 @@ def describe(settings: Settings, out: Out) -> None:
     out(f"database: {redacted(str(settings.database))}")
     if (folder := files_folder(settings.database, settings.files_dir)) is not None:
         out(f"files: {folder}")  # every worker and serve must show the same folder
+        if not folder.is_dir():  # check-config makes nothing (config_errors: can run make it?)
+            out("  not there yet: `bridgebot run` makes it at start")
     for platform in settings.platforms:
         if platform.settings is not None:
             state = "configured" if settings.section(platform.name) else "not configured"

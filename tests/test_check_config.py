@@ -170,3 +170,49 @@ async def test_a_bot_in_more_servers_than_one_gateway_shard_should_carry_is_told
     assert len(rows[1]) == 1 and " FIX " in rows[1][0]
     assert "Discord advises 2 shards" in rows[1][0] and "discord.shard_count = 2" in rows[1][0]
     assert len(rows[2]) == 1 and " ok " in rows[2][0] and "2 shards (Discord advises 2)" in rows[2][0]
+
+
+def everything_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+async def test_a_missing_files_folder_is_reported_and_left_for_run_to_make(tmp_path):
+    """check-config is a look before starting: it makes no folder, but says whether the
+    running bot could (and will)."""
+    (tmp_path / "data").mkdir()
+    before = everything_under(tmp_path)
+    settings = load_settings(database=str(tmp_path / "data" / "bridgebot.sqlite3"))
+    lines: list[str] = []
+    assert await run_checks(settings, lines.append) == 0, lines
+    at = lines.index(f"files: {tmp_path / 'data' / 'files'}")
+    assert lines[at + 1] == "  not there yet: `bridgebot run` makes it at start"
+    assert everything_under(tmp_path) == before, "the disk is as it was"
+
+    shared = tmp_path / "shared" / "files"  # two folders to make: run makes both
+    lines = []
+    assert await run_checks(load_settings(files_dir=str(shared), database=str(
+        tmp_path / "data" / "bridgebot.sqlite3")), lines.append) == 0, lines
+    assert any("not there yet" in line for line in lines)
+    assert everything_under(tmp_path) == before
+
+
+async def test_an_existing_files_folder_is_proved_writable_and_left_as_it_was(tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    settings = load_settings(files_dir=str(folder), database=str(tmp_path / "bridgebot.sqlite3"))
+    lines: list[str] = []
+    assert await run_checks(settings, lines.append) == 0, lines
+    at = lines.index(f"files: {folder}")
+    assert "not there yet" not in lines[at + 1]
+    assert everything_under(tmp_path) == ["files"], "no tmp/ made, no probe left"
+
+
+async def test_a_files_folder_that_cannot_be_made_is_a_config_error_and_nothing_is_made(tmp_path):
+    (tmp_path / "data").write_text("a file where a folder should be")
+    settings = load_settings(files_dir=str(tmp_path / "data" / "files"),
+                             database=str(tmp_path / "bridgebot.sqlite3"))
+    lines: list[str] = []
+    assert await run_checks(settings, lines.append) == 2
+    assert any(line.startswith("  ! files_dir: the folder") and "is not a folder" in line
+               for line in lines), lines
+    assert everything_under(tmp_path) == ["data"]

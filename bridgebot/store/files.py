@@ -84,6 +84,36 @@ def check_writable(folder: Path) -> None:
         raise FilesUnusable(folder, err.strerror or type(err).__name__) from None
 
 
+def check_unchanged(folder: Path) -> bool:
+    """:func:`check_writable` for an operator's look before starting (``check-config``),
+    leaving the disk as it was; whether the folder exists already, or raise
+    :class:`FilesUnusable`.
+
+    An existing folder is proved writable as the running bot's check proves it (a file
+    written and removed, in its ``tmp/`` when there is one, else in the folder itself: no
+    ``tmp/`` is made). A missing one is not made: the nearest folder above it that exists
+    must let this user make folders in it (``bridgebot run`` makes it at start)."""
+    if folder.is_dir():
+        where = folder / "tmp" if (folder / "tmp").is_dir() else folder
+        probe = where / f".probe-{uuid.uuid4().hex}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise FilesUnusable(folder, err.strerror or type(err).__name__) from None
+        return True
+    if folder.exists() or folder.is_symlink():
+        raise FilesUnusable(folder, "something that is not a folder is in its place")
+    above = folder.parent
+    while not above.exists() and not above.is_symlink() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise FilesUnusable(folder, f"{above} is not a folder, so it cannot be made")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise FilesUnusable(folder, f"it does not exist and this user may not make it in {above}")
+    return False
+
+
 def _digest(path: Path) -> tuple[str, int]:
     sha, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
