@@ -16,9 +16,22 @@ README says so.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# A file being downloaded from a platform is written to the system's temporary folder (a
+# local disk: the files folder may be a network mount) under this prefix, then moved into
+# the files folder (FileStore.put). What a crash leaves there, perhaps a photo with its GPS
+# position, is swept with the files folder's tmp/ (store/files.py).
+DOWNLOAD_PREFIX = "bridgebot-download-"
+
+
+def download_target() -> tuple[int, Path]:
+    """A new empty file for one download: its descriptor (open for writing) and path."""
+    handle, name = tempfile.mkstemp(prefix=DOWNLOAD_PREFIX)
+    return handle, Path(name)
 
 # MIME type -> Pillow format name: the images whose metadata is removed.
 STRIPPED = {

@@ -11,7 +11,8 @@ their message map only.
 The files folder's ``tmp/`` is swept at the same times: what a crash left there (a file
 caught between its arrival and its rename into place, perhaps a participant's photo
 whose metadata was not removed yet) is deleted once unchanged for an hour
-(``FileStore.sweep_leftovers``). Each worker sweeps; none touches a file being written.
+(``FileStore.sweep_leftovers``), and so is a platform download a crash cut short in the
+system's temporary folder. Each worker sweeps; none touches a file being written.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ the whole folder (``store/backup.py``); a file no post refers to any more (``/fo
 retention) is deleted by :meth:`FileStore.discard`. What a crash leaves in ``tmp/`` (a file
 caught between its arrival and its rename into place: perhaps a photo whose metadata was
 not removed yet) is deleted once nothing has changed in it for ``LEFTOVER_AGE``
-(:meth:`FileStore.sweep_leftovers`, on start and hourly: core/housekeeping.py).
+(:meth:`FileStore.sweep_leftovers`, on start and hourly: core/housekeeping.py), as is a
+platform download a crash cut short in the system's temporary folder.
 
 The folder is the ``files_dir`` setting (default: beside the SQLite file; ``data/files``
 with PostgreSQL). Several workers on one PostgreSQL, and ``bridgebot serve``, must all see
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bridgebot.core.models import ATTACHMENT_KINDS, Attachment
-from bridgebot.media import strip_metadata
+from bridgebot.media import DOWNLOAD_PREFIX, strip_metadata
 from bridgebot.store.backup import files_dir
 from bridgebot.store.sql import Db
 
@@ -170,13 +171,15 @@ class FileStore:
 
     async def sweep_leftovers(self, older_than: timedelta = LEFTOVER_AGE,
                               timeout: float = SWEEP_SECONDS) -> int:
-        """Delete what a crash left in ``tmp/`` (:func:`sweep_leftovers`); how many entries.
+        """Delete what a crash left in ``tmp/`` (:func:`sweep_leftovers`) and of downloads
+        (:func:`sweep_downloads`); how many entries.
 
         In a daemon thread, one sweep at a time, waited for ``timeout`` at most (a hung
         network mount: :meth:`probe`); a sweep still hanging from before is not repeated."""
         if self._sweep is None or self._sweep.done():
+            age, now = older_than.total_seconds(), self.clock()
             self._sweep = _in_daemon_thread(
-                lambda: sweep_leftovers(self.root, older_than.total_seconds(), self.clock()),
+                lambda: sweep_leftovers(self.root, age, now) + sweep_downloads(age, now),
                 "bridgebot-files-sweep")
         return await asyncio.wait_for(asyncio.shield(self._sweep), timeout)
 
@@ -302,6 +305,33 @@ def sweep_leftovers(folder: Path, older_than: float, now: float) -> int:
     if failed:
         log.warning("%d leftovers in %s could not be deleted (permissions?)", failed,
                     folder / "tmp")
+    return removed
+
+
+def sweep_downloads(older_than: float, now: float) -> int:
+    """Delete this user's downloads in the system's temporary folder (named with
+    :data:`~bridgebot.media.DOWNLOAD_PREFIX`) unchanged for ``older_than`` seconds before
+    ``now``: a download is written there in chunks, so only a crash leaves one that old.
+    Another user's (another bridgebot on the host) are theirs to sweep."""
+    removed = 0
+    try:
+        entries = [e for e in os.scandir(tempfile.gettempdir())
+                   if e.name.startswith(DOWNLOAD_PREFIX)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
+                    or max(info.st_mtime, info.st_ctime) > now - older_than):
+                continue
+            os.unlink(entry.path)
+            removed += 1
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            log.warning("a leftover download in %s could not be deleted (%s)",
+                        tempfile.gettempdir(), err.strerror or type(err).__name__)
     return removed
 
 

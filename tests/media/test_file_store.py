@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image
 
 import bridgebot.store
+from bridgebot.media import download_target
 from bridgebot.store import open_database, storage_for
 from bridgebot.store.backup import files_dir
 from bridgebot.store.db import Database
@@ -112,11 +114,13 @@ async def test_a_png_or_webp_sent_as_a_generic_file_loses_its_metadata(files, fm
     assert GPS_IFD not in kept and -1 not in kept and b"Nadia" not in path.read_bytes(), kept
 
 
-async def test_what_a_crash_left_in_tmp_goes_once_unchanged_for_an_hour(files):
+async def test_what_a_crash_left_in_tmp_goes_once_unchanged_for_an_hour(
+        files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A file caught in tmp/ between its arrival and its rename (a crash) may be a photo
     whose metadata was not removed yet: it is deleted once nothing changed in it for an
     hour, and nothing a write (in this worker or another sharing the folder) is still
     changing, nor any stored file."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no download of another test
     stored = await files.put(b"%PDF-1.4 notes", "notes.pdf", "application/pdf", "document")
     tmp = files.root / "tmp"
     crashed = tmp / "5f1d0c2b"
@@ -148,3 +152,27 @@ async def test_a_files_folder_without_tmp_has_nothing_to_sweep(tmp_path: Path):
     store = FileStore(Database(tmp_path / "bridgebot.sqlite3"), tmp_path / "files")
     assert await store.sweep_leftovers() == 0
     assert not (tmp_path / "files").exists(), "sweeping makes nothing"
+
+
+async def test_a_download_a_crash_left_in_the_system_temporary_folder_goes_too(
+        files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Platform downloads are written to the system's temporary folder first (a local
+    disk); one a crash cut short, perhaps a photo with its GPS position, is swept with the
+    files folder's leftovers. Nothing else there is touched."""
+    system = tmp_path / "system-tmp"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    handle, cut_short = download_target()
+    with os.fdopen(handle, "wb") as out:
+        out.write(_with_gps("JPEG")[:100])
+    handle, downloading = download_target()
+    os.close(handle)
+    (system / "bridgebot-demo-x1").mkdir()  # someone else's: another prefix
+    (system / "report.pdf").write_bytes(b"%PDF")
+    later = time.time() + 2 * 3600
+    os.utime(downloading, (later - 60, later - 60))  # still being written
+    files.clock = lambda: later
+    assert await files.sweep_leftovers() == 1
+    assert not cut_short.exists() and downloading.exists()
+    assert sorted(p.name for p in system.iterdir()) == sorted(
+        ["bridgebot-demo-x1", "report.pdf", downloading.name])

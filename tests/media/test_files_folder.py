@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,11 @@ async def test_a_stored_file_missing_from_the_folder_crosses_as_its_line_and_the
     assert "lost-day" not in warned[0], "a file's name may be personal: never logged"
 
 
-async def test_the_running_bot_sweeps_what_a_crash_left_in_its_files_folder(build: Build,
-                                                                             tmp_path: Path):
+async def test_the_running_bot_sweeps_what_a_crash_left_in_its_files_folder(
+        build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Housekeeping (on start, then hourly) deletes the leftovers in the files_dir folder's
     tmp/ once an hour old: a download that died there, with its photo, is not kept."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no download of another test
     shared = tmp_path / "shared-files"
     w = await build(console=("forum",), files_dir=shared, open_topic=True)
     store = w.runtime.storage.files

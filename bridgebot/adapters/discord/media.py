@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bridgebot.adapters.discord import FILE_LIMITS
 from bridgebot.core.attachments import FileLimits
 from bridgebot.core.models import Attachment
 from bridgebot.core.ports import FilePort
+from bridgebot.media import download_target
 
 log = logging.getLogger(__name__)
 LIMITS = FILE_LIMITS
@@ -74,8 +74,7 @@ async def fetch(files: FilePort | None, attachment: discord.Attachment,
         return Attachment(attachment.filename, mime, attachment.size, "", kind)
     if session is None:
         return await files.put(await attachment.read(), attachment.filename, mime, kind)
-    handle, name = tempfile.mkstemp(prefix="bridgebot-")
-    path = Path(name)
+    handle, path = download_target()
     try:
         with os.fdopen(handle, "wb") as out:
             async with session.get(attachment.url) as response:

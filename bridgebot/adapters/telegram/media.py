@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from bridgebot.adapters.telegram import FILE_LIMITS
 from bridgebot.core.attachments import MB
 from bridgebot.core.models import Attachment
 from bridgebot.core.ports import FilePort
+from bridgebot.media import download_target
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,8 @@ async def fetch(bot: Bot, files: FilePort | None, incoming: Incoming,
     unstored = Attachment(incoming.name, incoming.mime_type, incoming.size, "", incoming.kind)
     if files is None or incoming.size > DOWNLOAD_MAX:
         return unstored
-    handle, name = tempfile.mkstemp(prefix="bridgebot-")
+    handle, path = download_target()
     os.close(handle)
-    path = Path(name)
     try:
         try:
             found = await bot.get_file(incoming.file_id, read_timeout=timeout)
