@@ -130,7 +130,7 @@ async def cmd_shell(settings: Settings, args: argparse.Namespace) -> int:
 async def _with_store(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
     from bridgebot.runtime import with_database
 
-    return await with_database(settings, work)
+    return await with_database(settings, work, existing=True)  # none of them makes one
 
 
 async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:

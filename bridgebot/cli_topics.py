@@ -74,7 +74,7 @@ def _check(settings: Settings, path: str) -> TopicFile | None:
 
 async def cmd_topic(settings: Settings, args: argparse.Namespace) -> int:
     if args.topic_action == "schedule":
-        return await _with_runtime(settings, _list_schedule)
+        return await _with_runtime(settings, _list_schedule, existing=True)
     topic = _check(settings, args.file)
     if topic is None:
         return EXIT_INVALID
@@ -105,10 +105,13 @@ async def cmd_topic(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_runtime(settings, work)
 
 
-async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]], *,
+                        existing: bool = False) -> int:
+    """``publish`` may make the database (a plan before the first run), ``serve`` may
+    start before the bot; ``schedule`` only reads (``existing``: see with_database)."""
     from bridgebot.runtime import with_database
 
-    return await with_database(settings, work)
+    return await with_database(settings, work, existing=existing)
 
 
 async def _list_schedule(runtime: Runtime) -> int:

@@ -32,6 +32,7 @@ from bridgebot.core.relay import DEFAULT_BACKOFF, Backoff, Relay
 from bridgebot.core.schedule import RECHECK_SECONDS, Scheduler
 from bridgebot.core.service import Bridge, Discussions
 from bridgebot.store import files_folder, open_database, storage_for
+from bridgebot.store.db import Database, DatabaseUnusable
 from bridgebot.store.files import FileStore
 from bridgebot.store.leader import AlwaysLeader, Leadership, PgLeader
 from bridgebot.store.postgres import PgDatabase
@@ -361,9 +362,26 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def with_database(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
-    """Run an operator command's ``work`` on the opened database (no adapters, no relay)."""
+def _missing_file(db: object) -> Path | None:
+    """The SQLite file ``db`` names when it is not there (None: it is, or no file is named)."""
+    if not isinstance(db, Database) or str(db.path) == ":memory:":
+        return None
+    path = Path(str(db.path))
+    return None if path.exists() else path
+
+
+async def with_database(settings: Settings, work: Callable[[Runtime], Awaitable[int]], *,
+                        existing: bool = False) -> int:
+    """Run an operator command's ``work`` on the opened database (no adapters, no relay).
+
+    ``existing``: the command reads or changes what is there (``topics``, ``outbox``,
+    ``export``, ``forget``, ``topic schedule``), so a SQLite file that is not there (a
+    command run from another folder, a mistyped path) is one line, exit 2, instead of a
+    new empty database made to answer "no topics yet"."""
     runtime = from_settings(settings)
+    if existing and (missing := _missing_file(runtime.db)) is not None:
+        raise DatabaseUnusable(f"there is no database at {missing} (set `database` or "
+                               "BRIDGEBOT_DATABASE)")
     await runtime.open(apply_settings=False)  # reads and operator actions, never settings
     settle_heap()
     try:

@@ -104,6 +104,7 @@ async def execute(database: Path | str, *statements: str) -> None:
 
 def test_the_outbox_command_lists_retries_and_drops_dead_deliveries(tmp_path, db_setting):
     env = {"BRIDGEBOT_DATABASE": str(db_setting)}
+    asyncio.run(execute(db_setting))  # the database the running bot made
     assert "every delivery went through" in bridgebot("outbox", cwd=tmp_path, env=env).stdout
     asyncio.run(execute(
         db_setting,

@@ -84,6 +84,7 @@ def test_every_command_explains_itself_in_help(tmp_path):
     for command in ("run", "shell", "topics", "export", "check-config"):
         result = bridgebot(command, "--help", cwd=tmp_path)
         assert result.returncode == 0 and "usage: bridgebot" in result.stdout
+    assert list(tmp_path.iterdir()) == [], "asking for help makes nothing"
 
 
 SCRIPT = """\

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bridgebot.cli import main
 from bridgebot.core.plan import ItemKind
 from bridgebot.core.topicfile import TopicFileError, load_topic_file, parse_topic_text
 from bridgebot.demo.script import load_seed
+from bridgebot.store import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "topics" / "allies.toml"
@@ -153,11 +155,18 @@ def test_topic_validate_prints_the_plan_or_the_problems(tmp_path, capsys, monkey
     assert "there is no such file" in capsys.readouterr().err
 
 
+async def made(database: Path | str) -> None:
+    db = open_database(database)
+    await db.open()
+    await db.close()
+
+
 def test_topic_publish_records_the_plan_and_refuses_a_broken_file(tmp_path, db_setting, capsys,
                                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BRIDGEBOT_DATABASE", str(db_setting))
     monkeypatch.setenv("BRIDGEBOT_BRIDGES", '[{"name": "allies", "console_rooms": ["forum"]}]')
+    asyncio.run(made(db_setting))  # the running bot's (`topic schedule` makes none)
     broken = tmp_path / "broken.toml"
     broken.write_text(GOOD.replace('bridge = "allies"', 'bridge = "climate"'), encoding="utf-8")
     assert main(["topic", "publish", str(broken)]) == 1

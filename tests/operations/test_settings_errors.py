@@ -85,15 +85,31 @@ def test_run_with_only_placeholders_calls_no_platform(tmp_path):
 
 
 @pytest.mark.sqlite_only("what is checked is where --config may stand, not the store: the SQLite "
-                        "file the config names appearing proves the config was read")
+                        "file the config names, in the answer, proves the config was read")
 def test_options_work_before_and_after_the_command(tmp_path):
     config = tmp_path / "elsewhere.toml"
     config.write_text(f'database = "{tmp_path / "x.sqlite3"}"\n', encoding="utf-8")
     before = bridgebot("--config", str(config), "topics", cwd=tmp_path)
     after = bridgebot("topics", "--config", str(config), cwd=tmp_path)
-    assert before.returncode == after.returncode == 0
-    assert before.stdout == after.stdout and "No topics yet" in after.stdout
-    assert (tmp_path / "x.sqlite3").exists()
+    assert before.returncode == after.returncode == 2
+    assert before.stderr == after.stderr == \
+        f"bridgebot: there is no database at {tmp_path / 'x.sqlite3'} (set `database` or " \
+        "BRIDGEBOT_DATABASE)\n"
+
+
+@pytest.mark.sqlite_only("a SQLite file that is not there: PostgreSQL has no file to miss")
+def test_reading_commands_refuse_a_database_that_is_not_there_and_make_none(tmp_path):
+    """Run from another folder, or with a mistyped path, a command that reads what is there
+    says there is no database instead of making an empty one to answer "no topics yet"."""
+    env = {"BRIDGEBOT_DATABASE": "data/bridgebot.sqlite3"}
+    for command in (["topics"], ["outbox"], ["outbox", "drop", "3"], ["export", "1"],
+                    ["forget", "--platform", "telegram", "--user", "42"],
+                    ["topic", "schedule"]):
+        done = bridgebot(*command, cwd=tmp_path, env=env)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert done.stderr == "bridgebot: there is no database at data/bridgebot.sqlite3 (set " \
+            "`database` or BRIDGEBOT_DATABASE)\n", command
+        assert list(tmp_path.iterdir()) == [], command
 
 
 def test_version_and_python_m_bridgebot(tmp_path):
