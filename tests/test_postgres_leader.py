@@ -59,6 +59,32 @@ async def test_one_worker_leads_a_role_and_another_takes_it_when_its_connection_
             await leader.release()
 
 
+async def test_a_worker_asked_just_after_the_server_ended_its_lock_session_knows_it_lost_the_role(
+        postgres_server: PostgresServer):
+    """The server ends a session (a restart, pg_terminate_backend) by sending its FATAL
+    message, releasing the session's locks, then closing the socket: asked in between,
+    asyncpg refused the query with InternalClientError, which ended the Telegram poller's
+    or the scheduler's loop. Asked right as the lock comes free, each time the worker only
+    learns that it no longer leads (without the fix nearly every round raised)."""
+    url = postgres_server.fresh()
+    admin = await asyncpg.connect(url)
+    try:
+        for _ in range(30):
+            first = PgLeader(url, "scheduler", retry=0.05)
+            try:
+                await first.wait()
+                await _kill_backend(url, first)
+                while not await admin.fetchval("SELECT pg_try_advisory_lock($1)", first.key):
+                    pass  # until the server released the lock (no pause: the gap is short)
+                await admin.fetchval("SELECT pg_advisory_unlock($1)", first.key)
+                assert not await first.leads()
+                assert not first.held and await first.take(), "it can lead again"
+            finally:
+                await first.release()
+    finally:
+        await admin.close()
+
+
 async def test_the_only_process_on_sqlite_always_leads():
     leader = AlwaysLeader("telegram-polling")
     await leader.wait()

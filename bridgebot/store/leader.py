@@ -32,6 +32,16 @@ RETRY_SECONDS = 2.0
 KEEPALIVE = {"tcp_keepalives_idle": "4", "tcp_keepalives_interval": "2",
              "tcp_keepalives_count": "2"}
 
+# What asking the lock's connection raises once that connection is lost. Among them
+# asyncpg's InternalClientError ("cannot switch to state 11; another operation (2) is in
+# progress"): the server that ends a session (a restart, pg_terminate_backend) sends its
+# FATAL message, then releases the session's locks, and only then closes the socket; a
+# query asked after asyncpg read that message and before it saw the socket close gets
+# this, not a connection error. Let through, it ended the Telegram poller's or the
+# scheduler's loop for good (the role still shown as held) instead of waiting to lead again.
+LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError, TimeoutError)
+
 
 class Leadership(Protocol):
     """One role: :meth:`wait` until this worker leads it; :meth:`leads` while it does."""
@@ -105,11 +115,8 @@ class PgLeader:
         try:
             async with self._asking:
                 await self._conn.fetchval("SELECT 1", timeout=5)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-            self.held = False
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
+        except LOST:
+            self._drop()
         return self.held
 
     async def take(self) -> bool:
@@ -119,11 +126,20 @@ class PgLeader:
             if await self._try():
                 log.info("this worker now leads %s", self.role)
                 return True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+        except LOST as err:
             log.warning("cannot ask the database who leads %s (%s); trying again",
                         self.role, type(err).__name__)
-            self._conn = None
+            self._drop()
         return False
+
+    def _drop(self) -> None:
+        """Give up the lock's connection as lost: closed here too (a lock it may still hold
+        goes with it), so the next try connects afresh."""
+        self.held = False
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
 
     async def wait(self) -> None:
         """Return once this worker leads the role, trying every ``retry`` seconds."""
