@@ -228,3 +228,36 @@ async def test_a_topic_still_being_written_to_lets_the_waiting_topics_go_first()
     assert at["other"] - 1000.0 < 2 * 1.05, "nothing was reserved while it waited"
     assert at["writing"] - at["other"] == pytest.approx(1.05), "one send a second still"
     assert not budget.pressed(ChannelRef("telegram", "-1001")), "only platforms that settle"
+
+
+async def test_a_turn_that_takes_the_chats_last_place_presses_it_though_nobody_waited():
+    # discord.py waits out an emptied webhook bucket inside the send, until the platform's
+    # window resets; that window starts when the request arrives, after the work between
+    # the reservation and the send (longer on PostgreSQL or a loaded machine). Once that
+    # work is longer than the safety margin, the next turn finds the budget's window open
+    # again and waits for nothing: the burst must still count as one.
+    time = FakeTime()
+    budget = RateBudget({"discord": PlatformLimits(per_target=(Window(2, 1.0),), settle=1.0,
+                                                   settle_max=3.0)},
+                        clock=time.clock, sleep=time.sleep)
+    asked: list[bool] = []
+
+    async def settle(pressed: bool) -> float:
+        asked.append(pressed)
+        return 0.0
+
+    async def send(thread: str) -> None:
+        async with budget.turn(ChannelRef("discord", "900", thread), settle):
+            time.now += 0.2  # building the message, recording the attempt
+            # The platform's window began when this arrived; the send that empties it
+            # returns when it resets.
+            if thread == "b":
+                time.now = 1000.2 + 1.0
+
+    await send("a")
+    assert asked == [False] and not budget.pressed(ChannelRef("discord", "900"))
+    await send("b")  # the webhook's last place in this window
+    await send("c")
+    assert time.slept == [], "no turn waited for the budget"
+    assert asked == [False, False, True], "the next turn comes in a burst"
+    assert not budget.pressed(ChannelRef("discord", "901")), "another channel is not pressed"

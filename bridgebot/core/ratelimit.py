@@ -249,6 +249,7 @@ class RateBudget:
                 slept += pause
             try:
                 self.record(target)
+                self._press_if_full(target, scopes)
                 yield slept
             finally:
                 lock.release()
@@ -269,15 +270,33 @@ class RateBudget:
             await self._sleep(wait)
         self.record(target, sends)
 
-    def _press(self, target: ChannelRef) -> None:
-        """Note that ``target``'s chat is behind now (kept only where a platform settles)."""
+    def _press(self, target: ChannelRef, at: float | None = None) -> None:
+        """Note that ``target``'s chat is behind as of ``at`` (now when not given; kept only
+        where a platform settles)."""
         limits = self.limits.get(target.platform)
         if limits is not None and limits.settle > 0:
-            self._pressed[target.chat] = self.clock()
+            self._pressed[target.chat] = self.clock() if at is None else at
+
+    def _press_if_full(self, target: ChannelRef, scopes: tuple[str, ...]) -> None:
+        """A turn that took the chat's last free place presses the chat from when its
+        windows open again, as a turn waiting for them then would.
+
+        Waits are not the only sign: an adapter may wait out the platform's window inside
+        the send (discord.py sleeps in a webhook send that leaves its bucket empty, until
+        the bucket resets). The platform's window starts when the request arrives, after
+        the work between this reservation and the send (building, recording the attempt:
+        longer on PostgreSQL or a loaded machine); once that is longer than the safety
+        margin, the next turn comes after the budget's window has opened again, no turn
+        waits, and a burst would never count as one (its posts then go out a few at a
+        time instead of combined)."""
+        chat = tuple(scope for scope in scopes if scope in ("target", "paced"))
+        if chat and (wait := self.wait_time(target, scopes=chat)) > 0:
+            self._press(target, self.clock() + wait)
 
     def pressed(self, target: ChannelRef) -> bool:
-        """Whether some stream of ``target``'s chat had to wait for the chat's windows
-        within their span: the budget, not the posts coming in, is what limits it now."""
+        """Whether some stream of ``target``'s chat had to wait for the chat's windows, or
+        took their last free place, within their span: the budget, not the posts coming
+        in, is what limits it now."""
         limits = self.limits.get(target.platform)
         at = self._pressed.get(target.chat)
         if limits is None or at is None:
