@@ -30,9 +30,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): the test checks something only SQLite has (its file, "
         "its WAL, the sqlite3 module); it runs on SQLite alone, and says why")
-    config.addinivalue_line(
-        "markers", "postgres_finding(reason): a known difference on PostgreSQL, not fixed yet; "
-        "the test's [postgresql] run is an expected failure with the reason (listed as xfail)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -48,12 +45,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     only = metafunc.definition.get_closest_marker("sqlite_only")
     if only is not None and not (only.args and isinstance(only.args[0], str) and only.args[0]):
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
-    finding = metafunc.definition.get_closest_marker("postgres_finding")
-    stores: list[Any] = ["sqlite"] if only else list(STORES)
-    if finding is not None and not only:
-        stores[1] = pytest.param("postgresql", marks=pytest.mark.xfail(
-            reason=f"PostgreSQL finding: {finding.args[0]}", strict=False))
-    metafunc.parametrize("store", stores, indirect=True)
+    metafunc.parametrize("store", ["sqlite"] if only else list(STORES), indirect=True)
 
 
 @pytest.fixture(scope="session")

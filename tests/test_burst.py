@@ -11,18 +11,12 @@ from .conftest import Build
 
 POSTS = 300
 
-BURST_FINDING = ("a burst is combined into more, smaller messages than on SQLite (31 for 300 "
-                 "posts, 25 for 100 and 13 for 24 in tests/test_many_topics.py, on a loaded "
-                 "machine): posts are taken in more slowly than on SQLite, so fewer wait per "
-                 "turn of the rate budget")
-
 
 def post_numbers(messages: list[dict], key: str) -> list[int]:
     return [int(n) for m in messages for n in re.findall(r"(?:· |-# )#(\d+)", m.get(key, ""))]
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.postgres_finding(BURST_FINDING)
 async def test_300_telegram_replies_reach_discord_in_order_in_few_messages(build: Build):
     # The platforms' real budgets: flood control on in the fakes, published limits in the adapters.
     w = await build(rate_limits=True)
