@@ -362,6 +362,10 @@ class PgDatabase(Transactions):
         if not wanted:
             return set()
         backend = await self._listening()
+        if set(wanted) <= self._mine:  # the relay's look before each delivery
+            renewed = await self._renew(wanted, backend)
+            if renewed == set(wanted):
+                return renewed
         rows = await self.pool.fetch(
             # The server's processes are listed once (a hash lookup per lease row), not
             # once per row: the statement runs before every delivery.
@@ -400,6 +404,26 @@ class PgDatabase(Transactions):
             for callback in self._on_taken:
                 callback(sent)
         return held
+
+    async def _renew(self, wanted: list[tuple[str, str]], backend: int | None
+                     ) -> set[tuple[str, str]]:
+        """Renew the leases of ``wanted`` that are still this worker's and have not run out;
+        return those.
+
+        The relay asks before every delivery, almost always about a chat it holds: this
+        touches those rows alone, where the full claim in :meth:`held` lists the server's
+        processes and counts every lease for the fair share (most of the server's work per
+        delivery, growing with the connections it allows). Taken over or run out, a lease
+        is not renewed here (the row lock orders this against a worker taking it over), and
+        :meth:`held` decides as before."""
+        rows = await self.pool.fetch(
+            "UPDATE delivery_leases SET until = extract(epoch FROM clock_timestamp()) + $4, "
+            "backend = $5 FROM unnest($1::TEXT[], $2::TEXT[]) AS w (p, c) "
+            "WHERE platform = w.p AND chat_id = w.c AND owner = $3 "
+            "AND until >= extract(epoch FROM clock_timestamp()) RETURNING platform, chat_id",
+            [p for p, _ in wanted], [c for _, c in wanted], self.worker, self.lease_seconds,
+            backend)
+        return {(r[0], r[1]) for r in rows}
 
     def on_taken(self, callback: Callable[[dict[tuple[str, str], list[float]]], None]) -> None:
         """Call ``callback`` with :meth:`recent_sends` of the targets this worker takes (over)."""
