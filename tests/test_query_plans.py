@@ -99,6 +99,9 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
     # Who wrote each post, then each author once with their alias and pseudonym.
     "a topic page: its authors": (
         lambda w: w.runtime.core.privacy.topic_identities(1), "posts_visible"),
+    "relay: a post with its files": (lambda w: w.runtime.store.post(3), None),
+    "relay: a topic on a target chat": (
+        lambda w: w.runtime.store.topic_on(1, ChannelRef("console", "lounge")), None),
     "relay: a topic's next delivery": (
         lambda w: w.runtime.store.next_pending(ChannelRef("console", "lounge"), 1),
         "outbox_pending_by_topic"),

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridgebot.core.models import Author, ChannelRef
+from bridgebot.core.models import Attachment, Author, ChannelRef
 from bridgebot.store import open_database
 from bridgebot.store.privacy import PrivacyStore
 from bridgebot.store.repo import Store
@@ -146,5 +146,45 @@ async def test_a_long_topics_page_reads_where_posts_stand_then_only_its_own(data
         assert ids[3] not in {s.id for s in outline}
         wanted = [ids[5], ids[0], ids[3], ids[7]]
         assert await store.posts_by_ids(topic, wanted) == [p for p in whole if p.id in wanted]
+    finally:
+        await db.close()
+
+
+async def test_what_the_relay_reads_per_delivery_comes_back_whole(database, tmp_path):
+    """The relay reads a topic with its place on the target, and a post with its files, in
+    one statement each: the topic's thread where it was opened and nothing where it was not
+    yet, no topic for a deleted id; every file in order, and none for a post without."""
+    db = open_database(database(tmp_path / "db.sqlite3"))
+    await db.open()
+    store = Store(db)
+    try:
+        kristin = Author("console", "kristin", "Kristin Antin")
+        topic = await store.create_topic("allies", "Engaging allies", "Share examples.", kristin,
+                                         START, [FORUM, LOUNGE])
+        [opening] = [h for h in await store.pending_heads() if h.target == FORUM]
+        await store.complete(opening, ["root-1"], "thread-7", START, topic_id=topic,
+                             prompt_id=None, post_id=None)
+        placed = await store.topic_on(topic, FORUM)
+        assert placed is not None and placed[0] == await store.topic(topic)
+        assert placed[1:] == ("thread-7", "root-1")
+        assert (await store.topic_on(topic, LOUNGE))[1:] == (None, None)  # type: ignore[index]
+        assert await store.topic_on(topic + 100, FORUM) is None
+
+        files = [Attachment(name=f"photo{i}.jpg", mime_type="image/jpeg", size=100 + i,
+                            sha256=f"{i:064x}", kind="photo") for i in (2, 0, 1)]
+        with_files, _ = await store.add_post(
+            topic_id=topic, author=kristin, text="Three photos", subject=None, parent_id=None,
+            prompt_id=None, created_at=START, origin=FORUM.chat, message_id="m1",
+            targets=[LOUNGE], attachments=files)
+        plain, number = await store.add_post(
+            topic_id=topic, author=kristin, text="No photo", subject="Re: photos",
+            parent_id=with_files, prompt_id=None, created_at=START, origin=FORUM.chat,
+            message_id="m2", targets=[LOUNGE])
+        read = await store.post(with_files)
+        assert read is not None and read.attachments == tuple(files) and read.text == "Three photos"
+        alone = await store.post_by_number(topic, number)
+        assert alone is not None and alone.id == plain and alone.attachments == ()
+        assert (alone.subject, alone.parent_id) == ("Re: photos", with_files)
+        assert await store.post(plain + 100) is None
     finally:
         await db.close()

@@ -1077,10 +1077,10 @@ class Discussions:
 
     async def build_delivery(self, row: PendingDelivery) -> Delivery | None:
         """Everything an adapter needs to show one outbox row; None if it's moot."""
-        topic = await self.store.topic(row.topic_id)
-        if topic is None:
+        placed = await self.store.topic_on(row.topic_id, row.target)
+        if placed is None:
             return None
-        thread_id, root = await self.store.topic_place(topic.id, row.target)
+        topic, thread_id, root = placed
         target = ChannelRef(row.target.platform, row.target.chat_id, thread_id)
         prompt = await self.store.prompt(row.prompt_id) if row.prompt_id else None
         post = await self.store.post(row.post_id) if row.post_id else None

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from bridgebot.core.models import (
     Action,
@@ -81,6 +82,7 @@ _POST_COLUMNS = (
     "p.subject, p.parent_id, p.prompt_id, p.created_at, p.edited_at, p.hidden, p.hidden_by, "
     "p.spans, p.erased_at"
 )
+_POST_WIDTH = _POST_COLUMNS.count(",") + 1
 
 
 # The reader's read marker in a topic (0 before their first visit), for the stats query;
@@ -112,7 +114,7 @@ if set(_POST_FIELDS) != {f.name for f in fields(Post)}:  # a new field must be r
 _new = object.__new__
 
 
-def _post(row: Row) -> Post:
+def _post(row: Row | tuple[Any, ...]) -> Post:
     """A post from a row of ``_POST_COLUMNS``, read by position.
 
     Built without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per
@@ -243,20 +245,27 @@ class Store(Queries):
         return [_prompt(r) for r in rows]
 
     async def post(self, post_id: int) -> Post | None:
-        row = await self._one(
-            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
-            "WHERE p.id = ?",
-            (post_id,),
-        )
-        return (await self._with_files([_post(row)]))[0] if row else None
+        return await self._one_post("p.id = ?", (post_id,))
 
     async def post_by_number(self, topic_id: int, number: int) -> Post | None:
-        row = await self._one(
-            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
-            "WHERE p.topic_id = ? AND p.number = ?",
-            (topic_id, number),
+        return await self._one_post("p.topic_id = ? AND p.number = ?", (topic_id, number))
+
+    async def _one_post(self, where: str, args: Sequence[object]) -> Post | None:
+        """One post with its files, in one statement (a row per file): the relay reads a
+        post for every delivery."""
+        rows = await self._all(
+            f"SELECT {_POST_COLUMNS}, a.name, a.mime_type, a.size, a.sha256, a.kind "
+            "FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            f"LEFT JOIN attachments a ON a.post_id = p.id WHERE {where} ORDER BY a.position",
+            args,
         )
-        return (await self._with_files([_post(row)]))[0] if row else None
+        if not rows:
+            return None
+        post = _post(tuple(rows[0])[:_POST_WIDTH])
+        files = tuple(Attachment(name=name, mime_type=mime_type, size=size, sha256=sha256, kind=kind)
+                      for name, mime_type, size, sha256, kind in (tuple(r)[_POST_WIDTH:] for r in rows)
+                      if name is not None)
+        return replace(post, attachments=files) if files else post
 
     async def topic_counts(self) -> dict[int, tuple[int, int]]:
         """Topic id -> (visible posts, the newest visible post's number): the archive index's
@@ -387,6 +396,19 @@ class Store(Queries):
             (topic_id, target.platform, target.chat_id),
         )
         return (row["thread_id"], row["root_message_id"]) if row else (None, None)
+
+    async def topic_on(self, topic_id: int, target: ChannelRef
+                       ) -> tuple[Topic, str | None, str | None] | None:
+        """A topic with its (thread id, root message id) on a target, in one statement: what
+        the relay reads for every delivery."""
+        columns = ", ".join(f"t.{c.strip()}" for c in _TOPIC_COLUMNS.split(","))
+        row = await self._one(
+            f"SELECT {columns}, tc.thread_id, tc.root_message_id FROM topics t "
+            "LEFT JOIN topic_channels tc ON tc.topic_id = t.id AND tc.platform = ? "
+            "AND tc.chat_id = ? WHERE t.id = ?",
+            (target.platform, target.chat_id, topic_id),
+        )
+        return (_topic(row), row["thread_id"], row["root_message_id"]) if row else None
 
     async def topic_places(self, topic_id: int) -> list[ChannelRef]:
         rows = await self._all(
