@@ -282,3 +282,40 @@ async def test_a_worker_leases_no_chat_of_a_platform_it_has_no_adapter_for(build
     finally:
         await other.close()
         await one.runtime.db.close()
+
+
+@on_postgres
+async def test_a_killed_workers_chats_are_taken_over_without_waiting_for_a_new_post(
+        build: Build, db_path):
+    """A worker killed while it holds chats with deliveries pending: another worker takes
+    them over within seconds although nothing new is posted. A death is nobody's commit, so
+    no NOTIFY comes: the relay's look every few seconds while deliveries wait (the privacy
+    keeper's) finds the dead worker's leases and takes them."""
+    rooms = ConsoleAdapter()
+    one = await build(telegram=(), discord=(), console=ROOMS, database=db_path,
+                      console_adapter=rooms, start=False)
+    await one.runtime.open()
+    assert isinstance(one.runtime.db, PgDatabase)
+    await run_command(one.runtime.core, CommandContext(FACILITATOR, FORUM), "newtopic",
+                      "Allies\nIntro")
+    await one.runtime.db.close()
+    doomed = PgDatabase(one.runtime.db.dsn)
+    await doomed.open()
+    rooms_of = {("console", "forum"), ("console", "lounge")}
+    assert await doomed.held(rooms_of) == rooms_of, "it looked first and took both rooms"
+    await one.runtime.start()
+    await asyncio.sleep(0.5)
+    assert rooms.visible("lounge") == [], "held by the other worker, which lives"
+    # SIGKILL: the kernel closes the dead worker's sockets; nothing is released.
+    assert doomed._listener is not None and doomed._pool is not None
+    doomed._listener.terminate()
+    doomed._pool.terminate()
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    async with asyncio.timeout(15):
+        while True:
+            if rooms.visible("lounge"):
+                break
+            await asyncio.sleep(0.05)
+    assert loop.time() - killed_at < 10, "taken over well before the lease's 30 s ran out"
+    assert "Allies" in rooms.visible("lounge")[0].text
