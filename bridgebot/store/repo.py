@@ -83,6 +83,10 @@ _POST_COLUMNS = (
     "p.spans, p.erased_at"
 )
 _POST_WIDTH = _POST_COLUMNS.count(",") + 1
+# A stored file's columns (attachments ``a``), in :func:`_file`'s order.
+_FILE_COLUMNS = "a.name, a.mime_type, a.size, a.sha256, a.kind"
+# The topic's columns from ``topics t`` (a statement that joins it to another table).
+_TOPIC_COLUMNS_T = ", ".join(f"t.{c.strip()}" for c in _TOPIC_COLUMNS.split(","))
 
 
 # The reader's read marker in a topic (0 before their first visit), for the stats query;
@@ -133,6 +137,12 @@ def _post(row: Row | tuple[Any, ...]) -> Post:
         bool(hidden), hidden_by, spans_from_json(spans) if spans else (),
         erased_at is not None, ()), strict=True))
     return post
+
+
+def _file(values: tuple[Any, ...]) -> Attachment:
+    """A stored file from the values of ``_FILE_COLUMNS``."""
+    name, mime_type, size, sha256, kind = values
+    return Attachment(name=name, mime_type=mime_type, size=size, sha256=sha256, kind=kind)
 
 
 def _prompt(row: Row) -> Prompt:
@@ -254,7 +264,7 @@ class Store(Queries):
         """One post with its files, in one statement (a row per file): the relay reads a
         post for every delivery."""
         rows = await self._all(
-            f"SELECT {_POST_COLUMNS}, a.name, a.mime_type, a.size, a.sha256, a.kind "
+            f"SELECT {_POST_COLUMNS}, {_FILE_COLUMNS} "
             "FROM posts p JOIN participants pa ON pa.id = p.participant_id "
             f"LEFT JOIN attachments a ON a.post_id = p.id WHERE {where} ORDER BY a.position",
             args,
@@ -262,9 +272,8 @@ class Store(Queries):
         if not rows:
             return None
         post = _post(tuple(rows[0])[:_POST_WIDTH])
-        files = tuple(Attachment(name=name, mime_type=mime_type, size=size, sha256=sha256, kind=kind)
-                      for name, mime_type, size, sha256, kind in (tuple(r)[_POST_WIDTH:] for r in rows)
-                      if name is not None)
+        files = tuple(_file(tuple(r)[_POST_WIDTH:]) for r in rows
+                      if r[_POST_WIDTH] is not None)  # no file: one row, its file columns NULL
         return replace(post, attachments=files) if files else post
 
     async def topic_counts(self) -> dict[int, tuple[int, int]]:
@@ -328,24 +337,18 @@ class Store(Queries):
         posts = sorted((_post(r) for r in rows), key=lambda p: p.number)
         return await self._with_files(posts, topic_id=topic_id)
 
-    async def _with_files(self, posts: list[Post], topic_id: int | None = None) -> list[Post]:
-        """The posts with their attachments (one query for a post, or for a whole topic)."""
+    async def _with_files(self, posts: list[Post], topic_id: int) -> list[Post]:
+        """The posts of a topic with their attachments (one query for the whole topic; a
+        single post reads its files with it: :meth:`_one_post`)."""
         if not posts:
             return posts
-        if topic_id is not None:
-            rows = await self._all(
-                "SELECT a.post_id, a.name, a.mime_type, a.size, a.sha256, a.kind FROM attachments a "
-                "JOIN posts p ON p.id = a.post_id WHERE p.topic_id = ? ORDER BY a.post_id, a.position",
-                (topic_id,))
-        else:
-            rows = await self._all(
-                "SELECT post_id, name, mime_type, size, sha256, kind FROM attachments "
-                "WHERE post_id = ? ORDER BY position", (posts[0].id,))
+        rows = await self._all(
+            f"SELECT a.post_id, {_FILE_COLUMNS} FROM attachments a "
+            "JOIN posts p ON p.id = a.post_id WHERE p.topic_id = ? ORDER BY a.post_id, a.position",
+            (topic_id,))
         files: dict[int, list[Attachment]] = {}
         for r in rows:
-            files.setdefault(r["post_id"], []).append(Attachment(
-                name=r["name"], mime_type=r["mime_type"], size=r["size"], sha256=r["sha256"],
-                kind=r["kind"]))
+            files.setdefault(r[0], []).append(_file(tuple(r)[1:]))
         return [replace(p, attachments=tuple(files[p.id])) if p.id in files else p for p in posts]
 
     async def resolve_message(self, platform: str, chat_id: str, message_id: str) -> MapHit | None:
@@ -401,9 +404,8 @@ class Store(Queries):
                        ) -> tuple[Topic, str | None, str | None] | None:
         """A topic with its (thread id, root message id) on a target, in one statement: what
         the relay reads for every delivery."""
-        columns = ", ".join(f"t.{c.strip()}" for c in _TOPIC_COLUMNS.split(","))
         row = await self._one(
-            f"SELECT {columns}, tc.thread_id, tc.root_message_id FROM topics t "
+            f"SELECT {_TOPIC_COLUMNS_T}, tc.thread_id, tc.root_message_id FROM topics t "
             "LEFT JOIN topic_channels tc ON tc.topic_id = t.id AND tc.platform = ? "
             "AND tc.chat_id = ? WHERE t.id = ?",
             (target.platform, target.chat_id, topic_id),
