@@ -153,7 +153,7 @@ class FileStore:
         if self._probe is None or self._probe.done():
             self._probe = _in_daemon_thread(self.check, "bridgebot-files-probe")
         try:
-            await asyncio.wait_for(asyncio.shield(self._probe), timeout)
+            await _within(self._probe, timeout)
         except TimeoutError:
             return FilesUnusable(self.root, f"it did not answer within {timeout:g} s")
         except FilesUnusable as err:
@@ -181,7 +181,7 @@ class FileStore:
             self._sweep = _in_daemon_thread(
                 lambda: sweep_leftovers(self.root, age, now) + sweep_downloads(age, now),
                 "bridgebot-files-sweep")
-        return await asyncio.wait_for(asyncio.shield(self._sweep), timeout)
+        return await _within(self._sweep, timeout)
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -363,6 +363,19 @@ def _remove_tree(path: Path) -> None:
                 else:
                     os.rmdir(inner)
     path.rmdir()
+
+
+async def _within(work: asyncio.Future[T], timeout: float) -> T:
+    """``work``'s outcome, or TimeoutError after ``timeout``; ``work`` goes on either way
+    (a probe or sweep hanging on the folder is not asked twice).
+
+    Not ``wait_for(shield(work))``: on Python 3.11 a cancellation that comes as ``work``
+    finishes is swallowed there (it returns the result), and the housekeeping loop that
+    was being stopped went on to sleep for an hour, so shutdown hung (seen in CI)."""
+    done, _ = await asyncio.wait([work], timeout=timeout)
+    if not done:
+        raise TimeoutError
+    return work.result()
 
 
 def _in_daemon_thread(work: Callable[[], T], name: str) -> asyncio.Future[T]:

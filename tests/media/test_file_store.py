@@ -3,6 +3,7 @@ in the folder the workers share (``bridgebot.store.PG_FILES``) on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import tempfile
@@ -176,3 +177,23 @@ async def test_a_download_a_crash_left_in_the_system_temporary_folder_goes_too(
     assert not cut_short.exists() and downloading.exists()
     assert sorted(p.name for p in system.iterdir()) == sorted(
         ["bridgebot-demo-x1", "report.pdf", downloading.name])
+
+
+async def test_stopping_housekeeping_as_a_sweep_finishes_stops_it(tmp_path):
+    """The keeper is stopped (cancelled) just as its sweep of the files folder answers: the
+    stop must win. Waited for with ``wait_for(shield(...))``, Python 3.11 returned the
+    sweep's count instead, and the keeper went on to sleep for an hour with the shutdown
+    waiting on it (seen in CI as a test teardown that hung)."""
+    import asyncio
+
+    store = FileStore(Database(tmp_path / "bridgebot.sqlite3"), tmp_path / "files")
+    sweep: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    store._sweep = sweep  # a sweep under way (one at a time: this one is waited for)
+    keeper = asyncio.create_task(store.sweep_leftovers(timeout=30))
+    await asyncio.sleep(0)  # it waits for the sweep
+    sweep.set_result(0)
+    await asyncio.sleep(0)  # the answer is on its way to the waiting keeper
+    keeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await keeper
+    assert keeper.cancelled()
