@@ -28,11 +28,13 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import stat
 import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -131,9 +133,13 @@ class FileStore:
         self.db = db
         if root is None:
             path = Path(str(getattr(db, "path", ":memory:")))
-            in_memory = str(path) == ":memory:"
-            root = Path(tempfile.mkdtemp(prefix="bridgebot-files-")) if in_memory \
-                else files_dir(path)
+            if str(path) == ":memory:":
+                # A database in memory keeps its files in a temporary folder that goes with
+                # this store (when it is collected, or at exit at the latest), as it goes.
+                root = Path(tempfile.mkdtemp(prefix="bridgebot-files-"))
+                weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
+            else:
+                root = files_dir(path)
         self.root = root
         self._warned: set[str] = set()
         self._probe: asyncio.Future[None] | None = None

@@ -197,3 +197,19 @@ async def test_stopping_housekeeping_as_a_sweep_finishes_stops_it(tmp_path):
     with pytest.raises(asyncio.CancelledError):
         await keeper
     assert keeper.cancelled()
+
+
+async def test_a_database_in_memory_takes_its_files_folder_with_it():
+    """A database in memory (the demo's, a test's) keeps posts' files in a temporary folder
+    of its own; when its store goes, the folder goes with it, files and all, rather than
+    piling up in the system's temporary folder run after run."""
+    import gc
+
+    store = FileStore(Database(":memory:"))
+    folder = store.root
+    assert folder.is_dir() and folder.name.startswith("bridgebot-files-")
+    stored = await store.put(b"%PDF-1.4 minutes", "minutes.pdf", "application/pdf", "document")
+    assert store.path(stored) is not None
+    del store
+    gc.collect()
+    assert not folder.exists()
