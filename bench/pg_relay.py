@@ -253,7 +253,30 @@ async def main(rounds: int = 3) -> int:
         print(f"  {name} {rate:8.0f}   {ratios}   runs {[round(x) for x in rates[n]]}")
         print(f"      cores busy: {sum(busy.values()):.2f} of {os.cpu_count()} (bench and sandbox "
               f"{busy['bench']:.2f}, workers {busy['workers']:.2f}, PostgreSQL {busy['postgres']:.2f})")
+    print(_ceiling(rates, cores))
     return 0
+
+
+def _ceiling(rates: dict[int, list[float]], cores: dict[int, list[dict[str, float]]]) -> str:
+    """How close two workers came to what this machine allows them.
+
+    The worker, the PostgreSQL server, the sandbox and the burst's writer share the
+    machine's cores. With one worker they keep ``b1`` cores busy, so two workers can at most
+    use all of them: ``cores / b1`` times one worker's rate, and only if a delivery costs
+    two workers no more CPU than it costs one (it does cost more: the second line says by
+    how much)."""
+    def busy(n: int) -> float:
+        return statistics.median(sum(c.values()) for c in cores[n])
+
+    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    total = os.cpu_count() or 1
+    ceiling = total / busy(1)
+    cost = {n: busy(n) / statistics.median(rates[n]) * 1000 for n in (1, 2)}
+    return (f"  ceiling: with 1 worker {busy(1):.2f} of {total} cores are busy, so 2 workers can "
+            f"reach at most {ceiling:.2f}x 1 worker on this machine even with no overhead; "
+            f"measured {two / one:.2f}x ({two / one / ceiling:.0%} of the ceiling)\n"
+            f"      CPU per delivery, all processes: {cost[1]:.1f} ms with 1 worker, "
+            f"{cost[2]:.1f} ms with 2 ({cost[2] / cost[1] - 1:+.0%})")
 
 
 if __name__ == "__main__":
