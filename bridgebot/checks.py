@@ -18,30 +18,46 @@ from bridgebot.adapters.platform import Finding
 from bridgebot.logs import hide_secrets, redact
 from bridgebot.settings import Settings
 from bridgebot.store import files_folder
-from bridgebot.store.files import FilesUnusable, check_unchanged
+from bridgebot.store.files import FilesUnusable, look_unchanged
 from bridgebot.store.postgres import redacted
 
 __all__ = ["EXIT_CONFIG", "EXIT_FIX", "EXIT_OK", "Finding", "render_table", "run_checks"]
 
 EXIT_OK, EXIT_FIX, EXIT_CONFIG = 0, 1, 2
 PLATFORM_TIMEOUT = 30.0
+# How long the files folder may take to answer (a network mount): run's own check allows
+# 10 s (runtime.FILES_CHECK_SECONDS), an operator waiting at a terminal a little less.
+FILES_LOOK_SECONDS = 5.0
 Out = Callable[[str], None]
 
 
 # -- offline ---------------------------------------------------------------------------
 
 
-def config_errors(settings: Settings) -> list[str]:
-    """Settings that cannot work at all: a bridge naming a platform without a token, a
-    files folder this user cannot write or make (``bridgebot run`` would stop on it too).
-    Read only: a missing files folder is not made (``describe`` says run will make it)."""
-    problems = []
+async def look_at_files(settings: Settings) -> tuple[bool | None, str | None]:
+    """Whether the files folder is there already (None: no folder, or it failed), and why
+    it cannot serve (``bridgebot run`` would stop on it too), or None.
+
+    Read only (a missing folder is not made: run makes it) and bounded by
+    :data:`FILES_LOOK_SECONDS`, like run's own check: a folder on a hung network mount is
+    one line, not a check that never ends."""
     folder = files_folder(settings.database, settings.files_dir)
-    if folder is not None:
-        try:
-            check_unchanged(folder)
-        except FilesUnusable as err:
-            problems.append(f"files_dir: the folder {err.folder} cannot be written ({err.reason})")
+    if folder is None:
+        return None, None
+    try:
+        return await look_unchanged(folder, FILES_LOOK_SECONDS), None
+    except FilesUnusable as err:
+        if err.reason.startswith("it did not answer"):
+            return None, (f"files_dir: the folder {err.folder} did not answer within "
+                          f"{FILES_LOOK_SECONDS:g} s (a network mount that hangs?): fix the mount "
+                          "or set files_dir to another folder")
+        return None, f"files_dir: the folder {err.folder} cannot be written ({err.reason})"
+
+
+def config_errors(settings: Settings) -> list[str]:
+    """Settings that cannot work at all: a bridge naming a platform without a token
+    (the files folder: :func:`look_at_files`)."""
+    problems = []
     for bridge in settings.bridges:
         for platform in settings.platforms:
             if (platform.settings is not None and bridge.chat_ids(platform)
@@ -51,12 +67,13 @@ def config_errors(settings: Settings) -> list[str]:
     return problems
 
 
-def describe(settings: Settings, out: Out) -> None:
-    """What the settings link, as ``check-config`` has always printed it."""
+def describe(settings: Settings, out: Out, *, files_there: bool | None = None) -> None:
+    """What the settings link, as ``check-config`` has always printed it; ``files_there``
+    is :func:`look_at_files`'s answer (describing touches no disk: a hung mount)."""
     out(f"database: {redacted(str(settings.database))}")
     if (folder := files_folder(settings.database, settings.files_dir)) is not None:
         out(f"files: {folder}")  # every worker and serve must show the same folder
-        if not folder.is_dir():  # check-config makes nothing (config_errors: can run make it?)
+        if files_there is False:  # check-config makes nothing (look_at_files: can run make it?)
             out("  not there yet: `bridgebot run` makes it at start")
     for platform in settings.platforms:
         if platform.settings is not None:
@@ -90,8 +107,9 @@ def render_table(findings: Sequence[Finding]) -> list[str]:
 async def run_checks(settings: Settings, out: Out = print) -> int:
     """Print what is linked, then the table; return the exit code."""
     hide_secrets(settings.secrets())
-    describe(settings, out)
-    errors = config_errors(settings)
+    files_there, files_problem = await look_at_files(settings)
+    describe(settings, out, files_there=files_there)
+    errors = ([files_problem] if files_problem else []) + config_errors(settings)
     if errors:
         for problem in errors:
             out(f"  ! {problem}")

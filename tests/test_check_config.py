@@ -216,3 +216,38 @@ async def test_a_files_folder_that_cannot_be_made_is_a_config_error_and_nothing_
     assert any(line.startswith("  ! files_dir: the folder") and "is not a folder" in line
                for line in lines), lines
     assert everything_under(tmp_path) == ["data"]
+
+
+def test_a_files_folder_that_does_not_answer_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """A folder on a hung network mount, where every look (a stat) blocks: check-config
+    waits its FILES_LOOK_SECONDS for it, then says so in one line and exits 2, as for a
+    folder it cannot write (it used to hang there for good)."""
+    import threading
+
+    from bridgebot import checks
+    from bridgebot.cli import main
+
+    folder = tmp_path / "mount" / "files"
+    released = threading.Event()  # set at the end, so the abandoned look ends too
+    is_dir = Path.is_dir
+
+    def hung(self: Path, *args, **kwargs) -> bool:
+        if self == folder or folder in self.parents:
+            released.wait(15)
+        return is_dir(self, *args, **kwargs)
+
+    for key in [k for k in os.environ if k.startswith("BRIDGEBOT_")]:
+        monkeypatch.delenv(key)
+    config = tmp_path / "bridgebot.toml"
+    config.write_text(f'database = "{tmp_path / "bridgebot.sqlite3"}"\nfiles_dir = "{folder}"\n')
+    monkeypatch.setattr(Path, "is_dir", hung)
+    monkeypatch.setattr(checks, "FILES_LOOK_SECONDS", 0.5, raising=False)
+    try:
+        code = main(["--config", str(config), "check-config"])
+    finally:
+        released.set()
+    out = capsys.readouterr().out
+    assert code == 2, out
+    assert f"  ! files_dir: the folder {folder} did not answer within 0.5 s" in out.splitlines()[-1]
+    assert f"files: {folder}" in out
+    assert "configuration is valid" not in out

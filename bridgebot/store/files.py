@@ -117,6 +117,20 @@ def check_unchanged(folder: Path) -> bool:
     return False
 
 
+async def look_unchanged(folder: Path, timeout: float) -> bool:
+    """:func:`check_unchanged`, waited for ``timeout`` at most: on a hung network mount
+    even a ``stat`` of the folder never returns, and an operator's look must end with a
+    line, not hang. In a daemon thread of its own that is abandoned when it hangs (as
+    :meth:`FileStore.probe`: a thread of the default executor would be joined at exit).
+    Raises :class:`FilesUnusable` for no answer too (its reason: "it did not answer within
+    N s")."""
+    look = _in_daemon_thread(functools.partial(check_unchanged, folder), "bridgebot-files-look")
+    try:
+        return await _within(look, timeout)
+    except TimeoutError:
+        raise FilesUnusable(folder, f"it did not answer within {timeout:g} s") from None
+
+
 def _digest(path: Path) -> tuple[str, int]:
     sha, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
