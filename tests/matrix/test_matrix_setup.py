@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
-from mautrix.types import RoomID
+from mautrix.api import HTTPAPI, Method
+from mautrix.api import Path as MatrixPath
+from mautrix.client import ClientAPI
+from mautrix.errors import MNotFound
+from mautrix.types import EventType, RoomCreatePreset, RoomID, UserID
 
 from bridgebot.adapters.matrix.registration import registration
 from bridgebot.adapters.matrix.synapse import LocalSynapse
@@ -15,7 +21,7 @@ from bridgebot.cli import main
 from bridgebot.settings import ConfigError, load_settings
 
 from ..test_check_config import bridgebot, rows
-from .conftest import _person
+from .conftest import Person, _person
 
 
 def matrix_env(s) -> dict[str, str]:
@@ -60,35 +66,80 @@ def test_matrix_settings_and_rooms(tmp_path: Path) -> None:
         load_settings(config)
 
 
+async def _membership(person: Person, room: str, user: str) -> str | None:
+    """``user``'s membership in ``room`` as the homeserver has it (read by a member)."""
+    try:
+        member = await person.client.get_state_event(RoomID(room), EventType.ROOM_MEMBER,
+                                                     state_key=user)
+    except MNotFound:
+        return None
+    return str(member["membership"])
+
+
+async def _summarized_as_encrypted(person: Person, room: str) -> None:
+    """Wait until the room's summary says it is encrypted: Synapse takes that from its room
+    statistics, which it brings up to date a moment after the room's events."""
+    async with asyncio.timeout(20):
+        while True:
+            summary = await person.client.api.request(Method.GET,
+                                                      MatrixPath.v1.room_summary[RoomID(room)])
+            if summary.get("encryption"):
+                return
+            await asyncio.sleep(0.05)
+
+
 async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
         tmp_path: Path, synapse: LocalSynapse) -> None:
+    """check-config reads each room and joins none: the bot's membership is, by Synapse's
+    account, what it was before (it used to join every room it was invited to)."""
     owner = await _person(synapse, "owner", "Owner")
     bot = synapse.appservice.bot_user_id
-    plain = str(await owner.client.create_room(name="Plain", invitees=[bot], power_level_override={
+    joined = str(await owner.client.create_room(name="Joined", invitees=[bot], power_level_override={
         "redact": 100}))
+    async with aiohttp.ClientSession() as session:  # the bot joined it before (a run)
+        api = HTTPAPI(synapse.url, token=synapse.appservice.as_token.get_secret_value(),
+                      client_session=session, as_user_id=UserID(bot))
+        await ClientAPI(mxid=UserID(bot), api=api).join_room_by_id(RoomID(joined))
+    invited = str(await owner.client.create_room(name="Invited", invitees=[bot]))
     secret = str(await owner.client.create_room(
         name="Secret", invitees=[bot], initial_state=[{
             "type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]))
     uninvited = str(await owner.client.create_room(name="Closed"))
+    public = str(await owner.client.create_room(name="Open", preset=RoomCreatePreset.PUBLIC))
+    every = (joined, invited, secret, uninvited, public)
+    await _summarized_as_encrypted(owner, secret)
+    before = [await _membership(owner, room, bot) for room in every]
+    assert before == ["join", "invite", "invite", None, None]
     config = tmp_path / "bridgebot.toml"
-    rooms = ", ".join(f'"{r}"' for r in (plain, secret, uninvited))
+    rooms = ", ".join(f'"{r}"' for r in every)
     config.write_text(f'[[bridges]]\nname = "allies"\nmatrix_rooms = [{rooms}]\n')
     env = matrix_env(synapse.appservice)
     try:
         code, out, err = await bridgebot("--config", str(config), "check-config", cwd=tmp_path, env=env)
+        after = [await _membership(owner, room, bot) for room in every]
     finally:
-        await owner.client.leave_room(RoomID(plain))
+        for room in every:
+            await owner.client.leave_room(RoomID(room))
         await owner.client.api.session.close()
+    assert after == before, "check-config joined no room"
     assert code == 1, out + err
     assert " ok " in rows(out, "registration")[0]
-    plain, secret, uninvited = plain[:20], secret[:20], uninvited[:20]  # the table shortens ids
-    redact = [r for r in rows(out, "can redact") if plain in r]
+    joined, invited, secret, uninvited, public = (r[:20] for r in every)  # the table shortens ids
+    redact = [r for r in rows(out, "can redact") if joined in r]
     assert redact and " FIX " in redact[0] and "needs power level 100" in redact[0]
-    assert " ok " in next(r for r in rows(out, "can post") if plain in r)
+    assert " ok " in next(r for r in rows(out, "can post") if joined in r)
+    assert " ok " in next(r for r in rows(out, "bot is in the room") if joined in r)
+    waiting = next(r for r in rows(out, "bot is in the room") if invited in r)
+    assert " ok " in waiting and "not joined yet; `bridgebot run` will join it (invited: yes)" in waiting
+    assert "not read yet" in next(r for r in rows(out, "power levels") if invited in r)
+    assert not [r for r in rows(out, "can redact") if invited in r], "unknown before joining"
     encrypted = [r for r in rows(out, "not encrypted") if secret in r]
     assert encrypted and " FIX " in encrypted[0] and "end-to-end encrypted" in encrypted[0]
+    assert " ok " in next(r for r in rows(out, "not encrypted") if invited in r)
     closed = [r for r in rows(out, "bot is in the room") if uninvited in r]
     assert closed and " FIX " in closed[0] and f"invite {bot}" in closed[0]
+    anyone = next(r for r in rows(out, "bot is in the room") if public in r)
+    assert " ok " in anyone and "(invited: no; anyone may join)" in anyone
     assert env["BRIDGEBOT_MATRIX__AS_TOKEN"] not in out + err
 
 

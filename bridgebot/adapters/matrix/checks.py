@@ -1,16 +1,23 @@
 """``check-config`` for Matrix: is the appservice registered, and what may it do per room.
 
-It asks the homeserver with the appservice token, as the adapter does: whoami, then
-for each bridged room the bot's membership, the room's encryption and power levels,
-and says which power level the bot needs for what.
+It asks the homeserver with the appservice token, as the adapter does: whoami, the rooms
+the bot is in (``GET /joined_rooms``), then for each bridged room it is in the room's
+encryption and power levels, and says which power level the bot needs for what.
+
+A look changes nothing, so it never joins a room (``bridgebot run`` does). For a room
+the bot is not in yet it reads the room's summary (``GET /_matrix/client/v1/room_summary``,
+Matrix 1.15), which the homeserver gives without joining to someone invited or allowed to
+join: the bot's membership (invited?), the join rule and the encryption. Power levels are
+state only a member may read: they are checked once the bot is in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import aiohttp
-from mautrix.api import HTTPAPI
+from mautrix.api import HTTPAPI, Method, Path
 from mautrix.client import ClientAPI
 from mautrix.errors import MatrixError, MatrixRequestError, MNotFound
 from mautrix.types import EventType, PowerLevelStateEventContent, RoomID, StateEvent, UserID
@@ -19,6 +26,9 @@ from bridgebot.adapters.matrix.settings import MatrixSettings
 from bridgebot.adapters.platform import Finding
 
 P = "matrix"
+# Join rules under which the bot may join without an invitation (restricted ones: when it
+# is in one of the rooms they allow).
+OPEN, RESTRICTED = ("public",), ("restricted", "knock_restricted")
 
 
 async def check_matrix(settings: MatrixSettings, rooms: Sequence[str]) -> list[Finding]:
@@ -39,27 +49,87 @@ async def check_matrix(settings: MatrixSettings, rooms: Sequence[str]) -> list[F
                             f"could not reach {settings.homeserver}: {err}")]
         found = [Finding(P, f"bot {who.user_id}", "registration", True,
                          f"the homeserver knows the appservice as {who.user_id}")]
+        if not rooms:
+            return found
+        try:
+            joined = set(await client.get_joined_rooms())
+        except MatrixRequestError as err:
+            return [*found, Finding(P, f"bot {who.user_id}", "joined rooms", False,
+                                    f"could not read which rooms the bot is in: {err.errcode}")]
         for room in rooms:
-            found += await _room(client, bot, RoomID(room))
+            found += await (_room(client, bot, RoomID(room)) if room in joined
+                            else _not_joined(client, bot, RoomID(room), joined))
         return found
+
+
+async def _not_joined(client: ClientAPI, bot: UserID, room: RoomID,
+                      joined: Collection[str]) -> list[Finding]:
+    """A room the bot is not in: whether ``bridgebot run`` will be able to join it, and its
+    encryption, from the room summary; no join, no other change."""
+    where, check = f"room {room}", "bot is in the room"
+    invite = f"invite {bot} to the room (Element: Invite, then the id)"
+    try:
+        summary: dict[str, Any] = await client.api.request(
+            Method.GET, Path.v1.room_summary[room], query_params=_via(room))
+    except MNotFound:  # the homeserver shows the summary to whoever is invited or may join
+        return [Finding(P, where, check, False, f"not joined and not invited: {invite}")]
+    except MatrixRequestError as err:  # a homeserver without the summary (before Matrix 1.15)
+        return [Finding(P, where, check, False,
+                        f"not joined yet, and the homeserver does not say whether the bot is "
+                        f"invited without joining ({err.errcode}): make sure it is ({invite}); "
+                        "`bridgebot run` joins it, and check-config then checks the room")]
+    membership = summary.get("membership") or "leave"
+    rule = summary.get("join_rule") or "public"  # the summary's documented default
+    allowed = set(summary.get("allowed_room_ids") or ()) & set(joined)
+    if membership == "join":  # joined between the two questions
+        return await _room(client, bot, room)
+    if membership == "ban":
+        found = [Finding(P, where, check, False,
+                         f"the bot is banned from the room: unban {bot}, then {invite}")]
+    elif membership == "invite":
+        found = [Finding(P, where, check, True,
+                         "not joined yet; `bridgebot run` will join it (invited: yes)")]
+    elif rule in OPEN or (rule in RESTRICTED and allowed):
+        why = "anyone may join" if rule in OPEN else "it lets members of a room the bot is in join"
+        found = [Finding(P, where, check, True,
+                         f"not joined yet; `bridgebot run` will join it (invited: no; {why})")]
+    else:
+        found = [Finding(P, where, check, False,
+                         f"not joined and not invited (the room's join rule is {rule}): {invite}")]
+    encryption = summary.get("encryption") or summary.get("im.nheko.summary.encryption")
+    found.append(_encryption(where, bool(encryption)))
+    if found[0].ok:
+        found.append(Finding(P, where, "power levels", True,
+                             "not read yet: a room's power levels are for its members; run "
+                             "check-config again once `bridgebot run` has joined"))
+    return found
+
+
+def _via(room: RoomID) -> dict[str, str]:
+    """The server to ask about a room this homeserver may not know yet: the one in the room
+    id (``!opaque:server``; room ids of version 12 have none)."""
+    _, colon, server = room.partition(":")
+    return {"via": server} if colon and server else {}
+
+
+def _encryption(where: str, encrypted: bool) -> Finding:
+    if encrypted:
+        return Finding(P, where, "not encrypted", False,
+                       "the room is end-to-end encrypted: bridgebot cannot read or write there "
+                       "and does not bridge it; bridge an unencrypted room")
+    return Finding(P, where, "not encrypted", True, "unencrypted")
 
 
 async def _room(client: ClientAPI, bot: UserID, room: RoomID) -> list[Finding]:
+    """A room the bot is in: its encryption and power levels, read as a member."""
     where = f"room {room}"
-    try:
-        await client.join_room_by_id(room)
-    except MatrixRequestError as err:
-        return [Finding(P, where, "bot is in the room", False,
-                        f"{err.errcode}: invite {bot} to the room (Element: Invite, then the id)")]
     found = [Finding(P, where, "bot is in the room", True, "joined")]
     try:
         await client.get_state_event(room, EventType.ROOM_ENCRYPTION)
-        found.append(Finding(P, where, "not encrypted", False,
-                             "the room is end-to-end encrypted: bridgebot cannot read or write "
-                             "there and does not bridge it; bridge an unencrypted room"))
+        found.append(_encryption(where, True))
         return found
     except MNotFound:
-        found.append(Finding(P, where, "not encrypted", True, "unencrypted"))
+        found.append(_encryption(where, False))
     except MatrixRequestError as err:
         found.append(Finding(P, where, "not encrypted", False, f"could not read: {err.errcode}"))
     try:
