@@ -143,5 +143,5 @@ async def _bounded(platform: str, work: Awaitable[list[Finding]]) -> list[Findin
             return await work
     except TimeoutError:
         return [Finding(platform, "bot", "token", False,
-                        f"no answer within {PLATFORM_TIMEOUT:.0f} s: check the network and the "
+                        f"no answer within {PLATFORM_TIMEOUT:g} s: check the network and the "
                         "API address in the settings")]

@@ -251,3 +251,31 @@ def test_a_files_folder_that_does_not_answer_is_one_line_and_exit_2(tmp_path, mo
     assert f"  ! files_dir: the folder {folder} did not answer within 0.5 s" in out.splitlines()[-1]
     assert f"files: {folder}" in out
     assert "configuration is valid" not in out
+
+
+async def test_a_platform_that_never_answers_is_a_row_to_fix_not_a_hang(tmp_path, monkeypatch):
+    """Each platform's questions are bounded (PLATFORM_TIMEOUT): a server that accepts the
+    connection and never answers (a proxy or firewall that swallows requests) is one FIX
+    row per platform, and the check ends."""
+    from bridgebot import checks
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    monkeypatch.setattr(checks, "PLATFORM_TIMEOUT", 0.5)
+    settings = load_settings(
+        database=str(tmp_path / "bridgebot.sqlite3"),
+        telegram={"token": "123456:ABCDEF", "base_url": url},
+        discord={"token": "a.b.c", "api_base_url": f"{url}/api/v10"},
+        matrix={"homeserver": url, "server_name": "example.org", "as_token": "as", "hs_token": "hs"},
+        bridges=[{"name": "allies", "telegram_chats": [-100123], "discord_channels": [42],
+                  "matrix_rooms": ["!abc:example.org"]}])
+    lines: list[str] = []
+    async with server:
+        code = await run_checks(settings, lines.append)
+    assert code == 1, lines
+    silent_rows = [line.split()[0] for line in lines if "no answer within 0.5 s" in line]
+    assert silent_rows == ["telegram", "discord", "matrix"], lines
