@@ -6,18 +6,22 @@ connection of its own: the worker holding it leads; when that worker dies its co
 closes and the server releases the lock, so another worker, trying every
 :data:`RETRY_SECONDS`, takes the role over within seconds. On SQLite there is one
 process, always the leader.
+
+A role's lock key is its deployment's (:func:`bridgebot.store.pg_scope.role_key`: the role
+and the schema its tables live in, read on the lock's connection), since advisory locks are
+the whole database's and several deployments may share one, a schema each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from typing import Protocol
 
 import asyncpg
 
+from bridgebot.store.pg_scope import role_key
 from bridgebot.store.postgres import connect
 
 log = logging.getLogger(__name__)
@@ -78,12 +82,6 @@ class AlwaysLeader:
         return None
 
 
-def lock_key(role: str) -> int:
-    """A stable signed 64-bit advisory lock key for a role's name."""
-    digest = hashlib.sha256(f"bridgebot leader {role}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 class PgLeader:
     """A role held as a session advisory lock on a dedicated connection (see module)."""
 
@@ -91,7 +89,7 @@ class PgLeader:
         self.dsn = dsn
         self.role = role
         self.retry = retry
-        self.key = lock_key(role)
+        self.key: int | None = None  # known once connected (the schema is the server's to say)
         self.held = False
         self._conn: asyncpg.Connection | None = None
         self._asking = asyncio.Lock()  # one query at a time on the lock's connection
@@ -102,9 +100,18 @@ class PgLeader:
             if self._conn is None or self._conn.is_closed():
                 self.held = False
                 self._conn = await connect(self.dsn, timeout=10, server_settings=KEEPALIVE)
+                self.key = await self._key(self._conn)
             self.held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)",
                                                        self.key))
             return self.held
+
+    async def _key(self, conn: asyncpg.Connection) -> int:
+        """This role's key in the deployment ``conn`` is in (its schema, ``current_schema()``)."""
+        schema = await conn.fetchval("SELECT current_schema()")
+        if schema is None:  # no schema the address names exists (the database says why at open)
+            raise asyncpg.exceptions.InvalidSchemaNameError(
+                "no schema of the search_path exists")
+        return role_key(self.role, str(schema))
 
     async def leads(self) -> bool:
         """Whether this worker still leads: its lock connection is alive (a lost connection

@@ -9,6 +9,10 @@ table's sequence, row locks on the topics written to) and the schema
 advisory lock so that several
 workers starting at once migrate it once.
 
+A database may hold several deployments, one schema each: everything a deployment names
+that is the whole database's (its advisory locks, its NOTIFY channel) is derived from the
+schema its tables live in, read once at open (:mod:`bridgebot.store.pg_scope`).
+
 Any number of processes may share the database: every number that must be gap-free and
 unique (a post's number in its topic, a question's position, a pseudonym) is taken as
 ``MAX(...) + 1`` only after ``SELECT ... FOR UPDATE`` on the topic's row, so writers to
@@ -32,15 +36,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bridgebot.store import pg_schema
+from bridgebot.store import pg_schema, pg_scope
 from bridgebot.store.migrations import LATEST, SchemaTooNew
 from bridgebot.store.sql import Conn, Dialect, Row, Transactions
 
 log = logging.getLogger(__name__)
-
-# Where a committed transaction that queued deliveries says so (LISTEN/NOTIFY): every
-# worker's relay wakes at once instead of finding the work at its next check.
-CHANNEL = "bridgebot_outbox"
 
 # How long a worker's claim on a delivery target lasts without being renewed (each
 # delivery renews it): a worker that died leaves its targets to the others after this.
@@ -52,10 +52,6 @@ RECENT_SENDS = 70.0
 
 # How often a worker whose LISTEN connection was lost tries to open it again.
 LISTEN_RETRY = 5.0
-
-# Taken (for the transaction) while a process migrates, so that workers starting together
-# apply each step once. Any constant; this one spells "bridgebo".
-MIGRATION_LOCK = 0x627269646765626F
 
 
 async def connect(*args: Any, **options: Any) -> asyncpg.Connection:
@@ -126,12 +122,20 @@ def _changed(status: str) -> int:
 
 
 class PgDialect:
-    """PostgreSQL's spellings, ids and locks (see the module's docstring)."""
+    """PostgreSQL's spellings, ids and locks (see the module's docstring), and the channel
+    of one deployment (:func:`~bridgebot.store.pg_scope.channel`): each database has its
+    own dialect, which is how a unit of work is known for the database's own."""
 
     name = "postgresql"
     label = "PostgreSQL"
     greatest = "GREATEST"
     find = "strpos"
+
+    def __init__(self) -> None:
+        # Where a committed transaction that queued deliveries says so (LISTEN/NOTIFY):
+        # every worker's relay wakes at once instead of finding the work at its next check.
+        # Written into statements as it is: pg_scope.channel makes it of [a-z0-9_] alone.
+        self.channel = pg_scope.CHANNEL
 
     def to_integer(self, expression: str) -> str:
         # A thread id that is not a number (another platform's) counts as none.
@@ -146,7 +150,7 @@ class PgDialect:
 
     async def announce(self, conn: Conn) -> None:
         # Delivered when (and only if) the transaction commits; repeats in one are merged.
-        await conn.fetch(f"SELECT pg_notify('{CHANNEL}', '')")
+        await conn.fetch(f"SELECT pg_notify('{self.channel}', '')")
 
     async def lock_topics_reading(self, conn: Conn, topic_ids: Iterable[int], sql: str,
                                   args: Sequence[object]) -> list[Row]:
@@ -178,7 +182,7 @@ class PgDialect:
                 await self.announce(conn)
             return
         parts = ", ".join(f"w{n} AS ({sql})" for n, (sql, _) in enumerate(statements))
-        final = f"SELECT pg_notify('{CHANNEL}', '')" if announce else "SELECT 1"
+        final = f"SELECT pg_notify('{self.channel}', '')" if announce else "SELECT 1"
         await conn.fetch(f"WITH {parts} {final}", [a for _, args in statements for a in args])
 
     async def new_ids(self, conn: Conn, table: str, count: int) -> list[int]:
@@ -188,16 +192,12 @@ class PgDialect:
         return [int(r[0]) for r in rows]
 
 
-POSTGRES = PgDialect()
-
-
 class PgConn:
     """An asyncpg connection (or the pool) behind the store's :class:`~bridgebot.store.sql.Conn`."""
 
-    dialect = POSTGRES
-
-    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool, dialect: PgDialect) -> None:
         self.conn = conn
+        self.dialect = dialect
 
     async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         return _changed(await self.conn.execute(numbered(sql), *args))
@@ -229,7 +229,7 @@ class PgDatabase(Transactions):
 
     @property
     def dialect(self) -> Dialect:
-        return POSTGRES
+        return self._dialect
 
     def __init__(self, dsn: str, *, max_connections: int = 10,
                  lease_seconds: float = LEASE_SECONDS) -> None:
@@ -239,6 +239,10 @@ class PgDatabase(Transactions):
         # This process among the workers sharing the database (leases name it).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: asyncpg.Pool | None = None
+        # The schema this deployment's tables live in (its identity on the server), read at
+        # open; until then the names of ``public``.
+        self.schema = pg_scope.LEGACY_SCHEMA
+        self._dialect = PgDialect()
         self._listener: asyncpg.Connection | None = None
         self._listen_again_at = 0.0
         self._presence: asyncio.Task[None] | None = None
@@ -264,11 +268,30 @@ class PgDatabase(Transactions):
             raise DatabaseUnusable(
                 f"the database {redacted(self.dsn)} cannot be used: {err}") from None
         try:
+            await self._identify()
             await self._upgrade()
             await self._listen()
         except BaseException:
             await self.close()
             raise
+
+    async def _identify(self) -> None:
+        """Read which schema this deployment's tables live in, and name its channel after it.
+
+        ``current_schema()`` is the first schema of the ``search_path`` that exists (where
+        the tables are made); none at all is refused in one line rather than left to fail
+        at the first ``CREATE TABLE`` with asyncpg's "no schema has been selected"."""
+        from bridgebot.store.db import DatabaseUnusable
+
+        schema = await self.pool.fetchval("SELECT current_schema()")
+        if schema is None:
+            path = await self.pool.fetchval("SHOW search_path")
+            raise DatabaseUnusable(
+                f"the database {redacted(self.dsn)} has no schema for bridgebot's tables: none "
+                f"of its search_path ({path}) exists; create it first (CREATE SCHEMA name) or "
+                "name another in the address (?search_path=name)")
+        self.schema = str(schema)
+        self._dialect.channel = pg_scope.channel(self.schema)
 
     async def _present(self) -> None:
         """Say this worker delivers: its presence row (platform '', its name as the chat),
@@ -298,7 +321,7 @@ class PgDatabase(Transactions):
         (its server process id stamps this worker's leases: see :meth:`held`)."""
         listener = await connect(self.dsn)
         try:
-            await listener.add_listener(CHANNEL, self._notified)
+            await listener.add_listener(self._dialect.channel, self._notified)
         except BaseException:
             await listener.close()
             raise
@@ -473,13 +496,15 @@ class PgDatabase(Transactions):
         async with self.pool.acquire() as conn, conn.transaction():
             released = await conn.execute("DELETE FROM delivery_leases WHERE owner = $1", self.worker)
             if _changed(released):
-                await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+                await conn.execute(f"SELECT pg_notify('{self._dialect.channel}', '')")
 
     async def _upgrade(self) -> None:
         """Each step in its own transaction, as on SQLite; an advisory lock held meanwhile
-        makes workers that start together wait for the first one's migration."""
+        (this deployment's: :func:`~bridgebot.store.pg_scope.migration_key`) makes workers
+        that start together wait for the first one's migration."""
+        lock = pg_scope.migration_key(self.schema)
         async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            await conn.execute("SELECT pg_advisory_lock($1)", lock)
             try:
                 if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
                     await self._refuse_foreign(conn)  # before writing anything into it
@@ -507,7 +532,7 @@ class PgDatabase(Transactions):
                 await conn.execute(
                     "ALTER TABLE delivery_leases ADD COLUMN IF NOT EXISTS backend INTEGER")
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+                await conn.execute("SELECT pg_advisory_unlock($1)", lock)
 
     async def _refuse_foreign(self, conn: asyncpg.Connection) -> None:
         """A database holding another program's tables is not written into."""
@@ -550,10 +575,10 @@ class PgDatabase(Transactions):
     async def tx(self) -> AsyncIterator[Conn]:
         """One write transaction on a connection of its own."""
         async with self.pool.acquire() as conn, conn.transaction():
-            yield PgConn(conn)
+            yield PgConn(conn, self._dialect)
 
     async def fetch(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        return await PgConn(self.pool).fetch(sql, args)
+        return await PgConn(self.pool, self._dialect).fetch(sql, args)
 
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL has no WAL file of ours to empty (its own WAL and dead
@@ -564,13 +589,13 @@ class PgDatabase(Transactions):
         return 0
 
     async def write_one(self, sql: str, args: Sequence[object] = ()) -> int:
-        return await PgConn(self.pool).execute(sql, args)
+        return await PgConn(self.pool, self._dialect).execute(sql, args)
 
     async def write_together(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
         *parts, (last, _) = statements
         sql = (f"WITH {', '.join(f'w{n} AS ({part})' for n, (part, _) in enumerate(parts))} {last}"
                if parts else last)
-        await PgConn(self.pool).execute(sql, [a for _, args in statements for a in args])
+        await PgConn(self.pool, self._dialect).execute(sql, [a for _, args in statements for a in args])
 
     def is_duplicate(self, err: BaseException, table: str) -> bool:
         return isinstance(err, asyncpg.UniqueViolationError) and (
