@@ -15,10 +15,16 @@ from bridgebot.store.db import DatabaseUnusable
 from bridgebot.store.leader import PgLeader
 from bridgebot.store.pg_scope import channel, migration_key, role_key
 from bridgebot.store.postgres import PgDatabase
+from bridgebot.store.repo import Store
 
 from .auxil.postgres import PostgresServer
 
 ROLES = ("telegram-polling", "scheduler", "discord-gateway", "discord-shard-0")
+
+
+def schema_of(url: str) -> str:
+    """The schema a test address names (``...?search_path=tN``)."""
+    return url.rsplit("search_path=", 1)[1]
 
 
 async def test_two_deployments_in_two_schemas_each_lead_every_role_at_the_same_time(
@@ -125,6 +131,29 @@ async def test_one_deployments_migration_does_not_hold_up_anothers_start(
                     await task
         for db in (slow, same, other):
             await db.close()
+
+
+async def test_a_search_path_reaching_another_deployments_schema_still_gets_tables_of_its_own(
+        postgres_server: PostgresServer):
+    """``search_path=mine,theirs``: bridgebot's tables go in the first schema, but a
+    schema_version found further along the path was taken as this deployment's, so it ran
+    on the other deployment's tables (its cursors, topics and posts)."""
+    theirs = postgres_server.fresh()
+    older = PgDatabase(theirs)
+    await older.open()
+    url = f"{postgres_server.fresh()},{schema_of(theirs)}"
+    newer = PgDatabase(url)
+    await newer.open()
+    try:
+        await Store(newer).save_cursor("telegram", "42")
+        assert await Store(newer).cursor("telegram") == "42"
+        assert await Store(older).cursor("telegram") is None, "the other deployment's own data"
+        tables = await newer.fetch("SELECT tablename FROM pg_tables WHERE schemaname = ?",
+                                   (schema_of(url).split(",")[0],))
+        assert {"schema_version", "topics", "posts"} <= {r[0] for r in tables}
+    finally:
+        await newer.close()
+        await older.close()
 
 
 async def test_a_search_path_naming_no_schema_that_exists_is_one_line(

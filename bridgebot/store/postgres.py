@@ -501,12 +501,17 @@ class PgDatabase(Transactions):
     async def _upgrade(self) -> None:
         """Each step in its own transaction, as on SQLite; an advisory lock held meanwhile
         (this deployment's: :func:`~bridgebot.store.pg_scope.migration_key`) makes workers
-        that start together wait for the first one's migration."""
+        that start together wait for the first one's migration.
+
+        Only this schema's ``schema_version`` counts: with ``search_path=mine,theirs``
+        another deployment's, found further along the path, was taken for this one's, and
+        this deployment ran on the other's tables."""
         lock = pg_scope.migration_key(self.schema)
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", lock)
             try:
-                if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+                if await conn.fetchval("SELECT to_regclass(format('%I.schema_version', "
+                                       "current_schema()))") is None:
                     await self._refuse_foreign(conn)  # before writing anything into it
                     await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                 found = await conn.fetchval("SELECT version FROM schema_version") or 0
