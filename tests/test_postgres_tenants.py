@@ -11,6 +11,7 @@ import contextlib
 import asyncpg
 import pytest
 
+from bridgebot.runtime import SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE
 from bridgebot.store.db import DatabaseUnusable
 from bridgebot.store.leader import PgLeader
 from bridgebot.store.pg_scope import channel, migration_key, role_key
@@ -18,8 +19,11 @@ from bridgebot.store.postgres import PgDatabase
 from bridgebot.store.repo import Store
 
 from .auxil.postgres import PostgresServer
+from .conftest import Build
 
 ROLES = ("telegram-polling", "scheduler", "discord-gateway", "discord-shard-0")
+
+on_postgres = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 
 
 def schema_of(url: str) -> str:
@@ -45,6 +49,25 @@ async def test_two_deployments_in_two_schemas_each_lead_every_role_at_the_same_t
     finally:
         for leader in leaders.values():
             await leader.release()
+
+
+@on_postgres
+async def test_two_deployments_in_one_database_each_poll_their_own_bot(build: Build, tmp_path):
+    """Two groups hosted side by side, each its bot token and its schema of one database:
+    each deployment polls its own Telegram bot (before, the second never did: the first
+    held the one telegram-polling lock of the database, and its topic never opened)."""
+    one, two = [await build(telegram=("group",), discord=(), open_topic=True,
+                            database=tmp_path / name / "bridgebot.sqlite3")
+                for name in ("one", "two")]
+    assert isinstance(one.runtime.db, PgDatabase) and isinstance(two.runtime.db, PgDatabase)
+    assert one.runtime.db.schema != two.runtime.db.schema, "two schemas"
+    assert one.runtime.db.dsn.split("?")[0] == two.runtime.db.dsn.split("?")[0], "one database"
+    for w in (one, two):
+        assert await w.runtime.roles() == [SCHEDULER_ROLE, TELEGRAM_POLLING_ROLE]
+        assert w.tg is not None
+        w.tg.user_sends(w.group["id"], w.brittany.tg, "example", reply_to=w.root["message_id"])
+    for w in (one, two):
+        assert [p.text for p in await w.posts(2)][1:] == ["example"]
 
 
 def test_the_default_schema_keeps_its_names_so_old_and_new_workers_share_them():
