@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bridgebot.adapters.telegram.adapter import message_author, message_spans, message_text
+from bridgebot.adapters.telegram.adapter import (
+    message_author,
+    message_spans,
+    message_text,
+    replied_to,
+)
 from bridgebot.adapters.telegram.wire import PlainPost, Raw, plain_post
 from bridgebot.core.models import ChannelRef
 
@@ -82,6 +87,20 @@ CASES = {
 def test_a_plain_post_reads_as_the_full_parse_does(name: str) -> None:
     data = CASES[name]
     assert plain_post(Raw(data, BOT)) == parsed(data)
+
+
+def test_a_forum_topics_creation_is_not_what_its_posts_answer() -> None:
+    """Every post of a forum topic carries the topic's creation as ``reply_to_message``;
+    read from the JSON or parsed, it is no reply, and a real reply in the topic is one."""
+    in_topic, answer = CASES["a post in a forum topic"], CASES["a reply to a post in a topic"]
+    parsed_in_topic = Raw(copy.deepcopy(in_topic), BOT).update.message
+    parsed_answer = Raw(copy.deepcopy(answer), BOT).update.message
+    assert parsed_in_topic is not None and parsed_answer is not None
+    assert parsed_in_topic.reply_to_message is not None and replied_to(parsed_in_topic) is None
+    assert (replied_to(parsed_answer) or parsed_in_topic).message_id == 50
+    plain_in_topic, plain_answer = plain_post(Raw(in_topic, BOT)), plain_post(Raw(answer, BOT))
+    assert plain_in_topic is not None and plain_in_topic.reply_to is None
+    assert plain_answer is not None and plain_answer.reply_to == "50"
 
 
 NOT_PLAIN = {

@@ -46,7 +46,7 @@ from bridgebot.adapters.telegram import media, render
 from bridgebot.adapters.telegram.errors import classify, retry_seconds
 from bridgebot.adapters.telegram.richtext import spans_from_entities
 from bridgebot.adapters.telegram.settings import TelegramSettings
-from bridgebot.adapters.telegram.wire import Raw, plain_post, shown_name
+from bridgebot.adapters.telegram.wire import Raw, is_topic_opening, plain_post, shown_name
 from bridgebot.core import errors
 from bridgebot.core.attachments import human_size, lines_for, split_fitting
 from bridgebot.core.commandkit import (
@@ -145,6 +145,13 @@ def message_author(message: Message) -> Author | None:
 def is_anonymous_admin(message: Message) -> bool:
     """Written by an administrator as the group itself: only administrators can."""
     return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
+def replied_to(message: Message) -> Message | None:
+    """The message ``message`` replies to, if it answers one: not the topic's creation,
+    which every post of a forum topic nominally replies to (:func:`wire.is_topic_opening`)."""
+    reply = message.reply_to_message
+    return None if reply is None or is_topic_opening(reply) else reply
 
 
 def is_service(message: Message) -> bool:
@@ -651,9 +658,7 @@ class TelegramAdapter:
         if command is not None:
             await self._command(message, where, author, *command, locale=locale)
             return None
-        reply_to = message.reply_to_message
-        if reply_to is not None and reply_to.forum_topic_created is not None:
-            reply_to = None  # every post of a forum topic "replies" to its creation (wire)
+        reply_to = replied_to(message)
         attachments: tuple[Attachment, ...] = ()
         if incoming and self.core.is_bridged(where):
             attachments = tuple([await media.fetch(self.app.bot if self.app else None,  # type: ignore[arg-type]
@@ -723,8 +728,8 @@ class TelegramAdapter:
               and (command.scope == "anywhere" or self.core.is_bridged(where))):
             # Elsewhere the command is refused before rights matter: no getChatMember for it.
             ctx = replace(ctx, platform_admin=await self._is_chat_admin(message))
-        reply = message.reply_to_message
-        if reply is not None and not reply.forum_topic_created:
+        reply = replied_to(message)
+        if reply is not None:
             ctx = replace(ctx, reply_to=str(reply.message_id))
         if answer_privately(self.core, ctx, command):
             await self._command_privately(message, replace(ctx, answer_later=None), name, args)

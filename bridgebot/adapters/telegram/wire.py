@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import Bot, MessageEntity, Update
+from telegram import Bot, Message, MessageEntity, Update
 
 from bridgebot.adapters.telegram.richtext import spans_from_entities
 from bridgebot.core.models import Author, ChannelRef
@@ -86,9 +86,14 @@ def display_name(user: JSONDict) -> str:
     return shown_name(user.get("first_name"), user.get("last_name"))
 
 
-def is_topic_opening(reply: object) -> bool:
+def is_topic_opening(reply: JSONDict | Message | None) -> bool:
     """The message every post of a forum topic nominally replies to: the topic's creation
-    (a service line), not a post anyone answers; the topic is found by the thread."""
+    (a service line), not a post anyone answers; the topic is found by the thread.
+
+    The one rule for both forms a reply comes in: the JSON (:func:`plain_post`) and
+    python-telegram-bot's parsed ``Message`` (the adapter's full way)."""
+    if isinstance(reply, Message):
+        return reply.forum_topic_created is not None
     return isinstance(reply, dict) and reply.get("forum_topic_created") is not None
 
 
