@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from bridgebot.core import richtext
 from bridgebot.core.attachments import file_href, file_line, human_size, shows_inline
-from bridgebot.core.models import Attachment, Post, Prompt, Topic
+from bridgebot.core.models import Attachment, Post, Prompt, Topic, opens_topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort
 from bridgebot.core.text import short_subject
@@ -129,7 +129,7 @@ def walk(posts: Sequence[N]) -> Iterator[tuple[int, N]]:
     children: dict[int | None, list[N]] = defaultdict(list)
     visible = {p.id for p in posts}
     for post in posts:
-        if post.number == 1:
+        if opens_topic(post.number):
             continue
         parent = post.parent_id if post.parent_id in visible else None
         children[parent].append(post)

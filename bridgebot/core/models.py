@@ -177,9 +177,22 @@ class Attachment:
         return self.kind in ("photo", "sticker") or self.mime_type.startswith("image/")
 
 
+# A topic's posts are numbered from 1 in the order they were taken, as on the forum: number
+# 1 is its opening post (the topic's title and introduction), every later one a comment.
+OPENING_NUMBER = 1
+
+
+def opens_topic(number: int) -> bool:
+    """Whether a topic's post numbered ``number`` is its opening post, not a comment.
+
+    The one rule for a :class:`Post` (:attr:`Post.is_opening`), a :class:`PostStub` and a
+    store's rows; the store's SQL says ``number = 1`` (or ``> 1``) in its own words."""
+    return number == OPENING_NUMBER
+
+
 @dataclass(frozen=True)
 class Post:
-    """A post in a topic. Number 1 is the topic's opening post, as on the forum."""
+    """A post in a topic, numbered in it: see :data:`OPENING_NUMBER`."""
 
     id: int
     topic_id: int
@@ -204,7 +217,7 @@ class Post:
 
     @property
     def is_opening(self) -> bool:
-        return self.number == 1
+        return opens_topic(self.number)
 
     def named(self, author_name: str, author_id: str) -> Post:
         """This post under the name (and author key) a reader is shown.

@@ -22,6 +22,7 @@ from typing import TypeVar
 from bridgebot.core import errors
 from bridgebot.core.attachments import human_size, split_fitting, with_archive_links
 from bridgebot.core.models import (
+    OPENING_NUMBER,
     Action,
     Attachment,
     Author,
@@ -1209,7 +1210,7 @@ class Discussions:
     ) -> None:
         opening = None
         if row.action is Action.OPEN_TOPIC:
-            opening = await self.store.post_by_number(row.topic_id, 1)
+            opening = await self.store.post_by_number(row.topic_id, OPENING_NUMBER)
         post_id = delivery.post.id if delivery.post else (opening.id if opening else None)
         await self.outbox.complete(
             row, message_ids, thread_id or delivery.target.thread_id, self.clock(),

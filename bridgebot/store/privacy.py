@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from bridgebot.core.models import Action, Author, ChannelRef
+from bridgebot.core.models import Action, Author, ChannelRef, opens_topic
 from bridgebot.core.ports import ForgetReport, Identity, PersonSummary
 from bridgebot.core.richtext.spans import from_json as spans_from_json
 from bridgebot.core.richtext.spans import plain_with_urls
@@ -117,7 +117,7 @@ class PrivacyStore(Queries):
             f"FROM topics t WHERE t.id IN ({_marks(ids)}))",
             ids,
         )
-        return {row["topic_id"]: (self._identity(row)[1], bool(row["number"] == 1)) for row in rows}
+        return {row["topic_id"]: (self._identity(row)[1], opens_topic(row["number"])) for row in rows}
 
     async def combined_message_ids(self, target: ChannelRef, post_id: int) -> set[str]:
         """This post's copies on ``target`` that also hold other posts (a combined message)."""
@@ -239,8 +239,8 @@ class PrivacyStore(Queries):
                 "SELECT id, topic_id, number, hidden FROM posts WHERE participant_id = ?",
                 (participant,),
             )
-            own = [(r[0], r[1], bool(r[3])) for r in posts if r[2] > 1]
-            opened = sorted({r[1] for r in posts if r[2] == 1})
+            own = [(r[0], r[1], bool(r[3])) for r in posts if not opens_topic(r[2])]
+            opened = sorted({r[1] for r in posts if opens_topic(r[2])})
             report.topic_ids = {topic for _, topic, _ in own}
             report.posts_erased = len(own)
             report.topics_opened = len(opened)
@@ -389,7 +389,7 @@ class PrivacyStore(Queries):
         for delivery_id, message_id, prompt_id, post_id, number, action, notice in rows:
             if prompt_id is not None:
                 kind = "prompt"
-            elif post_id is not None and number == 1:
+            elif post_id is not None and opens_topic(number):
                 kind = "topic"
             else:
                 kind = str(action)

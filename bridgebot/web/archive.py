@@ -34,7 +34,7 @@ from bridgebot.core.export import (
     to_html,
     walk,
 )
-from bridgebot.core.models import Post, PostStub, Topic
+from bridgebot.core.models import OPENING_NUMBER, Post, PostStub, Topic
 from bridgebot.core.platforms import Platforms
 from bridgebot.core.ports import DiscussionPort, FilePort
 
@@ -219,7 +219,7 @@ class ArchiveServer:
             # first new comment that is on another page (one mark per topic, so a reader
             # who opens the newest page first still finds the older pages' news marked).
             on_page = {stub.number for _, stub in shown}
-            after = max(new_after, 1)  # the opening post is never a new comment
+            after = max(new_after, OPENING_NUMBER)  # the opening post is never a new comment
             elsewhere = min((s.number for s in outline if s.number > after
                              and s.number not in on_page), default=None)
             last = outline[-1].number if elsewhere is None else elsewhere - 1
@@ -248,7 +248,7 @@ class ArchiveServer:
             links.append(f'<a href="?page={number - 1}" rel="prev">← Older</a>')
         if number < count:
             links.append(f'<a href="?page={number + 1}" rel="next">Newer →</a>')
-        after = max(new_after, 1)  # the opening post is never a new comment
+        after = max(new_after, OPENING_NUMBER)  # the opening post is never a new comment
         first_new = min((p.number for p in outline if p.number > after), default=None)
         if first_new is not None:
             where = next(i for i, page in enumerate(split, 1)
