@@ -15,8 +15,8 @@ from bridgebot.adapters.telegram.adapter import (
     message_text,
     replied_to,
 )
-from bridgebot.adapters.telegram.wire import PlainPost, Raw, plain_post
-from bridgebot.core.models import ChannelRef
+from bridgebot.adapters.telegram.wire import Raw, plain_post
+from bridgebot.core.models import ChannelRef, IncomingMessage
 
 BOT = Bot("123:abc")
 FORUM = {"id": -1001234, "title": "Allies forum", "type": "supergroup", "is_forum": True}
@@ -42,7 +42,7 @@ def update(chat: dict[str, Any] = FORUM, text: str | None = "hello",
     return {"update_id": 900, "message": message}
 
 
-def parsed(data: dict[str, Any]) -> PlainPost:
+def parsed(data: dict[str, Any]) -> IncomingMessage:
     """What the adapter reads from python-telegram-bot's Message (adapter._on_update)."""
     message = Raw(copy.deepcopy(data), BOT).update.message
     assert message is not None and message.from_user is not None
@@ -51,10 +51,11 @@ def parsed(data: dict[str, Any]) -> PlainPost:
     text = message_text(message)
     reply = message.reply_to_message
     where_thread = str(message.message_thread_id) if message.is_topic_message else None
-    return PlainPost(
+    return IncomingMessage(
         where=ChannelRef("telegram", str(message.chat.id), where_thread), message_id=str(message.message_id),
         author=author, text=text, spans=message_spans(message, text), sent_at=message.date,
-        reply_to=str(reply.message_id) if reply and not reply.forum_topic_created else None,
+        reply_to_message_id=str(reply.message_id) if reply and not reply.forum_topic_created
+        else None,
         locale=message.from_user.language_code,
         chat_title=message.chat.title if message.chat.type != "private" else None,
         threadless=message.chat.type in ("group", "supergroup") and not message.chat.is_forum)
@@ -99,8 +100,8 @@ def test_a_forum_topics_creation_is_not_what_its_posts_answer() -> None:
     assert parsed_in_topic.reply_to_message is not None and replied_to(parsed_in_topic) is None
     assert (replied_to(parsed_answer) or parsed_in_topic).message_id == 50
     plain_in_topic, plain_answer = plain_post(Raw(in_topic, BOT)), plain_post(Raw(answer, BOT))
-    assert plain_in_topic is not None and plain_in_topic.reply_to is None
-    assert plain_answer is not None and plain_answer.reply_to == "50"
+    assert plain_in_topic is not None and plain_in_topic.reply_to_message_id is None
+    assert plain_answer is not None and plain_answer.reply_to_message_id == "50"
 
 
 NOT_PLAIN = {

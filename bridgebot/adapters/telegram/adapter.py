@@ -600,20 +600,14 @@ class TelegramAdapter:
         and answers the author. A person's plain text post is read from the JSON
         (``wire.plain_post``); everything else from python-telegram-bot's ``Update``."""
         assert self.core is not None
-        plain = plain_post(raw)
+        plain = plain_post(raw, cursor=offset, album_complete=bool(album))
         if plain is not None:
             def parsed() -> Message:
                 message = raw.update.message
                 assert message is not None
                 return message
 
-            return await self._accept(IncomingMessage(
-                where=plain.where, message_id=plain.message_id, author=plain.author,
-                text=plain.text, sent_at=plain.sent_at, reply_to_message_id=plain.reply_to,
-                cursor=offset, locale=plain.locale, spans=plain.spans,
-                chat_title=plain.chat_title, threadless=plain.threadless,
-                album_complete=bool(album),
-            ), parsed, offset)
+            return await self._accept(plain, parsed, offset)
         update = raw.update
         message = update.message or update.edited_message
         if message is None or is_service(message):

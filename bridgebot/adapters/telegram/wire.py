@@ -13,15 +13,13 @@ which is also what an answer to a plain post is sent with (parsed then, once).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Bot, Message, MessageEntity, Update
 
 from bridgebot.adapters.telegram.richtext import spans_from_entities
-from bridgebot.core.models import Author, ChannelRef
-from bridgebot.core.richtext.spans import Span
+from bridgebot.core.models import Author, ChannelRef, IncomingMessage
 
 JSONDict = dict[str, Any]
 PLATFORM = "telegram"
@@ -57,23 +55,6 @@ class Raw:
         return self._update
 
 
-@dataclass(frozen=True)
-class PlainPost:
-    """What :meth:`TelegramAdapter._on_update` reads from a plain text post, as it would
-    read it from the parsed ``Message``."""
-
-    where: ChannelRef
-    message_id: str
-    author: Author
-    text: str
-    spans: tuple[Span, ...]
-    sent_at: datetime
-    reply_to: str | None
-    locale: str | None
-    chat_title: str | None
-    threadless: bool
-
-
 def shown_name(first: str | None, last: str | None) -> str:
     """How a Telegram person is named on the bridge: first and last name only, usernames
     and ids never cross it. The one rule for a parsed ``User`` (``adapter.display_name``)
@@ -97,9 +78,12 @@ def is_topic_opening(reply: JSONDict | Message | None) -> bool:
     return isinstance(reply, dict) and reply.get("forum_topic_created") is not None
 
 
-def plain_post(update: Raw) -> PlainPost | None:
-    """The post a person's plain text message makes, read from the JSON; None when the
-    update is anything else (then :attr:`Raw.update` is read the full way)."""
+def plain_post(update: Raw, cursor: tuple[str, str] | None = None,
+               album_complete: bool = False) -> IncomingMessage | None:
+    """The post a person's plain text message makes, read from the JSON as the adapter
+    reads it from the parsed ``Message``; None when the update is anything else (then
+    :attr:`Raw.update` is read the full way). ``cursor`` and ``album_complete`` are the
+    adapter's, as for any message (:class:`IncomingMessage`)."""
     message = update.message
     if message is None or not PLAIN_FIELDS.issuperset(message):
         return None
@@ -113,7 +97,7 @@ def plain_post(update: Raw) -> PlainPost | None:
     entities = message.get("entities")
     kind = chat.get("type")
     locale = user.get("language_code")
-    return PlainPost(
+    return IncomingMessage(
         where=ChannelRef(PLATFORM, str(chat["id"]),
                          str(message.get("message_thread_id")) if topic_message else None),
         message_id=str(message["message_id"]),
@@ -122,9 +106,11 @@ def plain_post(update: Raw) -> PlainPost | None:
         spans=spans_from_entities(text, MessageEntity.de_list(entities, update.bot))
         if entities else (),
         sent_at=datetime.fromtimestamp(message["date"], UTC),
-        reply_to=str(reply["message_id"]) if isinstance(reply, dict)
+        reply_to_message_id=str(reply["message_id"]) if isinstance(reply, dict)
         and not is_topic_opening(reply) else None,
+        cursor=cursor,
         locale=locale if isinstance(locale, str) else None,
         chat_title=chat.get("title") if kind != "private" else None,
         threadless=kind in ("group", "supergroup") and not chat.get("is_forum"),
+        album_complete=album_complete,
     )
