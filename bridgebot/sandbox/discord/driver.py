@@ -309,14 +309,7 @@ class DiscordDriver(DiscordCore):
         guild_id, channel_id = str(guild_id), str(channel_id)
         path = name.split()
         command = world.find_command(guild_id, path[0])
-        bot = world.bot_by_application(command["application_id"])
-        assert bot is not None
-        user_id = _uid(user)
-        member = world.member(guild_id, user_id)
-        perms = world.permissions_for(guild_id, user_id, channel_id)
-        required = command.get("default_member_permissions")
-        if required is not None and perms & int(required) != int(required):
-            raise PermissionError(f"{user_id} may not use /{path[0]} (needs {required})")
+        bot, user_id, member, perms = self._invoker(user, guild_id, channel_id, command, f"/{path[0]}")
         resolved: JSON = {}
         built = self._command_options(command["options"], path[1:], dict(options or {}), resolved, guild_id)
         data: JSON = {"id": command["id"], "name": command["name"], "type": 1, "options": built}
@@ -344,6 +337,21 @@ class DiscordDriver(DiscordCore):
         world = self.world
         guild_id, channel_id, message_id = str(guild_id), str(channel_id), str(message_id)
         command = world.find_command(guild_id, name, command_type=3)
+        bot, user_id, member, perms = self._invoker(user, guild_id, channel_id, command, repr(name))
+        target = world.render_message(world.message(channel_id, message_id))
+        data: JSON = {"id": command["id"], "name": command["name"], "type": 3,
+                      "target_id": message_id, "resolved": {"messages": {message_id: target}}}
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        return self._interaction_create(bot, user_id, member, guild_id, channel_id, perms, data, locale)
+
+    def _invoker(self, user: JSON | str, guild_id: str, channel_id: str, command: JSON,
+                 shown: str) -> tuple[BotAccount, str, JSON, int]:
+        """The bot whose ``command`` it is, and the member who runs it with their permissions
+        in the channel. As the Discord client offers a command only to members with all of
+        its ``default_member_permissions``, anyone else is a PermissionError (naming the
+        command as ``shown``): the one check for slash and context-menu commands."""
+        world = self.world
         bot = world.bot_by_application(command["application_id"])
         assert bot is not None
         user_id = _uid(user)
@@ -351,13 +359,8 @@ class DiscordDriver(DiscordCore):
         perms = world.permissions_for(guild_id, user_id, channel_id)
         required = command.get("default_member_permissions")
         if required is not None and perms & int(required) != int(required):
-            raise PermissionError(f"{user_id} may not use {name!r} (needs {required})")
-        target = world.render_message(world.message(channel_id, message_id))
-        data: JSON = {"id": command["id"], "name": command["name"], "type": 3,
-                      "target_id": message_id, "resolved": {"messages": {message_id: target}}}
-        if "guild_id" in command:
-            data["guild_id"] = command["guild_id"]
-        return self._interaction_create(bot, user_id, member, guild_id, channel_id, perms, data, locale)
+            raise PermissionError(f"{user_id} may not use {shown} (needs {required})")
+        return bot, user_id, member, perms
 
     def _interaction_create(
         self, bot: BotAccount, user_id: str, member: JSON, guild_id: str, channel_id: str, perms: int,
