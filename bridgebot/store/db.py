@@ -124,13 +124,20 @@ def _check_ours(path: Path) -> None:
         return
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        _refuse_foreign(path, conn)
     finally:
         conn.close()
+
+
+def _refuse_foreign(path: Path, conn: sqlite3.Connection) -> bool:
+    """Raise :class:`DatabaseUnusable` when the file holds another program's tables; whether
+    it holds bridgebot's version table."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if tables and "schema_version" not in tables:
         raise DatabaseUnusable(
             f"the database {path} belongs to another program (it has tables such as "
             f"{sorted(tables)[0]!r} but no bridgebot schema); point `database` at another file")
+    return "schema_version" in tables
 
 
 class Database(Transactions):

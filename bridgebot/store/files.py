@@ -124,9 +124,9 @@ async def look_unchanged(folder: Path, timeout: float) -> bool:
     :meth:`FileStore.probe`: a thread of the default executor would be joined at exit).
     Raises :class:`FilesUnusable` for no answer too (its reason: "it did not answer within
     N s")."""
-    look = _in_daemon_thread(functools.partial(check_unchanged, folder), "bridgebot-files-look")
+    look = in_daemon_thread(functools.partial(check_unchanged, folder), "bridgebot-files-look")
     try:
-        return await _within(look, timeout)
+        return await within(look, timeout)
     except TimeoutError:
         raise FilesUnusable(folder, f"it did not answer within {timeout:g} s") from None
 
@@ -171,9 +171,9 @@ class FileStore:
         threads every file write needs (nor may a hung probe keep the process from exiting,
         as a thread of the default executor would: it is joined at exit)."""
         if self._probe is None or self._probe.done():
-            self._probe = _in_daemon_thread(self.check, "bridgebot-files-probe")
+            self._probe = in_daemon_thread(self.check, "bridgebot-files-probe")
         try:
-            await _within(self._probe, timeout)
+            await within(self._probe, timeout)
         except TimeoutError:
             return FilesUnusable(self.root, f"it did not answer within {timeout:g} s")
         except FilesUnusable as err:
@@ -198,10 +198,10 @@ class FileStore:
         network mount: :meth:`probe`); a sweep still hanging from before is not repeated."""
         if self._sweep is None or self._sweep.done():
             age, now = older_than.total_seconds(), self.clock()
-            self._sweep = _in_daemon_thread(
+            self._sweep = in_daemon_thread(
                 lambda: sweep_leftovers(self.root, age, now) + sweep_downloads(age, now),
                 "bridgebot-files-sweep")
-        return await _within(self._sweep, timeout)
+        return await within(self._sweep, timeout)
 
     def _where(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -385,7 +385,7 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
-async def _within(work: asyncio.Future[T], timeout: float) -> T:
+async def within(work: asyncio.Future[T], timeout: float) -> T:
     """``work``'s outcome, or TimeoutError after ``timeout``; ``work`` goes on either way
     (a probe or sweep hanging on the folder is not asked twice).
 
@@ -398,7 +398,7 @@ async def _within(work: asyncio.Future[T], timeout: float) -> T:
     return work.result()
 
 
-def _in_daemon_thread(work: Callable[[], T], name: str) -> asyncio.Future[T]:
+def in_daemon_thread(work: Callable[[], T], name: str) -> asyncio.Future[T]:
     """``work()`` in a daemon thread of its own; its outcome as a future of this loop."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[T] = loop.create_future()

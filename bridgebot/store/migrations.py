@@ -318,6 +318,16 @@ MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
 LATEST = len(MIGRATIONS)
 
 
+def refuse_newer(found: int) -> None:
+    """Raise :class:`SchemaTooNew` for a database written by a newer bridgebot (both stores'
+    migrations ask this before their first step)."""
+    if found > LATEST:
+        raise SchemaTooNew(
+            f"this database has schema version {found}, but this bridgebot only knows up to "
+            f"{LATEST}; run a newer bridgebot (or restore a backup made for this version)"
+        )
+
+
 async def current_version(conn: aiosqlite.Connection) -> int:
     await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     async with conn.execute("SELECT version FROM schema_version") as cur:
@@ -328,11 +338,7 @@ async def current_version(conn: aiosqlite.Connection) -> int:
 async def upgrade(conn: aiosqlite.Connection) -> int:
     """Bring the schema to :data:`LATEST`; return the version found before."""
     found = await current_version(conn)
-    if found > LATEST:
-        raise SchemaTooNew(
-            f"this database has schema version {found}, but this bridgebot only knows up to "
-            f"{LATEST}; run a newer bridgebot (or restore a backup made for this version)"
-        )
+    refuse_newer(found)
     for version in range(found, LATEST):
         await conn.execute("BEGIN IMMEDIATE")
         try:

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bridgebot.store import pg_schema, pg_scope
-from bridgebot.store.migrations import LATEST, SchemaTooNew
+from bridgebot.store.migrations import refuse_newer
 from bridgebot.store.sql import Conn, Dialect, Row, Transactions
 
 log = logging.getLogger(__name__)
@@ -276,21 +276,9 @@ class PgDatabase(Transactions):
             raise
 
     async def _identify(self) -> None:
-        """Read which schema this deployment's tables live in, and name its channel after it.
-
-        ``current_schema()`` is the first schema of the ``search_path`` that exists (where
-        the tables are made); none at all is refused in one line rather than left to fail
-        at the first ``CREATE TABLE`` with asyncpg's "no schema has been selected"."""
-        from bridgebot.store.db import DatabaseUnusable
-
-        schema = await self.pool.fetchval("SELECT current_schema()")
-        if schema is None:
-            path = await self.pool.fetchval("SHOW search_path")
-            raise DatabaseUnusable(
-                f"the database {redacted(self.dsn)} has no schema for bridgebot's tables: none "
-                f"of its search_path ({path}) exists; create it first (CREATE SCHEMA name) or "
-                "name another in the address (?search_path=name)")
-        self.schema = str(schema)
+        """Read which schema this deployment's tables live in (:func:`deployment_schema`),
+        and name its channel after it."""
+        self.schema = await deployment_schema(self.pool, self.dsn)
         self._dialect.channel = pg_scope.channel(self.schema)
 
     async def _present(self) -> None:
@@ -501,25 +489,18 @@ class PgDatabase(Transactions):
     async def _upgrade(self) -> None:
         """Each step in its own transaction, as on SQLite; an advisory lock held meanwhile
         (this deployment's: :func:`~bridgebot.store.pg_scope.migration_key`) makes workers
-        that start together wait for the first one's migration.
-
-        Only this schema's ``schema_version`` counts: with ``search_path=mine,theirs``
-        another deployment's, found further along the path, was taken for this one's, and
-        this deployment ran on the other's tables."""
+        that start together wait for the first one's migration. Only this schema's
+        ``schema_version`` counts (:func:`_version`)."""
         lock = pg_scope.migration_key(self.schema)
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", lock)
             try:
-                if await conn.fetchval("SELECT to_regclass(format('%I.schema_version', "
-                                       "current_schema()))") is None:
+                found = await _version(conn)
+                if found is None:
                     await self._refuse_foreign(conn)  # before writing anything into it
                     await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                found = await conn.fetchval("SELECT version FROM schema_version") or 0
-                if found > LATEST:
-                    raise SchemaTooNew(
-                        f"this database has schema version {found}, but this bridgebot only knows "
-                        f"up to {LATEST}; run a newer bridgebot (or restore a backup made for this "
-                        "version)")
+                    found = 0
+                refuse_newer(found)
                 for version, statements in enumerate(pg_schema.steps()[found:], start=found + 1):
                     async with conn.transaction():
                         for statement in statements:
@@ -540,16 +521,7 @@ class PgDatabase(Transactions):
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
 
     async def _refuse_foreign(self, conn: asyncpg.Connection) -> None:
-        """A database holding another program's tables is not written into."""
-        from bridgebot.store.db import DatabaseUnusable
-
-        other = await conn.fetchval(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema() ORDER BY table_name LIMIT 1")
-        if other is not None:
-            raise DatabaseUnusable(
-                f"the database {redacted(self.dsn)} belongs to another program (it has tables "
-                f"such as {other!r} but no bridgebot schema); point `database` at another one")
+        await refuse_foreign(conn, self.dsn)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -608,6 +580,48 @@ class PgDatabase(Transactions):
 
     def is_failure(self, err: BaseException) -> bool:
         return is_failure(err)
+
+
+async def deployment_schema(conn: asyncpg.Connection | asyncpg.Pool, dsn: str) -> str:
+    """The schema this deployment's tables live in (its identity on the server).
+
+    ``current_schema()`` is the first schema of the ``search_path`` that exists (where
+    the tables are made); none at all is refused in one line rather than left to fail
+    at the first ``CREATE TABLE`` with asyncpg's "no schema has been selected"."""
+    from bridgebot.store.db import DatabaseUnusable
+
+    schema = await conn.fetchval("SELECT current_schema()")
+    if schema is None:
+        path = await conn.fetchval("SHOW search_path")
+        raise DatabaseUnusable(
+            f"the database {redacted(dsn)} has no schema for bridgebot's tables: none "
+            f"of its search_path ({path}) exists; create it first (CREATE SCHEMA name) or "
+            "name another in the address (?search_path=name)")
+    return str(schema)
+
+
+async def _version(conn: asyncpg.Connection) -> int | None:
+    """The deployment's schema version, or None when its schema has no version table.
+
+    Only this schema's ``schema_version`` counts: with ``search_path=mine,theirs``
+    another deployment's, found further along the path, was taken for this one's."""
+    if await conn.fetchval("SELECT to_regclass(format('%I.schema_version', "
+                           "current_schema()))") is None:
+        return None
+    return int(await conn.fetchval("SELECT version FROM schema_version") or 0)
+
+
+async def refuse_foreign(conn: asyncpg.Connection, dsn: str) -> None:
+    """A database holding another program's tables is not written into."""
+    from bridgebot.store.db import DatabaseUnusable
+
+    other = await conn.fetchval(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+        "current_schema() ORDER BY table_name LIMIT 1")
+    if other is not None:
+        raise DatabaseUnusable(
+            f"the database {redacted(dsn)} belongs to another program (it has tables "
+            f"such as {other!r} but no bridgebot schema); point `database` at another one")
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
