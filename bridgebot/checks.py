@@ -1,12 +1,13 @@
 """``bridgebot check-config``: is every bridged chat ready, and if not, what to change.
 
 Most set-up mistakes only show once the bot is running (a bot that cannot post, a
-forum where it cannot create topics, a Discord channel without Manage Webhooks).
-This asks each configured platform (its registry record's ``check``, which uses the
-same library as its adapter) what the bot may do in every bridged chat and prints a
-table: one row per check, ``ok`` or ``FIX`` with what to change. Exit 0 when
-everything is fine, 1 when something needs fixing, 2 for a configuration error
-(settings the bot cannot run with).
+forum where it cannot create topics, a Discord channel without Manage Webhooks, a
+mistyped database password). This looks at the database (read only:
+:mod:`bridgebot.store.look`) and asks each configured platform (its registry record's
+``check``, which uses the same library as its adapter) what the bot may do in every
+bridged chat, and prints a table: one row per check, ``ok`` or ``FIX`` with what to
+change. Exit 0 when everything is fine, 1 when something needs fixing, 2 for a
+configuration error (settings the bot cannot run with).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from bridgebot.logs import hide_secrets, redact
 from bridgebot.settings import Settings
 from bridgebot.store import files_folder
 from bridgebot.store.files import FilesUnusable, look_unchanged
-from bridgebot.store.postgres import redacted
+from bridgebot.store.look import look_at_database
+from bridgebot.store.postgres import is_postgres, password, redacted
 
 __all__ = ["EXIT_CONFIG", "EXIT_FIX", "EXIT_OK", "Finding", "render_table", "run_checks"]
 
@@ -28,6 +30,9 @@ PLATFORM_TIMEOUT = 30.0
 # How long the files folder may take to answer (a network mount): run's own check allows
 # 10 s (runtime.FILES_CHECK_SECONDS), an operator waiting at a terminal a little less.
 FILES_LOOK_SECONDS = 5.0
+# How long the database may take to answer (connect and read its version; a file on a
+# network mount): a few seconds, as for the files folder.
+DATABASE_SECONDS = 5.0
 Out = Callable[[str], None]
 
 
@@ -104,9 +109,18 @@ def render_table(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
+async def look_at_db(settings: Settings) -> Finding:
+    """The database's row: whether ``run`` can use it and what it will do to it (create,
+    migrate, refuse), asked without changing it and within :data:`DATABASE_SECONDS`."""
+    look = await look_at_database(settings.database, DATABASE_SECONDS)
+    return Finding("database", look.where, look.check, look.ok, look.detail)
+
+
 async def run_checks(settings: Settings, out: Out = print) -> int:
     """Print what is linked, then the table; return the exit code."""
     hide_secrets(settings.secrets())
+    if is_postgres(settings.database):  # the address is no secret, its password is
+        hide_secrets([password(str(settings.database))])
     files_there, files_problem = await look_at_files(settings)
     describe(settings, out, files_there=files_there)
     errors = ([files_problem] if files_problem else []) + config_errors(settings)
@@ -115,20 +129,21 @@ async def run_checks(settings: Settings, out: Out = print) -> int:
             out(f"  ! {problem}")
         return EXIT_CONFIG
     out("configuration is valid")
-    findings: list[Finding] = []
+    findings = [await look_at_db(settings)]
+    platforms = 0
     for platform, section in settings.configured():
         if platform.check is not None:
             chats = [c for b in settings.bridges for c in b.chat_ids(platform)]
             findings += await _bounded(platform.name, platform.check(section, chats))
-    if not findings:
-        out("No platform is configured, so there is nothing to connect to "
-            "(`bridgebot shell` and `bridgebot demo` need none).")
-        return EXIT_OK
+            platforms += 1
     out("")
     for line in render_table(findings):
         out(line)
     to_fix = sum(1 for f in findings if not f.ok)
     out("")
+    if not platforms:
+        out("No platform is configured, so there is no platform to ask "
+            "(`bridgebot shell` and `bridgebot demo` need none).")
     if to_fix:
         out(f"{to_fix} of {len(findings)} checks need fixing (rows marked FIX).")
         return EXIT_FIX

@@ -59,7 +59,7 @@ async def test_a_forum_without_admin_rights_and_a_channel_without_webhooks_are_t
     can_delete = rows(out, "can delete messages")
     assert [" FIX " in r for r in can_delete if "Allies forum" in r] == [True]
     assert [" ok " in r for r in can_delete if "Allies group" in r] == [True]
-    assert "3 of 11 checks need fixing" in out
+    assert "3 of 12 checks need fixing" in out  # 11 on the platforms, 1 the database
     assert tg_token not in out + err and dc_token not in out + err
 
 
@@ -72,6 +72,7 @@ async def test_everything_in_order_exits_0(tmp_path):
         text = dc.add_text_channel(guild["id"], "allies")
         board = dc.add_forum_channel(guild["id"], "discussions")
         settings = load_settings(
+            database=str(tmp_path / "bridgebot.sqlite3"),
             telegram={"token": tg_token, "base_url": tg.url},
             discord={"token": dc_token, "api_base_url": dc.api_base, "guilds": [int(guild["id"])]},
             bridges=[{"name": "allies", "telegram_chats": [forum["id"]],
@@ -79,7 +80,7 @@ async def test_everything_in_order_exits_0(tmp_path):
         lines: list[str] = []
         code = await run_checks(settings, lines.append)
     assert code == 0, "\n".join(lines)
-    assert lines[-1] == "All 11 checks passed."
+    assert lines[-1] == "All 12 checks passed."  # 11 on the platforms, 1 the database
     assert any("can delete messages" in line and " ok " in line for line in lines)
     assert any("can manage topics" in line and " ok " in line for line in lines)
     assert any("forum channel" in line for line in lines)

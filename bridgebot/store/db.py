@@ -24,7 +24,8 @@ from bridgebot.store.backup import DatabaseLock, backup_before_migration
 from bridgebot.store.migrations import LATEST, current_version, upgrade
 from bridgebot.store.sql import Conn, Dialect, Queries, Row, Transactions, Work
 
-__all__ = ["SQLITE", "Database", "DatabaseUnusable", "Queries", "SqliteConn", "Work", "is_failure"]
+__all__ = ["SQLITE", "Database", "DatabaseUnusable", "Queries", "SqliteConn", "Work", "is_failure",
+           "stored_version"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,39 @@ def _refuse_foreign(path: Path, conn: sqlite3.Connection) -> bool:
             f"the database {path} belongs to another program (it has tables such as "
             f"{sorted(tables)[0]!r} but no bridgebot schema); point `database` at another file")
     return "schema_version" in tables
+
+
+def stored_version(path: Path) -> int | None:
+    """The schema version of the existing SQLite file ``path`` (None: no bridgebot tables
+    yet), read without changing the disk, for a look before starting (``check-config``).
+    Raises :class:`DatabaseUnusable` as :meth:`Database.open` would (not a database,
+    damaged, unreadable, another program's).
+
+    Read only (``mode=ro``), and as ``immutable`` while no process has the file open (no
+    ``-wal`` beside it): a read-only connection to a WAL database otherwise makes the
+    ``-wal`` and ``-shm`` files and, unable to remove them, leaves them behind. A bot that
+    starts during the look makes the ``-wal``: the version is then read again the usual way."""
+    wal = Path(f"{path}-wal")
+    try:
+        immutable = not wal.exists()
+        found = _read_version(path, immutable=immutable)
+        if immutable and wal.exists():  # a bot started meanwhile
+            found = _read_version(path, immutable=False)
+        return found
+    except sqlite3.DatabaseError as err:  # not a database, damaged, unreadable
+        raise DatabaseUnusable(f"the database {path} cannot be used: {err}") from None
+
+
+def _read_version(path: Path, *, immutable: bool) -> int | None:
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+    try:
+        if not _refuse_foreign(path, conn):
+            return None
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
 
 
 class Database(Transactions):

@@ -328,6 +328,20 @@ def refuse_newer(found: int) -> None:
         )
 
 
+def plan(found: int | None) -> tuple[bool, str]:
+    """What ``bridgebot run`` will do with a database at schema version ``found`` (None or
+    0: no bridgebot tables yet), in one line for ``check-config``, and False when it
+    refuses the database (:func:`refuse_newer`)."""
+    if not found:
+        return True, "empty: `bridgebot run` will create the tables"
+    if found > LATEST:
+        return False, (f"newer than this release ({found} > {LATEST}): `bridgebot run` refuses "
+                       "it; run a newer bridgebot (or restore a backup made for this version)")
+    if found < LATEST:
+        return True, f"at version {found} < {LATEST}: `bridgebot run` will migrate it"
+    return True, f"at version {found} (this release: {LATEST})"
+
+
 async def current_version(conn: aiosqlite.Connection) -> int:
     await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     async with conn.execute("SELECT version FROM schema_version") as cur:

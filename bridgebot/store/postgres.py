@@ -624,6 +624,25 @@ async def refuse_foreign(conn: asyncpg.Connection, dsn: str) -> None:
             f"such as {other!r} but no bridgebot schema); point `database` at another one")
 
 
+async def stored_version(conn: asyncpg.Connection, dsn: str) -> tuple[str, int | None]:
+    """The deployment's schema and its version (None: no bridgebot tables yet), for a look
+    before starting (``check-config``): what :meth:`PgDatabase.open` reads, refusing what it
+    refuses (:class:`~bridgebot.store.db.DatabaseUnusable`: no schema, another program's
+    tables), in one read-only transaction: nothing is created or migrated, and no advisory
+    lock or LISTEN is taken."""
+    async with conn.transaction(readonly=True):
+        schema = await deployment_schema(conn, dsn)
+        found = await _version(conn)
+        if found is None:
+            await refuse_foreign(conn, dsn)
+    return schema, found
+
+
+def password(dsn: str) -> str | None:
+    """The password written in a PostgreSQL address, if any (to blank it out of output)."""
+    return urlsplit(dsn).password
+
+
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # the server went away, refused, reset
     asyncpg.InterfaceError,  # the connection is closed or broken

@@ -146,6 +146,30 @@ class PostgresServer:
             raise RuntimeError(f"CREATE SCHEMA failed: {done.stderr.strip()}")
         return f"{self.url}?search_path={name}"
 
+    async def role_with_password(self, name: str, password: str) -> str:
+        """The address (without the password) of the ``postgres`` database for a new role
+        ``name`` that must give ``password``: the server trusts every other role, so a rule
+        asking this one alone for its password goes first in ``pg_hba.conf``; returned once
+        the server applies it (a reload is asynchronous)."""
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+            hba = self.data / "db" / "pg_hba.conf"
+            rules = hba.read_text()
+            with hba.open("w") as f:  # rewritten in place: its owner stays the server's user
+                f.write(f"host all {name} 127.0.0.1/32 scram-sha-256\n{rules}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+        url = f"postgresql://{name}@127.0.0.1:{self.port}/postgres"
+        for _ in range(100):
+            try:
+                await (await asyncpg.connect(url, password=f"not-{password}")).close()
+            except asyncpg.InvalidPasswordError:
+                return url
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the server did not start asking {name} for a password")
+
     def migrated(self) -> str:
         """The address of a new schema already at the latest version, as bridgebot's
         migration leaves it (prepared ahead by a thread; the first call starts it)."""
