@@ -150,6 +150,28 @@ async def test_a_sqlite_file_that_is_not_there_is_not_made(tmp_path: Path):
     assert everything_under(tmp_path) == before
 
 
+@pytest.mark.sqlite_only("a SQLite file's path")
+async def test_a_sqlite_path_this_user_may_not_look_at_is_a_row_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A folder without search permission for this user (the tests run as root, who may
+    look everywhere: its stat is refused here the way the system refuses it)."""
+    hidden = tmp_path / "private"
+    stat = Path.stat
+
+    def refused(self: Path, *args, **kwargs):
+        if self == hidden or hidden in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refused)
+    lines: list[str] = []
+    code = await run_checks(load_settings(database=str(hidden / "bridgebot.sqlite3"),
+                                          files_dir=str(tmp_path / "files")), lines.append)
+    assert code == 1, lines
+    row = database_row(lines)
+    assert " FIX " in row and f"{hidden / 'bridgebot.sqlite3'} cannot be looked at (Permission denied)" in row
+
+
 @pytest.mark.sqlite_only("a file at the SQLite database's path")
 @pytest.mark.parametrize(("make", "detail"), [
     (lambda path: path.write_bytes(b"these are notes, not a database\n" * 64),

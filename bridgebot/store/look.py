@@ -57,6 +57,17 @@ async def look_at_database(database: Path | str, timeout: float) -> DatabaseLook
 
 
 def _look_at_file(path: Path) -> DatabaseLook:
+    """:func:`_look_in_folder`, and a folder this user may not look into (a ``stat`` refused)
+    as a row rather than a traceback."""
+    try:
+        return _look_in_folder(path)
+    except OSError as err:
+        return DatabaseLook(path.name, "file", False,
+                            f"{path} cannot be looked at ({err.strerror or type(err).__name__}): "
+                            "make its folder readable by this user, or set `database` to another file")
+
+
+def _look_in_folder(path: Path) -> DatabaseLook:
     if str(path) == ":memory:":
         return DatabaseLook("in memory", "file", True,
                             "a new, empty database at each start: nothing is kept")
