@@ -245,3 +245,34 @@ async def test_a_database_server_that_never_answers_is_a_row_to_fix_not_a_hang(
     assert "  connect  " in row and " FIX " in row, row
     assert f"no answer within 0.5 s from postgresql://bot:***@127.0.0.1:{port}/bridgebot" in row
     assert "s3cret-pass" not in "\n".join(lines)
+
+
+async def test_a_role_that_may_not_create_tables_in_its_schema_is_a_row_to_fix(
+        postgres_server: PostgresServer, tmp_path: Path):
+    """`run` creates its lease table at every start (CREATE … IF NOT EXISTS asks for the
+    right even when the table is there), so a role that may only read and write the tables
+    (PostgreSQL 15's `public`, say) cannot start it, whatever the version."""
+    from bridgebot.store.db import DatabaseUnusable
+    from bridgebot.store.postgres import PgDatabase
+
+    owner = postgres_server.migrated()
+    schema = owner.rsplit("search_path=", 1)[1]
+    conn = await asyncpg.connect(postgres_server.url)
+    try:
+        await conn.execute("CREATE ROLE no_create LOGIN")
+        await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO no_create")
+        await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
+                           "TO no_create")
+    finally:
+        await conn.close()
+    database = owner.replace("bridgebot@", "no_create@")
+    lines: list[str] = []
+    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
+                            lines.append)
+    assert code == 1, lines
+    row = database_row(lines)
+    assert "  schema  " in row and " FIX " in row, row
+    assert (f"the role no_create may not create tables in the schema {schema}" in row
+            and f"GRANT CREATE ON SCHEMA {schema} TO no_create" in row), row
+    with pytest.raises((DatabaseUnusable, asyncpg.InsufficientPrivilegeError)):
+        await PgDatabase(database).open()  # what the row foretells

@@ -106,7 +106,7 @@ async def _look_at_server(dsn: str, timeout: float) -> DatabaseLook:
         async with asyncio.timeout(timeout):
             conn = await postgres.connect(dsn, timeout=timeout)
             try:
-                schema, found = await postgres.stored_version(conn, dsn)
+                stored = await postgres.stored_version(conn, dsn)
             except sqlite.DatabaseUnusable as err:
                 return DatabaseLook("PostgreSQL", "schema", False, str(err))
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:  # say, no right to read
@@ -121,5 +121,12 @@ async def _look_at_server(dsn: str, timeout: float) -> DatabaseLook:
     except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
         return DatabaseLook("PostgreSQL", "connect", False,
                             f"cannot connect to {postgres.redacted(dsn)}: {err}")
-    ok, detail = plan(found)
-    return DatabaseLook(f"schema {schema}", "schema version", ok, detail)
+    where = f"schema {stored.schema}"
+    ok, detail = plan(stored.version)
+    if ok and not stored.may_create:
+        return DatabaseLook(where, "schema", False,
+                            f"the role {stored.role} may not create tables in the schema "
+                            f"{stored.schema}, which `bridgebot run` does at every start (and to "
+                            f"create or migrate its tables): GRANT CREATE ON SCHEMA {stored.schema} "
+                            f"TO {stored.role}")
+    return DatabaseLook(where, "schema version", ok, detail)

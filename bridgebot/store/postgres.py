@@ -31,6 +31,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -624,18 +625,33 @@ async def refuse_foreign(conn: asyncpg.Connection, dsn: str) -> None:
             f"such as {other!r} but no bridgebot schema); point `database` at another one")
 
 
-async def stored_version(conn: asyncpg.Connection, dsn: str) -> tuple[str, int | None]:
-    """The deployment's schema and its version (None: no bridgebot tables yet), for a look
-    before starting (``check-config``): what :meth:`PgDatabase.open` reads, refusing what it
-    refuses (:class:`~bridgebot.store.db.DatabaseUnusable`: no schema, another program's
-    tables), in one read-only transaction: nothing is created or migrated, and no advisory
-    lock or LISTEN is taken."""
+@dataclass(frozen=True)
+class Stored:
+    """What a look before starting found (:func:`stored_version`)."""
+
+    schema: str  # where the deployment's tables live
+    version: int | None  # None: no bridgebot tables yet
+    role: str  # who the address logs in as
+    # Whether that role may create tables in the schema: :meth:`PgDatabase.open` does at
+    # every start (the lease table, CREATE ... IF NOT EXISTS, which asks it even when the
+    # table is there), and to create or migrate the schema.
+    may_create: bool
+
+
+async def stored_version(conn: asyncpg.Connection, dsn: str) -> Stored:
+    """The deployment's schema and its version, for a look before starting
+    (``check-config``): what :meth:`PgDatabase.open` reads, refusing what it refuses
+    (:class:`~bridgebot.store.db.DatabaseUnusable`: no schema, another program's tables),
+    in one read-only transaction: nothing is created or migrated, and no advisory lock or
+    LISTEN is taken."""
     async with conn.transaction(readonly=True):
         schema = await deployment_schema(conn, dsn)
         found = await _version(conn)
         if found is None:
             await refuse_foreign(conn, dsn)
-    return schema, found
+        role, may_create = await conn.fetchrow(
+            "SELECT current_user, has_schema_privilege(current_schema(), 'CREATE')")
+    return Stored(schema, found, str(role), bool(may_create))
 
 
 def password(dsn: str) -> str | None:
