@@ -123,10 +123,10 @@ async def _look_at_server(dsn: str, timeout: float) -> DatabaseLook:
                             f"cannot connect to {postgres.redacted(dsn)}: {err}")
     where = f"schema {stored.schema}"
     ok, detail = plan(stored.version)
-    if ok and not stored.may_create:
+    if ok and stored.must_create and not stored.may_create:
         return DatabaseLook(where, "schema", False,
                             f"the role {stored.role} may not create tables in the schema "
-                            f"{stored.schema}, which `bridgebot run` does at every start (and to "
-                            f"create or migrate its tables): GRANT CREATE ON SCHEMA {stored.schema} "
-                            f"TO {stored.role}")
+                            f"{stored.schema}, which `bridgebot run` must do first ({detail}): "
+                            f"GRANT CREATE ON SCHEMA {stored.schema} TO {stored.role}, or "
+                            "start it once as the tables' owner")
     return DatabaseLook(where, "schema version", ok, detail)

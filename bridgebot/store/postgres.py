@@ -38,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bridgebot.store import pg_schema, pg_scope
-from bridgebot.store.migrations import refuse_newer
+from bridgebot.store.migrations import LATEST, refuse_newer
 from bridgebot.store.sql import Conn, Dialect, Row, Transactions
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,13 @@ class PgDatabase(Transactions):
             await self._identify()
             await self._upgrade()
             await self._listen()
+        except asyncpg.InsufficientPrivilegeError as err:
+            await self.close()
+            raise DatabaseUnusable(
+                f"the database {redacted(self.dsn)} cannot be used: {err} (bridgebot's role "
+                f"creates and migrates its tables in the schema {self.schema}: GRANT CREATE ON "
+                f"SCHEMA {self.schema} TO the role, or start it once as the tables' owner; "
+                "then a role that may read and write the tables is enough)") from None
         except BaseException:
             await self.close()
             raise
@@ -509,15 +516,7 @@ class PgDatabase(Transactions):
                         await conn.execute("DELETE FROM schema_version")
                         await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                     log.info("database schema upgraded to version %d", version)
-                # Which worker delivers to which chat: coordination, not data (not in the
-                # schema's versions, not copied, not logged: lost in a crash, then retaken).
-                await conn.execute(
-                    "CREATE UNLOGGED TABLE IF NOT EXISTS delivery_leases (platform TEXT NOT NULL, "
-                    "chat_id TEXT NOT NULL, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL, "
-                    "PRIMARY KEY (platform, chat_id))")
-                # The holder's LISTEN connection (see held); added to tables made before.
-                await conn.execute(
-                    "ALTER TABLE delivery_leases ADD COLUMN IF NOT EXISTS backend INTEGER")
+                await _make_leases(conn)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
 
@@ -601,6 +600,31 @@ async def deployment_schema(conn: asyncpg.Connection | asyncpg.Pool, dsn: str) -
     return str(schema)
 
 
+async def _leases_made(conn: asyncpg.Connection) -> bool:
+    """Whether this schema's lease table is there as this release uses it."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+        "to_regclass(format('%I.delivery_leases', current_schema())) "
+        "AND attname = 'backend' AND NOT attisdropped)"))
+
+
+async def _make_leases(conn: asyncpg.Connection) -> None:
+    """The lease table (which worker delivers to which chat: coordination, not data; not in
+    the schema's versions, not copied, not logged: lost in a crash, then retaken), made or
+    given its ``backend`` column (the holder's LISTEN connection, see ``held``) only when
+    missing: a ``CREATE … IF NOT EXISTS`` or ``ADD COLUMN IF NOT EXISTS`` needs the right
+    to create in the schema, or to own the table, even when there is nothing to do, and
+    workers whose role may only read and write the tables (the owner migrated them) must
+    start all the same."""
+    if await _leases_made(conn):
+        return
+    await conn.execute(
+        "CREATE UNLOGGED TABLE IF NOT EXISTS delivery_leases (platform TEXT NOT NULL, "
+        "chat_id TEXT NOT NULL, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL, "
+        "PRIMARY KEY (platform, chat_id))")
+    await conn.execute("ALTER TABLE delivery_leases ADD COLUMN IF NOT EXISTS backend INTEGER")
+
+
 async def _version(conn: asyncpg.Connection) -> int | None:
     """The deployment's schema version, or None when its schema has no version table.
 
@@ -632,10 +656,11 @@ class Stored:
     schema: str  # where the deployment's tables live
     version: int | None  # None: no bridgebot tables yet
     role: str  # who the address logs in as
-    # Whether that role may create tables in the schema: :meth:`PgDatabase.open` does at
-    # every start (the lease table, CREATE ... IF NOT EXISTS, which asks it even when the
-    # table is there), and to create or migrate the schema.
+    # Whether that role may create tables in the schema, and whether :meth:`PgDatabase.open`
+    # will have to (to create or migrate the tables, or make the lease table): a role that
+    # may only read and write the tables starts a deployment its tables' owner migrated.
     may_create: bool
+    must_create: bool
 
 
 async def stored_version(conn: asyncpg.Connection, dsn: str) -> Stored:
@@ -651,7 +676,8 @@ async def stored_version(conn: asyncpg.Connection, dsn: str) -> Stored:
             await refuse_foreign(conn, dsn)
         role, may_create = await conn.fetchrow(
             "SELECT current_user, has_schema_privilege(current_schema(), 'CREATE')")
-    return Stored(schema, found, str(role), bool(may_create))
+        must_create = found != LATEST or not await _leases_made(conn)
+    return Stored(schema, found, str(role), bool(may_create), must_create)
 
 
 def password(dsn: str) -> str | None:
