@@ -147,7 +147,7 @@ async def run_checks(settings: Settings, out: Out = print) -> int:
     if to_fix:
         out(f"{to_fix} of {len(findings)} checks need fixing (rows marked FIX).")
         return EXIT_FIX
-    out(f"All {len(findings)} checks passed.")
+    out("The 1 check passed." if len(findings) == 1 else f"All {len(findings)} checks passed.")
     return EXIT_OK
 
 

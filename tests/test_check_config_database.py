@@ -172,6 +172,45 @@ async def test_a_sqlite_path_this_user_may_not_look_at_is_a_row_not_a_traceback(
     assert " FIX " in row and f"{hidden / 'bridgebot.sqlite3'} cannot be looked at (Permission denied)" in row
 
 
+@pytest.mark.sqlite_only("a SQLite file's and its folder's permissions")
+@pytest.mark.parametrize(("locked", "reason"), [
+    ("file", "this user may not write the file"),
+    ("folder", "this user may not create files in {folder} (its -wal, -shm and lock files)"),
+])
+async def test_a_sqlite_database_this_user_may_read_but_not_write_is_a_row_to_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, locked: str, reason: str):
+    """`run` writes the file, and beside it its -wal, -shm and lock files: read-only, either
+    would stop it at its first post. (The tests run as root, whom the system lets write
+    anything: the permission bits are asked as they would be for another user.)"""
+    import os
+    import stat
+
+    from bridgebot.store import look
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "bridgebot.sqlite3"
+    sqlite_at(path, LATEST)
+    (path if locked == "file" else folder).chmod(0o555)
+
+    def access(where: object, mode: int) -> bool:
+        if not mode & os.W_OK:
+            return True
+        return bool(Path(str(where)).stat().st_mode & stat.S_IWUSR)
+
+    monkeypatch.setattr(look.os, "access", access)
+    lines: list[str] = []
+    try:
+        code = await run_checks(load_settings(database=str(path),
+                                              files_dir=str(tmp_path / "files")), lines.append)
+    finally:
+        (path if locked == "file" else folder).chmod(0o755)
+    assert code == 1, lines
+    row = database_row(lines)
+    assert " FIX " in row and (f"{path} is readable but `bridgebot run` could not write it: "
+                               f"{reason.format(folder=folder)}") in row, row
+
+
 @pytest.mark.sqlite_only("a file at the SQLite database's path")
 @pytest.mark.parametrize(("make", "detail"), [
     (lambda path: path.write_bytes(b"these are notes, not a database\n" * 64),
@@ -279,6 +318,7 @@ async def test_a_role_that_may_not_create_tables_starts_a_schema_its_owner_migra
                             lines.append)
     row = database_row(lines)
     assert code == 0 and " ok " in row and f"at version {LATEST}" in row, lines
+    assert lines[-1] == "The 1 check passed.", "no platform configured: the database's row alone"
     worker = PgDatabase(database)
     await worker.open()  # what the row foretells
     try:

@@ -85,7 +85,21 @@ def _look_in_folder(path: Path) -> DatabaseLook:
     except sqlite.DatabaseUnusable as err:
         return DatabaseLook(path.name, "file", False, str(err))
     ok, detail = plan(found)
+    if ok and (reason := _cannot_write(path)) is not None:
+        return DatabaseLook(path.name, "file", False,
+                            f"{path} is readable but `bridgebot run` could not write it: {reason}")
     return DatabaseLook(path.name, "schema version", ok, detail)
+
+
+def _cannot_write(path: Path) -> str | None:
+    """Why ``run`` could not write the database ``path``, or None: the file itself, and its
+    folder, where SQLite makes its ``-wal`` and ``-shm`` files and bridgebot its lock file
+    and the copy taken before a migration."""
+    if not os.access(path, os.W_OK):
+        return "this user may not write the file"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"this user may not create files in {path.parent} (its -wal, -shm and lock files)"
+    return None
 
 
 def _cannot_make(path: Path) -> str | None:
