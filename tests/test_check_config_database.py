@@ -20,6 +20,14 @@ from bridgebot.store.migrations import LATEST, MIGRATIONS
 from .auxil.postgres import PostgresServer
 
 
+async def checked(database: str, tmp_path: Path) -> tuple[int, list[str]]:
+    """check-config's exit code and lines for ``database``, its files folder in ``tmp_path``."""
+    lines: list[str] = []
+    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
+                            lines.append)
+    return code, lines
+
+
 def database_row(lines: list[str]) -> str:
     """The table's one database row (not the ``database: …`` line above the table)."""
     rows = [line for line in lines if line.startswith("database ")]
@@ -233,9 +241,7 @@ async def test_a_wrong_database_password_is_one_row_without_the_password(
         postgres_server: PostgresServer, tmp_path: Path):
     url = await postgres_server.role_with_password("checker", "the-right-password")
     database = url.replace("checker@", "checker:a-wrong-password@")
-    lines: list[str] = []
-    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
-                            lines.append)
+    code, lines = await checked(database, tmp_path)
     assert code == 1, lines
     row = database_row(lines)
     assert "  connect  " in row and " FIX " in row, row
@@ -247,9 +253,7 @@ async def test_a_wrong_database_password_is_one_row_without_the_password(
 async def test_a_schema_that_does_not_exist_is_a_row_to_fix_and_is_not_made(
         postgres_server: PostgresServer, tmp_path: Path):
     database = f"{postgres_server.url}?search_path=nosuch_schema"
-    lines: list[str] = []
-    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
-                            lines.append)
+    code, lines = await checked(database, tmp_path)
     assert code == 1, lines
     row = database_row(lines)
     assert "  schema  " in row and " FIX " in row, row
@@ -313,9 +317,7 @@ async def test_a_role_that_may_not_create_tables_starts_a_schema_its_owner_migra
     await opened.close()
     await _role_that_reads_and_writes(postgres_server, schema, "reads_writes")
     database = owner.replace("bridgebot@", "reads_writes@")
-    lines: list[str] = []
-    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
-                            lines.append)
+    code, lines = await checked(database, tmp_path)
     row = database_row(lines)
     assert code == 0 and " ok " in row and f"at version {LATEST}" in row, lines
     assert lines[-1] == "The 1 check passed.", "no platform configured: the database's row alone"
@@ -339,9 +341,7 @@ async def test_a_role_that_may_not_create_the_tables_it_needs_is_one_line_to_fix
     schema = empty.rsplit("search_path=", 1)[1]
     await _role_that_reads_and_writes(postgres_server, schema, "may_not_create")
     database = empty.replace("bridgebot@", "may_not_create@")
-    lines: list[str] = []
-    code = await run_checks(load_settings(database=database, files_dir=str(tmp_path / "files")),
-                            lines.append)
+    code, lines = await checked(database, tmp_path)
     assert code == 1, lines
     row = database_row(lines)
     assert "  schema  " in row and " FIX " in row, row
