@@ -5,14 +5,18 @@
 - the topic page (its newest page and its oldest: a topic this long is read in pages of
   whole threads) and the index page of ``bridgebot serve`` over HTTP on 127.0.0.1, and a
   live page's ``state.json``;
-- private ``/status`` (a person's discussions with their counts) in-process.
+- private ``/status`` (a person's discussions with their counts) in-process;
+- private ``/catchup`` in-process, for a reader 20 posts behind in each of their 10 topics
+  and for one who has read nothing (``CATCHUP_MAX`` then bounds what is listed), each
+  call's read markers set back before it (outside the timing), links made as a chat would.
 
 The database is generated with plain sqlite3 by ``bench/scale.py``'s ``build_database``
 (the same schema, participants, message map and outbox rows bridgebot writes), then opened
 by bridgebot (migrated, ``synchronous=FULL``), the process's startup objects then left out
 of the garbage collector's full collections as ``bridgebot export`` and ``serve`` leave
 theirs (``runtime.settle_heap``). Each figure is the median of several calls
-(the topic pages and export: 5; the index and ``state.json``: 50; ``/status``: 300).
+(the topic pages and export: 5; the index and ``state.json``: 50; ``/status``: 300;
+``/catchup``: 20 of each kind).
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bench.common import Row, median, percentile, quiet_logs, sandbox
 from bench.scale import Layout, build_database, make_threads
 from bridgebot.core.export import load_archive, to_html, to_markdown
-from bridgebot.core.models import Author
+from bridgebot.core.models import Author, ChannelRef
 from bridgebot.core.names import AuthorMode
 from bridgebot.core.privacy import archive_presenter
-from bridgebot.core.reading import overview
+from bridgebot.core.reading import catchup_command, overview
 from bridgebot.runtime import Runtime, settle_heap
 from bridgebot.web.archive import PAGE_POSTS, ArchiveServer
 
@@ -40,6 +45,8 @@ POSTS = 100_000
 EXPORT_TARGET_S = 0.3
 INDEX_TARGET_MS = 50.0
 STATUS_TARGET_MS = 10.0
+CATCHUP_CALLS = 20
+CATCHUP_BEHIND = 20  # the first reader's marker: this many posts before each topic's last
 
 
 # The CPU time this process spent on each call (every thread: aiosqlite's, the server's, the
@@ -124,6 +131,8 @@ async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) ->
         await overview(runtime.core, Author(platform, user_id, name))
 
     status = await _timed(private_status, 300)
+    behind = await _catchup(runtime, list(people), rnd, per_topic - CATCHUP_BEHIND)
+    unread = await _catchup(runtime, list(people), rnd, None)
     await runtime.core.settle()
     shape = f"{posts:,} posts in {TOPICS} topics of {per_topic:,}"
     ms = 1000.0
@@ -146,7 +155,45 @@ async def _measure(runtime: Runtime, bridge: str, per_topic: int, posts: int) ->
         Row("archive", "private /status p99 (in-process)", percentile(status, 99) * ms, "ms",
             f"≤ {STATUS_TARGET_MS:g} ms", percentile(status, 99) * ms <= STATUS_TARGET_MS,
             f"p50 {percentile(status, 50) * ms:.2f} ms; 300 calls, random people"),
+        Row("archive", f"private /catchup p99, {CATCHUP_BEHIND} posts behind per topic",
+            percentile(behind, 99) * ms, "ms", "", None,
+            f"p50 {percentile(behind, 50) * ms:.2f} ms; {CATCHUP_CALLS} calls, random people, "
+            f"10 topics; {_cpu('catchup-behind')}"),
+        Row("archive", "private /catchup p99, nothing read yet", percentile(unread, 99) * ms, "ms",
+            "", None, f"p50 {percentile(unread, 50) * ms:.2f} ms; {CATCHUP_CALLS} calls; "
+                      f"{_cpu('catchup-unread')}"),
     ]
+
+
+def _link(where: ChannelRef, message_id: str) -> str | None:
+    """A link as the Telegram adapter makes one (a Discord message gets none here)."""
+    return f"https://t.me/c/{where.chat_id}/{message_id}" if where.platform == "telegram" else None
+
+
+async def _catchup(runtime: Runtime, people: list[Any], rnd: random.Random,
+                   mark: int | None) -> list[float]:
+    """Wall times of private /catchup for random people: each first has their read markers
+    set to ``mark`` in every topic (``None``: removed, nothing read yet), outside the timing,
+    since /catchup moves them."""
+    took, cpu = [], []
+    topics = [row[0] for row in await runtime.db.reader.execute_fetchall("SELECT id FROM topics")]
+    for _ in range(CATCHUP_CALLS):
+        platform, user_id, name = rnd.choice(people)
+        async with runtime.db.tx() as tx:
+            row = await tx.fetchrow("SELECT id FROM participants WHERE platform = ? AND user_id = ?",
+                                    (platform, user_id))
+            assert row is not None
+            await tx.execute("DELETE FROM read_markers WHERE participant_id = ?", (row[0],))
+            for topic_id in topics if mark is not None else ():
+                await tx.execute("INSERT INTO read_markers (participant_id, topic_id, "
+                                 "last_read_number) VALUES (?, ?, ?)", (row[0], topic_id, mark))
+        started, used = time.perf_counter(), time.process_time()
+        text = await catchup_command(runtime.core, Author(platform, user_id, name), None, _link)
+        took.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+        assert text.count("\n• #") >= 1 and "…and" in text, text[:300]
+    CPU["catchup-unread" if mark is None else "catchup-behind"] = cpu
+    return took
 
 
 async def run(quick: bool) -> list[Row]:
