@@ -35,7 +35,7 @@ async def statements(w: World, call: Callable[[], Awaitable[Any]]) -> list[str]:
         await call()
     finally:
         await reader.set_trace_callback(None)
-    return [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    return [s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
 
 
 def plan(path: str, sql: str) -> list[str]:
@@ -91,6 +91,14 @@ HOT: dict[str, tuple[Callable[[World], Awaitable[Any]], str | None]] = {
     "archive index: new since the last visit": (
         lambda w: w.runtime.store.visible_after(1, 3), "posts_visible"),
     "state.json": (lambda w: w.runtime.store.topic_state(1), None),
+    # /catchup: the first new posts from the reader's mark on, the parents their subjects
+    # come from (by primary key), and how far the marker may move.
+    "/catchup: the new posts it lists": (
+        lambda w: w.runtime.store.unread_posts(1, 2, 3, 15), "posts_visible"),
+    "/catchup: the parents of their subjects": (
+        lambda w: w.runtime.store.subject_sources(1, [4, 6]), None),
+    "/catchup: the newest visible post of each topic": (
+        lambda w: w.runtime.store.last_visible_numbers([1, 2]), "posts_visible"),
     "a topic page: its posts": (lambda w: w.runtime.store.posts(1), None),
     "a long topic's page: where each post stands": (
         lambda w: w.runtime.store.post_outline(1), "posts_visible"),

@@ -337,6 +337,51 @@ class Store(Queries):
         posts = sorted((_post(r) for r in rows), key=lambda p: p.number)
         return await self._with_files(posts, topic_id=topic_id)
 
+    async def unread_posts(self, topic_id: int, reader_id: int, after: int,
+                           limit: int) -> list[Post]:
+        """The first ``limit`` visible posts of a topic past number ``after`` that someone
+        other than participant ``reader_id`` wrote, in number order, without their files:
+        what /catchup lists, read from the mark on through ``posts_visible`` instead of
+        the whole topic (10,000 posts for 15 lines)."""
+        rows = await self._all(
+            f"SELECT {_POST_COLUMNS} FROM posts p JOIN participants pa ON pa.id = p.participant_id "
+            "WHERE p.topic_id = ? AND p.hidden = 0 AND p.number > ? AND p.participant_id <> ? "
+            "ORDER BY p.number LIMIT ?",
+            (topic_id, after, reader_id, limit))
+        return [_post(r) for r in rows]
+
+    async def subject_sources(self, topic_id: int, post_ids: Sequence[int]) -> list[Post]:
+        """These visible posts of the topic and, for each without a subject of its own, its
+        visible parent, that one's, and so on up to a post with a subject (or a post whose
+        parent is hidden, erased from the topic or missing): all
+        :meth:`~bridgebot.core.export.Archive.subject` reads to name a reply "Re: …". One
+        statement (a recursive walk by primary key), without files; in no set order."""
+        ids = sorted(set(post_ids))
+        if not ids:
+            return []
+        rows = await self._all(
+            "WITH RECURSIVE up(id, parent_id, subject) AS ("
+            " SELECT p.id, p.parent_id, p.subject FROM posts p "
+            f" WHERE p.topic_id = ? AND p.hidden = 0 AND p.id IN ({marks(ids)})"
+            " UNION"
+            " SELECT p.id, p.parent_id, p.subject FROM up JOIN posts p ON p.id = up.parent_id"
+            " WHERE (up.subject IS NULL OR up.subject = '') AND p.topic_id = ? AND p.hidden = 0) "
+            f"SELECT {_POST_COLUMNS} FROM up JOIN posts p ON p.id = up.id "
+            "JOIN participants pa ON pa.id = p.participant_id",
+            (topic_id, *ids, topic_id))
+        return [_post(r) for r in rows]
+
+    async def last_visible_numbers(self, topic_ids: Sequence[int]) -> dict[int, int]:
+        """Topic id -> the number of its newest visible post (topics without one are left
+        out): how far /catchup moves a read marker. One index step down per topic."""
+        ids = sorted(set(topic_ids))
+        if not ids:
+            return {}
+        rows = await self._all(
+            "SELECT t.id, (SELECT MAX(p.number) FROM posts p WHERE p.topic_id = t.id "
+            f"AND p.hidden = 0) FROM topics t WHERE t.id IN ({marks(ids)})", ids)
+        return {row[0]: row[1] for row in rows if row[1] is not None}
+
     async def _with_files(self, posts: list[Post], topic_id: int) -> list[Post]:
         """The posts of a topic with their attachments (one query for the whole topic; a
         single post reads its files with it: :meth:`_one_post`)."""
