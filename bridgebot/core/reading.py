@@ -80,26 +80,38 @@ async def catch_up(
     per topic, with a link each where ``link`` gives one; move the marker past them."""
     t = translator(lang)
     reader_id = await core.store.ensure_participant(reader, core.clock())
+    # Only what is shown is read (a topic of 10,000 posts was read whole, on the loop every
+    # chat shares): the counts and each topic's newest visible number for all the topics at
+    # once, then per listed topic its first new posts and the parents their subjects come
+    # from. "New" is others' visible posts past the marker, as /status counts them: the
+    # reader's own are told by participant (a post is stored under its author's
+    # (platform, user id) row, so this is the comparison of those the whole-topic read made).
+    ids = [topic.id for topic in topics]
+    counts, tops = await asyncio.gather(
+        core.store.reader_stats(ids, reader.platform, reader.user_id),
+        core.store.last_visible_numbers(ids))
     lines: list[str] = []
     listed = 0
     more = 0
     for topic in topics:
-        marker = await core.store.read_marker(reader_id, topic.id)
-        visible = await core.store.posts(topic.id)
-        archive = Archive(topic, [], visible)
-        fresh = [p for p in visible if p.number > marker]
-        others = [p for p in fresh if (p.author_platform, p.author_id) != (reader.platform, reader.user_id)]
-        if not others:
-            if fresh:
-                await core.store.mark_read(reader_id, topic.id, fresh[-1].number)
+        stats, top = counts.get(topic.id), tops.get(topic.id, 0)
+        if stats is None or top <= stats.read_upto:  # no visible post past the marker
             continue
+        marker = stats.read_upto
         room = limit - listed
-        if room <= 0:
-            more += len(others)
+        if stats.new > 0 and room <= 0:
+            more += stats.new
             continue
-        shown = others[:room]
-        lines.append(t.ngettext("“{title}” — {n} new:", "“{title}” — {n} new:", len(others),
+        shown = await core.store.unread_posts(topic.id, reader_id, marker, room) \
+            if stats.new > 0 else []
+        if not shown:  # the reader's own posts only: read
+            await core.store.mark_read(reader_id, topic.id, top)
+            continue
+        others = max(stats.new, len(shown))  # a post may have come between the two reads
+        lines.append(t.ngettext("“{title}” — {n} new:", "“{title}” — {n} new:", others,
                                 title=topic.title))
+        archive = Archive(topic, [], [*shown, *await core.store.subject_sources(
+            topic.id, [p.parent_id for p in shown if p.parent_id and not p.subject])])
         for post in await shown_posts(core, shown):  # authors as the bridge names them
             subject = archive.subject(post) if not post.is_opening else topic.title
             url = await _link_for(core, post.id, link, prefer)
@@ -107,8 +119,8 @@ async def catch_up(
                      author=post.author_name)
             lines.append(line + (f"\n  {url}" if url else ""))
         listed += len(shown)
-        more += len(others) - len(shown)
-        last = shown[-1].number if len(shown) < len(others) else fresh[-1].number
+        more += others - len(shown)
+        last = shown[-1].number if len(shown) < others else max(top, shown[-1].number)
         await core.store.mark_read(reader_id, topic.id, last)
     if not lines:
         return t("Nothing new for you: you are all caught up.")
