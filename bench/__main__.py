@@ -10,7 +10,7 @@
 Benchmarks: ``topics`` (the headline shapes: one Discord forum channel and one Telegram
 forum group with 10 open topics, shipped budgets, sandboxes enforcing the published limits:
 a 100-post burst and a steady 2 posts/s), ``archive`` (export, topic and index pages and
-private /status at 100,000 posts in 10 topics), ``ingest`` (durable posts/s against plain
+private /status and /catchup at 100,000 posts in 10 topics), ``ingest`` (durable posts/s against plain
 sqlite3), ``latency`` (mirror latency at a steady 20 posts/s over 50 separate chats with the
 budgets off: the old shape, a comparison only), ``burst`` (300 replies in one topic drained
 against the platforms' limits), ``scale`` (100,000 posts: /status latency, RSS and startup of
