@@ -95,14 +95,14 @@ def describe(settings: Settings, out: Out, *, files_there: bool | None = None) -
 
 
 def render_table(findings: Sequence[Finding]) -> list[str]:
-    """Aligned rows: platform, where, check, ok/FIX and the detail."""
+    """Aligned rows: platform, where, check, ok/later/FIX and the detail."""
     header = Finding("platform", "where", "check", True, "")
     rows = [header, *findings]
     w_where = min(40, max(len(f.where) for f in rows))
     w_check = max(len(f.check) for f in rows)
     lines = []
     for f in rows:
-        result = "result" if f is header else ("ok" if f.ok else "FIX")
+        result = "result" if f is header else ("FIX" if not f.ok else "later" if f.later else "ok")
         where = f.where if len(f.where) <= w_where else f.where[: w_where - 1] + "…"
         line = f"{f.platform:<9} {where:<{w_where}}  {f.check:<{w_check}}  {result:<6} {f.detail}"
         lines.append(redact(line.rstrip()))
@@ -147,6 +147,11 @@ async def run_checks(settings: Settings, out: Out = print) -> int:
     if to_fix:
         out(f"{to_fix} of {len(findings)} checks need fixing (rows marked FIX).")
         return EXIT_FIX
+    if later := sum(1 for f in findings if f.later):
+        out(f"{len(findings) - later} of {len(findings)} checks passed; {later} can only be "
+            "made once `bridgebot run` has joined (rows marked later): run check-config again "
+            "then.")
+        return EXIT_OK
     out("The 1 check passed." if len(findings) == 1 else f"All {len(findings)} checks passed.")
     return EXIT_OK
 

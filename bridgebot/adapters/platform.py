@@ -40,6 +40,10 @@ class Finding:
     check: str
     ok: bool
     detail: str = ""
+    # Not a fault, but not checked either: only possible once ``bridgebot run`` has done
+    # its part (a Matrix room's power levels, which only members may read). Shown as
+    # "later", and the summary says so rather than that every check passed.
+    later: bool = False
 
 
 # A platform's check-config: its settings section and every bridged chat id -> rows.

@@ -131,7 +131,8 @@ async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
     assert " ok " in next(r for r in rows(out, "bot is in the room") if joined in r)
     waiting = next(r for r in rows(out, "bot is in the room") if invited in r)
     assert " ok " in waiting and "not joined yet; `bridgebot run` will join it (invited: yes)" in waiting
-    assert "not read yet" in next(r for r in rows(out, "power levels") if invited in r)
+    unread = next(r for r in rows(out, "power levels") if invited in r)
+    assert "not read yet" in unread and " later " in unread, "not ok: not checked yet"
     assert not [r for r in rows(out, "can redact") if invited in r], "unknown before joining"
     encrypted = [r for r in rows(out, "not encrypted") if secret in r]
     assert encrypted and " FIX " in encrypted[0] and "end-to-end encrypted" in encrypted[0]
@@ -141,6 +142,30 @@ async def test_check_config_names_the_power_levels_and_refuses_encrypted_rooms(
     anyone = next(r for r in rows(out, "bot is in the room") if public in r)
     assert " ok " in anyone and "(invited: no; anyone may join)" in anyone
     assert env["BRIDGEBOT_MATRIX__AS_TOKEN"] not in out + err
+
+
+async def test_a_room_the_bot_is_only_invited_to_passes_with_what_is_left_for_later(
+        tmp_path: Path, synapse: LocalSynapse) -> None:
+    """Before the first run the bot is only invited: nothing is to fix, but its power levels
+    cannot be read yet. The row says "later", and the summary says how many checks wait for
+    the first run instead of that every check passed."""
+    owner = await _person(synapse, "owner", "Owner")
+    bot = synapse.appservice.bot_user_id
+    invited = str(await owner.client.create_room(name="Invited later", invitees=[bot]))
+    config = tmp_path / "bridgebot.toml"
+    config.write_text(f'[[bridges]]\nname = "allies"\nmatrix_rooms = ["{invited}"]\n')
+    try:
+        code, out, err = await bridgebot("--config", str(config), "check-config", cwd=tmp_path,
+                                         env=matrix_env(synapse.appservice))
+    finally:
+        await owner.client.leave_room(RoomID(invited))
+        await owner.client.api.session.close()
+    assert code == 0, out + err
+    assert " later " in rows(out, "power levels")[0]
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("4 of 5 checks passed; 1 can only be made once `bridgebot run` has "
+                           "joined"), last
+    assert "All" not in last
 
 
 @pytest.mark.timeout(180)

@@ -101,7 +101,7 @@ async def _not_joined(client: ClientAPI, bot: UserID, room: RoomID,
     if found[0].ok:
         found.append(Finding(P, where, "power levels", True,
                              "not read yet: a room's power levels are for its members; run "
-                             "check-config again once `bridgebot run` has joined"))
+                             "check-config again once `bridgebot run` has joined", later=True))
     return found
 
 
