@@ -100,3 +100,51 @@ async def test_an_operator_command_with_another_config_never_changes_the_facilit
         assert not await runtime.store.is_facilitator("telegram", "666")
     finally:
         await runtime.db.close()
+
+
+# A password whose four words must never show, written as an operator might paste it.
+WORDS = ("alpha", "bravo", "charlie", "delta")
+
+
+@pytest.mark.parametrize(("address", "why"), [
+    ("postgresql://bot:alpha-bravo@127.0.0.1:99999/db", "has a port that is not a whole number"),
+    ("postgresql://bot:alpha-bravo@127.0.0.1:abc/db", "has a port that is not a whole number"),
+    ("postgresql://bot:alpha@bravo:charlie/delta@127.0.0.1:5432/db",
+     "has a port that is not a whole number"),
+    ("postgresql://bot:alpha@bravo:charlie@127.0.0.1:5432/db", "has an @ after the password's"),
+    ("postgres://bot:alpha?bravo@127.0.0.1:5432/db", "has a port that is not a whole number"),
+])
+@pytest.mark.parametrize("command", [["topics"], ["run"], ["check-config"],
+                                     ["restore", "backup.tar.gz"]])
+def test_an_address_asyncpg_cannot_read_is_one_line_without_the_password(
+        tmp_path, address, why, command):
+    """A port out of range or not a number, or a password with an @, /, ? written as it is,
+    was a traceback (OverflowError, ValueError) whose last line could quote a piece of the
+    password, and the address shown had the rest of it (urlsplit cuts the password at the
+    / or ?). Now one line, which says how to write such a password, and nothing is made."""
+    (tmp_path / "backup.tar.gz").write_bytes(b"")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")},
+           "BRIDGEBOT_DATABASE": address}
+    if command == ["run"]:
+        env |= {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
+                "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
+                "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
+    done = subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said, said
+    assert not any(word in said for word in WORDS), said
+    if command == ["check-config"]:
+        assert done.returncode == 1, said
+        row = [line for line in done.stdout.splitlines() if line.startswith("database ")]
+        assert len(row) == 1 and " FIX " in row[0] and why in row[0], said
+        assert "percent-encoded (%40 for @" in row[0], said
+    else:
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == (1 if command[0] == "restore" else 2), said
+        assert len(lines) == 1 and why in lines[0] and "bot:***@" in lines[0], said
+        assert "percent-encoded (%40 for @" in lines[0], said
+    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    # run makes its files folder (data/files/tmp) before it opens the database, as it did
+    assert [m for m in made if not m.startswith("data")] == ["backup.tar.gz"], made
+    assert command == ["run"] or made == ["backup.tar.gz"], made

@@ -116,6 +116,8 @@ def _cannot_make(path: Path) -> str | None:
 
 
 async def _look_at_server(dsn: str, timeout: float) -> DatabaseLook:
+    if (problem := postgres.address_problem(dsn)) is not None:
+        return DatabaseLook("PostgreSQL", "address", False, problem)
     try:
         async with asyncio.timeout(timeout):
             conn = await postgres.connect(dsn, timeout=timeout)

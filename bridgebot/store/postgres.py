@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -88,12 +88,44 @@ def is_postgres(database: object) -> bool:
 
 
 def redacted(dsn: str) -> str:
-    """The address without its password, for messages and logs."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
+    """The address without its password, for messages and logs.
+
+    Everything between the user's ``:`` and the address's last ``@`` is hidden, not what
+    ``urlsplit`` calls the password: a password with an ``@``, ``/``, ``?`` or ``#`` written
+    as it is (not percent-encoded) ends the parsed password early, and the rest of it was
+    shown as the host or the path."""
+    scheme, sep, rest = dsn.partition("://")
+    userinfo, at, after = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not (sep and at and colon):
         return dsn
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return f"{scheme}://{user}:***@{after}"
+
+
+# How to write a password that PostgreSQL's address would otherwise cut short.
+_ENCODE = ("a password with @, :, /, ?, # or % in it is written percent-encoded (%40 for @, "
+           "%3A for :, %2F for /, %3F for ?, %23 for #, %25 for %)")
+
+
+def address_problem(dsn: str) -> str | None:
+    """Why asyncpg cannot read the address ``dsn`` (one line, no part of the password), or
+    None. Read as asyncpg reads it (the user and password end at the first ``@``, the
+    hosts at the first ``/``, ``?`` or ``#``): a port that is not a number, or out of range,
+    was a ``ValueError`` or ``OverflowError`` traceback out of ``asyncpg.connect`` whose
+    text could hold a piece of the password. The port is not quoted for that reason."""
+    netloc = urlsplit(dsn).netloc
+    _, at, hosts = netloc.partition("@")
+    if not at:
+        hosts = netloc
+    if "@" in hosts:
+        return f"the database address {redacted(dsn)} has an @ after the password's; {_ENCODE}"
+    for host in hosts.split(","):
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        _, colon, number = port.rpartition(":")
+        if colon and not (number.isascii() and number.isdigit() and 0 < int(number) < 65536):
+            return (f"the database address {redacted(dsn)} has a port that is not a whole number "
+                    f"from 1 to 65535; {_ENCODE}")
+    return None
 
 
 @functools.lru_cache(maxsize=2048)
@@ -261,6 +293,8 @@ class PgDatabase(Transactions):
         """Connect and bring the schema to the latest version (refusing a newer one)."""
         from bridgebot.store.db import DatabaseUnusable
 
+        if (problem := address_problem(self.dsn)) is not None:
+            raise DatabaseUnusable(problem)
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, connect=connect,
                                                    max_size=self.max_connections,
@@ -681,8 +715,11 @@ async def stored_version(conn: asyncpg.Connection, dsn: str) -> Stored:
 
 
 def password(dsn: str) -> str | None:
-    """The password written in a PostgreSQL address, if any (to blank it out of output)."""
-    return urlsplit(dsn).password
+    """The password written in a PostgreSQL address, if any (to blank it out of output):
+    what :func:`redacted` hides."""
+    userinfo, at, _ = dsn.partition("://")[2].rpartition("@")
+    found = userinfo.partition(":")[2]
+    return found if at and found else None
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
