@@ -351,3 +351,16 @@ async def test_a_role_that_may_not_create_the_tables_it_needs_is_one_line_to_fix
         await PgDatabase(database).open()
     assert (f"GRANT CREATE ON SCHEMA {schema}" in str(refused.value)
             and "\n" not in str(refused.value)), refused.value
+
+
+@pytest.mark.sqlite_only("a loop of symbolic links at the SQLite database's path")
+async def test_a_loop_of_symbolic_links_is_a_row_to_fix_not_a_traceback(tmp_path: Path):
+    """Path.resolve raised RuntimeError ("Symlink loop", Python before 3.13) out of the look."""
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    before = everything_under(tmp_path)
+    code, lines = await checked(str(tmp_path / "one"), tmp_path)
+    assert code == 1, lines
+    row = database_row(lines)
+    assert " FIX " in row and f"{tmp_path / 'one'} cannot be used: it is a loop of symbolic links" in row
+    assert everything_under(tmp_path) == before

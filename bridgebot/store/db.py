@@ -164,7 +164,12 @@ def stored_version(path: Path) -> int | None:
 
 def _read_version(path: Path, *, immutable: bool) -> int | None:
     flags = "mode=ro&immutable=1" if immutable else "mode=ro"
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+    try:
+        where = path.resolve().as_uri()
+    except RuntimeError:  # Python before 3.13 says so of a loop of symbolic links
+        raise DatabaseUnusable(f"the database {path} cannot be used: it is a loop of symbolic "
+                               "links; point `database` at the file itself") from None
+    conn = sqlite3.connect(f"{where}?{flags}", uri=True)
     try:
         if not _refuse_foreign(path, conn):
             return None
