@@ -5,9 +5,10 @@ forum where it cannot create topics, a Discord channel without Manage Webhooks, 
 mistyped database password). This looks at the database (read only:
 :mod:`bridgebot.store.look`) and asks each configured platform (its registry record's
 ``check``, which uses the same library as its adapter) what the bot may do in every
-bridged chat, and prints a table: one row per check, ``ok`` or ``FIX`` with what to
-change. Exit 0 when everything is fine, 1 when something needs fixing, 2 for a
-configuration error (settings the bot cannot run with).
+bridged chat, and prints a table: one row per check, ``ok``, ``FIX`` with what to
+change, or ``later`` (not checkable before the first run: a Matrix room's power levels).
+Exit 0 when everything is fine, 1 when something needs fixing, 2 for a configuration error
+(settings the bot cannot run with).
 """
 
 from __future__ import annotations
