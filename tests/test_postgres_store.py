@@ -103,6 +103,26 @@ async def test_an_unreachable_server_is_one_line_without_the_password():
     assert "s3cret" not in str(refused.value) and "cannot be used" in str(refused.value)
 
 
+async def test_a_server_that_never_answers_is_one_line_saying_so(monkeypatch: pytest.MonkeyPatch):
+    """A proxy or firewall that accepts the connection and says nothing: asyncpg's
+    TimeoutError has no text, and the line ended at "cannot be used: "."""
+    from bridgebot.store import postgres
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(postgres, "CONNECT_SECONDS", 0.5)
+    async with server:
+        with pytest.raises(DatabaseUnusable) as refused:
+            await PgDatabase(f"postgresql://bot:s3cret@127.0.0.1:{port}/bridgebot").open()
+    assert str(refused.value) == (
+        f"the database postgresql://bot:***@127.0.0.1:{port}/bridgebot cannot be used: no answer "
+        "within 0.5 s (check the host and port in the address, and the network)")
+
+
 async def test_four_workers_writing_to_the_same_topics_number_posts_densely(
         postgres_server: PostgresServer):
     url = postgres_server.fresh()

@@ -54,6 +54,10 @@ RECENT_SENDS = 70.0
 # How often a worker whose LISTEN connection was lost tries to open it again.
 LISTEN_RETRY = 5.0
 
+# How long a connection attempt waits for the server (asyncpg's own default, named here so
+# that a server that accepts and never answers is said to have given no answer in so long).
+CONNECT_SECONDS = 60.0
+
 
 async def connect(*args: Any, **options: Any) -> asyncpg.Connection:
     """``asyncpg.connect``, carried to its end even when the caller is cancelled.
@@ -298,7 +302,12 @@ class PgDatabase(Transactions):
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, connect=connect,
                                                    max_size=self.max_connections,
-                                                   reset=_keep_session)
+                                                   reset=_keep_session, timeout=CONNECT_SECONDS)
+        except TimeoutError:  # an OSError whose text is empty: "cannot be used: " and nothing
+            raise DatabaseUnusable(
+                f"the database {redacted(self.dsn)} cannot be used: no answer within "
+                f"{CONNECT_SECONDS:g} s (check the host and port in the address, and the "
+                "network)") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnusable(
                 f"the database {redacted(self.dsn)} cannot be used: {err}") from None
