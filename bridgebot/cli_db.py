@@ -12,7 +12,7 @@ from bridgebot.settings import Settings
 from bridgebot.store import files_folder, open_database
 from bridgebot.store.backup import files_dir
 from bridgebot.store.copy import CopyRefused, copy_database, copy_files
-from bridgebot.store.db import Database
+from bridgebot.store.db import Database, DatabaseUnusable
 from bridgebot.store.postgres import redacted
 
 EXIT_FAILED = 1
@@ -36,6 +36,15 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     source, target = open_database(args.source), open_database(args.target)
     if not isinstance(source, Database):
         print("bridgebot: db copy reads a SQLite database (--from sqlite:///path)", file=sys.stderr)
+        return EXIT_FAILED
+    # Opening a SQLite file that is not there makes an empty one (and its lock file), which
+    # was then "copied": 0 rows, exit 0, the mistyped path left behind as a new database.
+    if not source.path.exists():
+        raise DatabaseUnusable(f"there is no database at {source.path} (--from)")
+    if isinstance(target, Database) and target.path.exists() and \
+            target.path.resolve() == source.path.resolve():
+        print(f"bridgebot: db copy refused: --from and --to name the same database "
+              f"({source.path}); copy into a new, empty database", file=sys.stderr)
         return EXIT_FAILED
     await source.open()
     try:

@@ -82,3 +82,44 @@ async def test_a_sqlite_discussion_moves_into_postgresql_and_goes_on_there(
 
     code, _, err = await copy(db_path, url)  # the target has rows now
     assert code == 1 and "not empty" in err
+
+
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def content(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@pytest.mark.sqlite_only("the copy's source is a SQLite file")
+async def test_a_source_that_is_not_there_is_one_line_and_nothing_is_made(
+        tmp_path: Path, postgres_server: PostgresServer):
+    """A mistyped --from was opened, so made: an empty database and its lock file, "copied"
+    (0 rows, exit 0) into the target."""
+    url = postgres_server.fresh()
+    code, out, err = await copy(tmp_path / "mistyped.sqlite3", url)
+    assert code == 2 and out == "", (out, err)
+    assert err.strip().splitlines() == [
+        f"bridgebot: there is no database at {tmp_path / 'mistyped.sqlite3'} (--from)"]
+    assert names_in(tmp_path) == []
+    target = PgDatabase(url)
+    await target.open()
+    try:
+        assert await target.fetch("SELECT COUNT(*) FROM posts") == [(0,)]
+    finally:
+        await target.close()
+
+
+@pytest.mark.sqlite_only("--from and --to name one SQLite file")
+async def test_a_copy_into_its_own_source_is_refused(build: Build, db_path: Path):
+    """Into itself, an empty database was "copied" (0 rows, exit 0)."""
+    w = await build(telegram=(), discord=(), console=ROOMS, database=db_path)
+    await w.runtime.stop()
+    before = content(db_path)
+    code, out, err = await copy(db_path, str(db_path.parent / ".." / db_path.parent.name / db_path.name))
+    assert code == 1 and out == "", (out, err)
+    assert err.strip().splitlines() == [
+        f"bridgebot: db copy refused: --from and --to name the same database ({db_path}); copy "
+        "into a new, empty database"]
+    assert content(db_path) == before
