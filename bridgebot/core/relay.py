@@ -126,9 +126,20 @@ class Relay:
 
     async def run(self) -> None:
         """Deliver until :meth:`stop`; pending rows from before a restart go first."""
+        unavailable = 0
         while not self._stopping:
             self._wake.clear()
-            heads = await self.core.outbox.pending_heads(self.adapters)
+            try:
+                heads = await self.core.outbox.pending_heads(self.adapters)
+            except Exception as err:
+                if not self._is_storage(err):
+                    raise
+                # The database gone (a PostgreSQL server stopped): this loop ended with it,
+                # and no delivery went out again until a restart, even once it was back.
+                unavailable += 1
+                await self._wait_for_database(err, self.backoff.delay(unavailable))
+                continue
+            unavailable = 0
             now = self.clock()
             next_due: float | None = None
             for row in heads:  # the oldest row of each stream decides: order per topic
@@ -150,6 +161,17 @@ class Relay:
             except TimeoutError:
                 pass
 
+    async def _wait_for_database(self, err: Exception, delay: float) -> None:
+        """One line, then a look again after ``delay`` (sooner when woken). A stop meanwhile
+        is told that nothing can be delivered now (what is due stays pending for the next
+        start), rather than waiting out its grace."""
+        log.warning("database unavailable (%s); deliveries wait, looking again in %.1fs",
+                    describe(err), delay)
+        if self._draining:
+            self._quiet.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
     def _warn_unconfigured(self, platform: str) -> None:
         if platform not in self.adapters and platform not in self._warned:
             self._warned.add(platform)
@@ -170,10 +192,14 @@ class Relay:
                 async with self.budget.turn(place, self._settler(row)) as waited:
                     await self._deliver(row, place, behind=waited > 0)
                 self._failures.pop(stream, None)
-        except Exception:  # the store failed (locked, disk full): the row stays pending
+        except Exception as err:  # the store failed (locked, disk full): the row stays pending
             failures = self._failures[stream] = self._failures.get(stream, 0) + 1
             delay = self.backoff.delay(failures)
-            log.exception("relay worker for %s failed; trying again in %.1fs", target, delay)
+            if self._is_storage(err):  # a line, as the intake says it, not a traceback each time
+                log.warning("database unavailable (%s); relay worker for %s tries again in %.1fs",
+                            describe(err), target, delay)
+            else:
+                log.exception("relay worker for %s failed; trying again in %.1fs", target, delay)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(delay)  # never a tight loop over the same row
         finally:
