@@ -98,6 +98,14 @@ def keep_content_out(record: logging.LogRecord) -> bool:
     endpoint, which status), with each argument that is not a plain token hidden. A library
     message without arguments is kept only while short and free of quotes and brackets.
     Discord's reconnect becomes one warning line with the reason instead of a traceback."""
+    if record.name == "asyncpg.pool" and str(record.msg).startswith("Failed to restore the pool"):
+        # asyncpg's pool refilling itself after its server went away: a traceback at each
+        # attempt, beside bridgebot's own line saying the database is unavailable.
+        reason = record.exc_info[1] if record.exc_info else None
+        record.msg, record.args = "PostgreSQL: cannot reconnect the pool (%s); trying again", (
+            _reason(reason),)
+        record.exc_info = record.exc_text = None
+        return True
     root = record.name.split(".", 1)[0]
     if root not in LIBRARY_LOGGERS:
         return True

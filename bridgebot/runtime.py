@@ -92,7 +92,8 @@ class Runtime:
         # files folder's tmp/ (on start, then hourly).
         self.outbox_keeper = OutboxKeeper(self.store, self.core.clock, retention=outbox_retention,
                                           files=self.storage.files if isinstance(
-                                              self.storage.files, FileStore) else None)
+                                              self.storage.files, FileStore) else None,
+                                          is_failure=self.storage.is_failure)
         self._outbox_task: asyncio.Task[None] | None = None
         self._facilitators = list(facilitators)
         self.adapters: dict[str, Adapter] = {}

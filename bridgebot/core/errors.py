@@ -7,6 +7,8 @@ rate limiter make the same three-way split).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from bridgebot.i18n import N_, Translator, translator
@@ -149,3 +151,16 @@ class MaybeSent(TransientError):
 
 class PermanentError(DeliveryError):
     """The target is gone or forbids us; retrying will never help."""
+
+
+def log_failed(log: logging.Logger, err: BaseException, what: str,
+               is_failure: Callable[[BaseException], bool]) -> None:
+    """Log that ``what`` failed with ``err``: one warning line when it is the database
+    failing (``is_failure``: a server gone, a file locked or full), which the background
+    loops meet at every attempt until it is back, so a traceback each time buried the line
+    that matters; any other error (a bug) with its traceback."""
+    if is_failure(err):
+        log.warning("%s failed: database unavailable (%s); it is tried again", what,
+                    " ".join(str(err).split())[:200] or type(err).__name__)
+    else:
+        log.error("%s failed", what, exc_info=err)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bridgebot.core import errors
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION = timedelta(days=7)
@@ -58,7 +60,8 @@ class OutboxKeeper:
 
     def __init__(self, store: PrunableOutbox, clock: Callable[[], datetime], *,
                  retention: timedelta = DEFAULT_RETENTION, every: timedelta = EVERY,
-                 files: LeftoverFiles | None = None) -> None:
+                 files: LeftoverFiles | None = None,
+                 is_failure: Callable[[BaseException], bool] = lambda err: False) -> None:
         if retention < MIN_RETENTION:
             raise ValueError(f"the outbox retention must be at least {MIN_RETENTION}")
         self.store = store
@@ -66,6 +69,7 @@ class OutboxKeeper:
         self.clock = clock
         self.retention = retention
         self.every = every
+        self.is_failure = is_failure  # the database failing: a line, not a traceback
 
     async def prune(self) -> PruneReport:
         """Delete what is past retention now and give its space back."""
@@ -89,8 +93,8 @@ class OutboxKeeper:
         while True:
             try:
                 await self.prune()
-            except Exception:  # a bug or a busy disk must not stop it; it tries again later
-                log.exception("pruning delivered outbox rows failed")
+            except Exception as err:  # a bug or a busy disk must not stop it; it tries again later
+                errors.log_failed(log, err, "pruning delivered outbox rows", self.is_failure)
             try:
                 await self.sweep()
             except TimeoutError:

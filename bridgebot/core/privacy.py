@@ -565,17 +565,30 @@ class PrivacyKeeper:
             if next_purge is None or now >= next_purge:
                 try:
                     await self.purge(now)
-                except Exception:  # a bug must not stop the keeper; it tries again tomorrow
-                    log.exception("erasing text past retention failed")
-                next_purge = now + self.every
+                    next_purge = now + self.every
+                except Exception as err:  # a bug must not stop the keeper; it tries again tomorrow
+                    if not self._unavailable(err, "erasing text past retention"):
+                        log.exception("erasing text past retention failed")
+                        next_purge = now + self.every
                 self.passes += 1
                 self.passed.set()
             try:
                 if await self.core.privacy.has_pending():
                     self.core.wake_relay()
-            except Exception:
-                log.exception("looking for waiting deliveries failed")
+            except Exception as err:
+                if not self._unavailable(err, "looking for waiting deliveries"):
+                    log.exception("looking for waiting deliveries failed")
             await asyncio.sleep(self.recheck)
+
+    def _unavailable(self, err: Exception, what: str) -> bool:
+        """Whether ``err`` is the database failing (a server gone, say): then one warning
+        line, as the relay and the intake say it, not a traceback every few seconds, and
+        ``what`` is tried again at the next look (an erasure past retention too, not a day
+        later)."""
+        if not self.core.storage.is_failure(err):
+            return False
+        errors.log_failed(log, err, what, self.core.storage.is_failure)
+        return True
 
     async def purge(self, now: datetime | None = None) -> int:
         """Erase what is past retention now; return how many posts were erased."""

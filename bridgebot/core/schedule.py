@@ -86,8 +86,8 @@ class Scheduler:
             self._running_pass = True
             try:
                 await self.run_due()
-            except Exception:  # a bug must not stop the schedule; the item stays pending
-                log.exception("carrying out the topic schedule failed")
+            except Exception as err:  # a bug must not stop the schedule; the item stays pending
+                errors.log_failed(log, err, "carrying out the topic schedule", self.core.storage.is_failure)
             finally:  # both at once, with no await between: what poke() relies on
                 self._running_pass = False
                 self._passes += 1
@@ -105,8 +105,8 @@ class Scheduler:
         its bridge, is looked at again every ``recheck`` seconds anyway)."""
         try:
             return await self.store.next_due(after=self.core.clock())
-        except Exception:
-            log.exception("reading the topic schedule failed")
+        except Exception as err:
+            errors.log_failed(log, err, "reading the topic schedule", self.core.storage.is_failure)
             return None
 
     async def run_due(self) -> list[str]:

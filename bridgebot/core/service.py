@@ -1037,8 +1037,8 @@ class Discussions:
             if reader_id is None:
                 reader_id = await self.store.ensure_participant(reader, self.clock())
             await self.store.mark_read(reader_id, topic_id, number)
-        except Exception:  # a lost marker only shows a few posts as new again
-            log.exception("could not record what a reader has read")
+        except Exception as err:  # a lost marker only shows a few posts as new again
+            errors.log_failed(log, err, "recording what a reader has read", self.storage.is_failure)
 
     async def note_answer(self, where: ChannelRef, topic_id: int,
                           message_ids: Sequence[str]) -> None:

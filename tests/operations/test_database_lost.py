@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from bridgebot.core.commands import CommandContext, run_command
 from ..auxil.postgres import PostgresServer, missing_reason
 from ..auxil.world import FACILITATOR, FORUM, person
 from ..conftest import ROOMS, Build
+from .test_start_faults import bridgebot, clean_env, read_until
 
 
 @pytest.fixture
@@ -27,6 +30,35 @@ def own_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.mark.sqlite_only("the test's database is a PostgreSQL server of its own, stopped under the bot")
+async def test_a_server_stopped_under_a_running_bot_is_logged_in_lines(
+        tmp_path: Path, build: Build, own_server: PostgresServer):
+    w = await build(discord=(), start=False)
+    config = tmp_path / "bridgebot.toml"
+    config.write_text(w.config_toml(own_server.fresh()))
+    process = await bridgebot(config, clean_env(w.environment()))
+    lines: list[str] = []
+    rest = b""
+    try:
+        assert process.stderr is not None
+        await read_until(process.stderr, lines, "bridgebot is running")
+        own_server._run("pg_ctl", "-D", str(own_server.data / "db"), "-m", "immediate", "-w", "stop")
+        # asyncpg's pool refilling itself, and the keeper's look for waiting deliveries
+        # (every 5 s): each was a traceback at every attempt.
+        await read_until(process.stderr, lines, "PostgreSQL: cannot reconnect the pool (",
+                         "database unavailable (",
+                         "looking for waiting deliveries failed: database unavailable")
+        process.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    text = "".join(lines) + rest.decode()
+    assert "Traceback" not in text, text
+    assert process.returncode == 0, text
 
 
 def start_again(server: PostgresServer) -> None:
