@@ -148,3 +148,25 @@ def test_an_address_asyncpg_cannot_read_is_one_line_without_the_password(
     # run makes its files folder (data/files/tmp) before it opens the database, as it did
     assert [m for m in made if not m.startswith("data")] == ["backup.tar.gz"], made
     assert command == ["run"] or made == ["backup.tar.gz"], made
+
+
+@pytest.mark.sqlite_only("a folder or a FIFO at the SQLite database's path")
+@pytest.mark.parametrize(("make", "says"), [
+    (Path.mkdir, "is a folder: set `database` to the database file in it"),
+    (os.mkfifo, "is not a regular file (a FIFO, a socket or a device): set `database` to a file"),
+])
+@pytest.mark.parametrize("command", [["topics"], ["run"]])
+def test_a_folder_or_a_fifo_for_a_database_says_what_it_is(tmp_path, make, says, command):
+    """SQLite said "disk I/O error", and a lock file was made beside it first."""
+    db = tmp_path / "bridgebot.sqlite3"
+    make(db)
+    env = {**os.environ, "BRIDGEBOT_DATABASE": str(db)}
+    if command == ["run"]:
+        env |= {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
+                "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
+                "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
+    done = subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"bridgebot: the database {db} {says}"], done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "files") == ["bridgebot.sqlite3"]

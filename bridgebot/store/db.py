@@ -118,6 +118,17 @@ class DatabaseUnusable(RuntimeError):
     one line for the operator, never a traceback."""
 
 
+def _refuse_other_kinds(path: Path) -> None:
+    """A folder, a FIFO or a device at the database's path is refused before its lock file
+    is made beside it: SQLite's answer was "disk I/O error", which names no cause."""
+    if path.is_dir():
+        raise DatabaseUnusable(f"the database {path} is a folder: set `database` to the database "
+                               "file in it")
+    if path.exists() and not path.is_file():
+        raise DatabaseUnusable(f"the database {path} is not a regular file (a FIFO, a socket or "
+                               "a device): set `database` to a file")
+
+
 def _check_ours(path: Path) -> None:
     """Refuse another program's database before anything is written into it (opened
     read-only, so a foreign or damaged file is left exactly as it was)."""
@@ -202,6 +213,7 @@ class Database(Transactions):
         for none); an older schema is first copied into ``backups/`` beside it."""
         in_memory = str(self.path) == ":memory:"
         if not in_memory:
+            _refuse_other_kinds(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file_lock = DatabaseLock(self.path)
             self._file_lock.acquire(exclusive=False)
