@@ -21,11 +21,14 @@ from .test_start_faults import bridgebot, clean_env, read_until
 
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
-    """A server of this test's own, to stop under the bot (not the session's)."""
+    """A server of this test's own, to stop under the bot (not the session's). Durable (its
+    own fsync and synchronous commit, unlike the tests' shared server): stopped with ``-m
+    immediate``, a server without them loses commits it acknowledged, and a delivery the
+    bot had marked done was sent again after the restart."""
     if (reason := missing_reason()) is not None:
         pytest.skip(reason)
     server = PostgresServer()
-    server.start()
+    server.start(durable=True)
     try:
         yield server
     finally:
@@ -64,7 +67,7 @@ async def test_a_server_stopped_under_a_running_bot_is_logged_in_lines(
 def start_again(server: PostgresServer) -> None:
     """The stopped server started again on its data and port (as a crashed one restarts)."""
     options = (f"-c listen_addresses=127.0.0.1 -p {server.port} -c unix_socket_directories="
-               f"{server.data} -c max_connections=300 -c fsync=off")
+               f"{server.data} -c max_connections=300")
     done = server._run("pg_ctl", "-D", str(server.data / "db"), "-o", options, "-w", "-t", "30",
                        "-l", str(server.data / "server.log"), "start")
     assert done.returncode == 0, done.stderr
