@@ -250,6 +250,16 @@ async def test_a_wrong_database_password_is_one_row_without_the_password(
     assert "a-wrong-password" not in "\n".join(lines)
 
 
+async def test_a_wrong_password_given_as_a_parameter_is_not_shown_either(
+        postgres_server: PostgresServer, tmp_path: Path):
+    url = await postgres_server.role_with_password("paramchecker", "the-right-password")
+    database = f"{url}?password=a-wrong-password-given-so"
+    code, lines = await checked(database, tmp_path)
+    assert code == 1, lines
+    assert "password=***" in "\n".join(lines), "the address is shown, its password blanked"
+    assert "a-wrong-password-given-so" not in "\n".join(lines)
+
+
 async def test_a_schema_that_does_not_exist_is_a_row_to_fix_and_is_not_made(
         postgres_server: PostgresServer, tmp_path: Path):
     database = f"{postgres_server.url}?search_path=nosuch_schema"

@@ -35,6 +35,19 @@ def test_the_database_setting_picks_the_store():
     assert redacted("postgresql://bot:s3cret@db:5432/bb") == "postgresql://bot:***@db:5432/bb"
 
 
+def test_a_password_given_as_a_parameter_is_blanked_too():
+    """asyncpg (as libpq) takes the password from the address's parameters as well: it is
+    never shown, and check-config's output hides it wherever it appears."""
+    from bridgebot.store.postgres import password
+
+    address = "postgresql://bot@db/bb?sslmode=require&password=s%40cr3t&sslpassword=k3y#x"
+    assert redacted(address) == "postgresql://bot@db/bb?sslmode=require&password=***&sslpassword=***#x"
+    assert password(address) == "s%40cr3t"
+    assert password("postgresql://bot:s3cret@db/bb?password=other") == "s3cret"
+    assert password("postgresql://bot@db/bb?sslmode=require") is None
+    assert redacted("postgresql://bot@db/bb?sslmode=require") == "postgresql://bot@db/bb?sslmode=require"
+
+
 def test_placeholders_are_numbered_outside_quoted_text():
     assert numbered("SELECT ? WHERE a = '?' AND b IN (?, ?)") == "SELECT $1 WHERE a = '?' AND b IN ($2, $3)"
 

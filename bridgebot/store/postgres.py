@@ -101,9 +101,13 @@ def redacted(dsn: str) -> str:
     scheme, sep, rest = dsn.partition("://")
     userinfo, at, after = rest.rpartition("@")
     user, colon, _ = userinfo.partition(":")
-    if not (sep and at and colon):
-        return dsn
-    return f"{scheme}://{user}:***@{after}"
+    shown = f"{scheme}://{user}:***@{after}" if sep and at and colon else dsn
+    # A password given as a parameter (``?password=…``, ``sslpassword=…``), as asyncpg
+    # and libpq read it, is blanked too.
+    return _QUERY_PASSWORD.sub(r"\1***", shown)
+
+
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 
 
 # How to write a password that PostgreSQL's address would otherwise cut short.
@@ -728,7 +732,10 @@ def password(dsn: str) -> str | None:
     what :func:`redacted` hides."""
     userinfo, at, _ = dsn.partition("://")[2].rpartition("@")
     found = userinfo.partition(":")[2]
-    return found if at and found else None
+    if at and found:
+        return found
+    given = _QUERY_PASSWORD.search(dsn)
+    return (given.group(0).partition("=")[2] or None) if given else None
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
