@@ -12,6 +12,8 @@ from bridgebot.sandbox.discord import FakeDiscord, Permissions
 from bridgebot.sandbox.telegram import FakeTelegram
 from bridgebot.settings import load_settings
 
+from .auxil.silent import silent_server
+
 
 async def bridgebot(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     """Run the CLI without blocking the loop that serves the sandbox."""
@@ -260,22 +262,18 @@ async def test_a_platform_that_never_answers_is_a_row_to_fix_not_a_hang(tmp_path
     row per platform, and the check ends."""
     from bridgebot import checks
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up and closes
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     monkeypatch.setattr(checks, "PLATFORM_TIMEOUT", 0.5)
-    settings = load_settings(
-        database=str(tmp_path / "bridgebot.sqlite3"),
-        telegram={"token": "123456:ABCDEF", "base_url": url},
-        discord={"token": "a.b.c", "api_base_url": f"{url}/api/v10"},
-        matrix={"homeserver": url, "server_name": "example.org", "as_token": "as", "hs_token": "hs"},
-        bridges=[{"name": "allies", "telegram_chats": [-100123], "discord_channels": [42],
-                  "matrix_rooms": ["!abc:example.org"]}])
     lines: list[str] = []
-    async with server:
+    async with silent_server() as port:
+        url = f"http://127.0.0.1:{port}"
+        settings = load_settings(
+            database=str(tmp_path / "bridgebot.sqlite3"),
+            telegram={"token": "123456:ABCDEF", "base_url": url},
+            discord={"token": "a.b.c", "api_base_url": f"{url}/api/v10"},
+            matrix={"homeserver": url, "server_name": "example.org", "as_token": "as",
+                    "hs_token": "hs"},
+            bridges=[{"name": "allies", "telegram_chats": [-100123], "discord_channels": [42],
+                      "matrix_rooms": ["!abc:example.org"]}])
         code = await run_checks(settings, lines.append)
     assert code == 1, lines
     silent_rows = [line.split()[0] for line in lines if "no answer within 0.5 s" in line]

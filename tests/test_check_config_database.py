@@ -3,7 +3,6 @@ to it (create the tables, migrate, refuse)? Read only, and bounded in time."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -18,6 +17,7 @@ from bridgebot.store import pg_schema
 from bridgebot.store.migrations import LATEST, MIGRATIONS
 
 from .auxil.postgres import PostgresServer
+from .auxil.silent import silent_server
 
 
 async def checked(database: str, tmp_path: Path) -> tuple[int, list[str]]:
@@ -281,17 +281,12 @@ async def test_a_database_server_that_never_answers_is_a_row_to_fix_not_a_hang(
     look is bounded (DATABASE_SECONDS), like each platform's."""
     from bridgebot import checks
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up and closes
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     monkeypatch.setattr(checks, "DATABASE_SECONDS", 0.5)
-    settings = load_settings(database=f"postgresql://bot:s3cret-pass@127.0.0.1:{port}/bridgebot",
-                             files_dir=str(tmp_path / "files"))
     lines: list[str] = []
-    async with server:
+    async with silent_server() as port:
+        settings = load_settings(
+            database=f"postgresql://bot:s3cret-pass@127.0.0.1:{port}/bridgebot",
+            files_dir=str(tmp_path / "files"))
         code = await run_checks(settings, lines.append)
     assert code == 1, lines
     row = database_row(lines)

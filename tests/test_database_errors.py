@@ -103,6 +103,18 @@ async def test_an_operator_command_with_another_config_never_changes_the_facilit
 
 
 # A password whose four words must never show, written as an operator might paste it.
+def _bridgebot(command: list[str], env: dict[str, str],
+               cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m bridgebot.cli COMMAND`` with ``env``; ``run`` is given a Telegram bot
+    (at a closed port) and a bridge, so that it goes as far as opening the database."""
+    if command == ["run"]:
+        env = env | {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
+                     "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
+                     "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
+    return subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
 WORDS = ("alpha", "bravo", "charlie", "delta")
 
 
@@ -125,12 +137,7 @@ def test_an_address_asyncpg_cannot_read_is_one_line_without_the_password(
     (tmp_path / "backup.tar.gz").write_bytes(b"")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGEBOT_")},
            "BRIDGEBOT_DATABASE": address}
-    if command == ["run"]:
-        env |= {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
-                "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
-                "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
-    done = subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = _bridgebot(command, env, tmp_path)
     said = done.stdout + done.stderr
     assert "Traceback" not in said, said
     assert not any(word in said for word in WORDS), said
@@ -160,13 +167,7 @@ def test_a_folder_or_a_fifo_for_a_database_says_what_it_is(tmp_path, make, says,
     """SQLite said "disk I/O error", and a lock file was made beside it first."""
     db = tmp_path / "bridgebot.sqlite3"
     make(db)
-    env = {**os.environ, "BRIDGEBOT_DATABASE": str(db)}
-    if command == ["run"]:
-        env |= {"BRIDGEBOT_TELEGRAM__TOKEN": "123456:refused",
-                "BRIDGEBOT_TELEGRAM__BASE_URL": "http://127.0.0.1:9",
-                "BRIDGEBOT_BRIDGES": '[{"name": "allies", "telegram_chats": [-1001234567890]}]'}
-    done = subprocess.run([sys.executable, "-m", "bridgebot.cli", *command], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = _bridgebot(command, {**os.environ, "BRIDGEBOT_DATABASE": str(db)}, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"bridgebot: the database {db} {says}"], done.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "files") == ["bridgebot.sqlite3"]

@@ -20,6 +20,7 @@ from bridgebot.store.postgres import PgDatabase, numbered, redacted
 from bridgebot.store.repo import Store
 
 from .auxil.postgres import PostgresServer
+from .auxil.silent import silent_server
 
 START = datetime(2027, 3, 22, 14, 0, tzinfo=UTC)
 FORUM = ChannelRef("console", "forum")
@@ -121,14 +122,8 @@ async def test_a_server_that_never_answers_is_one_line_saying_so(monkeypatch: py
     TimeoutError has no text, and the line ended at "cannot be used: "."""
     from bridgebot.store import postgres
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up and closes
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     monkeypatch.setattr(postgres, "CONNECT_SECONDS", 0.5)
-    async with server:
+    async with silent_server() as port:
         with pytest.raises(DatabaseUnusable) as refused:
             await PgDatabase(f"postgresql://bot:s3cret@127.0.0.1:{port}/bridgebot").open()
     assert str(refused.value) == (
